@@ -1,0 +1,186 @@
+//! The validated, fully resolved scenario that the simulator runs.
+//!
+//! Parsing (`crate::load`) turns TOML into these types and rejects anything the simulator
+//! could not run; the simulator never re-validates. Durations are in milliseconds of simulated
+//! time, as in the file.
+
+use std::path::PathBuf;
+use zab::{BugSet, ServerId, Zxid};
+
+/// One scenario file, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// `[a-z0-9-]+`
+    pub name: String,
+    pub description: String,
+    /// The default seed; `--seed` overrides it.
+    pub seed: u64,
+    pub bugs: BugSet,
+    /// Where the scenario was read from (for messages and the reproduce command).
+    pub path: PathBuf,
+    pub cluster: Cluster,
+    /// Initial durable state per server, for servers named in `[[server]]` tables.
+    pub servers: Vec<ServerInit>,
+    pub network: Network,
+    pub disk: Disk,
+    /// `None` when the file has no `[clients]` table.
+    pub clients: Option<Clients>,
+    pub run: Run,
+    /// In file order.
+    pub faults: Vec<Fault>,
+    pub random: Option<RandomFaults>,
+    pub expect: Expect,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    /// Voting participants, ascending.
+    pub participants: Vec<ServerId>,
+    /// Observers, ascending; their ids follow the largest participant id unless zoo.cfg names them.
+    pub observers: Vec<ServerId>,
+    pub tick_ms: u64,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// `committed = "e:c"`: every initial txn up to this zxid is committed.
+    pub committed: Option<Zxid>,
+    /// Txns between periodic snapshots (ZooKeeper's snapCount). Key `snap_count`, default 100.
+    pub snap_count: u32,
+    /// Counter of the first zxid a leader hands out in a fresh epoch, minus one (ZooKeeper's
+    /// `zookeeper.testingonly.initialZxid`), so that rollover can be reached. Key
+    /// `initial_zxid_counter`, default 0.
+    pub initial_zxid_counter: u64,
+}
+
+impl Cluster {
+    /// Participants then observers.
+    pub fn all(&self) -> impl Iterator<Item = ServerId> + '_ {
+        self.participants.iter().chain(self.observers.iter()).copied()
+    }
+}
+
+/// Initial durable state of one server, like a TLA+ initial state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerInit {
+    pub id: ServerId,
+    pub accepted_epoch: u64,
+    pub current_epoch: u64,
+    /// Expanded from the `log` ranges, ascending.
+    pub log: Vec<Zxid>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// Inclusive `[min, max]` one-way delay.
+    pub delay_ms: (u64, u64),
+    /// Probability per message that its connection breaks (the message is lost).
+    pub reset: f64,
+    pub reorder: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Disk {
+    pub fsync_ms: (u64, u64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    Kv,
+    Election,
+    Lock,
+    Queue,
+    Ids,
+    Config,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clients {
+    pub workload: Workload,
+    pub count: u32,
+    pub session_timeout_ms: u64,
+    pub ops: u32,
+    pub write_ratio: f64,
+    pub think_ms: (u64, u64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub duration_ms: u64,
+    pub liveness_ms: u64,
+}
+
+/// Who a fault applies to. Resolved when the fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selector {
+    Leader,
+    Follower,
+    Observer,
+    /// Any server.
+    Any,
+    Server(ServerId),
+    /// Any client.
+    Client,
+    /// Client N (`c2`), numbered from 1.
+    ClientN(u32),
+    /// Everyone not named in another group (partitions only).
+    Rest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnKind {
+    Send,
+    Receive,
+    State,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    At { at_ms: u64 },
+    /// Fires once, on the `nth` matching event (counting from 1), at or after `after_ms`.
+    /// `name` is a message name (NOTIFICATION, FOLLOWERINFO, ...) for send/receive, or a
+    /// state (LOOKING, FOLLOWING, LEADING, OBSERVING) for `state`.
+    On {
+        kind: OnKind,
+        name: String,
+        from: Option<Selector>,
+        to: Option<Selector>,
+        nth: u32,
+        after_ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Crash { target: Selector, restart_after_ms: Option<u64> },
+    Restart { target: Selector },
+    Partition { groups: Vec<Vec<Selector>>, one_way: bool, heal_after_ms: Option<u64> },
+    Isolate { target: Selector, heal_after_ms: Option<u64> },
+    Heal,
+    Pause { target: Selector, duration_ms: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub trigger: Trigger,
+    pub action: Action,
+    /// 1-based line of the `[[faults]]` table, for messages and the trace.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomFaults {
+    pub until_ms: u64,
+    pub crash_per_min: f64,
+    pub restart_ms: (u64, u64),
+    pub partition_per_min: f64,
+    pub partition_ms: (u64, u64),
+    pub pause_per_min: f64,
+    pub pause_ms: (u64, u64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    /// Invariant names (validated against `check::INVARIANTS`) that must be violated.
+    pub violations: Vec<String>,
+    /// Whether a leader must be established at the end of the run. Default `true`.
+    pub leader: bool,
+}

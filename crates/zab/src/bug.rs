@@ -1,0 +1,106 @@
+//! Deliberate bug variants: small, named deviations from the correct protocol.
+//!
+//! Each variant switches one decision at the place where the historical bug lived, so that a
+//! scenario can show which invariant catches it. Names with a number mirror the ZooKeeper JIRA
+//! issue of that number.
+
+use std::fmt;
+
+macro_rules! bugs {
+    ($($variant:ident = $name:literal : $doc:literal,)*) => {
+        /// A deliberate deviation from ZooKeeper's correct behaviour.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Bug { $( #[doc = $doc] $variant, )* }
+
+        impl Bug {
+            /// Every variant, in the order DESIGN.md lists them.
+            pub const ALL: &'static [Bug] = &[$(Bug::$variant,)*];
+
+            /// The contract name used by `bugs = [...]` and `--bug`.
+            pub fn name(self) -> &'static str {
+                match self { $(Bug::$variant => $name,)* }
+            }
+
+            /// One line on what the variant changes.
+            pub fn description(self) -> &'static str {
+                match self { $(Bug::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+bugs! {
+    Zk335 = "zk-335": "the new epoch is derived from the last logged zxid, not from a quorum of acceptedEpochs",
+    Zk790 = "zk-790": "the leader starts serving before a quorum has acknowledged NEWLEADER",
+    Zk1154 = "zk-1154": "the leader sends DIFF to a follower that holds a txn the leader lacks, instead of TRUNC",
+    Zk1277 = "zk-1277": "the zxid counter is allowed to overflow into the epoch bits",
+    Zk1419 = "zk-1419": "FastLeaderElection's vote order without the epoch parentheses: not a total order",
+    Zk2355 = "zk-2355": "a follower advances its last zxid to the DIFF target before applying the txns",
+    Zk2845 = "zk-2845": "after TRUNC a follower keeps the truncated txns applied in memory",
+    Zk3911 = "zk-3911": "a follower acknowledges NEWLEADER before the synced txns are durable",
+    Zk4643 = "zk-4643": "a follower writes currentEpoch before the synced txns are durable",
+    Zk4685 = "zk-4685": "a proposal ACK can overtake the NEWLEADER ack and the leader drops it",
+    Zk4712 = "zk-4712": "a follower's log writer from the old epoch keeps logging after it reported its last zxid",
+    CommitBeforeQuorum = "commit-before-quorum": "the leader commits a proposal after its own ACK alone",
+    QuorumOffByOne = "quorum-off-by-one": "a quorum is n/2 servers instead of n/2+1 (2 of 4 counts as a majority)",
+    ObserverVotes = "observer-votes": "observers' ACKs and votes count towards quorums",
+    StaleReadOwnWrite = "stale-read-own-write": "a follower answers a client's read before applying that client's own write",
+}
+
+impl Bug {
+    /// Looks a variant up by its contract name.
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::ALL.iter().copied().find(|b| b.name() == name)
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of variants switched on for one run. A bit set, so that the hot path asks
+/// `bugs.has(Bug::X)` for the price of a mask test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BugSet(u32);
+
+impl BugSet {
+    pub fn has(self, bug: Bug) -> bool {
+        self.0 & (1 << bug as u32) != 0
+    }
+    pub fn insert(&mut self, bug: Bug) {
+        self.0 |= 1 << bug as u32;
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Bug> {
+        Bug::ALL.iter().copied().filter(move |b| self.has(*b))
+    }
+}
+
+impl FromIterator<Bug> for BugSet {
+    fn from_iter<I: IntoIterator<Item = Bug>>(iter: I) -> Self {
+        let mut set = BugSet::default();
+        for b in iter {
+            set.insert(b);
+        }
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for b in Bug::ALL {
+            assert_eq!(Bug::from_name(b.name()), Some(*b));
+        }
+        let set: BugSet = Bug::ALL.iter().copied().collect();
+        assert_eq!(set.iter().count(), Bug::ALL.len());
+        assert_eq!(Bug::from_name("zk-9999"), None);
+    }
+}
