@@ -1,9 +1,110 @@
 //! Invariant checkers for zabsim.
 //!
-//! Every checker sees every simulation event, in order, together with a read-only view of all
-//! servers (volatile and durable state). Safety checkers report the first event at which a
-//! property breaks; liveness checkers are asked once the faults have stopped.
+//! Every checker sees every simulation [`Happening`], in order, with a read-only [`View`] of all
+//! servers (volatile and durable state). Safety checkers report the event at which a property
+//! breaks and keep only the state they need to stay incremental; liveness checkers act on
+//! [`Happening::LivenessDeadline`], once the faults have stopped and `liveness_ms` has passed.
+//!
+//! | invariant | module |
+//! |---|---|
+//! | `leadership` | [`leadership`] |
+//! | `election-liveness` | [`election_liveness`] |
 
+pub mod election_liveness;
+pub mod leadership;
 pub mod names;
+pub mod view;
+
+#[cfg(test)]
+pub(crate) mod fake;
 
 pub use names::{invariant, InvariantInfo, Kind, INVARIANTS};
+pub use view::{ServerView, View};
+
+use serde::Serialize;
+use zab::{DiskOp, Endpoint, Message, ServerId};
+
+/// One broken promise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Contract name from [`INVARIANTS`].
+    pub invariant: &'static str,
+    /// Simulated time, microseconds.
+    pub at_us: u64,
+    /// The server the violation is about, where one applies.
+    pub server: Option<ServerId>,
+    /// What happened and why it breaks the invariant.
+    pub message: String,
+}
+
+/// What the simulator tells checkers about, in order.
+#[derive(Clone, Copy, Debug)]
+pub enum Happening<'a> {
+    /// A server reported a protocol event.
+    Server {
+        id: ServerId,
+        event: &'a zab::Event,
+    },
+    /// A message is about to leave `from`.
+    Send {
+        from: Endpoint,
+        to: Endpoint,
+        msg: &'a Message,
+    },
+    /// A message is about to be handed to `to`.
+    Deliver {
+        from: Endpoint,
+        to: Endpoint,
+        msg: &'a Message,
+    },
+    /// A server started a durable write.
+    DiskIssued {
+        id: ServerId,
+        op: &'a DiskOp,
+    },
+    /// A durable write completed.
+    DiskDurable {
+        id: ServerId,
+        op: &'a DiskOp,
+    },
+    Crash {
+        id: ServerId,
+    },
+    Restart {
+        id: ServerId,
+    },
+    Pause {
+        id: ServerId,
+    },
+    Resume {
+        id: ServerId,
+    },
+    /// Partitions changed.
+    Network,
+    /// `liveness_ms` after the last fault ended (at `faults_over_us`).
+    LivenessDeadline {
+        faults_over_us: u64,
+    },
+}
+
+/// An invariant checker.
+pub trait Checker {
+    /// The contract name it reports under.
+    fn name(&self) -> &'static str;
+    /// Looks at one happening; pushes violations, if any.
+    fn on(&mut self, happening: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>);
+}
+
+/// Every checker that exists, fresh for one run.
+pub fn all_checkers() -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(leadership::Leadership::default()),
+        Box::new(election_liveness::ElectionLiveness::default()),
+    ]
+}
+
+/// Names of the invariants that have a checker (the others are accepted in scenarios but
+/// cannot fire yet).
+pub fn checked_invariants() -> Vec<&'static str> {
+    all_checkers().iter().map(|c| c.name()).collect()
+}

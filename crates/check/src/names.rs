@@ -42,7 +42,11 @@ pub const INVARIANTS: &[InvariantInfo] = &[
 ];
 
 const fn info(kind: Kind, name: &'static str, meaning: &'static str) -> InvariantInfo {
-    InvariantInfo { name, kind, meaning }
+    InvariantInfo {
+        name,
+        kind,
+        meaning,
+    }
 }
 
 /// Looks an invariant up by its contract name.

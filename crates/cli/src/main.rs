@@ -1,1 +1,49 @@
-fn main() {}
+//! `sim`: run, list (and later fuzz and shrink) zabsim scenarios.
+
+mod list;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sim",
+    version,
+    about = "Deterministic simulation of ZooKeeper's ZAB and leader election"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario with one seed and check every invariant.
+    Run(run::RunArgs),
+    /// List the scenario library, the invariants or the bug variants.
+    List {
+        /// scenarios | invariants | bugs
+        what: list::What,
+        /// Where the scenario library is (for `list scenarios`).
+        #[arg(long, default_value = "scenarios")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::List { what, dir } => list::list(what, &dir),
+    };
+    ExitCode::from(code)
+}

@@ -19,7 +19,8 @@ pub struct Scenario {
     /// Where the scenario was read from (for messages and the reproduce command).
     pub path: PathBuf,
     pub cluster: Cluster,
-    /// Initial durable state per server, for servers named in `[[server]]` tables.
+    /// Initial durable state per server, for servers named in `[[server]]` tables, in file
+    /// order; each id appears at most once.
     pub servers: Vec<ServerInit>,
     pub network: Network,
     pub disk: Disk,
@@ -54,7 +55,10 @@ pub struct Cluster {
 impl Cluster {
     /// Participants then observers.
     pub fn all(&self) -> impl Iterator<Item = ServerId> + '_ {
-        self.participants.iter().chain(self.observers.iter()).copied()
+        self.participants
+            .iter()
+            .chain(self.observers.iter())
+            .copied()
     }
 }
 
@@ -134,10 +138,13 @@ pub enum OnKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
-    At { at_ms: u64 },
+    At {
+        at_ms: u64,
+    },
     /// Fires once, on the `nth` matching event (counting from 1), at or after `after_ms`.
     /// `name` is a message name (NOTIFICATION, FOLLOWERINFO, ...) for send/receive, or a
-    /// state (LOOKING, FOLLOWING, LEADING, OBSERVING) for `state`.
+    /// state (LOOKING, FOLLOWING, LEADING, OBSERVING) for `state`. For `state`, `from` selects
+    /// the server whose state changes and `to` is always `None`.
     On {
         kind: OnKind,
         name: String,
@@ -150,12 +157,27 @@ pub enum Trigger {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    Crash { target: Selector, restart_after_ms: Option<u64> },
-    Restart { target: Selector },
-    Partition { groups: Vec<Vec<Selector>>, one_way: bool, heal_after_ms: Option<u64> },
-    Isolate { target: Selector, heal_after_ms: Option<u64> },
+    Crash {
+        target: Selector,
+        restart_after_ms: Option<u64>,
+    },
+    Restart {
+        target: Selector,
+    },
+    Partition {
+        groups: Vec<Vec<Selector>>,
+        one_way: bool,
+        heal_after_ms: Option<u64>,
+    },
+    Isolate {
+        target: Selector,
+        heal_after_ms: Option<u64>,
+    },
     Heal,
-    Pause { target: Selector, duration_ms: u64 },
+    Pause {
+        target: Selector,
+        duration_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

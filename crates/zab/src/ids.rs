@@ -48,7 +48,9 @@ impl fmt::Display for Endpoint {
 
 /// ZooKeeper's transaction id: the epoch in the high 32 bits, a counter in the low 32 bits
 /// (`ZxidUtils.makeZxid`). Ordering is numeric, hence epoch first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Zxid(pub u64);
 
 impl Zxid {

@@ -1,7 +1,26 @@
-//! Sans-IO ZooKeeper server state machines.
+//! Sans-IO ZooKeeper server state machines: FastLeaderElection and ZAB (discovery,
+//! synchronization, broadcast), with the txn log, snapshots and epoch files as explicit
+//! durable writes.
+//!
+//! The simulator drives a [`Server`] with [`Input`]s and interprets the [`Output`]s it
+//! pushes. Nothing in this crate reads a clock, draws a random number or performs IO.
 
 pub mod bug;
+pub mod config;
+pub mod db;
+mod election;
 pub mod ids;
+pub mod io;
+mod leader;
+mod learner;
+pub mod message;
+mod server;
 
 pub use bug::{Bug, BugSet};
+pub use config::Config;
+pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp};
+pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
+pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
+pub use message::{Message, Notification, Request, ServerState, MESSAGE_NAMES};
+pub use server::Server;

@@ -1,0 +1,139 @@
+//! `election-liveness`: once the faults have stopped and a quorum of voting servers is up and
+//! connected, a leader is established with a synced quorum within `liveness_ms`.
+//!
+//! Checked once, at [`Happening::LivenessDeadline`]. A run whose surviving servers cannot
+//! form a connected quorum owes no leader (2 of 4 is no majority).
+
+use crate::view::{connected_quorum, leader_with_quorum};
+use crate::{Checker, Happening, View, Violation};
+
+#[derive(Default)]
+pub struct ElectionLiveness;
+
+impl Checker for ElectionLiveness {
+    fn name(&self) -> &'static str {
+        "election-liveness"
+    }
+
+    fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
+        let Happening::LivenessDeadline { faults_over_us } = h else {
+            return;
+        };
+        let Some(quorum) = connected_quorum(view) else {
+            return;
+        };
+        if leader_with_quorum(view).is_some() {
+            return;
+        }
+        let states: Vec<String> = view
+            .members()
+            .iter()
+            .map(|id| match view.server(*id) {
+                Some(s) => format!("{id} {} {}", s.state.name(), s.phase.name()),
+                None => format!("{id} down"),
+            })
+            .collect();
+        out.push(Violation {
+            invariant: "election-liveness",
+            at_us: view.now_us(),
+            server: None,
+            message: format!(
+                "no leader established with a synced quorum {} ms after the last fault ended (at {} ms), although {} were up and connected; states: {}",
+                view.now_us().saturating_sub(*faults_over_us) / 1000,
+                faults_over_us / 1000,
+                quorum.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+                states.join(", ")
+            ),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeView;
+    use zab::{ServerId, ServerState, ZabPhase};
+
+    fn check(v: &FakeView) -> Vec<Violation> {
+        let mut out = Vec::new();
+        ElectionLiveness.on(
+            &Happening::LivenessDeadline {
+                faults_over_us: 1_000_000,
+            },
+            v,
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn fires_when_a_connected_quorum_has_no_leader() {
+        let mut v = FakeView::new(3);
+        v.now = 11_000_000;
+        for id in 1..=3 {
+            v.set_state(id, ServerState::Looking, ZabPhase::Election, None, false);
+        }
+        let out = check(&v);
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0]
+                .message
+                .contains("10000 ms after the last fault ended (at 1000 ms)"),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn quiet_with_an_established_leader_and_synced_quorum() {
+        let mut v = FakeView::new(3);
+        v.set_state(3, ServerState::Leading, ZabPhase::Broadcast, Some(3), true);
+        v.set_state(
+            1,
+            ServerState::Following,
+            ZabPhase::Broadcast,
+            Some(3),
+            false,
+        );
+        v.set_state(2, ServerState::Looking, ZabPhase::Election, None, false);
+        assert!(check(&v).is_empty());
+    }
+
+    #[test]
+    fn fires_when_the_leader_has_no_synced_quorum() {
+        let mut v = FakeView::new(3);
+        v.set_state(3, ServerState::Leading, ZabPhase::Broadcast, Some(3), true);
+        v.set_state(
+            1,
+            ServerState::Following,
+            ZabPhase::Synchronization,
+            Some(3),
+            false,
+        );
+        v.set_state(2, ServerState::Looking, ZabPhase::Election, None, false);
+        assert_eq!(check(&v).len(), 1);
+    }
+
+    #[test]
+    fn quiet_when_no_quorum_is_up() {
+        let mut v = FakeView::new(4);
+        v.down.insert(ServerId(1));
+        v.down.insert(ServerId(2));
+        for id in 3..=4 {
+            v.set_state(id, ServerState::Looking, ZabPhase::Election, None, false);
+        }
+        assert!(
+            check(&v).is_empty(),
+            "2 of 4 is no majority: no leader is owed"
+        );
+    }
+
+    #[test]
+    fn quiet_when_the_quorum_is_partitioned() {
+        let mut v = FakeView::new(3);
+        v.cut(1, 2);
+        v.cut(1, 3);
+        v.cut(2, 3);
+        assert!(check(&v).is_empty());
+    }
+}

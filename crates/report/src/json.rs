@@ -1,0 +1,54 @@
+//! `sim run --json`: one object with the contract keys.
+
+use serde_json::{json, Value};
+
+pub fn json(o: &sim::Outcome, command: &str) -> String {
+    let violations: Vec<Value> = o
+        .violations
+        .iter()
+        .map(|v| {
+            json!({
+                "invariant": v.invariant,
+                "at_ms": v.at_us as f64 / 1000.0,
+                "server": v.server.map(|s| s.0),
+                "message": v.message,
+            })
+        })
+        .collect();
+    let elections: Vec<Value> = o
+        .elections
+        .iter()
+        .map(|e| {
+            json!({
+                "epoch": e.epoch,
+                "leader": e.leader.0,
+                "started_ms": e.started_us as f64 / 1000.0,
+                "established_ms": e.established_us as f64 / 1000.0,
+            })
+        })
+        .collect();
+    let faults: Vec<Value> = o
+        .faults
+        .iter()
+        .map(|(t, f)| json!({ "at_ms": *t as f64 / 1000.0, "fault": f }))
+        .collect();
+    json!({
+        "scenario": o.scenario,
+        "seed": o.seed,
+        "bugs": o.bugs,
+        "passed": o.verdict.passed,
+        "exit_code": o.verdict.exit_code,
+        "reasons": o.verdict.reasons,
+        "violations": violations,
+        "leader": o.leader.map(|(l, _)| l.0),
+        "epoch": o.epoch,
+        "elections": elections,
+        "committed": o.committed,
+        "events": o.events,
+        "sim_ms": o.sim_us as f64 / 1000.0,
+        "trace_hash": format!("{:016x}", o.trace_hash),
+        "faults": faults,
+        "reproduce": command,
+    })
+    .to_string()
+}

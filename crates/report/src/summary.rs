@@ -1,0 +1,83 @@
+//! The human summary of `sim run`.
+
+use crate::ms;
+use std::fmt::Write;
+
+pub fn summary(o: &sim::Outcome, command: &str) -> String {
+    let mut s = String::new();
+    let bugs = if o.bugs.is_empty() {
+        String::new()
+    } else {
+        format!(" with bugs {}", o.bugs.join(", "))
+    };
+    let _ = writeln!(s, "scenario {} (seed {}){bugs}", o.scenario, o.seed);
+    let _ = writeln!(
+        s,
+        "simulated {} ms, {} events, trace {:016x}",
+        ms(o.sim_us),
+        o.events,
+        o.trace_hash
+    );
+    if !o.faults.is_empty() {
+        let _ = writeln!(s, "\nfaults:");
+        for (t, f) in &o.faults {
+            let _ = writeln!(s, "  {:>10} ms  {f}", ms(*t));
+        }
+    }
+    let _ = writeln!(s, "\nelections:");
+    if o.elections.is_empty() {
+        let _ = writeln!(s, "  none established");
+    }
+    for e in &o.elections {
+        let _ = writeln!(
+            s,
+            "  epoch {:<3} leader {:<4} established at {:>10} ms, {} ms after the ensemble lost its leader (at {} ms)",
+            e.epoch,
+            e.leader.to_string(),
+            ms(e.established_us),
+            ms(e.established_us - e.started_us),
+            ms(e.started_us)
+        );
+    }
+    match o.leader {
+        Some((l, epoch)) => {
+            let _ = writeln!(
+                s,
+                "\nfinal leader: {l} in epoch {epoch}, {} txns committed",
+                o.committed
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "\nfinal leader: none (highest epoch {}), {} txns committed",
+                o.epoch, o.committed
+            );
+        }
+    }
+    if o.violations.is_empty() {
+        let _ = writeln!(s, "\nno invariant violated");
+    } else {
+        let _ = writeln!(s, "\nviolations:");
+        for v in &o.violations {
+            let server = v.server.map(|s| format!(" {s}")).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {} at {} ms{server}: {}",
+                v.invariant,
+                ms(v.at_us),
+                v.message
+            );
+        }
+    }
+    if o.verdict.passed {
+        let _ = writeln!(s, "\nPASS: the run matches the scenario's [expect]");
+    } else {
+        let _ = writeln!(s, "\nFAIL:");
+        for r in &o.verdict.reasons {
+            let _ = writeln!(s, "  {r}");
+        }
+        let _ = writeln!(s, "reproduce: {command}");
+    }
+    s
+}

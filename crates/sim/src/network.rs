@@ -1,0 +1,120 @@
+//! A TCP-like network: one FIFO connection per pair of endpoints and channel.
+//!
+//! A connection delivers in order (unless the scenario asks for reordering) after a drawn
+//! delay. Breaking a connection (partition, reset, crash, close) bumps its generation: every
+//! message still in flight on it is lost, and the ends are told.
+
+use std::collections::BTreeMap;
+use zab::{Channel, Endpoint};
+
+/// Unordered endpoint pair plus channel.
+pub type ConnKey = (Endpoint, Endpoint, Channel);
+
+pub fn conn_key(a: Endpoint, b: Endpoint, channel: Channel) -> ConnKey {
+    if a <= b {
+        (a, b, channel)
+    } else {
+        (b, a, channel)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Conn {
+    pub gen: u64,
+    /// A message went through since the last break, so a break must be reported.
+    pub open: bool,
+    /// Latest scheduled delivery per direction (low→high, high→low), for FIFO order.
+    pub last_delivery: [u64; 2],
+}
+
+/// An active partition: `from` groups cannot reach `to` groups.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    pub id: u64,
+    /// Which group each endpoint is in; endpoints not listed are unaffected.
+    pub groups: BTreeMap<Endpoint, usize>,
+    pub one_way: bool,
+}
+
+impl Partition {
+    /// Does this partition stop a message from `from` to `to`? One-way partitions stop
+    /// group 0 from reaching the other groups only.
+    pub fn blocks(&self, from: Endpoint, to: Endpoint) -> bool {
+        match (self.groups.get(&from), self.groups.get(&to)) {
+            (Some(a), Some(b)) if a != b => !self.one_way || *a == 0,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Network {
+    pub conns: BTreeMap<ConnKey, Conn>,
+    pub partitions: Vec<Partition>,
+}
+
+impl Network {
+    pub fn blocked(&self, from: Endpoint, to: Endpoint) -> bool {
+        self.partitions.iter().any(|p| p.blocks(from, to))
+    }
+
+    pub fn conn(&mut self, key: ConnKey) -> &mut Conn {
+        self.conns.entry(key).or_default()
+    }
+
+    pub fn gen(&self, key: &ConnKey) -> u64 {
+        self.conns.get(key).map(|c| c.gen).unwrap_or(0)
+    }
+
+    /// Breaks a connection; returns whether it was open (its ends must be told).
+    pub fn break_conn(&mut self, key: ConnKey) -> bool {
+        let c = self.conn(key);
+        c.gen += 1;
+        std::mem::take(&mut c.open)
+    }
+
+    /// Open connections an endpoint takes part in.
+    pub fn open_conns_of(&self, e: Endpoint) -> Vec<ConnKey> {
+        self.conns
+            .iter()
+            .filter(|(k, c)| c.open && (k.0 == e || k.1 == e))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Open connections that a partition now cuts.
+    pub fn open_conns_cut(&self) -> Vec<ConnKey> {
+        self.conns
+            .iter()
+            .filter(|(k, c)| c.open && (self.blocked(k.0, k.1) || self.blocked(k.1, k.0)))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zab::ServerId;
+
+    fn s(i: u8) -> Endpoint {
+        Endpoint::Server(ServerId(i))
+    }
+
+    #[test]
+    fn one_way_partition_blocks_only_group_zero_outbound() {
+        let p = Partition {
+            id: 1,
+            groups: [(s(1), 0), (s(2), 1), (s(3), 1)].into(),
+            one_way: true,
+        };
+        assert!(p.blocks(s(1), s(2)));
+        assert!(!p.blocks(s(2), s(1)));
+        assert!(!p.blocks(s(2), s(3)));
+        let p = Partition {
+            one_way: false,
+            ..p
+        };
+        assert!(p.blocks(s(2), s(1)));
+    }
+}

@@ -1,0 +1,137 @@
+//! What a run produced, and whether it matches the scenario's `[expect]` table.
+
+use check::{Kind, Violation};
+use scenario::Scenario;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use zab::ServerId;
+
+/// One leader establishing its epoch, and how long the ensemble was without a leader before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ElectionRecord {
+    pub epoch: u64,
+    pub leader: ServerId,
+    /// When the ensemble last had no established leader (start of run, crash or step-down).
+    pub started_us: u64,
+    pub established_us: u64,
+}
+
+pub(crate) struct Results {
+    pub violations: Vec<Violation>,
+    pub elections: Vec<ElectionRecord>,
+    pub leader: Option<(ServerId, u64)>,
+    pub max_epoch: u64,
+    pub committed: u64,
+    pub events: u64,
+    pub sim_us: u64,
+    pub trace_hash: u64,
+    pub faults: Vec<(u64, String)>,
+    pub trace_error: Option<String>,
+}
+
+/// How the run compares with `[expect]`; the exit codes of DESIGN.md.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub passed: bool,
+    /// 0 as expected, 1 a safety outcome differs, 3 a liveness outcome differs.
+    pub exit_code: i32,
+    /// Why it did not pass, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// Everything `sim run` reports about one run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub scenario: String,
+    pub path: std::path::PathBuf,
+    pub seed: u64,
+    pub bugs: Vec<&'static str>,
+    pub violations: Vec<Violation>,
+    pub elections: Vec<ElectionRecord>,
+    /// The leader with a synced quorum at the end, and its epoch.
+    pub leader: Option<(ServerId, u64)>,
+    /// The final leader's epoch, else the highest currentEpoch of a running server.
+    pub epoch: u64,
+    pub committed: u64,
+    pub events: u64,
+    pub sim_us: u64,
+    pub trace_hash: u64,
+    /// Faults carried out (or skipped), with their times.
+    pub faults: Vec<(u64, String)>,
+    pub trace_error: Option<String>,
+    pub verdict: Verdict,
+}
+
+impl Outcome {
+    pub(crate) fn build(sc: &Scenario, seed: u64, sim: crate::sim::Sim) -> Outcome {
+        let bugs = sim.world.cfg.bugs.iter().map(|b| b.name()).collect();
+        let r = sim.take_results();
+        let verdict = verdict(sc, &r.violations, r.leader.is_some());
+        Outcome {
+            scenario: sc.name.clone(),
+            path: sc.path.clone(),
+            seed,
+            bugs,
+            violations: r.violations,
+            elections: r.elections,
+            leader: r.leader,
+            epoch: r.leader.map(|(_, e)| e).unwrap_or(r.max_epoch),
+            committed: r.committed,
+            events: r.events,
+            sim_us: r.sim_us,
+            trace_hash: r.trace_hash,
+            faults: r.faults,
+            trace_error: r.trace_error,
+            verdict,
+        }
+    }
+}
+
+/// Compares what happened with `[expect]`: every expected violation must occur and no other
+/// may, and a leader must (or must not) be established at the end.
+pub fn verdict(sc: &Scenario, violations: &[Violation], has_leader: bool) -> Verdict {
+    let seen: BTreeSet<&str> = violations.iter().map(|v| v.invariant).collect();
+    let expected: BTreeSet<&str> = sc.expect.violations.iter().map(String::as_str).collect();
+    let mut safety = Vec::new();
+    let mut liveness = Vec::new();
+    let kind = |name: &str| {
+        check::invariant(name)
+            .map(|i| i.kind)
+            .unwrap_or(Kind::Safety)
+    };
+    for name in seen.difference(&expected) {
+        let msg = format!("unexpected violation of {name}");
+        match kind(name) {
+            Kind::Safety => safety.push(msg),
+            Kind::Liveness => liveness.push(msg),
+        }
+    }
+    for name in expected.difference(&seen) {
+        let msg = format!("expected a violation of {name}, none happened");
+        match kind(name) {
+            Kind::Safety => safety.push(msg),
+            Kind::Liveness => liveness.push(msg),
+        }
+    }
+    if sc.expect.leader != has_leader {
+        liveness.push(if sc.expect.leader {
+            "expected an established leader with a synced quorum at the end; there is none"
+                .to_string()
+        } else {
+            "expected no established leader at the end; there is one".to_string()
+        });
+    }
+    let exit_code = if !safety.is_empty() {
+        1
+    } else if !liveness.is_empty() {
+        3
+    } else {
+        0
+    };
+    safety.extend(liveness);
+    Verdict {
+        passed: exit_code == 0,
+        exit_code,
+        reasons: safety,
+    }
+}

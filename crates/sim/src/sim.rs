@@ -1,0 +1,1019 @@
+//! The event loop: pops the earliest event, steps the server it concerns, interprets the
+//! server's outputs, and shows every happening to the checkers and the trace.
+
+use crate::faults::{self, Armed, Planned};
+use crate::network::{conn_key, Partition};
+use crate::outcome::{ElectionRecord, Outcome};
+use crate::queue::Queue;
+use crate::rng::{between, stream, Stream};
+use crate::trace::{self, Fnv, TraceWriter};
+use crate::world::World;
+use check::{Checker, Happening, Violation};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use scenario::{Action, OnKind, Scenario, Selector, Trigger};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use zab::{
+    BugSet, Channel, Config, DiskImage, Endpoint, Event, Input, Message, Output, Outputs, Server,
+    ServerId, ServerState, Timer, Txn,
+};
+
+/// Something scheduled to happen.
+#[derive(Debug)]
+pub enum Ev {
+    Deliver {
+        from: Endpoint,
+        to: Endpoint,
+        channel: Channel,
+        gen: u64,
+        msg: Message,
+    },
+    Timer {
+        id: ServerId,
+        inc: u64,
+        timer: Timer,
+        gen: u64,
+    },
+    DiskDone {
+        id: ServerId,
+        inc: u64,
+        write: u64,
+    },
+    /// Tell a server that a connection broke (held while paused).
+    Notify {
+        id: ServerId,
+        inc: u64,
+        peer: Endpoint,
+        channel: Channel,
+    },
+    /// A durable write whose completion the paused server learns about on resume.
+    HeldDiskDone {
+        id: ServerId,
+        inc: u64,
+        write: u64,
+    },
+    Fault(Planned),
+    Restart(ServerId),
+    Heal(u64),
+    Resume(ServerId),
+    LivenessDeadline,
+}
+
+/// How to run a scenario.
+pub struct Options {
+    pub seed: u64,
+    /// Bug variants on top of the scenario's own.
+    pub bugs: BugSet,
+    /// Where to write the JSON Lines trace, if anywhere.
+    pub trace: Option<Box<dyn std::io::Write>>,
+    /// Run the invariant checkers (benchmarks switch them off to measure the bare cost).
+    pub checkers: bool,
+}
+
+impl Options {
+    pub fn new(seed: u64) -> Options {
+        Options {
+            seed,
+            bugs: BugSet::default(),
+            trace: None,
+            checkers: true,
+        }
+    }
+}
+
+pub struct Sim {
+    pub world: World,
+    queue: Queue<Ev>,
+    out: Outputs,
+    rng_net: ChaCha8Rng,
+    rng_disk: ChaCha8Rng,
+    rng_faults: ChaCha8Rng,
+    delay_us: (u64, u64),
+    fsync_us: (u64, u64),
+    reset: f64,
+    reorder: bool,
+    armed: Vec<Armed>,
+    next_partition: u64,
+    faults_over_us: u64,
+    liveness_us: u64,
+    end_us: u64,
+    checkers: Vec<Box<dyn Checker>>,
+    violations: Vec<Violation>,
+    trace: Option<TraceWriter>,
+    hash: Fnv,
+    events: u64,
+    elections: Vec<ElectionRecord>,
+    no_leader_since: Option<u64>,
+    established_leaders: BTreeSet<ServerId>,
+    committed: u64,
+    fault_log: Vec<(u64, String)>,
+    last_crashed_leader: Option<ServerId>,
+}
+
+fn us(ms: u64) -> u64 {
+    ms.saturating_mul(1000)
+}
+
+impl Sim {
+    /// Builds the world of a scenario: every server booted from its initial disk, every timed
+    /// and random fault scheduled.
+    pub fn new(sc: &Scenario, opts: Options) -> Sim {
+        let mut bugs = sc.bugs;
+        for b in opts.bugs.iter() {
+            bugs.insert(b);
+        }
+        let cfg = Arc::new(Config {
+            participants: sc.cluster.participants.clone(),
+            observers: sc.cluster.observers.clone(),
+            tick_us: us(sc.cluster.tick_ms),
+            init_limit: sc.cluster.init_limit,
+            sync_limit: sc.cluster.sync_limit,
+            snap_count: sc.cluster.snap_count,
+            initial_zxid_counter: sc.cluster.initial_zxid_counter,
+            bugs,
+        });
+        let disks = sc
+            .cluster
+            .all()
+            .map(|id| {
+                let mut image = DiskImage::default();
+                if let Some(init) = sc.servers.iter().find(|s| s.id == id) {
+                    image.accepted_epoch = init.accepted_epoch;
+                    image.current_epoch = init.current_epoch;
+                    image.log = init.log.iter().map(|z| Txn::initial(*z)).collect();
+                }
+                (id, image)
+            })
+            .collect();
+        let seed = opts.seed;
+        let mut sim = Sim {
+            world: World::new(cfg, disks),
+            queue: Queue::default(),
+            out: Outputs::default(),
+            rng_net: stream(seed, Stream::Network as u64),
+            rng_disk: stream(seed, Stream::Disk as u64),
+            rng_faults: stream(seed, Stream::Faults as u64),
+            delay_us: (us(sc.network.delay_ms.0), us(sc.network.delay_ms.1)),
+            fsync_us: (us(sc.disk.fsync_ms.0), us(sc.disk.fsync_ms.1)),
+            reset: sc.network.reset,
+            reorder: sc.network.reorder,
+            armed: Vec::new(),
+            next_partition: 0,
+            faults_over_us: 0,
+            liveness_us: us(sc.run.liveness_ms),
+            end_us: us(sc.run.duration_ms),
+            checkers: if opts.checkers {
+                check::all_checkers()
+            } else {
+                Vec::new()
+            },
+            violations: Vec::new(),
+            trace: opts.trace.map(TraceWriter::new),
+            hash: Fnv::default(),
+            events: 0,
+            elections: Vec::new(),
+            no_leader_since: Some(0),
+            established_leaders: BTreeSet::new(),
+            committed: 0,
+            fault_log: Vec::new(),
+            last_crashed_leader: None,
+        };
+        for f in &sc.faults {
+            match f.trigger {
+                Trigger::At { at_ms } => {
+                    let p = Planned::Scripted(f.action.clone());
+                    sim.extend_faults(us(at_ms) + faults::duration_us(&p));
+                    sim.queue.push(us(at_ms), Ev::Fault(p));
+                }
+                Trigger::On { .. } => sim.armed.push(Armed::new(f.clone())),
+            }
+        }
+        if let Some(r) = &sc.random {
+            for (at, p) in faults::plan_random(r, &mut sim.rng_faults) {
+                sim.extend_faults(at + faults::duration_us(&p));
+                sim.queue.push(at, Ev::Fault(p));
+            }
+        }
+        sim.schedule_liveness();
+        for i in 0..sim.world.slots.len() {
+            let id = sim.world.slots[i].id;
+            sim.boot(id);
+        }
+        sim
+    }
+
+    /// Runs to the end and reports.
+    pub fn run(mut self, sc: &Scenario, seed: u64) -> Outcome {
+        while let Some(at) = self.queue.peek_time() {
+            if at > self.end_us {
+                break;
+            }
+            let (at, ev) = self.queue.pop().expect("peeked");
+            self.world.now = at;
+            self.events += 1;
+            self.handle(ev);
+        }
+        self.world.now = self.end_us;
+        if let Some(t) = &mut self.trace {
+            t.flush();
+        }
+        Outcome::build(sc, seed, self)
+    }
+
+    fn extend_faults(&mut self, end: u64) {
+        if end > self.faults_over_us {
+            self.faults_over_us = end;
+            self.schedule_liveness();
+        }
+    }
+
+    fn schedule_liveness(&mut self) {
+        let at = self.faults_over_us + self.liveness_us;
+        self.end_us = self.end_us.max(at);
+        self.queue.push(at, Ev::LivenessDeadline);
+    }
+
+    // ---- happenings ----
+
+    fn note(&mut self, h: Happening<'_>) {
+        let Sim {
+            checkers,
+            world,
+            violations,
+            trace,
+            hash,
+            ..
+        } = self;
+        trace::hash(hash, world.now, &h);
+        if let Some(t) = trace {
+            let parts = partition_names(world);
+            t.happening(world.now, &h, &parts);
+        }
+        for c in checkers.iter_mut() {
+            let before = violations.len();
+            c.on(&h, &*world, violations);
+            // Keep the first violation of each invariant: later ones are consequences.
+            let mut i = before;
+            while i < violations.len() {
+                let name = violations[i].invariant;
+                if violations[..i].iter().any(|v| v.invariant == name) {
+                    violations.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn log_fault(&mut self, text: String) {
+        if let Some(t) = &mut self.trace {
+            t.fault(self.world.now, &text);
+        }
+        self.hash.bytes(text.as_bytes());
+        self.fault_log.push((self.world.now, text));
+    }
+
+    // ---- events ----
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Deliver {
+                from,
+                to,
+                channel,
+                gen,
+                msg,
+            } => self.deliver(from, to, channel, gen, msg),
+            Ev::Timer {
+                id,
+                inc,
+                timer,
+                gen,
+            } => {
+                let Some(slot) = self.world.slot_mut(id) else {
+                    return;
+                };
+                if slot.incarnation != inc || slot.timer_gen[timer.index()] != gen || !slot.is_up()
+                {
+                    return;
+                }
+                if slot.paused {
+                    slot.held.push(Ev::Timer {
+                        id,
+                        inc,
+                        timer,
+                        gen,
+                    });
+                    return;
+                }
+                self.step(id, Input::Timer(timer));
+            }
+            Ev::DiskDone { id, inc, write } => {
+                let Some(slot) = self.world.slot_mut(id) else {
+                    return;
+                };
+                if slot.incarnation != inc {
+                    return;
+                }
+                let Some(op) = slot.disk.complete(write) else {
+                    return;
+                };
+                let paused = slot.paused;
+                self.note(Happening::DiskDurable { id, op: &op });
+                if paused {
+                    let slot = self.world.slot_mut(id).expect("slot");
+                    slot.held.push(Ev::HeldDiskDone { id, inc, write });
+                } else {
+                    self.step(id, Input::DiskDone { id: write });
+                }
+            }
+            Ev::HeldDiskDone { id, inc, write } => {
+                if self
+                    .world
+                    .slot(id)
+                    .is_some_and(|s| s.incarnation == inc && s.is_up())
+                {
+                    self.step(id, Input::DiskDone { id: write });
+                }
+            }
+            Ev::Notify {
+                id,
+                inc,
+                peer,
+                channel,
+            } => {
+                let Some(slot) = self.world.slot_mut(id) else {
+                    return;
+                };
+                if slot.incarnation != inc || !slot.is_up() {
+                    return;
+                }
+                if slot.paused {
+                    slot.held.push(Ev::Notify {
+                        id,
+                        inc,
+                        peer,
+                        channel,
+                    });
+                    return;
+                }
+                self.step(id, Input::Disconnected { peer, channel });
+            }
+            Ev::Fault(p) => self.run_fault(p),
+            Ev::Restart(id) => self.restart(id),
+            Ev::Heal(pid) => {
+                let before = self.world.net.partitions.len();
+                self.world.net.partitions.retain(|p| p.id != pid);
+                if self.world.net.partitions.len() != before {
+                    self.log_fault(format!("heal partition {pid}"));
+                    self.note(Happening::Network);
+                }
+            }
+            Ev::Resume(id) => self.resume(id),
+            Ev::LivenessDeadline => {
+                let now = self.world.now;
+                if now == self.faults_over_us + self.liveness_us {
+                    let faults_over_us = self.faults_over_us;
+                    self.note(Happening::LivenessDeadline { faults_over_us });
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: Endpoint, to: Endpoint, channel: Channel, gen: u64, msg: Message) {
+        if self.world.net.gen(&conn_key(from, to, channel)) != gen {
+            return; // lost with a broken connection
+        }
+        let Endpoint::Server(id) = to else { return };
+        let Some(slot) = self.world.slot_mut(id) else {
+            return;
+        };
+        if !slot.is_up() {
+            return;
+        }
+        if slot.paused {
+            slot.held.push(Ev::Deliver {
+                from,
+                to,
+                channel,
+                gen,
+                msg,
+            });
+            return;
+        }
+        let inc = slot.incarnation;
+        self.check_triggers(OnKind::Receive, msg.name(), from, to);
+        if !self
+            .world
+            .slot(id)
+            .is_some_and(|s| s.incarnation == inc && s.is_up() && !s.paused)
+        {
+            return; // the trigger crashed or paused the receiver first
+        }
+        self.note(Happening::Deliver {
+            from,
+            to,
+            msg: &msg,
+        });
+        self.step(id, Input::Receive { from, channel, msg });
+    }
+
+    fn boot(&mut self, id: ServerId) {
+        let now = self.world.now;
+        let cfg = self.world.cfg.clone();
+        let slot = self.world.slot_mut(id).expect("member");
+        let server = Server::boot(cfg, id, &slot.disk.image, now, &mut self.out);
+        slot.server = Some(server);
+        self.process_outputs(id);
+    }
+
+    fn step(&mut self, id: ServerId, input: Input) {
+        let now = self.world.now;
+        let slot = self.world.slot_mut(id).expect("member");
+        let Some(server) = slot.server.as_mut() else {
+            return;
+        };
+        server.step(now, input, &mut self.out);
+        self.process_outputs(id);
+    }
+
+    /// Carries out what a server asked for. A fault triggered by one of the outputs may kill
+    /// the server mid-step: its remaining outputs are then lost with it.
+    fn process_outputs(&mut self, id: ServerId) {
+        let mut items = std::mem::take(&mut self.out.items);
+        let inc = self.world.slot(id).expect("member").incarnation;
+        for output in items.drain(..) {
+            if !self
+                .world
+                .slot(id)
+                .is_some_and(|s| s.incarnation == inc && s.is_up())
+            {
+                break;
+            }
+            match output {
+                Output::Send { to, channel, msg } => {
+                    let from = Endpoint::Server(id);
+                    self.check_triggers(OnKind::Send, msg.name(), from, to);
+                    if !self
+                        .world
+                        .slot(id)
+                        .is_some_and(|s| s.incarnation == inc && s.is_up())
+                    {
+                        break;
+                    }
+                    self.note(Happening::Send {
+                        from,
+                        to,
+                        msg: &msg,
+                    });
+                    self.send(from, to, channel, msg);
+                }
+                Output::SetTimer { timer, at_us } => {
+                    let slot = self.world.slot_mut(id).expect("member");
+                    slot.timer_gen[timer.index()] += 1;
+                    let gen = slot.timer_gen[timer.index()];
+                    self.queue.push(
+                        at_us.max(self.world.now),
+                        Ev::Timer {
+                            id,
+                            inc,
+                            timer,
+                            gen,
+                        },
+                    );
+                }
+                Output::CancelTimer(timer) => {
+                    self.world.slot_mut(id).expect("member").timer_gen[timer.index()] += 1;
+                }
+                Output::Disk { id: write, op } => {
+                    let latency = between(&mut self.rng_disk, self.fsync_us);
+                    self.note(Happening::DiskIssued { id, op: &op });
+                    let now = self.world.now;
+                    let done = self
+                        .world
+                        .slot_mut(id)
+                        .expect("member")
+                        .disk
+                        .issue(now, write, op, latency);
+                    self.queue.push(done, Ev::DiskDone { id, inc, write });
+                }
+                Output::Close { peer, channel } => {
+                    let key = conn_key(Endpoint::Server(id), peer, channel);
+                    if self.world.net.break_conn(key) {
+                        self.notify(peer, Endpoint::Server(id), channel);
+                    }
+                }
+                Output::Event(event) => {
+                    self.track(id, &event);
+                    self.note(Happening::Server { id, event: &event });
+                    if let Event::State { state, .. } = event {
+                        self.check_triggers(
+                            OnKind::State,
+                            state.name(),
+                            Endpoint::Server(id),
+                            Endpoint::Server(id),
+                        );
+                    }
+                }
+            }
+        }
+        self.out.items = items;
+    }
+
+    /// Election bookkeeping for the summary.
+    fn track(&mut self, id: ServerId, event: &Event) {
+        let now = self.world.now;
+        match event {
+            Event::Established { epoch, .. } => {
+                self.elections.push(ElectionRecord {
+                    epoch: *epoch,
+                    leader: id,
+                    started_us: self.no_leader_since.unwrap_or(now),
+                    established_us: now,
+                });
+                self.no_leader_since = None;
+                self.established_leaders.insert(id);
+            }
+            Event::LeaderShutdown { .. } => self.lost_leader(id),
+            Event::Committed { .. } => self.committed += 1,
+            _ => {}
+        }
+    }
+
+    fn lost_leader(&mut self, id: ServerId) {
+        if self.established_leaders.remove(&id) && self.established_leaders.is_empty() {
+            self.no_leader_since = Some(self.world.now);
+        }
+    }
+
+    // ---- network ----
+
+    fn delay(&mut self) -> u64 {
+        between(&mut self.rng_net, self.delay_us).max(1)
+    }
+
+    fn send(&mut self, from: Endpoint, to: Endpoint, channel: Channel, msg: Message) {
+        let key = conn_key(from, to, channel);
+        if !self.world.endpoint_up(to) || self.world.net.blocked(from, to) {
+            let was_open = self.world.net.break_conn(key);
+            if channel != Channel::Election {
+                self.notify(from, to, channel);
+                if was_open {
+                    self.notify(to, from, channel);
+                }
+            }
+            return;
+        }
+        if self.reset > 0.0 && self.rng_net.gen_bool(self.reset) {
+            self.world.net.break_conn(key);
+            if channel != Channel::Election {
+                self.notify(from, to, channel);
+                self.notify(to, from, channel);
+            }
+            return;
+        }
+        let now = self.world.now;
+        let delay = self.delay();
+        let reorder = self.reorder;
+        let c = self.world.net.conn(key);
+        c.open = true;
+        let dir = usize::from(key.0 != from);
+        let at = if reorder {
+            now + delay
+        } else {
+            (now + delay).max(c.last_delivery[dir])
+        };
+        c.last_delivery[dir] = at;
+        let gen = c.gen;
+        self.queue.push(
+            at,
+            Ev::Deliver {
+                from,
+                to,
+                channel,
+                gen,
+                msg,
+            },
+        );
+    }
+
+    /// Tells `who` that its connection to `peer` broke, after a network delay.
+    fn notify(&mut self, who: Endpoint, peer: Endpoint, channel: Channel) {
+        let Endpoint::Server(id) = who else { return };
+        let Some(slot) = self.world.slot(id) else {
+            return;
+        };
+        if !slot.is_up() {
+            return;
+        }
+        let inc = slot.incarnation;
+        let at = self.world.now + self.delay();
+        self.queue.push(
+            at,
+            Ev::Notify {
+                id,
+                inc,
+                peer,
+                channel,
+            },
+        );
+    }
+
+    /// Breaks every open connection a partition now cuts.
+    fn cut_connections(&mut self) {
+        for key in self.world.net.open_conns_cut() {
+            self.world.net.break_conn(key);
+            if key.2 != Channel::Election {
+                self.notify(key.0, key.1, key.2);
+                self.notify(key.1, key.0, key.2);
+            }
+        }
+    }
+
+    // ---- faults ----
+
+    fn check_triggers(&mut self, kind: OnKind, name: &str, from: Endpoint, to: Endpoint) {
+        if self.armed.is_empty() {
+            return;
+        }
+        let now = self.world.now;
+        let mut fire = Vec::new();
+        for i in 0..self.armed.len() {
+            let world = &self.world;
+            let from_ok = |s: &Selector| matches_selector(world, s, from);
+            let to_ok = |s: &Selector| matches_selector(world, s, to);
+            if self.armed[i].count(kind, name, now, &from_ok, &to_ok) {
+                fire.push(i);
+            }
+        }
+        for i in fire {
+            let f = self.armed[i].fault.clone();
+            self.log_fault(format!(
+                "trigger of [[faults]] at line {} matched {name}",
+                f.line
+            ));
+            let p = Planned::Scripted(f.action);
+            self.extend_faults(now + faults::duration_us(&p));
+            self.run_fault(p);
+        }
+    }
+
+    fn run_fault(&mut self, p: Planned) {
+        match p {
+            Planned::Scripted(action) => self.run_action(action),
+            Planned::RandomCrash { restart_after_us } => {
+                if let Some(id) = self.pick(|w, s| w.slot(s).is_some_and(|x| x.is_up())) {
+                    self.crash(id, "random crash");
+                    self.queue
+                        .push(self.world.now + restart_after_us, Ev::Restart(id));
+                }
+            }
+            Planned::RandomPartition { heal_after_us } => {
+                let mut ids: Vec<ServerId> = self.world.members.clone();
+                ids.shuffle(&mut self.rng_faults);
+                let k = self.rng_faults.gen_range(1..ids.len().max(2));
+                let groups = vec![
+                    ids[..k.min(ids.len())].to_vec(),
+                    ids[k.min(ids.len())..].to_vec(),
+                ];
+                self.partition(groups, false, Some(heal_after_us), "random partition");
+            }
+            Planned::RandomPause { duration_us } => {
+                if let Some(id) =
+                    self.pick(|w, s| w.slot(s).is_some_and(|x| x.is_up() && !x.paused))
+                {
+                    self.pause(id, duration_us, "random pause");
+                }
+            }
+        }
+    }
+
+    fn run_action(&mut self, action: Action) {
+        let now = self.world.now;
+        match action {
+            Action::Crash {
+                target,
+                restart_after_ms,
+            } => {
+                let Some(id) = self.resolve(target, true) else {
+                    return self.skip("crash", target);
+                };
+                self.crash(id, "crash");
+                if let Some(ms) = restart_after_ms {
+                    self.queue.push(now + us(ms), Ev::Restart(id));
+                }
+            }
+            Action::Restart { target } => {
+                let Some(id) = self.resolve(target, false) else {
+                    return self.skip("restart", target);
+                };
+                self.restart(id);
+            }
+            Action::Partition {
+                groups,
+                one_way,
+                heal_after_ms,
+            } => {
+                let resolved = self.resolve_groups(&groups);
+                self.partition(resolved, one_way, heal_after_ms.map(us), "partition");
+            }
+            Action::Isolate {
+                target,
+                heal_after_ms,
+            } => {
+                let Some(id) = self.resolve(target, true) else {
+                    return self.skip("isolate", target);
+                };
+                let rest: Vec<ServerId> = self
+                    .world
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|s| *s != id)
+                    .collect();
+                self.partition(
+                    vec![vec![id], rest],
+                    false,
+                    heal_after_ms.map(us),
+                    "isolate",
+                );
+            }
+            Action::Heal => {
+                self.world.net.partitions.clear();
+                self.log_fault("heal all partitions".into());
+                self.note(Happening::Network);
+            }
+            Action::Pause {
+                target,
+                duration_ms,
+            } => {
+                let Some(id) = self.resolve(target, true) else {
+                    return self.skip("pause", target);
+                };
+                self.pause(id, us(duration_ms), "pause");
+            }
+        }
+    }
+
+    fn skip(&mut self, what: &str, target: Selector) {
+        self.log_fault(format!("{what} skipped: no server matches {target:?} now"));
+    }
+
+    /// A random member satisfying `ok`, drawn from the fault stream.
+    fn pick(&mut self, ok: impl Fn(&World, ServerId) -> bool) -> Option<ServerId> {
+        let candidates: Vec<ServerId> = self
+            .world
+            .members
+            .iter()
+            .copied()
+            .filter(|s| ok(&self.world, *s))
+            .collect();
+        candidates.choose(&mut self.rng_faults).copied()
+    }
+
+    /// Resolves a selector when the fault fires. `up` asks for a running target (crash, pause,
+    /// isolate); otherwise a crashed one (restart).
+    fn resolve(&mut self, sel: Selector, up: bool) -> Option<ServerId> {
+        let alive = |w: &World, s: ServerId| w.slot(s).is_some_and(|x| x.is_up());
+        match sel {
+            Selector::Server(id) => self
+                .world
+                .slot(id)
+                .map(|_| id)
+                .filter(|id| alive(&self.world, *id) == up),
+            Selector::Leader if up => self.current_leader(),
+            Selector::Leader => self
+                .last_crashed_leader
+                .filter(|id| !alive(&self.world, *id)),
+            Selector::Follower => self
+                .pick(|w, s| alive(w, s) == up && state_of(w, s) == Some(ServerState::Following)),
+            Selector::Observer => self.pick(|w, s| w.cfg.is_observer(s) && alive(w, s) == up),
+            Selector::Any | Selector::Rest => self.pick(|w, s| alive(w, s) == up),
+            Selector::Client | Selector::ClientN(_) => None,
+        }
+    }
+
+    /// The established leader of the highest epoch, else any server in LEADING.
+    fn current_leader(&self) -> Option<ServerId> {
+        let w = &self.world;
+        let leading = || {
+            w.members
+                .iter()
+                .copied()
+                .filter(|s| state_of(w, *s) == Some(ServerState::Leading))
+        };
+        leading()
+            .filter(|s| w.running(*s).is_some_and(|x| x.is_established_leader()))
+            .max_by_key(|s| w.running(*s).and_then(|x| x.role_epoch()))
+            .or_else(|| leading().next())
+    }
+
+    fn resolve_groups(&mut self, groups: &[Vec<Selector>]) -> Vec<Vec<ServerId>> {
+        let mut named: BTreeSet<ServerId> = BTreeSet::new();
+        let mut out: Vec<Option<Vec<ServerId>>> = Vec::new();
+        for g in groups {
+            if g.contains(&Selector::Rest) {
+                out.push(None);
+                continue;
+            }
+            let mut ids = Vec::new();
+            for sel in g {
+                if let Some(id) = self.resolve(*sel, true).or_else(|| match sel {
+                    Selector::Server(id) => Some(*id),
+                    _ => None,
+                }) {
+                    if named.insert(id) {
+                        ids.push(id);
+                    }
+                }
+            }
+            out.push(Some(ids));
+        }
+        let rest: Vec<ServerId> = self
+            .world
+            .members
+            .iter()
+            .copied()
+            .filter(|s| !named.contains(s))
+            .collect();
+        out.into_iter()
+            .map(|g| g.unwrap_or_else(|| rest.clone()))
+            .collect()
+    }
+
+    fn crash(&mut self, id: ServerId, why: &str) {
+        let was_leader = state_of(&self.world, id) == Some(ServerState::Leading);
+        let slot = self.world.slot_mut(id).expect("member");
+        if !slot.is_up() {
+            return;
+        }
+        slot.server = None;
+        slot.paused = false;
+        slot.held.clear();
+        slot.incarnation += 1;
+        slot.disk.crash();
+        if was_leader {
+            self.last_crashed_leader = Some(id);
+        }
+        self.lost_leader(id);
+        let me = Endpoint::Server(id);
+        let keys: Vec<_> = self
+            .world
+            .net
+            .conns
+            .keys()
+            .copied()
+            .filter(|k| k.0 == me || k.1 == me)
+            .collect();
+        for key in keys {
+            if self.world.net.break_conn(key) && key.2 != Channel::Election {
+                let other = if key.0 == me { key.1 } else { key.0 };
+                self.notify(other, me, key.2);
+            }
+        }
+        self.log_fault(format!("{why} {id}"));
+        self.note(Happening::Crash { id });
+    }
+
+    fn restart(&mut self, id: ServerId) {
+        if self.world.slot(id).is_none_or(|s| s.is_up()) {
+            return;
+        }
+        self.log_fault(format!("restart {id}"));
+        self.note(Happening::Restart { id });
+        self.boot(id);
+    }
+
+    fn partition(
+        &mut self,
+        groups: Vec<Vec<ServerId>>,
+        one_way: bool,
+        heal_after_us: Option<u64>,
+        why: &str,
+    ) {
+        self.next_partition += 1;
+        let pid = self.next_partition;
+        let mut map = std::collections::BTreeMap::new();
+        for (i, g) in groups.iter().enumerate() {
+            for id in g {
+                map.insert(Endpoint::Server(*id), i);
+            }
+        }
+        let text: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        self.log_fault(format!(
+            "{why} {pid}: [{}]{}",
+            text.join("] | ["),
+            if one_way { " one-way" } else { "" }
+        ));
+        self.world.net.partitions.push(Partition {
+            id: pid,
+            groups: map,
+            one_way,
+        });
+        self.cut_connections();
+        self.note(Happening::Network);
+        if let Some(d) = heal_after_us {
+            self.queue.push(self.world.now + d, Ev::Heal(pid));
+        }
+    }
+
+    fn pause(&mut self, id: ServerId, duration_us: u64, why: &str) {
+        let slot = self.world.slot_mut(id).expect("member");
+        if !slot.is_up() || slot.paused {
+            return;
+        }
+        slot.paused = true;
+        self.log_fault(format!("{why} {id} for {} ms", duration_us / 1000));
+        self.note(Happening::Pause { id });
+        self.queue
+            .push(self.world.now + duration_us, Ev::Resume(id));
+    }
+
+    fn resume(&mut self, id: ServerId) {
+        let now = self.world.now;
+        let slot = self.world.slot_mut(id).expect("member");
+        if !slot.paused {
+            return;
+        }
+        slot.paused = false;
+        let held = std::mem::take(&mut slot.held);
+        self.log_fault(format!("resume {id}"));
+        self.note(Happening::Resume { id });
+        for ev in held {
+            self.queue.push(now, ev);
+        }
+    }
+
+    // ---- results ----
+
+    pub(crate) fn take_results(self) -> crate::outcome::Results {
+        let leader = check::view::leader_with_quorum(&self.world);
+        let max_epoch = self
+            .world
+            .members
+            .iter()
+            .filter_map(|id| self.world.running(*id).map(|s| s.current_epoch()))
+            .max()
+            .unwrap_or(0);
+        crate::outcome::Results {
+            violations: self.violations,
+            elections: self.elections,
+            leader,
+            max_epoch,
+            committed: self.committed,
+            events: self.events,
+            sim_us: self.world.now,
+            trace_hash: self.hash.0,
+            faults: self.fault_log,
+            trace_error: self.trace.and_then(|t| t.error).map(|e| e.to_string()),
+        }
+    }
+}
+
+fn state_of(w: &World, id: ServerId) -> Option<ServerState> {
+    w.running(id).map(|s| s.state())
+}
+
+/// Does an endpoint match a trigger's `from`/`to` selector right now?
+fn matches_selector(w: &World, sel: &Selector, e: Endpoint) -> bool {
+    match (sel, e) {
+        (Selector::Any | Selector::Rest, Endpoint::Server(_)) => true,
+        (Selector::Server(id), Endpoint::Server(s)) => *id == s,
+        (Selector::Leader, Endpoint::Server(s)) => state_of(w, s) == Some(ServerState::Leading),
+        (Selector::Follower, Endpoint::Server(s)) => state_of(w, s) == Some(ServerState::Following),
+        (Selector::Observer, Endpoint::Server(s)) => w.cfg.is_observer(s),
+        (Selector::Client, Endpoint::Client(_)) => true,
+        (Selector::ClientN(n), Endpoint::Client(c)) => *n == c.0,
+        _ => false,
+    }
+}
+
+/// Active partitions as named groups, for the trace.
+fn partition_names(w: &World) -> Vec<Vec<Vec<String>>> {
+    w.net
+        .partitions
+        .iter()
+        .map(|p| {
+            let n = p.groups.values().max().map(|m| m + 1).unwrap_or(0);
+            (0..n)
+                .map(|g| {
+                    p.groups
+                        .iter()
+                        .filter(|(_, i)| **i == g)
+                        .map(|(e, _)| e.to_string())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}

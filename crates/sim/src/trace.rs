@@ -1,0 +1,261 @@
+//! The trace: every happening as one JSON line, and a stable hash of the canonical trace.
+//!
+//! The hash is FNV-1a over a compact encoding of each happening, computed for every run (it
+//! is cheap); the JSON lines are written only when a trace file is asked for.
+
+use check::Happening;
+use serde::Serialize;
+use std::io::Write;
+use zab::{DiskOp, Endpoint, Message};
+
+/// FNV-1a, 64 bit: stable across platforms, Rust versions and runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    pub fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+}
+
+fn endpoint_code(e: Endpoint) -> u64 {
+    match e {
+        Endpoint::Server(s) => u64::from(s.0),
+        Endpoint::Client(c) => 1 << 16 | u64::from(c.0),
+    }
+}
+
+/// Folds one happening into the hash.
+pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
+    h.u64(now);
+    match happening {
+        Happening::Server { id, event } => {
+            h.u64(1);
+            h.u64(u64::from(id.0));
+            // Debug formatting is stable for a given binary, which is all the hash promises.
+            h.bytes(format!("{event:?}").as_bytes());
+        }
+        Happening::Send { from, to, msg } | Happening::Deliver { from, to, msg } => {
+            h.u64(if matches!(happening, Happening::Send { .. }) {
+                2
+            } else {
+                3
+            });
+            h.u64(endpoint_code(*from));
+            h.u64(endpoint_code(*to));
+            h.bytes(msg.name().as_bytes());
+            h.u64(msg.zxid().map(|z| z.0).unwrap_or(0));
+        }
+        Happening::DiskIssued { id, op } | Happening::DiskDurable { id, op } => {
+            h.u64(if matches!(happening, Happening::DiskIssued { .. }) {
+                4
+            } else {
+                5
+            });
+            h.u64(u64::from(id.0));
+            h.u64(disk_op_code(op));
+        }
+        Happening::Crash { id } => {
+            h.u64(6);
+            h.u64(u64::from(id.0));
+        }
+        Happening::Restart { id } => {
+            h.u64(7);
+            h.u64(u64::from(id.0));
+        }
+        Happening::Pause { id } => {
+            h.u64(8);
+            h.u64(u64::from(id.0));
+        }
+        Happening::Resume { id } => {
+            h.u64(9);
+            h.u64(u64::from(id.0));
+        }
+        Happening::Network => h.u64(10),
+        Happening::LivenessDeadline { faults_over_us } => {
+            h.u64(11);
+            h.u64(*faults_over_us);
+        }
+    }
+}
+
+fn disk_op_code(op: &DiskOp) -> u64 {
+    match op {
+        DiskOp::Append(t) => t.zxid.0,
+        DiskOp::Truncate(z) => 1 << 63 | z.0,
+        DiskOp::Snapshot { snapshot, .. } => 1 << 62 | snapshot.zxid.0,
+        DiskOp::AcceptedEpoch(e) => 1 << 61 | e,
+        DiskOp::CurrentEpoch(e) => 1 << 60 | e,
+    }
+}
+
+/// One trace line.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Line<'a> {
+    Event {
+        t_us: u64,
+        server: String,
+        event: &'a zab::Event,
+    },
+    Send {
+        t_us: u64,
+        from: String,
+        to: String,
+        msg: &'static str,
+        zxid: Option<String>,
+        body: &'a Message,
+    },
+    Deliver {
+        t_us: u64,
+        from: String,
+        to: String,
+        msg: &'static str,
+        zxid: Option<String>,
+    },
+    DiskIssued {
+        t_us: u64,
+        server: String,
+        op: &'a DiskOp,
+    },
+    DiskDurable {
+        t_us: u64,
+        server: String,
+        op: &'a DiskOp,
+    },
+    Crash {
+        t_us: u64,
+        server: String,
+    },
+    Restart {
+        t_us: u64,
+        server: String,
+    },
+    Pause {
+        t_us: u64,
+        server: String,
+    },
+    Resume {
+        t_us: u64,
+        server: String,
+    },
+    Network {
+        t_us: u64,
+        partitions: &'a [Vec<Vec<String>>],
+    },
+    LivenessDeadline {
+        t_us: u64,
+        faults_over_us: u64,
+    },
+    Fault {
+        t_us: u64,
+        fault: &'a str,
+    },
+}
+
+/// Writes JSON lines to a sink.
+pub struct TraceWriter {
+    sink: Box<dyn Write>,
+    pub error: Option<std::io::Error>,
+}
+
+impl TraceWriter {
+    pub fn new(sink: Box<dyn Write>) -> TraceWriter {
+        TraceWriter { sink, error: None }
+    }
+
+    fn line(&mut self, line: &Line<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let r = serde_json::to_writer(&mut self.sink, line)
+            .map_err(std::io::Error::from)
+            .and_then(|_| self.sink.write_all(b"\n"));
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    pub fn happening(&mut self, now: u64, h: &Happening<'_>, partitions: &[Vec<Vec<String>>]) {
+        let s = |id: zab::ServerId| id.to_string();
+        let line = match h {
+            Happening::Server { id, event } => Line::Event {
+                t_us: now,
+                server: s(*id),
+                event,
+            },
+            Happening::Send { from, to, msg } => Line::Send {
+                t_us: now,
+                from: from.to_string(),
+                to: to.to_string(),
+                msg: msg.name(),
+                zxid: msg.zxid().map(|z| z.to_string()),
+                body: msg,
+            },
+            Happening::Deliver { from, to, msg } => Line::Deliver {
+                t_us: now,
+                from: from.to_string(),
+                to: to.to_string(),
+                msg: msg.name(),
+                zxid: msg.zxid().map(|z| z.to_string()),
+            },
+            Happening::DiskIssued { id, op } => Line::DiskIssued {
+                t_us: now,
+                server: s(*id),
+                op,
+            },
+            Happening::DiskDurable { id, op } => Line::DiskDurable {
+                t_us: now,
+                server: s(*id),
+                op,
+            },
+            Happening::Crash { id } => Line::Crash {
+                t_us: now,
+                server: s(*id),
+            },
+            Happening::Restart { id } => Line::Restart {
+                t_us: now,
+                server: s(*id),
+            },
+            Happening::Pause { id } => Line::Pause {
+                t_us: now,
+                server: s(*id),
+            },
+            Happening::Resume { id } => Line::Resume {
+                t_us: now,
+                server: s(*id),
+            },
+            Happening::Network => Line::Network {
+                t_us: now,
+                partitions,
+            },
+            Happening::LivenessDeadline { faults_over_us } => Line::LivenessDeadline {
+                t_us: now,
+                faults_over_us: *faults_over_us,
+            },
+        };
+        self.line(&line);
+    }
+
+    pub fn fault(&mut self, now: u64, fault: &str) {
+        self.line(&Line::Fault { t_us: now, fault });
+    }
+
+    pub fn flush(&mut self) {
+        if let Err(e) = self.sink.flush() {
+            self.error.get_or_insert(e);
+        }
+    }
+}

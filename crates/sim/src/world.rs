@@ -1,0 +1,131 @@
+//! The simulated world's state, and its read-only view for checkers.
+
+use crate::disk::Disk;
+use crate::network::Network;
+use check::{ServerView, View};
+use std::sync::Arc;
+use zab::{Config, DiskImage, DiskOp, Endpoint, Server, ServerId, Timer};
+
+/// One server's process and disk.
+pub struct Slot {
+    pub id: ServerId,
+    /// `None` while crashed.
+    pub server: Option<Server>,
+    pub paused: bool,
+    /// Inputs that arrived while paused, delivered in order on resume.
+    pub held: Vec<crate::sim::Ev>,
+    pub disk: Disk,
+    /// Bumped at every crash: events for an earlier incarnation are dropped.
+    pub incarnation: u64,
+    /// Generation of each named timer: a re-armed or cancelled timer's old event is stale.
+    pub timer_gen: [u64; Timer::COUNT],
+}
+
+impl Slot {
+    pub fn is_up(&self) -> bool {
+        self.server.is_some()
+    }
+}
+
+pub struct World {
+    pub now: u64,
+    pub cfg: Arc<Config>,
+    pub members: Vec<ServerId>,
+    pub slots: Vec<Slot>,
+    /// Slot index by server id.
+    pub index: [Option<u8>; 256],
+    pub net: Network,
+}
+
+impl World {
+    pub fn new(cfg: Arc<Config>, disks: Vec<(ServerId, DiskImage)>) -> World {
+        let mut index = [None; 256];
+        let mut slots = Vec::new();
+        for (i, (id, image)) in disks.into_iter().enumerate() {
+            index[usize::from(id.0)] = Some(i as u8);
+            slots.push(Slot {
+                id,
+                server: None,
+                paused: false,
+                held: Vec::new(),
+                disk: Disk::new(image),
+                incarnation: 0,
+                timer_gen: [0; Timer::COUNT],
+            });
+        }
+        let members = slots.iter().map(|s| s.id).collect();
+        World {
+            now: 0,
+            cfg,
+            members,
+            slots,
+            index,
+            net: Network::default(),
+        }
+    }
+
+    pub fn slot(&self, id: ServerId) -> Option<&Slot> {
+        self.index[usize::from(id.0)].map(|i| &self.slots[usize::from(i)])
+    }
+
+    pub fn slot_mut(&mut self, id: ServerId) -> Option<&mut Slot> {
+        self.index[usize::from(id.0)].map(|i| &mut self.slots[usize::from(i)])
+    }
+
+    /// A running server (crashed and failed-at-startup servers are not).
+    pub fn running(&self, id: ServerId) -> Option<&Server> {
+        self.slot(id)?.server.as_ref().filter(|s| !s.has_failed())
+    }
+
+    pub fn endpoint_up(&self, e: Endpoint) -> bool {
+        match e {
+            Endpoint::Server(id) => self.slot(id).is_some_and(Slot::is_up),
+            Endpoint::Client(_) => false,
+        }
+    }
+}
+
+impl View for World {
+    fn now_us(&self) -> u64 {
+        self.now
+    }
+    fn config(&self) -> &Config {
+        &self.cfg
+    }
+    fn members(&self) -> &[ServerId] {
+        &self.members
+    }
+    fn server(&self, id: ServerId) -> Option<ServerView<'_>> {
+        let s = self.running(id)?;
+        Some(ServerView {
+            id,
+            state: s.state(),
+            phase: s.phase(),
+            accepted_epoch: s.accepted_epoch(),
+            current_epoch: s.current_epoch(),
+            leader: s.leader(),
+            established: s.is_established_leader(),
+            role_epoch: s.role_epoch(),
+            last_zxid: s.last_processed_zxid(),
+            log: s.log(),
+            tree: s.tree(),
+            delivered: s.delivered(),
+        })
+    }
+    fn is_paused(&self, id: ServerId) -> bool {
+        self.slot(id).is_some_and(|s| s.paused)
+    }
+    fn can_reach(&self, from: ServerId, to: ServerId) -> bool {
+        !self
+            .net
+            .blocked(Endpoint::Server(from), Endpoint::Server(to))
+    }
+    fn disk(&self, id: ServerId) -> &DiskImage {
+        &self.slot(id).expect("member").disk.image
+    }
+    fn unflushed(&self, id: ServerId) -> Vec<&DiskOp> {
+        self.slot(id)
+            .map(|s| s.disk.pending.values().collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,245 @@
+//! The replicated database: txns, the in-memory data tree, snapshots and the on-disk image.
+//!
+//! ZooKeeper keeps a txn log, periodic snapshots of the data tree, and two small files,
+//! `acceptedEpoch` and `currentEpoch`. [`DiskImage`] is exactly what survives a crash;
+//! [`DiskOp`] is one write to it, which the simulator completes after an fsync delay.
+
+use crate::ids::{ClientId, ServerId, Zxid};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The operation a txn carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum TxnOp {
+    /// A txn from a scenario's initial log; only its zxid matters.
+    Initial,
+    /// A client write of `value` under `key` (the kv workload).
+    SetData { key: u32, value: u64 },
+}
+
+/// Which client request a txn answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RequestId {
+    pub client: ClientId,
+    pub cxid: u64,
+}
+
+/// What makes a txn unique: a zxid alone is not enough once a bug lets two leaders share an
+/// epoch (zk-335) or lets the counter wrap (zk-1277), so the proposer is part of the identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TxnId {
+    pub zxid: Zxid,
+    /// The leader that proposed it; `ServerId::NONE` for a scenario's initial txns.
+    pub proposer: ServerId,
+}
+
+impl std::fmt::Display for TxnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.proposer == ServerId::NONE {
+            write!(f, "{}", self.zxid)
+        } else {
+            write!(f, "{}@{}", self.zxid, self.proposer)
+        }
+    }
+}
+
+/// One transaction, as logged and as sent in PROPOSAL, INFORM and sync packets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Txn {
+    pub zxid: Zxid,
+    pub proposer: ServerId,
+    pub request: Option<RequestId>,
+    pub op: TxnOp,
+}
+
+impl Txn {
+    pub fn id(&self) -> TxnId {
+        TxnId {
+            zxid: self.zxid,
+            proposer: self.proposer,
+        }
+    }
+
+    /// A txn of a scenario's initial log.
+    pub fn initial(zxid: Zxid) -> Txn {
+        Txn {
+            zxid,
+            proposer: ServerId::NONE,
+            request: None,
+            op: TxnOp::Initial,
+        }
+    }
+}
+
+/// The in-memory state a server serves reads from (ZooKeeper's DataTree).
+///
+/// `applied` records which txns were applied, in order: the checkers compare these sequences
+/// across servers, which is how a txn kept in memory after TRUNC (zk-2845) shows up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataTree {
+    /// `DataTree.lastProcessedZxid`: what the server advertises in votes and ACKEPOCH.
+    pub last_processed: Zxid,
+    pub applied: Vec<TxnId>,
+    pub kv: BTreeMap<u32, u64>,
+}
+
+impl DataTree {
+    pub fn apply(&mut self, txn: &Txn) {
+        match txn.op {
+            TxnOp::Initial => {}
+            TxnOp::SetData { key, value } => {
+                self.kv.insert(key, value);
+            }
+        }
+        self.applied.push(txn.id());
+        self.last_processed = txn.zxid;
+    }
+}
+
+/// A fuzzy snapshot of the data tree at `zxid` (ZooKeeper's snapshot.<zxid> file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub zxid: Zxid,
+    pub tree: DataTree,
+}
+
+impl Serialize for Snapshot {
+    /// Snapshots travel inside SNAP packets; the trace records only which zxid they hold.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Snapshot", 2)?;
+        st.serialize_field("zxid", &self.zxid)?;
+        st.serialize_field("txns", &self.tree.applied.len())?;
+        st.end()
+    }
+}
+
+/// The files a write goes to. Writes to one file complete in order; writes to different
+/// files are independent, as the txn log and the epoch files are in ZooKeeper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum DiskFile {
+    Log,
+    Snapshot,
+    AcceptedEpoch,
+    CurrentEpoch,
+}
+
+/// One durable write.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum DiskOp {
+    /// Append a txn to the txn log.
+    Append(Txn),
+    /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`), and every snapshot
+    /// newer than it.
+    Truncate(Zxid),
+    /// Write a snapshot. `replaces_log` is set for a snapshot received by SNAP: the old log is
+    /// superseded by it.
+    Snapshot {
+        snapshot: Arc<Snapshot>,
+        replaces_log: bool,
+    },
+    AcceptedEpoch(u64),
+    CurrentEpoch(u64),
+}
+
+impl DiskOp {
+    pub fn file(&self) -> DiskFile {
+        match self {
+            DiskOp::Append(_) | DiskOp::Truncate(_) => DiskFile::Log,
+            DiskOp::Snapshot { .. } => DiskFile::Snapshot,
+            DiskOp::AcceptedEpoch(_) => DiskFile::AcceptedEpoch,
+            DiskOp::CurrentEpoch(_) => DiskFile::CurrentEpoch,
+        }
+    }
+}
+
+/// How many snapshots a disk keeps (ZooKeeper's autopurge.snapRetainCount default).
+const SNAP_RETAIN_COUNT: usize = 3;
+
+/// Everything on one server's disk that survives a crash.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DiskImage {
+    pub accepted_epoch: u64,
+    pub current_epoch: u64,
+    /// Oldest first.
+    pub snapshots: Vec<Arc<Snapshot>>,
+    /// The txn log, ascending.
+    pub log: Vec<Txn>,
+}
+
+impl DiskImage {
+    /// Makes a write durable.
+    pub fn apply(&mut self, op: &DiskOp) {
+        match op {
+            DiskOp::Append(txn) => self.log.push(txn.clone()),
+            DiskOp::Truncate(zxid) => {
+                let keep = self.log.partition_point(|t| t.zxid <= *zxid);
+                self.log.truncate(keep);
+                self.snapshots.retain(|s| s.zxid <= *zxid);
+            }
+            DiskOp::Snapshot {
+                snapshot,
+                replaces_log,
+            } => {
+                if *replaces_log {
+                    self.log.clear();
+                }
+                self.snapshots.push(snapshot.clone());
+                if self.snapshots.len() > SNAP_RETAIN_COUNT {
+                    self.snapshots.remove(0);
+                }
+            }
+            DiskOp::AcceptedEpoch(e) => self.accepted_epoch = *e,
+            DiskOp::CurrentEpoch(e) => self.current_epoch = *e,
+        }
+    }
+
+    /// The newest snapshot, which a restart loads first.
+    pub fn latest_snapshot(&self) -> Option<&Arc<Snapshot>> {
+        self.snapshots.last()
+    }
+
+    /// Zxid of the newest txn a restart would load (`lastProcessedZxid` after loadDataBase).
+    pub fn last_zxid(&self) -> Zxid {
+        let snap = self.latest_snapshot().map(|s| s.zxid).unwrap_or_default();
+        self.log
+            .last()
+            .map(|t| t.zxid)
+            .unwrap_or_default()
+            .max(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_drops_later_txns_and_snapshots() {
+        let mut d = DiskImage::default();
+        for c in 1..=5 {
+            d.apply(&DiskOp::Append(Txn::initial(Zxid::new(1, c))));
+        }
+        let mut tree = DataTree::default();
+        for t in &d.log[..4] {
+            tree.apply(t);
+        }
+        let snapshot = Arc::new(Snapshot {
+            zxid: Zxid::new(1, 4),
+            tree,
+        });
+        d.apply(&DiskOp::Snapshot {
+            snapshot,
+            replaces_log: false,
+        });
+        assert_eq!(d.last_zxid(), Zxid::new(1, 5));
+        d.apply(&DiskOp::Truncate(Zxid::new(1, 3)));
+        assert_eq!(d.log.len(), 3);
+        assert!(
+            d.snapshots.is_empty(),
+            "the snapshot at 1:4 is newer than the truncation"
+        );
+        assert_eq!(d.last_zxid(), Zxid::new(1, 3));
+    }
+}

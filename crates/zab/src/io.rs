@@ -1,0 +1,199 @@
+//! What goes into a server and what comes out of it.
+//!
+//! A server never performs IO. Each call to [`crate::Server::step`] takes one [`Input`] and
+//! pushes [`Output`]s into a caller-owned buffer; the simulator is the only interpreter of
+//! those outputs. Durable writes are outputs too, and their completion is an input, so a
+//! server can hold back an acknowledgement until what it vouches for is on disk.
+
+use crate::db::{DiskOp, TxnId};
+use crate::ids::{Channel, Endpoint, ServerId, Zxid};
+use crate::message::{Message, ServerState};
+use serde::Serialize;
+
+/// The four phases of `QuorumPeer.ZabState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ZabPhase {
+    Election,
+    Discovery,
+    Synchronization,
+    Broadcast,
+}
+
+impl ZabPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            ZabPhase::Election => "ELECTION",
+            ZabPhase::Discovery => "DISCOVERY",
+            ZabPhase::Synchronization => "SYNCHRONIZATION",
+            ZabPhase::Broadcast => "BROADCAST",
+        }
+    }
+}
+
+/// Named deadlines. At most one is pending per kind; setting one replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Timer {
+    /// FLE: no notification arrived within the current notification timeout.
+    FleTimeout,
+    /// FLE: finalizeWait passed with no better vote.
+    FleFinalize,
+    /// Leader: discovery or synchronization did not finish within initLimit.
+    LeaderInit,
+    /// Leader: twice a tick, ping learners and check for a synced quorum.
+    LeaderTick,
+    /// Learner: nothing heard from the leader within initLimit (syncing) or syncLimit.
+    LearnerTimeout,
+    /// Learner: retry connecting to a leader that refused the connection.
+    LearnerRetry,
+}
+
+impl Timer {
+    pub const COUNT: usize = 6;
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One input to a server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A message arrived on a connection.
+    Receive {
+        from: Endpoint,
+        channel: Channel,
+        msg: Message,
+    },
+    /// A timer set earlier reached its deadline.
+    Timer(Timer),
+    /// A connection broke (partition, reset, peer crash); in-flight messages on it are lost.
+    Disconnected { peer: Endpoint, channel: Channel },
+    /// The write with this id is durable.
+    DiskDone { id: u64 },
+}
+
+/// What a server asks its environment to do, and what it reports having done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Send {
+        to: Endpoint,
+        channel: Channel,
+        msg: Message,
+    },
+    SetTimer {
+        timer: Timer,
+        at_us: u64,
+    },
+    CancelTimer(Timer),
+    /// Start a durable write; the environment answers with `Input::DiskDone { id }`.
+    Disk {
+        id: u64,
+        op: DiskOp,
+    },
+    /// Close a connection (ZooKeeper closes a learner's socket on protocol errors).
+    Close {
+        peer: Endpoint,
+        channel: Channel,
+    },
+    Event(Event),
+}
+
+/// Protocol events: the checkers' and the report's view of what a server decided.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Event {
+    /// Server state or ZAB phase changed.
+    State {
+        state: ServerState,
+        phase: ZabPhase,
+        epoch: u64,
+    },
+    /// FLE: the proposal this server votes for changed.
+    Vote {
+        leader: ServerId,
+        zxid: Zxid,
+        peer_epoch: u64,
+        election_epoch: u64,
+    },
+    /// FLE finished: this server will lead, follow or observe `leader`.
+    Elected {
+        leader: ServerId,
+        election_epoch: u64,
+    },
+    /// Leader: the new epoch is fixed (a quorum of learners reported their acceptedEpoch).
+    EpochDecided { epoch: u64 },
+    /// Leader: a quorum acknowledged NEWLEADER; the leader broadcasts in `epoch`.
+    Established { epoch: u64, quorum: Vec<ServerId> },
+    /// Leader: how a learner will be synchronized.
+    SyncDecision {
+        learner: ServerId,
+        mode: SyncMode,
+        zxid: Zxid,
+        peer_last_zxid: Zxid,
+    },
+    /// Learner: UPTODATE received; it serves in `epoch` under `leader`.
+    Synced { leader: ServerId, epoch: u64 },
+    /// Leader: a txn was proposed.
+    Proposed { txn: TxnId },
+    /// Leader: a txn gathered a quorum of ACKs and is committed.
+    Committed { zxid: Zxid, acks: Vec<ServerId> },
+    /// The first `count` txns of the data tree's applied sequence are delivered: committed and
+    /// visible to clients.
+    Delivered { count: usize },
+    /// The server's data tree was replaced (restart, SNAP, TRUNC reload); nothing after its
+    /// first `kept` applied txns is known to match what it delivered before.
+    TreeReset { kept: usize },
+    /// A leader gave up: lost its quorum, timed out, or a zxid counter ran out.
+    LeaderShutdown { reason: String },
+    /// A learner gave up on its leader.
+    LearnerShutdown { reason: String },
+    /// A state ZooKeeper treats as impossible (it would exit or log an error).
+    ProtocolError { reason: String },
+    /// The server refused to start from its disk (QuorumPeer.loadDataBase checks).
+    StartupFailed { reason: String },
+}
+
+/// `QuorumPeer.SyncMode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum SyncMode {
+    Diff,
+    Trunc,
+    Snap,
+}
+
+impl SyncMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::Diff => "DIFF",
+            SyncMode::Trunc => "TRUNC",
+            SyncMode::Snap => "SNAP",
+        }
+    }
+}
+
+/// The caller-owned output buffer, with the helpers servers use to fill it.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    pub items: Vec<Output>,
+}
+
+impl Outputs {
+    pub fn send(&mut self, to: ServerId, channel: Channel, msg: Message) {
+        self.items.push(Output::Send {
+            to: Endpoint::Server(to),
+            channel,
+            msg,
+        });
+    }
+    pub fn set_timer(&mut self, timer: Timer, at_us: u64) {
+        self.items.push(Output::SetTimer { timer, at_us });
+    }
+    pub fn cancel_timer(&mut self, timer: Timer) {
+        self.items.push(Output::CancelTimer(timer));
+    }
+    pub fn event(&mut self, event: Event) {
+        self.items.push(Output::Event(event));
+    }
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}

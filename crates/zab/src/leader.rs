@@ -1,0 +1,774 @@
+//! The leader: `Leader.lead()` and one `LearnerHandler` per connected learner.
+//!
+//! Discovery collects acceptedEpochs and fixes the new epoch (getEpochToPropose), then a
+//! quorum of ACKEPOCHs (waitForEpochAck). Synchronization sends each learner DIFF, TRUNC or
+//! SNAP (syncFollower), the outstanding proposals (startForwarding) and NEWLEADER; a quorum of
+//! NEWLEADER acks establishes the epoch (waitForNewLeaderAck, startZkServer). Broadcast
+//! proposes, collects ACKs and commits in zxid order (propose, processAck, tryToCommit).
+
+use crate::bug::Bug;
+use crate::db::{Snapshot, Txn};
+use crate::ids::{Channel, Endpoint, ServerId, Zxid};
+use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
+use crate::message::{Message, Request, ServerState};
+use crate::server::{AfterWrite, Role, Server};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Where a `LearnerHandler` is in its conversation with its learner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// FOLLOWERINFO received; LEADERINFO waits for the new epoch.
+    AwaitEpoch,
+    /// LEADERINFO sent.
+    AwaitAckEpoch,
+    /// ACKEPOCH received; sync waits for a quorum of ACKEPOCHs.
+    AwaitSync,
+    /// Sync packets and NEWLEADER sent; the first ACK must acknowledge NEWLEADER.
+    AwaitNewLeaderAck,
+    /// NEWLEADER acknowledged; UPTODATE waits for the leader to establish.
+    AwaitStartup,
+    /// UPTODATE sent: the learner is in broadcast.
+    Running,
+}
+
+#[derive(Debug)]
+struct Handler {
+    observer: bool,
+    stage: Stage,
+    peer_last_zxid: Zxid,
+    /// In forwardingFollowers / observingLearners: receives PROPOSAL+COMMIT or INFORM.
+    forwarding: bool,
+    /// `tickOfNextAckDeadline`.
+    ack_deadline_tick: u64,
+}
+
+#[derive(Debug)]
+struct Proposal {
+    txn: Txn,
+    acks: BTreeSet<ServerId>,
+}
+
+pub(crate) struct Leader {
+    pub(crate) epoch: u64,
+    pub(crate) epoch_decided: bool,
+    accepted_epoch_durable: bool,
+    /// connectingFollowers: participants that reported their acceptedEpoch.
+    connecting: BTreeSet<ServerId>,
+    /// electingFollowers: participants whose ACKEPOCH counts.
+    electing: BTreeSet<ServerId>,
+    election_finished: bool,
+    /// leaderStateSummary: (currentEpoch, lastZxid) when leading began.
+    summary: (u64, Zxid),
+    newleader_acks: BTreeSet<ServerId>,
+    pub(crate) established: bool,
+    learners: BTreeMap<ServerId, Handler>,
+    last_proposed: Zxid,
+    outstanding: BTreeMap<Zxid, Proposal>,
+    last_committed: Zxid,
+    /// The last zxid of the committed log (what sync may send).
+    committed_upto: Zxid,
+    tick: u64,
+    tick_skip: bool,
+}
+
+impl Server {
+    fn leader_mut(&mut self) -> &mut Leader {
+        match &mut self.role {
+            Role::Leading(l) => l,
+            _ => unreachable!("not leading"),
+        }
+    }
+
+    fn leader_ref(&self) -> &Leader {
+        match &self.role {
+            Role::Leading(l) => l,
+            _ => unreachable!("not leading"),
+        }
+    }
+
+    /// `Leader.lead()` up to its first wait.
+    pub(crate) fn become_leader(&mut self, out: &mut Outputs) {
+        self.role_gen += 1;
+        let summary = (self.current_epoch, self.last_zxid());
+        self.role = Role::Leading(Box::new(Leader {
+            epoch: 0,
+            epoch_decided: false,
+            accepted_epoch_durable: false,
+            connecting: BTreeSet::new(),
+            electing: BTreeSet::new(),
+            election_finished: false,
+            summary,
+            newleader_acks: BTreeSet::new(),
+            established: false,
+            learners: BTreeMap::new(),
+            last_proposed: Zxid::default(),
+            outstanding: BTreeMap::new(),
+            last_committed: Zxid::default(),
+            committed_upto: self.log.last().map(|t| t.zxid).unwrap_or(self.base.zxid),
+            tick: 0,
+            tick_skip: true,
+        }));
+        self.set_state(ServerState::Leading, ZabPhase::Discovery, out);
+        out.set_timer(Timer::LeaderInit, self.now + self.cfg.init_limit_us());
+        if self.cfg.has(Bug::Zk335) {
+            // Before ZOOKEEPER-335 the epoch came from the leader's own last zxid.
+            let epoch = self.last_zxid().epoch() + 1;
+            let me = self.id;
+            let l = self.leader_mut();
+            l.epoch = epoch;
+            l.connecting.insert(me);
+            self.decide_epoch(out);
+        } else {
+            self.get_epoch_to_propose(self.id, self.accepted_epoch, out);
+        }
+    }
+
+    /// `getEpochToPropose`: every learner's acceptedEpoch raises the proposal; a quorum of
+    /// participants (with the leader) fixes it.
+    fn get_epoch_to_propose(&mut self, sid: ServerId, accepted_epoch: u64, out: &mut Outputs) {
+        let is_participant = self.cfg.is_participant(sid);
+        let l = self.leader_mut();
+        if l.epoch_decided {
+            return;
+        }
+        if accepted_epoch >= l.epoch {
+            l.epoch = accepted_epoch + 1;
+        }
+        if is_participant {
+            l.connecting.insert(sid);
+        }
+        let me = self.id;
+        let l = self.leader_ref();
+        if l.connecting.contains(&me) && self.cfg.is_quorum(l.connecting.iter().copied()) {
+            self.decide_epoch(out);
+        }
+    }
+
+    fn decide_epoch(&mut self, out: &mut Outputs) {
+        let now = self.now;
+        let init = self.cfg.init_limit_us();
+        let l = self.leader_mut();
+        l.epoch_decided = true;
+        let epoch = l.epoch;
+        l.last_proposed = Zxid::new(epoch, 0);
+        out.event(Event::EpochDecided { epoch });
+        out.set_timer(Timer::LeaderInit, now + init);
+        self.write(
+            crate::db::DiskOp::AcceptedEpoch(epoch),
+            AfterWrite::LeaderAcceptedEpoch,
+            out,
+        );
+    }
+
+    pub(crate) fn leader_accepted_epoch_durable(&mut self, out: &mut Outputs) {
+        let l = self.leader_mut();
+        l.accepted_epoch_durable = true;
+        let epoch = l.epoch;
+        let waiting: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::AwaitEpoch)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in waiting {
+            self.leader_mut()
+                .learners
+                .get_mut(&sid)
+                .expect("handler")
+                .stage = Stage::AwaitAckEpoch;
+            out.send(sid, Channel::Quorum, Message::LeaderInfo { epoch });
+        }
+        let summary = self.leader_ref().summary;
+        self.wait_for_epoch_ack(self.id, Some(summary.0), summary.1, out);
+    }
+
+    /// `waitForEpochAck`: a quorum of ACKEPOCHs (with the leader's own) ends discovery.
+    /// Returns false if the learner must be dropped for being ahead of the leader.
+    fn wait_for_epoch_ack(
+        &mut self,
+        sid: ServerId,
+        current_epoch: Option<u64>,
+        last_zxid: Zxid,
+        out: &mut Outputs,
+    ) -> bool {
+        let is_participant = self.cfg.is_participant(sid);
+        let l = self.leader_mut();
+        if l.election_finished {
+            return true;
+        }
+        if let Some(ce) = current_epoch {
+            let (lce, lzxid) = l.summary;
+            if ce > lce || (ce == lce && last_zxid > lzxid) {
+                return false; // "Follower is ahead of the leader"
+            }
+            if is_participant {
+                l.electing.insert(sid);
+            }
+        }
+        let me = self.id;
+        let l = self.leader_ref();
+        if l.electing.contains(&me) && self.cfg.is_quorum(l.electing.iter().copied()) {
+            self.election_finished(out);
+        }
+        true
+    }
+
+    fn election_finished(&mut self, out: &mut Outputs) {
+        let now = self.now;
+        let init = self.cfg.init_limit_us();
+        let l = self.leader_mut();
+        l.election_finished = true;
+        let epoch = l.epoch;
+        self.set_state(ServerState::Leading, ZabPhase::Synchronization, out);
+        out.set_timer(Timer::LeaderInit, now + init);
+        self.write(
+            crate::db::DiskOp::CurrentEpoch(epoch),
+            AfterWrite::LeaderCurrentEpoch,
+            out,
+        );
+        let waiting: Vec<ServerId> = self
+            .leader_ref()
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::AwaitSync)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in waiting {
+            self.sync_learner(sid, out);
+        }
+        if self.cfg.has(Bug::Zk790) {
+            // Before ZOOKEEPER-790 the leader started serving as soon as it had an epoch.
+            self.establish(out);
+        }
+    }
+
+    pub(crate) fn leader_current_epoch_durable(&mut self, out: &mut Outputs) {
+        let epoch = self.leader_ref().epoch;
+        self.wait_for_new_leader_ack(self.id, Zxid::new(epoch, 0), out);
+    }
+
+    /// `waitForNewLeaderAck`: a quorum of participants acknowledging NEWLEADER establishes
+    /// the epoch.
+    fn wait_for_new_leader_ack(&mut self, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
+        let is_participant = self.cfg.is_participant(sid) || self.cfg.has_vote(sid);
+        let l = self.leader_mut();
+        if l.established {
+            return;
+        }
+        if zxid != Zxid::new(l.epoch, 0) {
+            let reason = format!(
+                "NEWLEADER ACK from {sid} is from a different epoch: expected {}, received {zxid}",
+                Zxid::new(l.epoch, 0)
+            );
+            out.event(Event::ProtocolError { reason });
+            return;
+        }
+        if is_participant {
+            l.newleader_acks.insert(sid);
+        }
+        let me = self.id;
+        let l = self.leader_ref();
+        if l.newleader_acks.contains(&me) && self.cfg.is_quorum(l.newleader_acks.iter().copied()) {
+            self.establish(out);
+        }
+    }
+
+    /// `startZkServer`: the epoch is established; commit the initial history and serve.
+    fn establish(&mut self, out: &mut Outputs) {
+        let now = self.now;
+        let tick = self.cfg.tick_us;
+        let initial = self.cfg.initial_zxid_counter;
+        let l = self.leader_mut();
+        if l.established {
+            return;
+        }
+        l.established = true;
+        let epoch = l.epoch;
+        l.last_committed = Zxid::new(epoch, 0);
+        l.last_proposed = Zxid::new(epoch, initial);
+        let quorum: Vec<ServerId> = l.newleader_acks.iter().copied().collect();
+        let ready: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::AwaitStartup)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in &ready {
+            l.learners.get_mut(sid).expect("handler").stage = Stage::Running;
+        }
+        out.event(Event::Established { epoch, quorum });
+        self.deliver_all(out);
+        self.tree.last_processed = Zxid::new(epoch, 0);
+        self.current_vote.peer_epoch = epoch;
+        self.set_state(ServerState::Leading, ZabPhase::Broadcast, out);
+        out.cancel_timer(Timer::LeaderInit);
+        out.set_timer(Timer::LeaderTick, now + tick / 2);
+        for sid in ready {
+            out.send(sid, Channel::Quorum, Message::UpToDate);
+        }
+    }
+
+    pub(crate) fn leader_receive(&mut self, sid: ServerId, msg: Message, out: &mut Outputs) {
+        let tick = self.leader_ref().tick;
+        let sync_limit = u64::from(self.cfg.sync_limit);
+        if let Some(h) = self.leader_mut().learners.get_mut(&sid) {
+            if h.stage == Stage::Running || h.stage == Stage::AwaitStartup {
+                h.ack_deadline_tick = tick + sync_limit;
+            }
+        }
+        match msg {
+            Message::FollowerInfo { accepted_epoch } => {
+                self.learner_connected(sid, false, accepted_epoch, out)
+            }
+            Message::ObserverInfo { accepted_epoch } => {
+                self.learner_connected(sid, true, accepted_epoch, out)
+            }
+            Message::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } => self.on_ack_epoch(sid, current_epoch, last_zxid, out),
+            Message::Ack { zxid } => self.on_learner_ack(sid, zxid, out),
+            Message::Request(req) => {
+                if self.leader_ref().established {
+                    self.propose(req, out);
+                }
+            }
+            Message::Ping => {}
+            _ => {}
+        }
+    }
+
+    fn learner_connected(
+        &mut self,
+        sid: ServerId,
+        observer: bool,
+        accepted_epoch: u64,
+        out: &mut Outputs,
+    ) {
+        if !self.cfg.is_member(sid) || sid == self.id {
+            out.items.push(Output::Close {
+                peer: Endpoint::Server(sid),
+                channel: Channel::Quorum,
+            });
+            return;
+        }
+        let tick = self.leader_ref().tick;
+        let deadline = tick + u64::from(self.cfg.init_limit) + u64::from(self.cfg.sync_limit);
+        let handler = Handler {
+            observer,
+            stage: Stage::AwaitEpoch,
+            peer_last_zxid: Zxid::default(),
+            forwarding: false,
+            ack_deadline_tick: deadline,
+        };
+        self.leader_mut().learners.insert(sid, handler);
+        if !self.cfg.has(Bug::Zk335) {
+            self.get_epoch_to_propose(sid, accepted_epoch, out);
+        }
+        let l = self.leader_mut();
+        if l.epoch_decided && l.accepted_epoch_durable {
+            let epoch = l.epoch;
+            l.learners.get_mut(&sid).expect("handler").stage = Stage::AwaitAckEpoch;
+            out.send(sid, Channel::Quorum, Message::LeaderInfo { epoch });
+        }
+    }
+
+    fn on_ack_epoch(
+        &mut self,
+        sid: ServerId,
+        current_epoch: Option<u64>,
+        last_zxid: Zxid,
+        out: &mut Outputs,
+    ) {
+        match self.leader_mut().learners.get_mut(&sid) {
+            Some(h) if h.stage == Stage::AwaitAckEpoch => {
+                h.stage = Stage::AwaitSync;
+                h.peer_last_zxid = last_zxid;
+            }
+            _ => return,
+        }
+        if !self.wait_for_epoch_ack(sid, current_epoch, last_zxid, out) {
+            // LearnerHandler throws "Follower is ahead of the leader" and closes the socket.
+            self.leader_mut().learners.remove(&sid);
+            out.items.push(Output::Close {
+                peer: Endpoint::Server(sid),
+                channel: Channel::Quorum,
+            });
+            return;
+        }
+        if self.leader_ref().election_finished {
+            self.sync_learner(sid, out);
+        }
+    }
+
+    fn on_learner_ack(&mut self, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
+        let Some(stage) = self.leader_ref().learners.get(&sid).map(|h| h.stage) else {
+            return;
+        };
+        match stage {
+            Stage::AwaitNewLeaderAck => {
+                // The handler reads exactly one packet and takes it as the NEWLEADER ack.
+                self.wait_for_new_leader_ack(sid, zxid, out);
+                let l = self.leader_mut();
+                let established = l.established;
+                let h = l.learners.get_mut(&sid).expect("handler");
+                if established {
+                    h.stage = Stage::Running;
+                    out.send(sid, Channel::Quorum, Message::UpToDate);
+                } else {
+                    h.stage = Stage::AwaitStartup;
+                }
+            }
+            Stage::AwaitStartup | Stage::Running => {
+                if !self.leader_ref().learners[&sid].observer {
+                    self.leader_process_ack(sid, zxid, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `LearnerHandler.syncFollower` and what run() queues after it: the sync packets, the
+    /// outstanding proposals (startForwarding) and NEWLEADER.
+    fn sync_learner(&mut self, sid: ServerId, out: &mut Outputs) {
+        let (peer_last, observer) = {
+            let h = &self.leader_ref().learners[&sid];
+            (h.peer_last_zxid, h.observer)
+        };
+        let l = self.leader_ref();
+        let epoch = l.epoch;
+        let committed_len = self.log.partition_point(|t| t.zxid <= l.committed_upto);
+        let committed = &self.log[..committed_len];
+        let last_processed = self.tree.last_processed;
+        let (min_committed, max_committed) = match (committed.first(), committed.last()) {
+            (Some(f), Some(l)) => (f.zxid, l.zxid),
+            _ => (last_processed, last_processed),
+        };
+        let new_epoch_zxid = peer_last.counter() == 0;
+        let mut packets: Vec<Message> = Vec::new();
+        let mut need_op = true;
+        let mut need_snap = true;
+        let mut current = peer_last;
+        if last_processed == peer_last {
+            packets.push(Message::Diff { zxid: peer_last });
+            need_op = false;
+            need_snap = false;
+        } else if peer_last > max_committed && !new_epoch_zxid {
+            packets.push(Message::Trunc {
+                zxid: max_committed,
+            });
+            current = max_committed;
+            need_op = false;
+            need_snap = false;
+        } else if min_committed <= peer_last && peer_last <= max_committed {
+            current = self.queue_committed_proposals(
+                committed,
+                peer_last,
+                max_committed,
+                &mut packets,
+                &mut need_op,
+            );
+            need_snap = false;
+        }
+        if need_op && !need_snap {
+            need_snap = true; // "Unhandled scenario ... fall back to use snapshot"
+        }
+        if need_snap {
+            current = last_processed;
+            packets.clear();
+            let snapshot = Arc::new(Snapshot {
+                zxid: last_processed,
+                tree: self.tree.clone(),
+            });
+            packets.push(Message::Snap { snapshot });
+        }
+        let (mode, zxid) = match &packets[0] {
+            Message::Diff { zxid } => (SyncMode::Diff, *zxid),
+            Message::Trunc { zxid } => (SyncMode::Trunc, *zxid),
+            Message::Snap { snapshot } => (SyncMode::Snap, snapshot.zxid),
+            _ => unreachable!("sync starts with DIFF, TRUNC or SNAP"),
+        };
+        out.event(Event::SyncDecision {
+            learner: sid,
+            mode,
+            zxid,
+            peer_last_zxid: peer_last,
+        });
+        // startForwarding: outstanding proposals beyond what the learner will have.
+        let l = self.leader_ref();
+        if !observer && l.last_proposed > current {
+            for (z, p) in &l.outstanding {
+                if *z > current {
+                    packets.push(Message::Proposal { txn: p.txn.clone() });
+                }
+            }
+        }
+        packets.push(Message::NewLeader {
+            zxid: Zxid::new(epoch, 0),
+        });
+        let h = self.leader_mut().learners.get_mut(&sid).expect("handler");
+        h.forwarding = true;
+        h.stage = Stage::AwaitNewLeaderAck;
+        for msg in packets {
+            out.send(sid, Channel::Quorum, msg);
+        }
+    }
+
+    /// `queueCommittedProposals`: DIFF if the learner's last zxid is in our history, TRUNC to
+    /// the txn before it if not (ZOOKEEPER-1154), and no op packet at all if that TRUNC would
+    /// cross an epoch (the caller then falls back to SNAP).
+    fn queue_committed_proposals(
+        &self,
+        committed: &[Txn],
+        peer_last: Zxid,
+        last_committed: Zxid,
+        packets: &mut Vec<Message>,
+        need_op: &mut bool,
+    ) -> Zxid {
+        let new_epoch_zxid = peer_last.counter() == 0;
+        let mut queued = peer_last;
+        let mut prev = Zxid::default();
+        for txn in committed {
+            let z = txn.zxid;
+            if z < peer_last {
+                prev = z;
+                continue;
+            }
+            if *need_op {
+                if z == peer_last {
+                    packets.push(Message::Diff {
+                        zxid: last_committed,
+                    });
+                    *need_op = false;
+                    continue;
+                }
+                if new_epoch_zxid || self.cfg.has(Bug::Zk1154) {
+                    packets.push(Message::Diff {
+                        zxid: last_committed,
+                    });
+                    *need_op = false;
+                } else if z > peer_last {
+                    if z.epoch() != peer_last.epoch() {
+                        return queued; // "Cannot send TRUNC to peer ... different epoch"
+                    }
+                    packets.push(Message::Trunc { zxid: prev });
+                    *need_op = false;
+                }
+            }
+            if z <= queued {
+                continue;
+            }
+            packets.push(Message::Proposal { txn: txn.clone() });
+            packets.push(Message::Commit { zxid: z });
+            queued = z;
+        }
+        if *need_op && new_epoch_zxid {
+            packets.push(Message::Diff {
+                zxid: last_committed,
+            });
+            *need_op = false;
+        }
+        queued
+    }
+
+    pub(crate) fn leader_timer(&mut self, timer: Timer, out: &mut Outputs) {
+        if !matches!(self.role, Role::Leading(_)) {
+            return;
+        }
+        match timer {
+            Timer::LeaderInit => {
+                let l = self.leader_ref();
+                if l.established {
+                    return;
+                }
+                let reason = if !l.epoch_decided {
+                    "Timeout while waiting for epoch from quorum".to_string()
+                } else if !l.election_finished {
+                    "Timeout while waiting for epoch to be acked by quorum".to_string()
+                } else {
+                    let acks: Vec<String> =
+                        l.newleader_acks.iter().map(|s| s.to_string()).collect();
+                    format!(
+                        "Waiting for a quorum of followers, only synced with sids: [ {} ]",
+                        acks.join(", ")
+                    )
+                };
+                self.leader_shutdown(reason, out);
+            }
+            Timer::LeaderTick => self.leader_tick(out),
+            _ => {}
+        }
+    }
+
+    /// One iteration of lead()'s ping loop: twice a tick, check for a synced quorum every
+    /// other time, then ping every learner.
+    fn leader_tick(&mut self, out: &mut Outputs) {
+        let now = self.now;
+        let half_tick = self.cfg.tick_us / 2;
+        let me = self.id;
+        let l = self.leader_mut();
+        if !l.tick_skip {
+            l.tick += 1;
+        }
+        let tick = l.tick;
+        let mut synced = vec![me];
+        synced.extend(
+            l.learners
+                .iter()
+                .filter(|(_, h)| tick <= h.ack_deadline_tick)
+                .map(|(s, _)| *s),
+        );
+        let skip = l.tick_skip;
+        if !skip && !self.cfg.is_quorum(synced.iter().copied()) {
+            let ids: Vec<String> = synced.iter().map(|s| s.to_string()).collect();
+            self.leader_shutdown(
+                format!(
+                    "Not sufficient followers synced, only synced with sids: [ {} ]",
+                    ids.join(", ")
+                ),
+                out,
+            );
+            return;
+        }
+        let l = self.leader_mut();
+        l.tick_skip = !l.tick_skip;
+        let ping: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| {
+                matches!(
+                    h.stage,
+                    Stage::AwaitNewLeaderAck | Stage::AwaitStartup | Stage::Running
+                )
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in ping {
+            out.send(sid, Channel::Quorum, Message::Ping);
+        }
+        out.set_timer(Timer::LeaderTick, now + half_tick);
+    }
+
+    pub(crate) fn leader_lost_learner(&mut self, sid: ServerId, _out: &mut Outputs) {
+        self.leader_mut().learners.remove(&sid);
+    }
+
+    /// `Leader.shutdown`: close every learner's connection and look for a leader again.
+    pub(crate) fn leader_shutdown(&mut self, reason: String, out: &mut Outputs) {
+        out.event(Event::LeaderShutdown { reason });
+        let learners: Vec<ServerId> = self.leader_ref().learners.keys().copied().collect();
+        for sid in learners {
+            out.items.push(Output::Close {
+                peer: Endpoint::Server(sid),
+                channel: Channel::Quorum,
+            });
+        }
+        self.start_looking(out);
+    }
+
+    /// `Leader.propose`: assign the next zxid, send PROPOSAL to the forwarding followers and
+    /// log it; the leader's own ACK follows the fsync.
+    pub(crate) fn propose(&mut self, req: Request, out: &mut Outputs) {
+        let l = self.leader_ref();
+        let next = Zxid(l.last_proposed.0.wrapping_add(1));
+        if next.counter() == Zxid::COUNTER_MAX && !self.cfg.has(Bug::Zk1277) {
+            let reason = format!("zxid lower 32 bits have rolled over, forcing re-election, and therefore new epoch start (next zxid {next})");
+            self.leader_shutdown(reason, out);
+            return;
+        }
+        let txn = Txn {
+            zxid: next,
+            proposer: self.id,
+            request: Some(crate::db::RequestId {
+                client: req.client,
+                cxid: req.cxid,
+            }),
+            op: req.op,
+        };
+        let l = self.leader_mut();
+        l.last_proposed = next;
+        l.outstanding.insert(
+            next,
+            Proposal {
+                txn: txn.clone(),
+                acks: BTreeSet::new(),
+            },
+        );
+        let followers: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.forwarding && !h.observer)
+            .map(|(s, _)| *s)
+            .collect();
+        out.event(Event::Proposed { txn: txn.id() });
+        for sid in followers {
+            out.send(sid, Channel::Quorum, Message::Proposal { txn: txn.clone() });
+        }
+        self.log_txn(txn, AfterWrite::SelfAck(next), out);
+    }
+
+    /// `Leader.processAck`.
+    pub(crate) fn leader_process_ack(&mut self, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
+        if !matches!(self.role, Role::Leading(_)) || zxid.counter() == 0 {
+            return;
+        }
+        let has_vote = self.cfg.has_vote(sid);
+        let l = self.leader_mut();
+        if !l.established || zxid <= l.last_committed {
+            return;
+        }
+        let Some(p) = l.outstanding.get_mut(&zxid) else {
+            return;
+        };
+        if has_vote {
+            p.acks.insert(sid);
+        }
+        self.try_to_commit(zxid, out);
+    }
+
+    /// `Leader.tryToCommit`: strictly in zxid order, on a quorum of ACKs.
+    fn try_to_commit(&mut self, zxid: Zxid, out: &mut Outputs) -> bool {
+        let me = self.id;
+        let l = self.leader_ref();
+        if l.outstanding.contains_key(&Zxid(zxid.0.wrapping_sub(1))) {
+            return false;
+        }
+        let p = &l.outstanding[&zxid];
+        let ok = if self.cfg.has(Bug::CommitBeforeQuorum) {
+            p.acks.contains(&me)
+        } else {
+            self.cfg.is_quorum(p.acks.iter().copied())
+        };
+        if !ok {
+            return false;
+        }
+        let l = self.leader_mut();
+        let p = l.outstanding.remove(&zxid).expect("outstanding");
+        l.last_committed = zxid;
+        l.committed_upto = zxid;
+        let mut followers = Vec::new();
+        let mut observers = Vec::new();
+        for (sid, h) in &l.learners {
+            if h.forwarding {
+                if h.observer {
+                    observers.push(*sid);
+                } else {
+                    followers.push(*sid);
+                }
+            }
+        }
+        out.event(Event::Committed {
+            zxid,
+            acks: p.acks.iter().copied().collect(),
+        });
+        for sid in followers {
+            out.send(sid, Channel::Quorum, Message::Commit { zxid });
+        }
+        for sid in observers {
+            out.send(sid, Channel::Quorum, Message::Inform { txn: p.txn.clone() });
+        }
+        self.apply_committed(&p.txn, out);
+        true
+    }
+}

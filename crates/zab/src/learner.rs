@@ -1,0 +1,557 @@
+//! Followers and observers: `Learner.registerWithLeader`, `Learner.syncWithLeader` and the
+//! broadcast loops of `Follower` and `Observer`.
+//!
+//! ZooKeeper's learner thread blocks on its synchronous writes (acceptedEpoch, TRUNC, the
+//! NEWLEADER fsync, currentEpoch); packets that arrive meanwhile wait in the socket. Here a
+//! blocked learner keeps such packets in a backlog until the writes it waits for are durable.
+
+use crate::bug::Bug;
+use crate::db::{DiskOp, Txn};
+use crate::ids::{Channel, Endpoint, ServerId, Zxid};
+use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
+use crate::message::{Message, ServerState};
+use crate::server::{AfterWrite, Role, Server};
+use std::collections::VecDeque;
+
+/// How long a learner waits before retrying a refused connection
+/// (`leaderConnectDelayDuringRetryMs`).
+const CONNECT_RETRY_US: u64 = 100_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// FOLLOWERINFO/OBSERVERINFO sent; waiting for LEADERINFO.
+    Connecting,
+    /// ACKEPOCH sent; waiting for DIFF, TRUNC or SNAP.
+    AwaitSync,
+    /// Between the first sync packet and UPTODATE.
+    Syncing,
+    Broadcast,
+}
+
+/// A step of the learner thread that waits for durable writes before it goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blocked {
+    /// acceptedEpoch is being written; then ACKEPOCH with this currentEpoch.
+    AckEpoch(Option<u64>),
+    /// The log is being truncated to this zxid.
+    Trunc(Zxid),
+    /// NEWLEADER: the snapshot and synced txns are being written.
+    NewLeaderLog,
+    /// NEWLEADER: currentEpoch is being written; then the NEWLEADER ack.
+    NewLeaderEpoch,
+}
+
+/// A proposal received during sync, with whether it already went to the log (zk-4685).
+#[derive(Debug)]
+struct InFlight {
+    txn: Txn,
+    logged: bool,
+}
+
+pub(crate) struct Learner {
+    pub(crate) leader: ServerId,
+    observer: bool,
+    pub(crate) new_epoch: Option<u64>,
+    stage: Stage,
+    started_us: u64,
+    last_heard_us: u64,
+    snapshot_needed: bool,
+    sync_snapshot: bool,
+    write_to_log: bool,
+    newleader_zxid: Option<Zxid>,
+    newleader_acked: bool,
+    /// packetsNotLogged.
+    not_logged: VecDeque<InFlight>,
+    /// packetsCommitted.
+    committed: VecDeque<Zxid>,
+    blocked: Option<Blocked>,
+    backlog: VecDeque<Message>,
+    /// FollowerZooKeeperServer.pendingTxns: logged proposals waiting for their COMMIT.
+    pending_txns: VecDeque<Txn>,
+}
+
+impl Server {
+    fn learner_mut(&mut self) -> &mut Learner {
+        match &mut self.role {
+            Role::Learning(l) => l,
+            _ => unreachable!("not learning"),
+        }
+    }
+
+    fn learner_ref(&self) -> &Learner {
+        match &self.role {
+            Role::Learning(l) => l,
+            _ => unreachable!("not learning"),
+        }
+    }
+
+    pub(crate) fn become_learner(&mut self, leader: ServerId, observer: bool, out: &mut Outputs) {
+        self.role_gen += 1;
+        self.role = Role::Learning(Box::new(Learner {
+            leader,
+            observer,
+            new_epoch: None,
+            stage: Stage::Connecting,
+            started_us: self.now,
+            last_heard_us: self.now,
+            snapshot_needed: true,
+            sync_snapshot: false,
+            write_to_log: false,
+            newleader_zxid: None,
+            newleader_acked: false,
+            not_logged: VecDeque::new(),
+            committed: VecDeque::new(),
+            blocked: None,
+            backlog: VecDeque::new(),
+            pending_txns: VecDeque::new(),
+        }));
+        let state = if observer {
+            ServerState::Observing
+        } else {
+            ServerState::Following
+        };
+        self.set_state(state, ZabPhase::Discovery, out);
+        self.send_learner_info(out);
+        out.set_timer(Timer::LearnerTimeout, self.now + self.cfg.init_limit_us());
+    }
+
+    fn send_learner_info(&mut self, out: &mut Outputs) {
+        let l = self.learner_ref();
+        let accepted_epoch = self.accepted_epoch;
+        let msg = if l.observer {
+            Message::ObserverInfo { accepted_epoch }
+        } else {
+            Message::FollowerInfo { accepted_epoch }
+        };
+        out.send(l.leader, Channel::Quorum, msg);
+    }
+
+    pub(crate) fn learner_receive(&mut self, sid: ServerId, msg: Message, out: &mut Outputs) {
+        let now = self.now;
+        let l = self.learner_mut();
+        if sid != l.leader {
+            return;
+        }
+        l.last_heard_us = now;
+        if l.blocked.is_some() {
+            l.backlog.push_back(msg);
+            return;
+        }
+        self.learner_process(msg, out);
+    }
+
+    fn learner_process(&mut self, msg: Message, out: &mut Outputs) {
+        match self.learner_ref().stage {
+            Stage::Connecting => {
+                if let Message::LeaderInfo { epoch } = msg {
+                    self.on_leader_info(epoch, out);
+                }
+            }
+            Stage::AwaitSync => self.on_first_sync_packet(msg, out),
+            Stage::Syncing => self.on_sync_packet(msg, out),
+            Stage::Broadcast => self.on_broadcast_packet(msg, out),
+        }
+    }
+
+    /// `registerWithLeader`: accept the new epoch (persisting it before ACKEPOCH), or give up
+    /// on a leader whose epoch is behind ours.
+    fn on_leader_info(&mut self, epoch: u64, out: &mut Outputs) {
+        self.learner_mut().new_epoch = Some(epoch);
+        if epoch > self.accepted_epoch || (epoch == self.accepted_epoch && self.cfg.has(Bug::Zk335))
+        {
+            let current = self.current_epoch;
+            self.write(DiskOp::AcceptedEpoch(epoch), AfterWrite::LearnerStep, out);
+            self.learner_mut().blocked = Some(Blocked::AckEpoch(Some(current)));
+        } else if epoch == self.accepted_epoch {
+            self.send_ack_epoch(None, out);
+        } else {
+            let reason = format!(
+                "Leaders epoch, {epoch} is less than accepted epoch, {}",
+                self.accepted_epoch
+            );
+            self.learner_shutdown(&reason, out);
+        }
+    }
+
+    fn send_ack_epoch(&mut self, current_epoch: Option<u64>, out: &mut Outputs) {
+        let last_zxid = self.last_zxid();
+        let l = self.learner_mut();
+        l.stage = Stage::AwaitSync;
+        let leader = l.leader;
+        self.set_state(self.state, ZabPhase::Synchronization, out);
+        out.send(
+            leader,
+            Channel::Quorum,
+            Message::AckEpoch {
+                current_epoch,
+                last_zxid,
+            },
+        );
+    }
+
+    fn on_first_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
+        let l = self.learner_mut();
+        l.stage = Stage::Syncing;
+        match msg {
+            Message::Diff { zxid } => {
+                l.snapshot_needed = false;
+                l.write_to_log = true;
+                if self.cfg.has(Bug::Zk2355) {
+                    // Before ZOOKEEPER-2355 the follower took the DIFF target as its last zxid
+                    // before it had applied anything.
+                    self.tree.last_processed = zxid;
+                }
+            }
+            Message::Snap { snapshot } => {
+                l.sync_snapshot = true;
+                self.base = snapshot.clone();
+                self.log.clear();
+                self.replace_tree(snapshot.tree.clone(), out);
+            }
+            Message::Trunc { zxid } => {
+                if zxid < self.base.zxid {
+                    let reason = format!(
+                        "Not able to truncate the log to {zxid}: it is below the snapshot at {}",
+                        self.base.zxid
+                    );
+                    out.event(Event::ProtocolError { reason });
+                    self.learner_shutdown("truncation failed", out);
+                    return;
+                }
+                let keep = self.log.partition_point(|t| t.zxid <= zxid);
+                self.log.truncate(keep);
+                self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
+                self.learner_mut().blocked = Some(Blocked::Trunc(zxid));
+            }
+            other => {
+                let reason = format!(
+                    "expected DIFF, TRUNC or SNAP from the leader, got {}",
+                    other.name()
+                );
+                out.event(Event::ProtocolError { reason });
+                self.learner_shutdown("unexpected packet", out);
+            }
+        }
+    }
+
+    fn on_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
+        match msg {
+            Message::Proposal { txn } => {
+                let log_now = self.cfg.has(Bug::Zk4685) && !self.learner_ref().observer;
+                if log_now {
+                    // The follower's SyncRequestProcessor logs and ACKs it while the learner
+                    // thread is still syncing, so this ACK can overtake the NEWLEADER ack.
+                    let zxid = txn.zxid;
+                    self.log_txn(txn.clone(), AfterWrite::AckProposal(zxid), out);
+                }
+                self.learner_mut().not_logged.push_back(InFlight {
+                    txn,
+                    logged: log_now,
+                });
+            }
+            Message::Commit { zxid } => {
+                let l = self.learner_mut();
+                if l.write_to_log {
+                    l.committed.push_back(zxid);
+                } else if l.not_logged.front().map(|p| p.txn.zxid) == Some(zxid) {
+                    let p = l.not_logged.pop_front().expect("front");
+                    self.tree.apply(&p.txn);
+                }
+            }
+            Message::Inform { txn } => {
+                let l = self.learner_mut();
+                if l.write_to_log {
+                    l.committed.push_back(txn.zxid);
+                    l.not_logged.push_back(InFlight { txn, logged: false });
+                } else {
+                    self.tree.apply(&txn);
+                }
+            }
+            Message::NewLeader { zxid } => self.on_new_leader(zxid, out),
+            Message::UpToDate => self.on_up_to_date(out),
+            _ => {}
+        }
+    }
+
+    /// NEWLEADER, in the order ZooKeeper uses since ZOOKEEPER-4643/4646: snapshot if
+    /// needed, synced txns durable, then currentEpoch, then the ack.
+    fn on_new_leader(&mut self, zxid: Zxid, out: &mut Outputs) {
+        let l = self.learner_mut();
+        if l.new_epoch != Some(zxid.epoch()) {
+            let reason = format!(
+                "NEWLEADER {zxid} does not match the epoch of LEADERINFO {:?}",
+                l.new_epoch
+            );
+            out.event(Event::ProtocolError { reason });
+        }
+        l.newleader_zxid = Some(zxid);
+        let snapshot_needed = l.snapshot_needed;
+        let sync_snapshot = l.sync_snapshot;
+        l.write_to_log = true;
+        if snapshot_needed {
+            self.take_snapshot(sync_snapshot, AfterWrite::LearnerStep, out);
+        }
+        loop {
+            let l = self.learner_mut();
+            let Some(zxid) = l.committed.pop_front() else {
+                break;
+            };
+            match l.not_logged.front() {
+                Some(p) if p.txn.zxid == zxid => {}
+                _ => continue,
+            }
+            let p = l.not_logged.pop_front().expect("front");
+            if !p.logged {
+                self.log_txn(p.txn.clone(), AfterWrite::LearnerStep, out);
+            }
+            self.tree.apply(&p.txn);
+        }
+        let new_epoch = zxid.epoch();
+        if self.cfg.has(Bug::Zk3911) || self.cfg.has(Bug::Zk4643) {
+            // Both variants write currentEpoch without waiting for the synced txns; zk-3911
+            // also acknowledges as soon as currentEpoch alone is durable.
+            if self.cfg.has(Bug::Zk3911) {
+                self.forget_learner_step_writes();
+            }
+            self.write(
+                DiskOp::CurrentEpoch(new_epoch),
+                AfterWrite::LearnerStep,
+                out,
+            );
+            self.learner_mut().blocked = Some(Blocked::NewLeaderEpoch);
+        } else {
+            self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+        }
+        self.learner_continue(out);
+    }
+
+    /// zk-3911: the learner thread no longer waits for the log writes it started.
+    fn forget_learner_step_writes(&mut self) {
+        self.detach_writes(AfterWrite::LearnerStep);
+    }
+
+    fn on_up_to_date(&mut self, out: &mut Outputs) {
+        let Some(nl) = self.learner_ref().newleader_zxid else {
+            out.event(Event::ProtocolError {
+                reason: "UPTODATE before NEWLEADER".into(),
+            });
+            self.learner_shutdown("unexpected UPTODATE", out);
+            return;
+        };
+        let epoch = nl.epoch();
+        let (leader, observer) = {
+            let l = self.learner_ref();
+            (l.leader, l.observer)
+        };
+        out.send(
+            leader,
+            Channel::Quorum,
+            Message::Ack {
+                zxid: Zxid::new(epoch, 0),
+            },
+        );
+        self.current_vote.peer_epoch = epoch;
+        self.deliver_all(out);
+        let state = self.state;
+        self.set_state(state, ZabPhase::Broadcast, out);
+        out.event(Event::Synced { leader, epoch });
+        self.learner_mut().stage = Stage::Broadcast;
+        let pending: Vec<InFlight> = self.learner_mut().not_logged.drain(..).collect();
+        let committed: Vec<Zxid> = self.learner_mut().committed.drain(..).collect();
+        if observer {
+            // Observer: packetsNotLogged are committed txns; apply those matching commits.
+            let mut commits = committed.into_iter().peekable();
+            for p in pending {
+                if commits.peek() == Some(&p.txn.zxid) {
+                    commits.next();
+                    self.log_txn(p.txn.clone(), AfterWrite::Nothing, out);
+                    self.apply_committed(&p.txn, out);
+                }
+            }
+        } else {
+            for p in pending {
+                let zxid = p.txn.zxid;
+                self.learner_mut().pending_txns.push_back(p.txn.clone());
+                if !p.logged {
+                    self.log_txn(p.txn, AfterWrite::AckProposal(zxid), out);
+                }
+            }
+            for zxid in committed {
+                self.follower_commit(zxid, out);
+                if !matches!(self.role, Role::Learning(_)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_broadcast_packet(&mut self, msg: Message, out: &mut Outputs) {
+        let observer = self.learner_ref().observer;
+        match msg {
+            Message::Proposal { txn } if !observer => {
+                let zxid = txn.zxid;
+                self.learner_mut().pending_txns.push_back(txn.clone());
+                self.log_txn(txn, AfterWrite::AckProposal(zxid), out);
+            }
+            Message::Commit { zxid } if !observer => self.follower_commit(zxid, out),
+            Message::Inform { txn } if observer => {
+                self.log_txn(txn.clone(), AfterWrite::Nothing, out);
+                self.apply_committed(&txn, out);
+            }
+            Message::Ping => {
+                let leader = self.learner_ref().leader;
+                out.send(leader, Channel::Quorum, Message::Ping);
+            }
+            _ => {}
+        }
+    }
+
+    /// `FollowerZooKeeperServer.commit`: the COMMIT must match the oldest pending txn, or
+    /// ZooKeeper exits (UNMATCHED_TXN_COMMIT).
+    fn follower_commit(&mut self, zxid: Zxid, out: &mut Outputs) {
+        let l = self.learner_mut();
+        let Some(front) = l.pending_txns.front() else {
+            return; // "Committing ... without seeing txn": logged and ignored.
+        };
+        if front.zxid != zxid {
+            let reason = format!("Committing zxid {zxid} but next pending txn {}", front.zxid);
+            out.event(Event::ProtocolError { reason });
+            self.learner_shutdown("unmatched txn commit", out);
+            return;
+        }
+        let txn = l.pending_txns.pop_front().expect("front");
+        self.apply_committed(&txn, out);
+    }
+
+    /// A proposal this follower logged is durable: acknowledge it.
+    pub(crate) fn learner_logged(&mut self, zxid: Zxid, out: &mut Outputs) {
+        if let Role::Learning(l) = &self.role {
+            if !l.observer {
+                out.send(l.leader, Channel::Quorum, Message::Ack { zxid });
+            }
+        }
+    }
+
+    pub(crate) fn learner_write_done(&mut self, out: &mut Outputs) {
+        if matches!(self.role, Role::Learning(_)) {
+            self.learner_continue(out);
+        }
+    }
+
+    /// Resumes a blocked learner once none of the writes it waits for is in flight, then works
+    /// through the packets that arrived meanwhile.
+    fn learner_continue(&mut self, out: &mut Outputs) {
+        loop {
+            let Some(blocked) = self.learner_ref().blocked else {
+                break;
+            };
+            if self.writes_in_flight(AfterWrite::LearnerStep) > 0 {
+                return;
+            }
+            self.learner_mut().blocked = None;
+            match blocked {
+                Blocked::AckEpoch(current) => self.send_ack_epoch(current, out),
+                Blocked::Trunc(zxid) => {
+                    if self.cfg.has(Bug::Zk2845) {
+                        // The in-memory database survives the truncation.
+                        self.tree.last_processed = zxid;
+                    } else {
+                        self.reload_tree(out);
+                    }
+                }
+                Blocked::NewLeaderLog => {
+                    let epoch = self
+                        .learner_ref()
+                        .newleader_zxid
+                        .expect("newleader")
+                        .epoch();
+                    self.write(DiskOp::CurrentEpoch(epoch), AfterWrite::LearnerStep, out);
+                    self.learner_mut().blocked = Some(Blocked::NewLeaderEpoch);
+                    continue;
+                }
+                Blocked::NewLeaderEpoch => {
+                    let l = self.learner_mut();
+                    let zxid = l.newleader_zxid.expect("newleader");
+                    l.newleader_acked = true;
+                    let leader = l.leader;
+                    out.send(leader, Channel::Quorum, Message::Ack { zxid });
+                }
+            }
+            while self.learner_ref().blocked.is_none() {
+                let Some(msg) = self.learner_mut().backlog.pop_front() else {
+                    break;
+                };
+                self.learner_process(msg, out);
+                if !matches!(self.role, Role::Learning(_)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn learner_timer(&mut self, timer: Timer, out: &mut Outputs) {
+        let now = self.now;
+        let init = self.cfg.init_limit_us();
+        let sync = self.cfg.sync_limit_us();
+        let Role::Learning(l) = &mut self.role else {
+            return;
+        };
+        match timer {
+            Timer::LearnerRetry => {
+                if l.stage == Stage::Connecting {
+                    self.send_learner_info(out);
+                }
+            }
+            Timer::LearnerTimeout => {
+                let limit = if l.newleader_acked { sync } else { init };
+                let due = l.last_heard_us + limit;
+                if now >= due {
+                    self.learner_shutdown(
+                        "no packet from the leader within the socket timeout",
+                        out,
+                    );
+                } else {
+                    out.set_timer(Timer::LearnerTimeout, due);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A refused or broken connection: retry while connecting (within initLimit), else give
+    /// up on the leader.
+    pub(crate) fn learner_disconnected(&mut self, out: &mut Outputs) {
+        let now = self.now;
+        let init = self.cfg.init_limit_us();
+        let l = self.learner_ref();
+        if l.stage == Stage::Connecting && now < l.started_us + init {
+            out.set_timer(Timer::LearnerRetry, now + CONNECT_RETRY_US);
+            return;
+        }
+        self.learner_shutdown("connection to the leader broke", out);
+    }
+
+    /// `Learner.shutdown`: close the socket and look for a leader again.
+    pub(crate) fn learner_shutdown(&mut self, reason: &str, out: &mut Outputs) {
+        out.event(Event::LearnerShutdown {
+            reason: reason.to_string(),
+        });
+        let leader = self.learner_ref().leader;
+        out.items.push(Output::Close {
+            peer: Endpoint::Server(leader),
+            channel: Channel::Quorum,
+        });
+        if self.cfg.has(Bug::Zk4712) {
+            // The old SyncRequestProcessor is left running: the txns it still holds are not
+            // part of what this server reports, yet they reach the log later.
+            let unflushed: Vec<Zxid> = self.unflushed_appends().collect();
+            self.log.retain(|t| !unflushed.contains(&t.zxid));
+        }
+        self.start_looking(out);
+    }
+
+    /// Which sync mode this learner is in, for the report.
+    pub fn sync_mode_name(mode: SyncMode) -> &'static str {
+        mode.name()
+    }
+}

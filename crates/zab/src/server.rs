@@ -1,0 +1,473 @@
+//! One ZooKeeper server (`QuorumPeer`) as a sans-IO state machine.
+//!
+//! The server is driven by [`Server::step`]. Its role (LOOKING, LEADING, FOLLOWING,
+//! OBSERVING) lives in [`Role`]; each role's logic is in its own module (`election`,
+//! `leader`, `learner`). A crash is not an input: the simulator drops the value and boots a
+//! new one from what is durable on the disk.
+
+use crate::config::Config;
+use crate::db::{DataTree, DiskImage, DiskOp, Snapshot, Txn};
+use crate::election::{Election, Vote};
+use crate::ids::{Channel, Endpoint, ServerId, Zxid};
+use crate::io::{Event, Input, Outputs, Timer, ZabPhase};
+use crate::leader::Leader;
+use crate::learner::Learner;
+use crate::message::{Message, ServerState};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// What a server does when one of its durable writes completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterWrite {
+    Nothing,
+    /// Follower: ACK this proposal to the leader (SendAckRequestProcessor).
+    AckProposal(Zxid),
+    /// Leader: count its own ACK (AckRequestProcessor).
+    SelfAck(Zxid),
+    /// Leader: acceptedEpoch is durable; LEADERINFO may go out.
+    LeaderAcceptedEpoch,
+    /// Leader: currentEpoch is durable; it acknowledges its own NEWLEADER.
+    LeaderCurrentEpoch,
+    /// Learner: one of the writes its sync step waits for.
+    LearnerStep,
+}
+
+#[derive(Debug)]
+struct PendingWrite {
+    id: u64,
+    /// Zxid of an append, so that the zk-4712 variant can forget unflushed appends.
+    append: Option<Zxid>,
+    after: AfterWrite,
+    /// The role incarnation that issued the write; a continuation from an earlier role is
+    /// dropped (the write itself still completes on disk).
+    role_gen: u64,
+}
+
+pub(crate) enum Role {
+    Looking(Election),
+    Leading(Box<Leader>),
+    /// Following and observing share the learner logic (`Learner.java`).
+    Learning(Box<Learner>),
+    /// The server refused to start (see [`Event::StartupFailed`]).
+    Failed,
+}
+
+/// A ZooKeeper server.
+pub struct Server {
+    pub(crate) id: ServerId,
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) now: u64,
+    pub(crate) accepted_epoch: u64,
+    pub(crate) current_epoch: u64,
+    /// The snapshot the in-memory log continues from (an empty tree at zxid 0 if none).
+    pub(crate) base: Arc<Snapshot>,
+    /// Txns logged or being logged after `base`, ascending (ZooKeeper's committedLog plus the
+    /// txns its SyncRequestProcessor holds).
+    pub(crate) log: Vec<Txn>,
+    pub(crate) tree: DataTree,
+    /// How many of `tree.applied` are delivered (committed and visible to clients).
+    pub(crate) delivered: usize,
+    pub(crate) txns_since_snapshot: u32,
+    next_write_id: u64,
+    pending: VecDeque<PendingWrite>,
+    /// FLE's logical clock: in memory only, so it restarts at 0 after a crash.
+    pub(crate) logical_clock: u64,
+    /// `QuorumPeer.currentVote`: the vote this server reports to servers that are looking.
+    pub(crate) current_vote: Vote,
+    pub(crate) state: ServerState,
+    pub(crate) phase: ZabPhase,
+    pub(crate) role: Role,
+    pub(crate) role_gen: u64,
+    /// Notifications addressed to itself, processed after the current input
+    /// (QuorumCnxManager loops them straight into the receive queue).
+    pub(crate) self_notifications: VecDeque<crate::message::Notification>,
+}
+
+impl Server {
+    /// Boots a server from its disk, as `QuorumPeer.start` does: load the database, check the
+    /// epoch files against it, and start looking for a leader.
+    pub fn boot(
+        cfg: Arc<Config>,
+        id: ServerId,
+        disk: &DiskImage,
+        now: u64,
+        out: &mut Outputs,
+    ) -> Server {
+        let base = disk.latest_snapshot().cloned().unwrap_or_else(|| {
+            Arc::new(Snapshot {
+                zxid: Zxid::default(),
+                tree: DataTree::default(),
+            })
+        });
+        let mut tree = base.tree.clone();
+        let log: Vec<Txn> = disk
+            .log
+            .iter()
+            .filter(|t| t.zxid > base.zxid)
+            .cloned()
+            .collect();
+        for txn in &log {
+            tree.apply(txn);
+        }
+        let last = tree.last_processed;
+        let mut server = Server {
+            id,
+            cfg,
+            now,
+            accepted_epoch: disk.accepted_epoch,
+            current_epoch: disk.current_epoch,
+            base,
+            log,
+            tree,
+            delivered: 0,
+            txns_since_snapshot: 0,
+            next_write_id: 0,
+            pending: VecDeque::new(),
+            logical_clock: 0,
+            current_vote: Vote::looking(id, last, disk.current_epoch, 0),
+            state: ServerState::Looking,
+            phase: ZabPhase::Election,
+            role: Role::Failed,
+            role_gen: 0,
+            self_notifications: VecDeque::new(),
+        };
+        out.event(Event::TreeReset { kept: 0 });
+        // QuorumPeer.loadDataBase (ZOOKEEPER-1653): a log ahead of currentEpoch, or a
+        // currentEpoch ahead of acceptedEpoch, means the files are inconsistent.
+        if last.epoch() > server.current_epoch {
+            let reason = format!(
+                "The current epoch, {}, is older than the last zxid, {}",
+                server.current_epoch, last
+            );
+            out.event(Event::StartupFailed { reason });
+            return server;
+        }
+        if server.accepted_epoch < server.current_epoch {
+            let reason = format!(
+                "The accepted epoch, {} is less than the current epoch, {}",
+                server.accepted_epoch, server.current_epoch
+            );
+            out.event(Event::StartupFailed { reason });
+            return server;
+        }
+        if !server.cfg.participants.is_empty() && !server.cfg.is_member(id) {
+            out.event(Event::StartupFailed {
+                reason: format!("{id} is not in the ensemble"),
+            });
+            return server;
+        }
+        server.start_looking(out);
+        server
+    }
+
+    /// Advances the server by one input at simulated time `now` (microseconds).
+    pub fn step(&mut self, now: u64, input: Input, out: &mut Outputs) {
+        debug_assert!(now >= self.now, "time went backwards");
+        self.now = now;
+        if matches!(self.role, Role::Failed) {
+            return;
+        }
+        match input {
+            Input::Receive { from, channel, msg } => self.on_receive(from, channel, msg, out),
+            Input::Timer(timer) => self.on_timer(timer, out),
+            Input::Disconnected { peer, channel } => self.on_disconnected(peer, channel, out),
+            Input::DiskDone { id } => self.on_disk_done(id, out),
+        }
+        self.drain_self_notifications(out);
+    }
+
+    fn on_receive(&mut self, from: Endpoint, channel: Channel, msg: Message, out: &mut Outputs) {
+        let Endpoint::Server(sid) = from else { return };
+        match msg {
+            Message::Notification(n) => self.on_notification(sid, n, out),
+            msg => match &self.role {
+                Role::Leading(_) => self.leader_receive(sid, msg, out),
+                Role::Learning(_) => self.learner_receive(sid, msg, out),
+                // A learner that connects to a server that is not leading: ZooKeeper refuses
+                // the connection, so the learner gives up and looks again.
+                Role::Looking(_) | Role::Failed => {
+                    if matches!(
+                        msg,
+                        Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
+                    ) {
+                        out.items.push(crate::io::Output::Close {
+                            peer: from,
+                            channel,
+                        });
+                    }
+                }
+            },
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, out: &mut Outputs) {
+        match timer {
+            Timer::FleTimeout | Timer::FleFinalize => self.election_timer(timer, out),
+            Timer::LeaderInit | Timer::LeaderTick => self.leader_timer(timer, out),
+            Timer::LearnerTimeout | Timer::LearnerRetry => self.learner_timer(timer, out),
+        }
+    }
+
+    fn on_disconnected(&mut self, peer: Endpoint, channel: Channel, out: &mut Outputs) {
+        let Endpoint::Server(sid) = peer else { return };
+        if channel != Channel::Quorum {
+            return; // QuorumCnxManager reconnects on demand; lost notifications are resent.
+        }
+        match &self.role {
+            Role::Leading(_) => self.leader_lost_learner(sid, out),
+            Role::Learning(l) if l.leader == sid => self.learner_disconnected(out),
+            _ => {}
+        }
+    }
+
+    fn on_disk_done(&mut self, id: u64, out: &mut Outputs) {
+        let Some(pos) = self.pending.iter().position(|w| w.id == id) else {
+            return;
+        };
+        let Some(write) = self.pending.remove(pos) else {
+            return;
+        };
+        if write.role_gen != self.role_gen {
+            return;
+        }
+        match write.after {
+            AfterWrite::Nothing => {}
+            AfterWrite::AckProposal(zxid) => self.learner_logged(zxid, out),
+            AfterWrite::SelfAck(zxid) => self.leader_process_ack(self.id, zxid, out),
+            AfterWrite::LeaderAcceptedEpoch => self.leader_accepted_epoch_durable(out),
+            AfterWrite::LeaderCurrentEpoch => self.leader_current_epoch_durable(out),
+            AfterWrite::LearnerStep => self.learner_write_done(out),
+        }
+    }
+
+    /// Issues a durable write and remembers what to do once it completes.
+    pub(crate) fn write(&mut self, op: DiskOp, after: AfterWrite, out: &mut Outputs) -> u64 {
+        match &op {
+            DiskOp::AcceptedEpoch(e) => self.accepted_epoch = *e,
+            DiskOp::CurrentEpoch(e) => self.current_epoch = *e,
+            _ => {}
+        }
+        let id = self.next_write_id;
+        self.next_write_id += 1;
+        let append = match &op {
+            DiskOp::Append(t) => Some(t.zxid),
+            _ => None,
+        };
+        self.pending.push_back(PendingWrite {
+            id,
+            append,
+            after,
+            role_gen: self.role_gen,
+        });
+        out.items.push(crate::io::Output::Disk { id, op });
+        id
+    }
+
+    /// Drops the continuations of in-flight writes of one kind; the writes still complete.
+    pub(crate) fn detach_writes(&mut self, after: AfterWrite) {
+        for w in self.pending.iter_mut().filter(|w| w.after == after) {
+            w.after = AfterWrite::Nothing;
+        }
+    }
+
+    /// Zxids of appends not yet durable.
+    pub(crate) fn unflushed_appends(&self) -> impl Iterator<Item = Zxid> + '_ {
+        self.pending.iter().filter_map(|w| w.append)
+    }
+
+    /// Whether any write with a continuation for the current role is still in flight.
+    pub(crate) fn writes_in_flight(&self, after: AfterWrite) -> usize {
+        self.pending
+            .iter()
+            .filter(|w| w.role_gen == self.role_gen && w.after == after)
+            .count()
+    }
+
+    /// Appends a txn to the log (in memory now, on disk after the fsync), taking a periodic
+    /// snapshot every `snap_count` txns as SyncRequestProcessor does.
+    pub(crate) fn log_txn(&mut self, txn: Txn, after: AfterWrite, out: &mut Outputs) {
+        self.log.push(txn.clone());
+        self.write(DiskOp::Append(txn), after, out);
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot >= self.cfg.snap_count {
+            self.take_snapshot(false, AfterWrite::Nothing, out);
+        }
+    }
+
+    /// `ZooKeeperServer.takeSnapshot`: serialize the data tree as it is now.
+    pub(crate) fn take_snapshot(
+        &mut self,
+        replaces_log: bool,
+        after: AfterWrite,
+        out: &mut Outputs,
+    ) -> u64 {
+        self.txns_since_snapshot = 0;
+        let snapshot = Arc::new(Snapshot {
+            zxid: self.tree.last_processed,
+            tree: self.tree.clone(),
+        });
+        self.write(
+            DiskOp::Snapshot {
+                snapshot,
+                replaces_log,
+            },
+            after,
+            out,
+        )
+    }
+
+    /// Applies a committed txn to the data tree and reports it delivered.
+    pub(crate) fn apply_committed(&mut self, txn: &Txn, out: &mut Outputs) {
+        self.tree.apply(txn);
+        self.deliver_all(out);
+    }
+
+    /// Marks everything in the data tree as delivered.
+    pub(crate) fn deliver_all(&mut self, out: &mut Outputs) {
+        if self.delivered != self.tree.applied.len() {
+            self.delivered = self.tree.applied.len();
+            out.event(Event::Delivered {
+                count: self.delivered,
+            });
+        }
+    }
+
+    /// Rebuilds the data tree from the base snapshot and the log (ZKDatabase.loadDataBase).
+    pub(crate) fn reload_tree(&mut self, out: &mut Outputs) {
+        let mut tree = self.base.tree.clone();
+        for txn in &self.log {
+            tree.apply(txn);
+        }
+        self.replace_tree(tree, out);
+    }
+
+    /// Swaps in a new data tree, telling the checkers how much of the old one survives.
+    pub(crate) fn replace_tree(&mut self, tree: DataTree, out: &mut Outputs) {
+        let kept = self
+            .tree
+            .applied
+            .iter()
+            .zip(&tree.applied)
+            .take_while(|(a, b)| a == b)
+            .count();
+        self.tree = tree;
+        self.delivered = self.delivered.min(kept);
+        out.event(Event::TreeReset { kept });
+    }
+
+    /// `ZKDatabase.fastForwardDataBase`: apply logged txns the tree has not seen yet. ZooKeeper
+    /// does this when a server leaves a role, so that its vote reflects its whole log.
+    pub(crate) fn fast_forward(&mut self) {
+        let from = self
+            .log
+            .partition_point(|t| t.zxid <= self.tree.last_processed);
+        for i in from..self.log.len() {
+            let txn = self.log[i].clone();
+            self.tree.apply(&txn);
+        }
+    }
+
+    /// Leaves the current role and runs a new election, as `QuorumPeer.run` does after a
+    /// role's loop exits.
+    pub(crate) fn start_looking(&mut self, out: &mut Outputs) {
+        self.role_gen += 1;
+        for t in [
+            Timer::LeaderInit,
+            Timer::LeaderTick,
+            Timer::LearnerTimeout,
+            Timer::LearnerRetry,
+        ] {
+            out.cancel_timer(t);
+        }
+        self.fast_forward();
+        self.set_state(ServerState::Looking, ZabPhase::Election, out);
+        self.role = Role::Looking(Election::default());
+        self.look_for_leader(out);
+    }
+
+    pub(crate) fn set_state(&mut self, state: ServerState, phase: ZabPhase, out: &mut Outputs) {
+        if self.state != state || self.phase != phase {
+            self.state = state;
+            self.phase = phase;
+            out.event(Event::State {
+                state,
+                phase,
+                epoch: self.current_epoch,
+            });
+        }
+    }
+
+    /// `lastProcessedZxid`: what the server advertises in votes and ACKEPOCH.
+    pub(crate) fn last_zxid(&self) -> Zxid {
+        self.tree.last_processed
+    }
+
+    // ---- read-only view, for checkers and the report ----
+
+    pub fn id(&self) -> ServerId {
+        self.id
+    }
+    pub fn state(&self) -> ServerState {
+        self.state
+    }
+    pub fn phase(&self) -> ZabPhase {
+        self.phase
+    }
+    pub fn accepted_epoch(&self) -> u64 {
+        self.accepted_epoch
+    }
+    pub fn current_epoch(&self) -> u64 {
+        self.current_epoch
+    }
+    pub fn logical_clock(&self) -> u64 {
+        self.logical_clock
+    }
+    pub fn last_processed_zxid(&self) -> Zxid {
+        self.tree.last_processed
+    }
+    /// The txns logged or being logged after the base snapshot.
+    pub fn log(&self) -> &[Txn] {
+        &self.log
+    }
+    /// Zxid of the snapshot the in-memory log continues from.
+    pub fn log_base(&self) -> &Snapshot {
+        &self.base
+    }
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+    /// How many of the data tree's applied txns are delivered.
+    pub fn delivered(&self) -> usize {
+        self.delivered
+    }
+    /// The leader this server follows, or itself when leading.
+    pub fn leader(&self) -> Option<ServerId> {
+        match &self.role {
+            Role::Leading(_) => Some(self.id),
+            Role::Learning(l) => Some(l.leader),
+            _ => None,
+        }
+    }
+    /// True for a leader in BROADCAST (it has established its epoch).
+    pub fn is_established_leader(&self) -> bool {
+        matches!(&self.role, Role::Leading(l) if l.established)
+    }
+    /// The epoch a leader leads or a learner follows, once known.
+    pub fn role_epoch(&self) -> Option<u64> {
+        match &self.role {
+            Role::Leading(l) => l.epoch_decided.then_some(l.epoch),
+            Role::Learning(l) => l.new_epoch,
+            _ => None,
+        }
+    }
+    pub fn has_failed(&self) -> bool {
+        matches!(self.role, Role::Failed)
+    }
+    /// The vote this server currently proposes (LOOKING) or reports (otherwise).
+    pub fn vote(&self) -> Vote {
+        match &self.role {
+            Role::Looking(e) => e.proposal(self.logical_clock),
+            _ => self.current_vote,
+        }
+    }
+}
