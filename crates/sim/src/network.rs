@@ -25,6 +25,10 @@ pub struct Conn {
     pub open: bool,
     /// Latest scheduled delivery per direction (low→high, high→low), for FIFO order.
     pub last_delivery: [u64; 2],
+    /// Election channel: the one notification waiting to go out per direction.
+    /// QuorumCnxManager's send queue holds a single message (`SEND_CAPACITY = 1`), so a newer
+    /// vote replaces an older one that has not left yet.
+    pub queued_vote: [Option<zab::Message>; 2],
 }
 
 /// An active partition: `from` groups cannot reach `to` groups.
@@ -70,6 +74,7 @@ impl Network {
     pub fn break_conn(&mut self, key: ConnKey) -> bool {
         let c = self.conn(key);
         c.gen += 1;
+        c.queued_vote = [None, None];
         std::mem::take(&mut c.open)
     }
 

@@ -23,6 +23,12 @@ use zab::{
 /// Something scheduled to happen.
 #[derive(Debug)]
 pub enum Ev {
+    /// The queued election notification of a connection is delivered (see `Conn::queued_vote`).
+    DeliverVote {
+        from: Endpoint,
+        to: Endpoint,
+        gen: u64,
+    },
     Deliver {
         from: Endpoint,
         to: Endpoint,
@@ -279,6 +285,13 @@ impl Sim {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
+            Ev::DeliverVote { from, to, gen } => {
+                let key = conn_key(from, to, Channel::Election);
+                let dir = usize::from(key.0 != from);
+                if let Some(msg) = self.world.net.conn(key).queued_vote[dir].take() {
+                    self.deliver(from, to, Channel::Election, gen, msg);
+                }
+            }
             Ev::Deliver {
                 from,
                 to,
@@ -575,11 +588,19 @@ impl Sim {
             return;
         }
         let now = self.world.now;
+        let dir = usize::from(key.0 != from);
+        let vote = channel == Channel::Election;
+        if vote {
+            let c = self.world.net.conn(key);
+            if c.queued_vote[dir].is_some() {
+                c.queued_vote[dir] = Some(msg);
+                return;
+            }
+        }
         let delay = self.delay();
         let reorder = self.reorder;
         let c = self.world.net.conn(key);
         c.open = true;
-        let dir = usize::from(key.0 != from);
         let at = if reorder {
             now + delay
         } else {
@@ -587,16 +608,21 @@ impl Sim {
         };
         c.last_delivery[dir] = at;
         let gen = c.gen;
-        self.queue.push(
-            at,
-            Ev::Deliver {
-                from,
-                to,
-                channel,
-                gen,
-                msg,
-            },
-        );
+        if vote {
+            c.queued_vote[dir] = Some(msg);
+            self.queue.push(at, Ev::DeliverVote { from, to, gen });
+        } else {
+            self.queue.push(
+                at,
+                Ev::Deliver {
+                    from,
+                    to,
+                    channel,
+                    gen,
+                    msg,
+                },
+            );
+        }
     }
 
     /// Tells `who` that its connection to `peer` broke, after a network delay.

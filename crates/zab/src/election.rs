@@ -206,7 +206,7 @@ impl Server {
             .chain(cfg.observers.iter().filter(|o| cfg.has_vote(**o)));
         for &sid in voters {
             if sid == self.id {
-                self.self_notifications.push_back(n);
+                self.self_notification = Some(n);
             } else {
                 out.send(sid, Channel::Election, Message::Notification(n));
             }
@@ -214,7 +214,7 @@ impl Server {
     }
 
     pub(crate) fn drain_self_notifications(&mut self, out: &mut Outputs) {
-        while let Some(n) = self.self_notifications.pop_front() {
+        while let Some(n) = self.self_notification.take() {
             self.on_notification(self.id, n, out);
         }
     }
@@ -472,5 +472,67 @@ fn check_leader(
         clock == election_epoch
     } else {
         matches!(votes.get(&leader), Some(v) if v.state == ServerState::Leading)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bug::{Bug, BugSet};
+    use crate::config::Config;
+    use crate::db::DiskImage;
+    use crate::io::Outputs;
+    use std::sync::Arc;
+
+    fn server(bugs: &[Bug]) -> Server {
+        let cfg = Config {
+            participants: vec![ServerId(1), ServerId(2), ServerId(3)],
+            observers: vec![],
+            tick_us: 100_000,
+            init_limit: 10,
+            sync_limit: 5,
+            snap_count: 100,
+            initial_zxid_counter: 0,
+            bugs: bugs.iter().copied().collect::<BugSet>(),
+        };
+        Server::boot(
+            Arc::new(cfg),
+            ServerId(1),
+            &DiskImage::default(),
+            0,
+            &mut Outputs::default(),
+        )
+    }
+
+    #[test]
+    fn vote_order_is_epoch_then_zxid_then_id() {
+        let s = server(&[]);
+        let z = Zxid::new(1, 3);
+        let (s2_e2, s3_e1) = ((ServerId(2), z, 2), (ServerId(3), z, 1));
+        assert!(s.total_order(s2_e2, s3_e1), "the higher epoch wins");
+        assert!(
+            !s.total_order(s3_e1, s2_e2),
+            "a higher id does not beat a higher epoch"
+        );
+        assert!(
+            s.total_order((ServerId(1), Zxid::new(1, 4), 1), s3_e1),
+            "then the zxid"
+        );
+        assert!(
+            !s.total_order((ServerId(0), Zxid::new(9, 9), 9), s3_e1),
+            "no-one (weight 0) never wins"
+        );
+    }
+
+    #[test]
+    fn zk_1419_order_is_a_cycle() {
+        let s = server(&[Bug::Zk1419]);
+        let z = Zxid::new(1, 3);
+        let (s2_e2, s3_e1) = ((ServerId(2), z, 2), (ServerId(3), z, 1));
+        assert!(s.total_order(s2_e2, s3_e1));
+        assert!(
+            s.total_order(s3_e1, s2_e2),
+            "without the parentheses each vote beats the other"
+        );
     }
 }

@@ -78,9 +78,11 @@ pub struct Server {
     pub(crate) phase: ZabPhase,
     pub(crate) role: Role,
     pub(crate) role_gen: u64,
-    /// Notifications addressed to itself, processed after the current input
-    /// (QuorumCnxManager loops them straight into the receive queue).
-    pub(crate) self_notifications: VecDeque<crate::message::Notification>,
+    /// The newest notification addressed to itself, processed after the current input
+    /// (QuorumCnxManager loops it straight into the receive queue). Only the newest is kept,
+    /// as for every other peer: under a broken vote order (zk-1419) a server's own stale
+    /// vote would otherwise beat its newer one forever within a single instant.
+    pub(crate) self_notification: Option<crate::message::Notification>,
 }
 
 impl Server {
@@ -129,7 +131,7 @@ impl Server {
             phase: ZabPhase::Election,
             role: Role::Failed,
             role_gen: 0,
-            self_notifications: VecDeque::new(),
+            self_notification: None,
         };
         out.event(Event::TreeReset { kept: 0 });
         // QuorumPeer.loadDataBase (ZOOKEEPER-1653): a log ahead of currentEpoch, or a

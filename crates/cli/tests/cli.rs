@@ -1,0 +1,195 @@
+//! The `sim` command as users run it: exit codes, `--json` keys, errors on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("sim runs")
+}
+
+fn temp_scenario(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zabsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+#[test]
+fn run_prints_the_election_and_json_holds_the_contract_keys() {
+    let out = sim(&["run", "scenarios/election-basic.toml", "--seed", "42"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("epoch 1   leader s3"), "{text}");
+    assert!(text.contains("established at"), "{text}");
+
+    let out = sim(&[
+        "run",
+        "scenarios/election-basic.toml",
+        "--seed",
+        "42",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    for key in [
+        "scenario",
+        "seed",
+        "passed",
+        "violations",
+        "leader",
+        "epoch",
+        "elections",
+        "committed",
+        "events",
+        "sim_ms",
+        "trace_hash",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["leader"], 3);
+    assert_eq!(v["elections"][0]["epoch"], 1);
+    assert!(v["elections"][0]["established_ms"].as_f64().unwrap() > 0.0);
+    let again = sim(&[
+        "run",
+        "scenarios/election-basic.toml",
+        "--seed",
+        "42",
+        "--json",
+    ]);
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
+    assert_eq!(v["trace_hash"], w["trace_hash"], "same seed, same trace");
+    let other = sim(&[
+        "run",
+        "scenarios/election-basic.toml",
+        "--seed",
+        "43",
+        "--json",
+    ]);
+    let x: serde_json::Value = serde_json::from_slice(&other.stdout).expect("json");
+    assert_ne!(
+        v["trace_hash"], x["trace_hash"],
+        "another seed, another trace"
+    );
+}
+
+#[test]
+fn a_missed_expectation_exits_3_and_prints_the_reproduce_command() {
+    let p = temp_scenario(
+        "wrong-expectation.toml",
+        "name = \"wrong-expectation\"\n[cluster]\nservers = 3\n[run]\nduration_ms = 3000\nliveness_ms = 2000\n[expect]\nleader = false\n",
+    );
+    let out = sim(&["run", p.to_str().unwrap(), "--seed", "5"]);
+    assert_eq!(out.status.code(), Some(3), "a liveness outcome differs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("reproduce: sim run {} --seed 5", p.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_line_and_key() {
+    let cases = [
+        (
+            "unknown-key.toml",
+            "name = \"x\"\n[cluster]\nservers = 3\nservres = 4\n",
+            ":4:",
+            "cluster.servres",
+        ),
+        (
+            "zero-servers.toml",
+            "name = \"x\"\n[cluster]\nservers = 0\n",
+            ":3:",
+            "cluster.servers",
+        ),
+        (
+            "bad-selector.toml",
+            "name = \"x\"\n[[faults]]\nat_ms = 1\naction = \"crash\"\ntarget = \"s9\"\n",
+            ":5:",
+            "target",
+        ),
+        (
+            "bad-bug.toml",
+            "name = \"x\"\nbugs = [\"zk-0\"]\n",
+            ":2:",
+            "bugs",
+        ),
+        ("syntax.toml", "name = \"x\"\n[cluster\n", ":2", ""),
+    ];
+    for (file, text, line, key) in cases {
+        let p = temp_scenario(file, text);
+        let out = sim(&["run", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(file) && err.contains(line) && err.contains(key),
+            "{file}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = sim(&[
+        "run",
+        "scenarios/election-basic.toml",
+        "--bug",
+        "no-such-bug",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sim(&["run", "does/not/exist.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sim(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn list_shows_scenarios_invariants_and_bugs() {
+    let out = sim(&["list", "scenarios"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("election-basic.toml"));
+    let out = sim(&["list", "invariants"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("leadership")
+            && text.contains("election-liveness")
+            && text.contains("progress")
+    );
+    let out = sim(&["list", "bugs"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("zk-1419"));
+}
+
+#[test]
+fn trace_is_json_lines() {
+    let p = std::env::temp_dir().join(format!("zabsim-trace-{}.jsonl", std::process::id()));
+    let out = sim(&[
+        "run",
+        "scenarios/leader-isolated.toml",
+        "--trace",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&p).expect("trace written");
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        kinds.insert(v["kind"].as_str().unwrap().to_string());
+    }
+    for k in [
+        "send",
+        "deliver",
+        "event",
+        "disk_issued",
+        "disk_durable",
+        "network",
+        "fault",
+    ] {
+        assert!(kinds.contains(k), "no {k} line in the trace: {kinds:?}");
+    }
+}

@@ -1,0 +1,126 @@
+//! End-to-end elections on the scenario library and on random fault schedules.
+
+use std::path::{Path, PathBuf};
+use zab::ServerId;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn load(name: &str) -> scenario::Scenario {
+    scenario::load(&root().join("scenarios").join(name)).expect("scenario loads")
+}
+
+fn run(sc: &scenario::Scenario, seed: u64) -> sim::Outcome {
+    sim::run(sc, sim::Options::new(seed))
+}
+
+#[test]
+fn the_most_recent_server_is_elected_from_initial_states() {
+    // s1 (epoch 2, log to 2:3), s2 (epoch 2, log to 2:5), s3 (epoch 1, log to 1:9).
+    let sc = load("initial-state-most-recent-wins.toml");
+    for seed in 0..20 {
+        let o = run(&sc, seed);
+        assert!(o.verdict.passed, "seed {seed}: {:?}", o.verdict.reasons);
+        assert_eq!(o.leader.map(|l| l.0), Some(ServerId(2)), "seed {seed}");
+        assert_eq!(
+            o.elections.first().map(|e| e.leader),
+            Some(ServerId(2)),
+            "seed {seed}"
+        );
+    }
+    let sc = load("initial-state-leader-down.toml");
+    for seed in 0..20 {
+        let o = run(&sc, seed);
+        assert!(o.verdict.passed, "seed {seed}: {:?}", o.verdict.reasons);
+        assert_eq!(
+            o.leader.map(|l| l.0),
+            Some(ServerId(1)),
+            "seed {seed}: with s2 down, s1 leads"
+        );
+    }
+}
+
+#[test]
+fn ensembles_without_a_majority_elect_no_one() {
+    for name in ["two-servers-one-down.toml", "four-servers-two-down.toml"] {
+        let o = run(&load(name), 1);
+        assert!(
+            o.leader.is_none() && o.elections.is_empty(),
+            "{name}: {:?}",
+            o.elections
+        );
+        assert!(o.verdict.passed, "{name}: {:?}", o.verdict.reasons);
+    }
+}
+
+#[test]
+fn a_late_joiner_with_the_highest_id_follows() {
+    let o = run(&load("late-joiner.toml"), 3);
+    assert!(o.verdict.passed, "{:?}", o.verdict.reasons);
+    assert_eq!(
+        o.elections.len(),
+        1,
+        "s3 joining must not cause a new election: {:?}",
+        o.elections
+    );
+    assert_eq!(o.leader.map(|l| l.0), Some(ServerId(2)));
+}
+
+#[test]
+fn an_isolated_leader_is_replaced_by_the_majority() {
+    let o = run(&load("leader-isolated.toml"), 42);
+    assert!(o.verdict.passed, "{:?}", o.verdict.reasons);
+    assert!(o.elections.len() >= 2, "{:?}", o.elections);
+    assert_ne!(o.elections[0].leader, o.elections[1].leader);
+    assert!(o.elections[1].epoch > o.elections[0].epoch);
+}
+
+#[test]
+fn observers_never_lead() {
+    let sc = load("observer-never-leads.toml");
+    for seed in 0..20 {
+        let o = run(&sc, seed);
+        assert!(o.verdict.passed, "seed {seed}: {:?}", o.verdict.reasons);
+        assert!(
+            o.elections.iter().all(|e| e.leader.0 <= 3),
+            "seed {seed}: {:?}",
+            o.elections
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_trace_other_seed_other_trace() {
+    let sc = load("flapping-network.toml");
+    let a = run(&sc, 7);
+    let b = run(&sc, 7);
+    let c = run(&sc, 8);
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert_eq!(a.events, b.events);
+    assert_ne!(a.trace_hash, c.trace_hash);
+}
+
+/// 200 seeds of a 5-server ensemble under random crashes, partitions and pauses: one
+/// established leader per epoch, and a leader within `liveness_ms` once the faults stop.
+#[test]
+fn two_hundred_seeds_of_a_five_server_swarm() {
+    let sc = load("flapping-network.toml");
+    let mut elections = 0;
+    let mut faults = 0;
+    for seed in 0..200 {
+        let o = run(&sc, seed);
+        assert!(o.violations.is_empty(), "seed {seed}: {:?}", o.violations);
+        assert!(o.verdict.passed, "seed {seed}: {:?}", o.verdict.reasons);
+        elections += o.elections.len();
+        faults += o.faults.len();
+    }
+    assert!(
+        faults > 200 * 3,
+        "the swarm must actually inject faults ({faults})"
+    );
+    assert!(
+        elections > 200,
+        "faults must force re-elections ({elections})"
+    );
+}
