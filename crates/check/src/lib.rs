@@ -99,7 +99,7 @@ pub trait Checker {
 pub fn all_checkers() -> Vec<Box<dyn Checker>> {
     vec![
         Box::new(leadership::Leadership::default()),
-        Box::new(election_liveness::ElectionLiveness::default()),
+        Box::new(election_liveness::ElectionLiveness),
     ]
 }
 

@@ -18,7 +18,7 @@ pub fn reproduce_command(o: &sim::Outcome, extra_bugs: &[String]) -> String {
 
 /// Milliseconds with up to three decimals, for times kept in microseconds.
 pub fn ms(us: u64) -> String {
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         format!("{}", us / 1000)
     } else {
         format!("{:.3}", us as f64 / 1000.0)

@@ -43,11 +43,14 @@ pub fn duration_us(p: &Planned) -> u64 {
     }
 }
 
+/// Builds one random fault of a family, drawing its duration.
+type MakeFault = fn(&RandomFaults, &mut ChaCha8Rng) -> Planned;
+
 /// Draws the random faults of a run: a Poisson process per family, up to `until_ms`.
 pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)> {
     let mut plan = Vec::new();
     let until = r.until_ms * 1000;
-    let families: [(f64, fn(&RandomFaults, &mut ChaCha8Rng) -> Planned); 3] = [
+    let families: [(f64, MakeFault); 3] = [
         (r.crash_per_min, |r, rng| Planned::RandomCrash {
             restart_after_us: between(rng, r.restart_ms) * 1000,
         }),

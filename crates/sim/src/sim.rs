@@ -846,10 +846,12 @@ impl Sim {
             }
             let mut ids = Vec::new();
             for sel in g {
-                if let Some(id) = self.resolve(*sel, true).or_else(|| match sel {
+                // A named server that is down still belongs to its group.
+                let named_id = match sel {
                     Selector::Server(id) => Some(*id),
                     _ => None,
-                }) {
+                };
+                if let Some(id) = self.resolve(*sel, true).or(named_id) {
                     if named.insert(id) {
                         ids.push(id);
                     }

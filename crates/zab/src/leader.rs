@@ -329,12 +329,9 @@ impl Server {
                 last_zxid,
             } => self.on_ack_epoch(sid, current_epoch, last_zxid, out),
             Message::Ack { zxid } => self.on_learner_ack(sid, zxid, out),
-            Message::Request(req) => {
-                if self.leader_ref().established {
-                    self.propose(req, out);
-                }
-            }
-            Message::Ping => {}
+            // Requests before the leader serves are dropped, as ZooKeeperServer does while it
+            // is not running.
+            Message::Request(req) if self.leader_ref().established => self.propose(req, out),
             _ => {}
         }
     }
@@ -420,10 +417,8 @@ impl Server {
                     h.stage = Stage::AwaitStartup;
                 }
             }
-            Stage::AwaitStartup | Stage::Running => {
-                if !self.leader_ref().learners[&sid].observer {
-                    self.leader_process_ack(sid, zxid, out);
-                }
+            Stage::AwaitStartup | Stage::Running if !self.leader_ref().learners[&sid].observer => {
+                self.leader_process_ack(sid, zxid, out);
             }
             _ => {}
         }

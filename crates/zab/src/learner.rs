@@ -441,10 +441,7 @@ impl Server {
     /// Resumes a blocked learner once none of the writes it waits for is in flight, then works
     /// through the packets that arrived meanwhile.
     fn learner_continue(&mut self, out: &mut Outputs) {
-        loop {
-            let Some(blocked) = self.learner_ref().blocked else {
-                break;
-            };
+        while let Some(blocked) = self.learner_ref().blocked {
             if self.writes_in_flight(AfterWrite::LearnerStep) > 0 {
                 return;
             }
@@ -497,11 +494,7 @@ impl Server {
             return;
         };
         match timer {
-            Timer::LearnerRetry => {
-                if l.stage == Stage::Connecting {
-                    self.send_learner_info(out);
-                }
-            }
+            Timer::LearnerRetry if l.stage == Stage::Connecting => self.send_learner_info(out),
             Timer::LearnerTimeout => {
                 let limit = if l.newleader_acked { sync } else { init };
                 let due = l.last_heard_us + limit;
