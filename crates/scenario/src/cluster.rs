@@ -39,9 +39,17 @@ pub(crate) fn cluster(src: Source<'_>, raw: &RawCluster) -> Result<ClusterOut> {
     };
     let participants = match (&zoo, &raw.servers, &raw.ids) {
         (Some(zoo), _, _) => zoo.participants.clone(),
-        (None, Some(_), Some(ids)) => {
-            let msg = "give either `servers` or `ids`, not both";
-            return Err(src.err(&ids.span(), "cluster.ids", msg));
+        // DESIGN.md's example names both: accept that when they agree.
+        (None, Some(n), Some(ids)) => {
+            let list = explicit_ids(src, ids)?;
+            if i64::try_from(list.len()).ok() != Some(*n.get_ref()) {
+                let msg = format!(
+                    "`servers` and `ids` disagree: {} ids listed; give one or make them agree",
+                    list.len()
+                );
+                return Err(src.err(&ids.span(), "cluster.ids", &msg));
+            }
+            list
         }
         (None, Some(n), None) => {
             let n = int_in(src, n, "cluster.servers", 1, MAX_PARTICIPANTS as i64)?;

@@ -161,13 +161,25 @@ fn server_count_out_of_range() {
 }
 
 #[test]
-fn servers_and_ids_both() {
+fn servers_and_ids_that_disagree() {
     rejects(
-        &with_name("[cluster]\nservers = 3\nids = [1, 2, 3]\n"),
+        &with_name("[cluster]\nservers = 2\nids = [1, 2, 3]\n"),
         4,
         "cluster.ids",
-        "not both",
+        "disagree",
     );
+    let ok = scenario::parse(
+        &with_name("[cluster]\nservers = 3\nids = [1, 5, 9]\n"),
+        Path::new("x.toml"),
+    );
+    let ids: Vec<u8> = ok
+        .expect("agreeing servers and ids are fine")
+        .cluster
+        .participants
+        .iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(ids, [1, 5, 9]);
 }
 
 #[test]

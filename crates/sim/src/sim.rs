@@ -254,7 +254,10 @@ impl Sim {
         } = self;
         trace::hash(hash, world.now, &h);
         if let Some(t) = trace {
-            let parts = partition_names(world);
+            let parts = match h {
+                Happening::Network => partition_names(world),
+                _ => Vec::new(),
+            };
             t.happening(world.now, &h, &parts);
         }
         for c in checkers.iter_mut() {
