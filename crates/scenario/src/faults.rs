@@ -12,26 +12,8 @@ use crate::values::{ms, ms_or, uint32};
 use std::ops::Range;
 use toml::Spanned;
 
-/// ZooKeeper's quorum and election message names, plus REPLY for answers to clients.
-pub const MESSAGES: &[&str] = &[
-    "NOTIFICATION",
-    "FOLLOWERINFO",
-    "OBSERVERINFO",
-    "LEADERINFO",
-    "ACKEPOCH",
-    "DIFF",
-    "TRUNC",
-    "SNAP",
-    "NEWLEADER",
-    "UPTODATE",
-    "PROPOSAL",
-    "ACK",
-    "COMMIT",
-    "INFORM",
-    "PING",
-    "REQUEST",
-    "REPLY",
-];
+/// Message names a send/receive trigger may wait for: the packets the servers exchange.
+pub const MESSAGES: &[&str] = zab::MESSAGE_NAMES;
 
 /// The server states an `on = { state = ... }` trigger can wait for.
 pub const STATES: &[&str] = &["LOOKING", "FOLLOWING", "LEADING", "OBSERVING"];

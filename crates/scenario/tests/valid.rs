@@ -306,7 +306,7 @@ action = "partition"
 groups = [["client"], ["any"]]
 one_way = true
 [[faults]]
-on = { send = "REPLY", to = "c2" }
+on = { send = "REQUEST", from = "c2" }
 action = "pause"
 target = "c2"
 duration_ms = 1
