@@ -41,8 +41,8 @@ pub trait View {
     fn unflushed(&self, id: ServerId) -> Vec<&DiskOp>;
 }
 
-/// Voting servers that are up, not paused, and can reach each other both ways: the largest
-/// such group that contains `around`'s reachable peers. Used by liveness checks.
+/// The largest group of voting servers that are up, not paused and can all reach each other
+/// both ways, if it is a quorum. Used by liveness checks.
 pub fn connected_quorum(view: &dyn View) -> Option<Vec<ServerId>> {
     let cfg = view.config();
     let live: Vec<ServerId> = cfg

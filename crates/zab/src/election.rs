@@ -296,9 +296,7 @@ impl Server {
         let decision = match n.state {
             ServerState::Looking => self.election_looking(from, n, clock, out),
             ServerState::Observing => None,
-            ServerState::Following | ServerState::Leading => {
-                self.election_out_of_election(from, n, out)
-            }
+            ServerState::Following | ServerState::Leading => self.election_out_of_election(from, n),
         };
         if let Some(d) = decision {
             self.finish_election(d, out);
@@ -358,12 +356,7 @@ impl Server {
     }
 
     /// `receivedFollowingNotification` / `receivedLeadingNotification`.
-    fn election_out_of_election(
-        &mut self,
-        from: ServerId,
-        n: Notification,
-        _out: &mut Outputs,
-    ) -> Option<Decision> {
+    fn election_out_of_election(&mut self, from: ServerId, n: Notification) -> Option<Decision> {
         let clock = self.logical_clock;
         let vote = Vote::of(&n);
         let cfg = self.cfg.clone();

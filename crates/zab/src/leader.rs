@@ -645,7 +645,7 @@ impl Server {
         out.set_timer(Timer::LeaderTick, now + half_tick);
     }
 
-    pub(crate) fn leader_lost_learner(&mut self, sid: ServerId, _out: &mut Outputs) {
+    pub(crate) fn leader_lost_learner(&mut self, sid: ServerId) {
         self.leader_mut().learners.remove(&sid);
     }
 

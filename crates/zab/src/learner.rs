@@ -8,7 +8,7 @@
 use crate::bug::Bug;
 use crate::db::{DiskOp, Txn};
 use crate::ids::{Channel, Endpoint, ServerId, Zxid};
-use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
+use crate::io::{Event, Output, Outputs, Timer, ZabPhase};
 use crate::message::{Message, ServerState};
 use crate::server::{AfterWrite, Role, Server};
 use std::collections::VecDeque;
@@ -541,10 +541,5 @@ impl Server {
             self.log.retain(|t| !unflushed.contains(&t.zxid));
         }
         self.start_looking(out);
-    }
-
-    /// Which sync mode this learner is in, for the report.
-    pub fn sync_mode_name(mode: SyncMode) -> &'static str {
-        mode.name()
     }
 }

@@ -216,7 +216,7 @@ impl Server {
             return; // QuorumCnxManager reconnects on demand; lost notifications are resent.
         }
         match &self.role {
-            Role::Leading(_) => self.leader_lost_learner(sid, out),
+            Role::Leading(_) => self.leader_lost_learner(sid),
             Role::Learning(l) if l.leader == sid => self.learner_disconnected(out),
             _ => {}
         }
