@@ -81,6 +81,11 @@ pub enum Happening<'a> {
     },
     /// Partitions changed.
     Network,
+    /// Before anything else: the scenario declares every initial txn (proposer
+    /// `ServerId::NONE`) up to `upto` committed (`[cluster] committed`).
+    InitiallyCommitted {
+        upto: zab::Zxid,
+    },
     /// `liveness_ms` after the last fault ended (at `faults_over_us`).
     LivenessDeadline {
         faults_over_us: u64,

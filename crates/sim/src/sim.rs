@@ -203,6 +203,9 @@ impl Sim {
             }
         }
         sim.schedule_liveness();
+        if let Some(upto) = sc.cluster.committed {
+            sim.note(Happening::InitiallyCommitted { upto });
+        }
         for i in 0..sim.world.slots.len() {
             let id = sim.world.slots[i].id;
             sim.boot(id);

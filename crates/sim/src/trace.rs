@@ -88,6 +88,10 @@ pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
             h.u64(11);
             h.u64(*faults_over_us);
         }
+        Happening::InitiallyCommitted { upto } => {
+            h.u64(12);
+            h.u64(upto.0);
+        }
     }
 }
 
@@ -154,6 +158,10 @@ enum Line<'a> {
     Network {
         t_us: u64,
         partitions: &'a [Vec<Vec<String>>],
+    },
+    InitiallyCommitted {
+        t_us: u64,
+        upto: String,
     },
     LivenessDeadline {
         t_us: u64,
@@ -244,6 +252,10 @@ impl TraceWriter {
             Happening::LivenessDeadline { faults_over_us } => Line::LivenessDeadline {
                 t_us: now,
                 faults_over_us: *faults_over_us,
+            },
+            Happening::InitiallyCommitted { upto } => Line::InitiallyCommitted {
+                t_us: now,
+                upto: upto.to_string(),
             },
         };
         self.line(&line);

@@ -135,7 +135,7 @@ pub enum Event {
     /// Leader: a txn was proposed.
     Proposed { txn: TxnId },
     /// Leader: a txn gathered a quorum of ACKs and is committed.
-    Committed { zxid: Zxid, acks: Vec<ServerId> },
+    Committed { txn: TxnId, acks: Vec<ServerId> },
     /// The first `count` txns of the data tree's applied sequence are delivered: committed and
     /// visible to clients.
     Delivered { count: usize },

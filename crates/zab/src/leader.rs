@@ -754,7 +754,7 @@ impl Server {
             }
         }
         out.event(Event::Committed {
-            zxid,
+            txn: p.txn.id(),
             acks: p.acks.iter().copied().collect(),
         });
         for sid in followers {
