@@ -9,10 +9,12 @@
 //! |---|---|
 //! | `leadership` | [`leadership`] |
 //! | `election-liveness` | [`election_liveness`] |
+//! | `progress` | [`progress`] |
 
 pub mod election_liveness;
 pub mod leadership;
 pub mod names;
+pub mod progress;
 pub mod view;
 
 #[cfg(test)]
@@ -79,6 +81,11 @@ pub enum Happening<'a> {
     Resume {
         id: ServerId,
     },
+    /// A simulated client did something the checkers may care about.
+    Client {
+        id: zab::ClientId,
+        event: &'a ClientEvent,
+    },
     /// Partitions changed.
     Network,
     /// Before anything else: the scenario declares every initial txn (proposer
@@ -90,6 +97,30 @@ pub enum Happening<'a> {
     LivenessDeadline {
         faults_over_us: u64,
     },
+}
+
+/// What a client reports. `op` numbers a client's logical operations: an operation keeps its
+/// number when the client resubmits it to another server after losing its connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ClientEvent {
+    /// An operation was sent to `server` as request `cxid`.
+    Submitted {
+        op: u64,
+        cxid: u64,
+        server: ServerId,
+        write: bool,
+    },
+    /// The operation was answered; `zxid` is the write's zxid, or for a read the zxid the
+    /// server had applied.
+    Answered {
+        op: u64,
+        cxid: u64,
+        server: ServerId,
+        zxid: zab::Zxid,
+    },
+    /// The connection to `server` broke or timed out; an unanswered operation will be
+    /// resubmitted elsewhere.
+    ConnectionLoss { server: ServerId },
 }
 
 /// An invariant checker.
@@ -105,6 +136,7 @@ pub fn all_checkers() -> Vec<Box<dyn Checker>> {
     vec![
         Box::new(leadership::Leadership::default()),
         Box::new(election_liveness::ElectionLiveness),
+        Box::new(progress::Progress::default()),
     ]
 }
 

@@ -1,6 +1,8 @@
 //! The event loop: pops the earliest event, steps the server it concerns, interprets the
 //! server's outputs, and shows every happening to the checkers and the trace.
 
+mod clients;
+
 use crate::faults::{self, Armed, Planned};
 use crate::network::{conn_key, Partition};
 use crate::outcome::{ElectionRecord, Outcome};
@@ -65,6 +67,16 @@ pub enum Ev {
     Heal(u64),
     Resume(ServerId),
     LivenessDeadline,
+    /// A client's think time, request timeout or reconnect backoff is over.
+    ClientTimer {
+        id: zab::ClientId,
+        gen: u64,
+    },
+    /// Tell a client that its session connection broke.
+    ClientNotify {
+        id: zab::ClientId,
+        peer: Endpoint,
+    },
 }
 
 /// How to run a scenario.
@@ -96,6 +108,8 @@ pub struct Sim {
     rng_net: ChaCha8Rng,
     rng_disk: ChaCha8Rng,
     rng_faults: ChaCha8Rng,
+    rng_workload: ChaCha8Rng,
+    workload: Option<clients::Workload>,
     delay_us: (u64, u64),
     fsync_us: (u64, u64),
     reset: f64,
@@ -161,6 +175,8 @@ impl Sim {
             rng_net: stream(seed, Stream::Network as u64),
             rng_disk: stream(seed, Stream::Disk as u64),
             rng_faults: stream(seed, Stream::Faults as u64),
+            rng_workload: stream(seed, Stream::Workload as u64),
+            workload: sc.clients.as_ref().map(clients::Workload::new),
             delay_us: (us(sc.network.delay_ms.0), us(sc.network.delay_ms.1)),
             fsync_us: (us(sc.disk.fsync_ms.0), us(sc.disk.fsync_ms.1)),
             reset: sc.network.reset,
@@ -210,6 +226,7 @@ impl Sim {
             let id = sim.world.slots[i].id;
             sim.boot(id);
         }
+        sim.start_clients();
         sim
     }
 
@@ -391,6 +408,8 @@ impl Sim {
                 }
             }
             Ev::Resume(id) => self.resume(id),
+            Ev::ClientTimer { id, gen } => self.client_timer(id, gen),
+            Ev::ClientNotify { id, peer } => self.client_disconnected(id, peer),
             Ev::LivenessDeadline => {
                 let now = self.world.now;
                 if now == self.faults_over_us + self.liveness_us {
@@ -405,7 +424,17 @@ impl Sim {
         if self.world.net.gen(&conn_key(from, to, channel)) != gen {
             return; // lost with a broken connection
         }
-        let Endpoint::Server(id) = to else { return };
+        let id = match to {
+            Endpoint::Server(id) => id,
+            Endpoint::Client(c) => {
+                self.note(Happening::Deliver {
+                    from,
+                    to,
+                    msg: &msg,
+                });
+                return self.client_receive(c, from, msg);
+            }
+        };
         let Some(slot) = self.world.slot_mut(id) else {
             return;
         };
@@ -633,7 +662,14 @@ impl Sim {
 
     /// Tells `who` that its connection to `peer` broke, after a network delay.
     fn notify(&mut self, who: Endpoint, peer: Endpoint, channel: Channel) {
-        let Endpoint::Server(id) = who else { return };
+        let id = match who {
+            Endpoint::Server(id) => id,
+            Endpoint::Client(id) => {
+                let at = self.world.now + self.delay();
+                self.queue.push(at, Ev::ClientNotify { id, peer });
+                return;
+            }
+        };
         let Some(slot) = self.world.slot(id) else {
             return;
         };

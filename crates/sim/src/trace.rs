@@ -3,7 +3,7 @@
 //! The hash is FNV-1a over a compact encoding of each happening, computed for every run (it
 //! is cheap); the JSON lines are written only when a trace file is asked for.
 
-use check::Happening;
+use check::{ClientEvent, Happening};
 use serde::Serialize;
 use std::io::Write;
 use zab::{DiskOp, Endpoint, Message};
@@ -92,6 +92,25 @@ pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
             h.u64(12);
             h.u64(upto.0);
         }
+        Happening::Client { id, event } => {
+            h.u64(13);
+            h.u64(u64::from(id.0));
+            match event {
+                ClientEvent::Submitted {
+                    op, cxid, server, ..
+                } => {
+                    h.u64(*op);
+                    h.u64(*cxid);
+                    h.u64(u64::from(server.0));
+                }
+                ClientEvent::Answered { op, cxid, zxid, .. } => {
+                    h.u64(*op);
+                    h.u64(*cxid);
+                    h.u64(zxid.0);
+                }
+                ClientEvent::ConnectionLoss { server } => h.u64(u64::from(server.0)),
+            }
+        }
     }
 }
 
@@ -158,6 +177,11 @@ enum Line<'a> {
     Network {
         t_us: u64,
         partitions: &'a [Vec<Vec<String>>],
+    },
+    Client {
+        t_us: u64,
+        client: String,
+        event: &'a ClientEvent,
     },
     InitiallyCommitted {
         t_us: u64,
@@ -252,6 +276,11 @@ impl TraceWriter {
             Happening::LivenessDeadline { faults_over_us } => Line::LivenessDeadline {
                 t_us: now,
                 faults_over_us: *faults_over_us,
+            },
+            Happening::Client { id, event } => Line::Client {
+                t_us: now,
+                client: id.to_string(),
+                event,
             },
             Happening::InitiallyCommitted { upto } => Line::InitiallyCommitted {
                 t_us: now,

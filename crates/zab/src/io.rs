@@ -6,7 +6,7 @@
 //! server can hold back an acknowledgement until what it vouches for is on disk.
 
 use crate::db::{DiskOp, TxnId};
-use crate::ids::{Channel, Endpoint, ServerId, Zxid};
+use crate::ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
 use crate::message::{Message, ServerState};
 use serde::Serialize;
 
@@ -181,6 +181,14 @@ impl Outputs {
         self.items.push(Output::Send {
             to: Endpoint::Server(to),
             channel,
+            msg,
+        });
+    }
+    /// Sends to a client on its session connection.
+    pub fn reply(&mut self, client: ClientId, msg: Message) {
+        self.items.push(Output::Send {
+            to: Endpoint::Client(client),
+            channel: Channel::Client,
             msg,
         });
     }

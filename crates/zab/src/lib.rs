@@ -15,6 +15,7 @@ mod leader;
 mod learner;
 pub mod message;
 mod server;
+mod serving;
 
 pub use bug::{Bug, BugSet};
 pub use config::Config;
@@ -22,5 +23,5 @@ pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp}
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
 pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
-pub use message::{Message, Notification, Request, ServerState, MESSAGE_NAMES};
+pub use message::{ClientOp, Message, Notification, Request, ServerState, MESSAGE_NAMES};
 pub use server::Server;

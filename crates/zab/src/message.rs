@@ -53,7 +53,16 @@ pub struct Request {
     pub op: crate::db::TxnOp,
 }
 
-/// A server-to-server packet.
+/// What a client asks of the server it is connected to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ClientOp {
+    /// A write: forwarded to the leader, proposed, and answered once committed locally.
+    Write(crate::db::TxnOp),
+    /// A read of one key, answered from the local data tree.
+    Read { key: u32 },
+}
+
+/// A packet between two servers, or between a client and the server it is connected to.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Message {
     Notification(Notification),
@@ -103,6 +112,18 @@ pub enum Message {
     Ping,
     /// Follower → leader: a client write to be proposed.
     Request(Request),
+    /// Client → server: one operation, numbered by the client (ZooKeeper's request xid).
+    ClientRequest {
+        cxid: u64,
+        op: ClientOp,
+    },
+    /// Server → client: the answer, with the zxid of the write or, for a read, the zxid the
+    /// server had applied (ZooKeeper's ReplyHeader).
+    ClientReply {
+        cxid: u64,
+        zxid: Zxid,
+        value: Option<u64>,
+    },
 }
 
 impl Message {
@@ -125,6 +146,8 @@ impl Message {
             Message::Inform { .. } => "INFORM",
             Message::Ping => "PING",
             Message::Request(_) => "REQUEST",
+            Message::ClientRequest { .. } => "CLIENT_REQUEST",
+            Message::ClientReply { .. } => "CLIENT_REPLY",
         }
     }
 
@@ -144,7 +167,11 @@ impl Message {
             | Message::Commit { zxid } => Some(*zxid),
             Message::Snap { snapshot } => Some(snapshot.zxid),
             Message::Proposal { txn } | Message::Inform { txn } => Some(txn.zxid),
-            Message::UpToDate | Message::Ping | Message::Request(_) => None,
+            Message::ClientReply { zxid, .. } => Some(*zxid),
+            Message::UpToDate
+            | Message::Ping
+            | Message::Request(_)
+            | Message::ClientRequest { .. } => None,
         }
     }
 }
@@ -167,4 +194,6 @@ pub const MESSAGE_NAMES: &[&str] = &[
     "INFORM",
     "PING",
     "REQUEST",
+    "CLIENT_REQUEST",
+    "CLIENT_REPLY",
 ];

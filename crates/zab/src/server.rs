@@ -83,6 +83,8 @@ pub struct Server {
     /// as for every other peer: under a broken vote order (zk-1419) a server's own stale
     /// vote would otherwise beat its newer one forever within a single instant.
     pub(crate) self_notification: Option<crate::message::Notification>,
+    /// Clients connected to this server while it serves.
+    pub(crate) clients: std::collections::BTreeSet<crate::ids::ClientId>,
 }
 
 impl Server {
@@ -132,6 +134,7 @@ impl Server {
             role: Role::Failed,
             role_gen: 0,
             self_notification: None,
+            clients: Default::default(),
         };
         out.event(Event::TreeReset { kept: 0 });
         // QuorumPeer.loadDataBase (ZOOKEEPER-1653): a log ahead of currentEpoch, or a
@@ -179,7 +182,10 @@ impl Server {
     }
 
     fn on_receive(&mut self, from: Endpoint, channel: Channel, msg: Message, out: &mut Outputs) {
-        let Endpoint::Server(sid) = from else { return };
+        let sid = match from {
+            Endpoint::Server(sid) => sid,
+            Endpoint::Client(c) => return self.on_client(c, msg, out),
+        };
         match msg {
             Message::Notification(n) => self.on_notification(sid, n, out),
             msg => match &self.role {
@@ -211,7 +217,13 @@ impl Server {
     }
 
     fn on_disconnected(&mut self, peer: Endpoint, channel: Channel, out: &mut Outputs) {
-        let Endpoint::Server(sid) = peer else { return };
+        let sid = match peer {
+            Endpoint::Server(sid) => sid,
+            Endpoint::Client(c) => {
+                self.clients.remove(&c);
+                return;
+            }
+        };
         if channel != Channel::Quorum {
             return; // QuorumCnxManager reconnects on demand; lost notifications are resent.
         }
@@ -322,6 +334,7 @@ impl Server {
     pub(crate) fn apply_committed(&mut self, txn: &Txn, out: &mut Outputs) {
         self.tree.apply(txn);
         self.deliver_all(out);
+        self.answer_client(txn, out);
     }
 
     /// Marks everything in the data tree as delivered.
@@ -373,6 +386,7 @@ impl Server {
     /// role's loop exits.
     pub(crate) fn start_looking(&mut self, out: &mut Outputs) {
         self.role_gen += 1;
+        self.close_clients(out);
         for t in [
             Timer::LeaderInit,
             Timer::LeaderTick,
