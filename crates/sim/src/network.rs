@@ -23,12 +23,18 @@ pub struct Conn {
     pub gen: u64,
     /// A message went through since the last break, so a break must be reported.
     pub open: bool,
+    /// Broken and not yet reconnected: a quorum or client connection carries nothing until
+    /// the side that connects (a learner, a client) opens a new one.
+    pub dead: bool,
     /// Latest scheduled delivery per direction (low→high, high→low), for FIFO order.
     pub last_delivery: [u64; 2],
-    /// Election channel: the one notification waiting to go out per direction.
+    /// Election channel: the one notification waiting in the send queue per direction.
     /// QuorumCnxManager's send queue holds a single message (`SEND_CAPACITY = 1`), so a newer
     /// vote replaces an older one that has not left yet.
     pub queued_vote: [Option<zab::Message>; 2],
+    /// Election channel: until when the SendWorker is busy writing the previous notification,
+    /// per direction. A vote sent meanwhile waits in the send queue.
+    pub vote_busy_until: [u64; 2],
 }
 
 /// An active partition: `from` groups cannot reach `to` groups.
@@ -74,7 +80,9 @@ impl Network {
     pub fn break_conn(&mut self, key: ConnKey) -> bool {
         let c = self.conn(key);
         c.gen += 1;
+        c.dead = true;
         c.queued_vote = [None, None];
+        c.vote_busy_until = [0, 0];
         std::mem::take(&mut c.open)
     }
 

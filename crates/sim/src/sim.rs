@@ -25,8 +25,9 @@ use zab::{
 /// Something scheduled to happen.
 #[derive(Debug)]
 pub enum Ev {
-    /// The queued election notification of a connection is delivered (see `Conn::queued_vote`).
-    DeliverVote {
+    /// The SendWorker of a connection is free: the queued election notification, if any,
+    /// leaves (see `Conn::queued_vote`).
+    SendQueuedVote {
         from: Endpoint,
         to: Endpoint,
         gen: u64,
@@ -131,6 +132,12 @@ pub struct Sim {
     fault_log: Vec<(u64, String)>,
     last_crashed_leader: Option<ServerId>,
 }
+
+/// How long QuorumCnxManager's SendWorker takes to write one notification to its socket.
+/// Votes produced faster than this wait in the one-slot send queue, where a newer vote
+/// replaces an older one; without this bound a vote circle (zk-1419) would multiply messages
+/// without limit in zero simulated time.
+const VOTE_WRITE_US: u64 = 100;
 
 fn us(ms: u64) -> u64 {
     ms.saturating_mul(1000)
@@ -308,11 +315,14 @@ impl Sim {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::DeliverVote { from, to, gen } => {
+            Ev::SendQueuedVote { from, to, gen } => {
                 let key = conn_key(from, to, Channel::Election);
+                if self.world.net.gen(&key) != gen {
+                    return;
+                }
                 let dir = usize::from(key.0 != from);
                 if let Some(msg) = self.world.net.conn(key).queued_vote[dir].take() {
-                    self.deliver(from, to, Channel::Election, gen, msg);
+                    self.transmit(from, to, Channel::Election, msg);
                 }
             }
             Ev::Deliver {
@@ -622,16 +632,36 @@ impl Sim {
             }
             return;
         }
-        let now = self.world.now;
-        let dir = usize::from(key.0 != from);
-        let vote = channel == Channel::Election;
-        if vote {
+        if channel != Channel::Election && self.world.net.conn(key).dead {
+            if !opens_connection(&msg) {
+                // A write on a broken socket fails; the sender finds out.
+                self.notify(from, to, channel);
+                return;
+            }
+            self.world.net.conn(key).dead = false;
+        }
+        if channel == Channel::Election {
+            let now = self.world.now;
+            let dir = usize::from(key.0 != from);
             let c = self.world.net.conn(key);
-            if c.queued_vote[dir].is_some() {
-                c.queued_vote[dir] = Some(msg);
+            if now < c.vote_busy_until[dir] {
+                // The SendWorker is still writing: wait in the queue, replacing an older vote.
+                if c.queued_vote[dir].replace(msg).is_none() {
+                    let (at, gen) = (c.vote_busy_until[dir], c.gen);
+                    self.queue.push(at, Ev::SendQueuedVote { from, to, gen });
+                }
                 return;
             }
         }
+        self.transmit(from, to, channel, msg);
+    }
+
+    /// Puts a message on the wire: delivered after a drawn delay, in order unless the
+    /// scenario allows reordering.
+    fn transmit(&mut self, from: Endpoint, to: Endpoint, channel: Channel, msg: Message) {
+        let key = conn_key(from, to, channel);
+        let now = self.world.now;
+        let dir = usize::from(key.0 != from);
         let delay = self.delay();
         let reorder = self.reorder;
         let c = self.world.net.conn(key);
@@ -642,22 +672,20 @@ impl Sim {
             (now + delay).max(c.last_delivery[dir])
         };
         c.last_delivery[dir] = at;
-        let gen = c.gen;
-        if vote {
-            c.queued_vote[dir] = Some(msg);
-            self.queue.push(at, Ev::DeliverVote { from, to, gen });
-        } else {
-            self.queue.push(
-                at,
-                Ev::Deliver {
-                    from,
-                    to,
-                    channel,
-                    gen,
-                    msg,
-                },
-            );
+        if channel == Channel::Election {
+            c.vote_busy_until[dir] = now + VOTE_WRITE_US;
         }
+        let gen = c.gen;
+        self.queue.push(
+            at,
+            Ev::Deliver {
+                from,
+                to,
+                channel,
+                gen,
+                msg,
+            },
+        );
     }
 
     /// Tells `who` that its connection to `peer` broke, after a network delay.
@@ -1048,6 +1076,16 @@ impl Sim {
             trace_error: self.trace.and_then(|t| t.error).map(|e| e.to_string()),
         }
     }
+}
+
+/// The first message on a new quorum or client connection: only the connecting side (a
+/// learner, a client) can re-establish a broken one. Election connections are re-established
+/// by QuorumCnxManager on any send.
+fn opens_connection(msg: &Message) -> bool {
+    matches!(
+        msg,
+        Message::FollowerInfo { .. } | Message::ObserverInfo { .. } | Message::ClientRequest { .. }
+    )
 }
 
 fn state_of(w: &World, id: ServerId) -> Option<ServerState> {

@@ -427,9 +427,11 @@ impl Server {
     /// `LearnerHandler.syncFollower` and what run() queues after it: the sync packets, the
     /// outstanding proposals (startForwarding) and NEWLEADER.
     fn sync_learner(&mut self, sid: ServerId, out: &mut Outputs) {
-        let (peer_last, observer) = {
-            let h = &self.leader_ref().learners[&sid];
-            (h.peer_last_zxid, h.observer)
+        let (peer_last, observer) = match self.leader_ref().learners.get(&sid) {
+            // Only once per connection: the ACKEPOCH that completes the quorum syncs every
+            // waiting learner, itself included.
+            Some(h) if h.stage == Stage::AwaitSync => (h.peer_last_zxid, h.observer),
+            _ => return,
         };
         let l = self.leader_ref();
         let epoch = l.epoch;
