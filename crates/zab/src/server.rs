@@ -37,6 +37,8 @@ struct PendingWrite {
     id: u64,
     /// Zxid of an append, so that the zk-4712 variant can forget unflushed appends.
     append: Option<Zxid>,
+    /// An epoch file write: the in-memory value follows once it is durable.
+    epoch: Option<DiskOp>,
     after: AfterWrite,
     /// The role incarnation that issued the write; a continuation from an earlier role is
     /// dropped (the write itself still completes on disk).
@@ -241,6 +243,13 @@ impl Server {
         let Some(write) = self.pending.remove(pos) else {
             return;
         };
+        // QuorumPeer.setAcceptedEpoch / setCurrentEpoch write the file, then set the field:
+        // the value a server acts on is always one its disk holds.
+        match write.epoch {
+            Some(DiskOp::AcceptedEpoch(e)) => self.accepted_epoch = e,
+            Some(DiskOp::CurrentEpoch(e)) => self.current_epoch = e,
+            _ => {}
+        }
         if write.role_gen != self.role_gen {
             return;
         }
@@ -256,11 +265,10 @@ impl Server {
 
     /// Issues a durable write and remembers what to do once it completes.
     pub(crate) fn write(&mut self, op: DiskOp, after: AfterWrite, out: &mut Outputs) -> u64 {
-        match &op {
-            DiskOp::AcceptedEpoch(e) => self.accepted_epoch = *e,
-            DiskOp::CurrentEpoch(e) => self.current_epoch = *e,
-            _ => {}
-        }
+        let epoch = match &op {
+            DiskOp::AcceptedEpoch(_) | DiskOp::CurrentEpoch(_) => Some(op.clone()),
+            _ => None,
+        };
         let id = self.next_write_id;
         self.next_write_id += 1;
         let append = match &op {
@@ -270,6 +278,7 @@ impl Server {
         self.pending.push_back(PendingWrite {
             id,
             append,
+            epoch,
             after,
             role_gen: self.role_gen,
         });
