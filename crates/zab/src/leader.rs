@@ -127,7 +127,8 @@ impl Server {
     /// `getEpochToPropose`: every learner's acceptedEpoch raises the proposal; a quorum of
     /// participants (with the leader) fixes it.
     fn get_epoch_to_propose(&mut self, sid: ServerId, accepted_epoch: u64, out: &mut Outputs) {
-        let is_participant = self.cfg.is_participant(sid);
+        // isParticipant; the observer-votes variant lets observers count as well.
+        let is_participant = self.cfg.has_vote(sid);
         let l = self.leader_mut();
         if l.epoch_decided {
             return;
@@ -192,7 +193,7 @@ impl Server {
         last_zxid: Zxid,
         out: &mut Outputs,
     ) -> bool {
-        let is_participant = self.cfg.is_participant(sid);
+        let is_participant = self.cfg.has_vote(sid);
         let l = self.leader_mut();
         if l.election_finished {
             return true;
