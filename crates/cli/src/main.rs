@@ -1,5 +1,6 @@
-//! `sim`: run, list (and later fuzz and shrink) zabsim scenarios.
+//! `sim`: run, fuzz and list zabsim scenarios (shrink comes later).
 
+mod fuzz;
 mod list;
 mod run;
 
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run one scenario with one seed and check every invariant.
     Run(run::RunArgs),
+    /// Run many seeds of scenarios in parallel and report the failures by invariant.
+    Fuzz(fuzz::FuzzArgs),
     /// List the scenario library, the invariants or the bug variants.
     List {
         /// scenarios | invariants | bugs
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Fuzz(args) => fuzz::fuzz(args),
         Command::List { what, dir } => list::list(what, &dir),
     };
     ExitCode::from(code)

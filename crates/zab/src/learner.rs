@@ -6,12 +6,13 @@
 //! blocked learner keeps such packets in a backlog until the writes it waits for are durable.
 
 use crate::bug::Bug;
-use crate::db::{DiskOp, Txn};
+use crate::db::{DiskOp, Snapshot, Txn};
 use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Output, Outputs, Timer, ZabPhase};
 use crate::message::{Message, ServerState};
 use crate::server::{AfterWrite, Role, Server};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// How long a learner waits before retrying a refused connection
 /// (`leaderConnectDelayDuringRetryMs`).
@@ -68,6 +69,9 @@ pub(crate) struct Learner {
     backlog: VecDeque<Message>,
     /// FollowerZooKeeperServer.pendingTxns: logged proposals waiting for their COMMIT.
     pending_txns: VecDeque<Txn>,
+    /// The base snapshot and log a SNAP replaced in memory, while the replacement is not yet
+    /// written: a sync that fails before then reloads them (ZOOKEEPER-3642).
+    pre_snap: Option<(Arc<Snapshot>, Vec<Txn>)>,
 }
 
 impl Server {
@@ -96,6 +100,7 @@ impl Server {
             last_heard_us: self.now,
             snapshot_needed: true,
             sync_snapshot: false,
+            pre_snap: None,
             write_to_log: false,
             newleader_zxid: None,
             newleader_acked: false,
@@ -204,8 +209,9 @@ impl Server {
             }
             Message::Snap { snapshot } => {
                 l.sync_snapshot = true;
-                self.base = snapshot.clone();
-                self.log.clear();
+                let old_base = std::mem::replace(&mut self.base, snapshot.clone());
+                let old_log = std::mem::take(&mut self.log);
+                self.learner_mut().pre_snap = Some((old_base, old_log));
                 self.replace_tree(snapshot.tree.clone(), out);
             }
             Message::Trunc { zxid } => {
@@ -290,6 +296,7 @@ impl Server {
         l.write_to_log = true;
         if snapshot_needed {
             self.take_snapshot(sync_snapshot, AfterWrite::LearnerStep, out);
+            self.learner_mut().pre_snap = None;
         }
         loop {
             let l = self.learner_mut();
@@ -534,6 +541,14 @@ impl Server {
             peer: Endpoint::Server(leader),
             channel: Channel::Quorum,
         });
+        if let Some((base, log)) = self.learner_mut().pre_snap.take() {
+            // Learner.shutdown: a SNAP sync that did not finish fully shuts the server down,
+            // which clears the database; it is loaded again from the files, which never saw
+            // the leader's snapshot.
+            self.base = base;
+            self.log = log;
+            self.reload_tree(out);
+        }
         if self.cfg.has(Bug::Zk4712) {
             // The old SyncRequestProcessor is left running: the txns it still holds are not
             // part of what this server reports, yet they reach the log later.

@@ -1,0 +1,60 @@
+//! Every bug variant's scenario under scenarios/bugs/: with the bug the run violates exactly
+//! the invariants it expects, and the same schedule on the correct protocol violates none.
+//! A bug scenario that also failed without its bug would prove nothing about the bug.
+
+use std::path::{Path, PathBuf};
+use zab::{Bug, BugSet};
+
+fn bug_scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bugs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/bugs exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn each_bug_scenario_is_caught_and_passes_without_its_bug() {
+    let files = bug_scenarios();
+    let mut caught = BugSet::default();
+    for path in &files {
+        let sc = scenario::load(path).expect("scenario loads");
+        assert!(
+            !sc.expect.violations.is_empty(),
+            "{}: a bug scenario must expect a violation",
+            path.display()
+        );
+        let seed = sc.seed;
+        let o = sim::run(&sc, sim::Options::new(seed));
+        assert!(
+            o.verdict.passed,
+            "{} with its bug: {:?}",
+            path.display(),
+            o.verdict.reasons
+        );
+        let mut fixed = sc.clone();
+        fixed.bugs = BugSet::default();
+        let o = sim::run(&fixed, sim::Options::new(seed));
+        assert!(
+            o.violations.is_empty(),
+            "{} without its bug: {:?}",
+            path.display(),
+            o.violations
+        );
+        for b in sc.bugs.iter() {
+            caught.insert(b);
+        }
+    }
+    let missing: Vec<&str> = Bug::ALL
+        .iter()
+        .filter(|b| !caught.has(**b) && **b != Bug::StaleReadOwnWrite)
+        .map(|b| b.name())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "bug variants without a scenario: {missing:?}"
+    );
+}
