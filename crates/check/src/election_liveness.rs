@@ -2,13 +2,19 @@
 //! connected, a leader is established with a synced quorum within `liveness_ms`.
 //!
 //! Checked once, at [`Happening::LivenessDeadline`]. A run whose surviving servers cannot
-//! form a connected quorum owes no leader (2 of 4 is no majority).
+//! form a connected quorum owes no leader (2 of 4 is no majority). A leader that established
+//! its epoch after the faults stopped counts even if it has stepped down again by the
+//! deadline: a leader gives up on its own at the zxid rollover guard, and the election that
+//! follows is not a failure to elect. Whether work then gets done is `progress`'s concern.
 
 use crate::view::{connected_quorum, leader_with_quorum};
 use crate::{Checker, Happening, View, Violation};
+use zab::Event;
 
 #[derive(Default)]
-pub struct ElectionLiveness;
+pub struct ElectionLiveness {
+    last_established_us: Option<u64>,
+}
 
 impl Checker for ElectionLiveness {
     fn name(&self) -> &'static str {
@@ -16,13 +22,25 @@ impl Checker for ElectionLiveness {
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
-        let Happening::LivenessDeadline { faults_over_us } = h else {
-            return;
+        let faults_over_us = match h {
+            Happening::Server {
+                event: Event::Established { .. },
+                ..
+            } => {
+                self.last_established_us = Some(view.now_us());
+                return;
+            }
+            Happening::LivenessDeadline { faults_over_us } => faults_over_us,
+            _ => return,
         };
         let Some(quorum) = connected_quorum(view) else {
             return;
         };
-        if leader_with_quorum(view).is_some() {
+        if leader_with_quorum(view).is_some()
+            || self
+                .last_established_us
+                .is_some_and(|t| t >= *faults_over_us)
+        {
             return;
         }
         let states: Vec<String> = view
@@ -56,7 +74,7 @@ mod tests {
 
     fn check(v: &FakeView) -> Vec<Violation> {
         let mut out = Vec::new();
-        ElectionLiveness.on(
+        ElectionLiveness::default().on(
             &Happening::LivenessDeadline {
                 faults_over_us: 1_000_000,
             },
@@ -112,6 +130,39 @@ mod tests {
         );
         v.set_state(2, ServerState::Looking, ZabPhase::Election, None, false);
         assert_eq!(check(&v).len(), 1);
+    }
+
+    #[test]
+    fn quiet_when_a_leader_established_after_the_faults_and_stepped_down() {
+        let mut v = FakeView::new(3);
+        let mut c = ElectionLiveness::default();
+        let mut out = Vec::new();
+        let est = Event::Established {
+            epoch: 2,
+            quorum: vec![ServerId(1), ServerId(3)],
+        };
+        v.now = 4_000_000;
+        let h = Happening::Server {
+            id: ServerId(3),
+            event: &est,
+        };
+        c.on(&h, &v, &mut out);
+        v.now = 11_000_000;
+        for id in 1..=3 {
+            v.set_state(id, ServerState::Looking, ZabPhase::Election, None, false);
+        }
+        let deadline = Happening::LivenessDeadline {
+            faults_over_us: 1_000_000,
+        };
+        c.on(&deadline, &v, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // Established before the faults ended does not count.
+        let mut c = ElectionLiveness::default();
+        v.now = 500_000;
+        c.on(&h, &v, &mut out);
+        v.now = 11_000_000;
+        c.on(&deadline, &v, &mut out);
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

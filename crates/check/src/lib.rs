@@ -8,17 +8,44 @@
 //! | invariant | module |
 //! |---|---|
 //! | `leadership` | [`leadership`] |
+//! | `prefix-consistency` | [`prefix_consistency`] |
+//! | `integrity` | [`integrity`] |
+//! | `total-order` | [`total_order`] |
+//! | `primary-order` | [`primary_order`] |
+//! | `primary-integrity` | [`primary_integrity`] |
+//! | `committed-durability` | [`committed_durability`] |
+//! | `abandoned-skipped` | [`abandoned_skipped`] |
+//! | `history-consistency` | [`history_consistency`] |
+//! | `durable-ack` | [`durable_ack`] |
+//! | `epoch-order` | [`epoch_order`] |
+//! | `zxid-order` | [`zxid_order`] |
+//! | `protocol-error` | [`protocol_error`] |
 //! | `election-liveness` | [`election_liveness`] |
 //! | `progress` | [`progress`] |
 
+pub mod abandoned_skipped;
+pub mod committed_durability;
+pub mod durable_ack;
 pub mod election_liveness;
+pub mod epoch_order;
+pub(crate) mod history;
+pub mod history_consistency;
+pub mod integrity;
 pub mod leadership;
 pub mod names;
+pub mod prefix_consistency;
+pub mod primary_integrity;
+pub mod primary_order;
 pub mod progress;
+pub mod protocol_error;
+pub mod total_order;
 pub mod view;
+pub mod zxid_order;
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+pub(crate) mod script;
 
 pub use names::{invariant, InvariantInfo, Kind, INVARIANTS};
 pub use view::{ServerView, View};
@@ -135,7 +162,19 @@ pub trait Checker {
 pub fn all_checkers() -> Vec<Box<dyn Checker>> {
     vec![
         Box::new(leadership::Leadership::default()),
-        Box::new(election_liveness::ElectionLiveness),
+        Box::new(prefix_consistency::PrefixConsistency::default()),
+        Box::new(integrity::Integrity::default()),
+        Box::new(total_order::TotalOrder::default()),
+        Box::new(primary_order::PrimaryOrder::default()),
+        Box::new(primary_integrity::PrimaryIntegrity::default()),
+        Box::new(committed_durability::CommittedDurability::default()),
+        Box::new(abandoned_skipped::AbandonedSkipped::default()),
+        Box::new(history_consistency::HistoryConsistency::default()),
+        Box::new(durable_ack::DurableAck::default()),
+        Box::new(epoch_order::EpochOrder::default()),
+        Box::new(zxid_order::ZxidOrder::default()),
+        Box::new(protocol_error::ProtocolError::default()),
+        Box::new(election_liveness::ElectionLiveness::default()),
         Box::new(progress::Progress::default()),
     ]
 }

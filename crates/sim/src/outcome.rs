@@ -3,8 +3,8 @@
 use check::{Kind, Violation};
 use scenario::Scenario;
 use serde::Serialize;
-use std::collections::BTreeSet;
-use zab::ServerId;
+use std::collections::{BTreeMap, BTreeSet};
+use zab::{ServerId, TxnId};
 
 /// One leader establishing its epoch, and how long the ensemble was without a leader before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,6 +27,7 @@ pub(crate) struct Results {
     pub trace_hash: u64,
     pub faults: Vec<(u64, String)>,
     pub trace_error: Option<String>,
+    pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -59,6 +60,8 @@ pub struct Outcome {
     /// Faults carried out (or skipped), with their times.
     pub faults: Vec<(u64, String)>,
     pub trace_error: Option<String>,
+    /// Each running server's delivered txns at the end, in order.
+    pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
     pub verdict: Verdict,
 }
 
@@ -82,6 +85,7 @@ impl Outcome {
             trace_hash: r.trace_hash,
             faults: r.faults,
             trace_error: r.trace_error,
+            delivered: r.delivered,
             verdict,
         }
     }

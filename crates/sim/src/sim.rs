@@ -1074,6 +1074,15 @@ impl Sim {
             trace_hash: self.hash.0,
             faults: self.fault_log,
             trace_error: self.trace.and_then(|t| t.error).map(|e| e.to_string()),
+            delivered: self
+                .world
+                .members
+                .iter()
+                .filter_map(|id| {
+                    let s = self.world.running(*id)?;
+                    Some((*id, s.tree().applied[..s.delivered()].to_vec()))
+                })
+                .collect(),
         }
     }
 }

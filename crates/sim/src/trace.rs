@@ -121,6 +121,7 @@ fn disk_op_code(op: &DiskOp) -> u64 {
         DiskOp::Snapshot { snapshot, .. } => 1 << 62 | snapshot.zxid.0,
         DiskOp::AcceptedEpoch(e) => 1 << 61 | e,
         DiskOp::CurrentEpoch(e) => 1 << 60 | e,
+        DiskOp::UpdatingEpoch(on) => 1 << 59 | u64::from(*on),
     }
 }
 

@@ -123,6 +123,7 @@ pub enum DiskFile {
     Snapshot,
     AcceptedEpoch,
     CurrentEpoch,
+    UpdatingEpoch,
 }
 
 /// One durable write.
@@ -141,6 +142,10 @@ pub enum DiskOp {
     },
     AcceptedEpoch(u64),
     CurrentEpoch(u64),
+    /// Create (true) or delete (false) the `updatingEpoch` marker a learner keeps while it
+    /// persists what NEWLEADER vouches for: a crash inside that window leaves a log ahead of
+    /// currentEpoch, which start-up then repairs instead of refusing (ZOOKEEPER-1653).
+    UpdatingEpoch(bool),
 }
 
 impl DiskOp {
@@ -150,6 +155,7 @@ impl DiskOp {
             DiskOp::Snapshot { .. } => DiskFile::Snapshot,
             DiskOp::AcceptedEpoch(_) => DiskFile::AcceptedEpoch,
             DiskOp::CurrentEpoch(_) => DiskFile::CurrentEpoch,
+            DiskOp::UpdatingEpoch(_) => DiskFile::UpdatingEpoch,
         }
     }
 }
@@ -162,6 +168,8 @@ const SNAP_RETAIN_COUNT: usize = 3;
 pub struct DiskImage {
     pub accepted_epoch: u64,
     pub current_epoch: u64,
+    /// The `updatingEpoch` marker file exists.
+    pub updating_epoch: bool,
     /// Oldest first.
     pub snapshots: Vec<Arc<Snapshot>>,
     /// The txn log, ascending.
@@ -192,6 +200,7 @@ impl DiskImage {
             }
             DiskOp::AcceptedEpoch(e) => self.accepted_epoch = *e,
             DiskOp::CurrentEpoch(e) => self.current_epoch = *e,
+            DiskOp::UpdatingEpoch(on) => self.updating_epoch = *on,
         }
     }
 

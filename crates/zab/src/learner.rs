@@ -36,6 +36,8 @@ enum Blocked {
     AckEpoch(Option<u64>),
     /// The log is being truncated to this zxid.
     Trunc(Zxid),
+    /// NEWLEADER: the updatingEpoch marker is being created.
+    NewLeaderUpdating,
     /// NEWLEADER: the snapshot and synced txns are being written.
     NewLeaderLog,
     /// NEWLEADER: currentEpoch is being written; then the NEWLEADER ack.
@@ -291,6 +293,15 @@ impl Server {
             out.event(Event::ProtocolError { reason });
         }
         l.newleader_zxid = Some(zxid);
+        self.write(DiskOp::UpdatingEpoch(true), AfterWrite::LearnerStep, out);
+        self.learner_mut().blocked = Some(Blocked::NewLeaderUpdating);
+        self.learner_continue(out);
+    }
+
+    /// NEWLEADER, once the updatingEpoch marker exists: snapshot if needed, log the synced
+    /// txns, then (once they are durable) currentEpoch.
+    fn new_leader_persist(&mut self, zxid: Zxid, out: &mut Outputs) {
+        let l = self.learner_mut();
         let snapshot_needed = l.snapshot_needed;
         let sync_snapshot = l.sync_snapshot;
         l.write_to_log = true;
@@ -329,7 +340,6 @@ impl Server {
         } else {
             self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
         }
-        self.learner_continue(out);
     }
 
     /// zk-3911: the learner thread no longer waits for the log writes it started.
@@ -463,6 +473,11 @@ impl Server {
                         self.reload_tree(out);
                     }
                 }
+                Blocked::NewLeaderUpdating => {
+                    let zxid = self.learner_ref().newleader_zxid.expect("newleader");
+                    self.new_leader_persist(zxid, out);
+                    continue;
+                }
                 Blocked::NewLeaderLog => {
                     let epoch = self
                         .learner_ref()
@@ -474,6 +489,7 @@ impl Server {
                     continue;
                 }
                 Blocked::NewLeaderEpoch => {
+                    self.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
                     let l = self.learner_mut();
                     let zxid = l.newleader_zxid.expect("newleader");
                     l.newleader_acked = true;

@@ -141,6 +141,15 @@ impl Server {
         out.event(Event::TreeReset { kept: 0 });
         // QuorumPeer.loadDataBase (ZOOKEEPER-1653): a log ahead of currentEpoch, or a
         // currentEpoch ahead of acceptedEpoch, means the files are inconsistent.
+        if disk.updating_epoch {
+            // QuorumPeer.loadDataBase: the learner crashed while persisting NEWLEADER's
+            // history; its log may already hold the new epoch, which it had accepted.
+            if last.epoch() > server.current_epoch {
+                server.current_epoch = last.epoch();
+                server.write(DiskOp::CurrentEpoch(last.epoch()), AfterWrite::Nothing, out);
+            }
+            server.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
+        }
         if last.epoch() > server.current_epoch {
             let reason = format!(
                 "The current epoch, {}, is older than the last zxid, {}",

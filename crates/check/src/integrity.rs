@@ -1,0 +1,176 @@
+//! `integrity`: every delivered txn was proposed by an established leader for a client
+//! request (Zab.tla Integrity).
+//!
+//! Servers only deliver what a leader broadcast: a txn that no established leader proposed
+//! for a client request is one the ensemble made up or took from a leader that had no right
+//! to propose (a leader proposes only once a quorum acknowledged NEWLEADER). It catches
+//! corruption of txns in transit or in sync, and proposals made before establishment.
+//!
+//! A txn counts as properly proposed when its leader reported `Proposed` while the view shows
+//! it as an established leader, and the txn it logged for the proposal carries a client
+//! request. Initial txns (proposer `NONE`) are part of the scenario's given history and always
+//! allowed.
+//!
+//! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
+
+use crate::history::{applied_upto, DeliveredCounts};
+use crate::{Checker, Happening, View, Violation};
+use std::collections::{BTreeMap, BTreeSet};
+use zab::{Event, ServerId, TxnId};
+
+#[derive(Default)]
+pub struct Integrity {
+    deliveries: DeliveredCounts,
+    proposed: BTreeSet<TxnId>,
+    /// Txns reported `Proposed` that do not count, and why.
+    improper: BTreeMap<TxnId, &'static str>,
+    reported: BTreeSet<(ServerId, TxnId)>,
+}
+
+impl Checker for Integrity {
+    fn name(&self) -> &'static str {
+        "integrity"
+    }
+
+    fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
+        if let Happening::Server {
+            id,
+            event: Event::Proposed { txn },
+        } = h
+        {
+            let Some(s) = view.server(*id) else { return };
+            // The proposal is logged in the same step, right after it is reported.
+            let logged = s.log.last().filter(|t| t.id() == *txn);
+            if !s.established {
+                self.improper
+                    .insert(*txn, "its leader proposed it before it was established");
+            } else if logged.is_some_and(|t| t.request.is_none()) {
+                self.improper
+                    .insert(*txn, "its leader proposed it for no client request");
+            } else {
+                self.proposed.insert(*txn);
+            }
+            return;
+        }
+        let Some((id, range)) = self.deliveries.follow(h) else {
+            return;
+        };
+        let Some(applied) = applied_upto(view, id, range.end) else {
+            return;
+        };
+        for t in applied.iter().skip(range.start) {
+            if t.proposer == ServerId::NONE || self.proposed.contains(t) {
+                continue;
+            }
+            if !self.reported.insert((id, *t)) {
+                continue;
+            }
+            let why = self
+                .improper
+                .get(t)
+                .copied()
+                .unwrap_or("no leader ever proposed it");
+            out.push(Violation {
+                invariant: "integrity",
+                at_us: view.now_us(),
+                server: Some(id),
+                message: format!(
+                    "{id} delivered {t}, but {why}: every delivered txn must have been proposed by an established leader for a client request"
+                ),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{eventful_run, initial, proposal, z, Script, Variant};
+
+    #[test]
+    fn quiet_on_runs_where_every_txn_was_proposed() {
+        // Even the buggy variants only deliver txns that were properly proposed.
+        for variant in [
+            Variant::Correct,
+            Variant::Zk2845,
+            Variant::Zk1154,
+            Variant::LostCommit,
+        ] {
+            let out = eventful_run(Integrity::default(), variant);
+            assert!(out.is_empty(), "{variant:?}: {out:?}");
+        }
+    }
+
+    fn epoch_two() -> Script<Integrity> {
+        let mut s = Script::new(3, Integrity::default());
+        let init = vec![initial(1, 1)];
+        s.start(
+            &[(1, init.clone()), (2, init.clone()), (3, init)],
+            Some(z(1, 1)),
+        );
+        s.lead(1, 2);
+        s.follow(2, 1, 2);
+        s.diff(2, 1, &[]);
+        s
+    }
+
+    #[test]
+    fn fires_for_a_txn_no_leader_proposed() {
+        let mut s = epoch_two();
+        s.establish(1, &[1, 2]);
+        s.up_to_date(2, 1);
+        let t = s.propose(1, 1, &[2]);
+        s.commit(1, &t, &[1, 2], &[2]);
+        assert!(s.take().is_empty());
+        // s2 applies a txn under s3's name that s3 never proposed.
+        s.apply(2, &proposal(2, 2, 3));
+        s.deliver(2);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].invariant, "integrity");
+        assert_eq!(out[0].server, Some(ServerId(2)));
+        assert_eq!(
+            out[0].message,
+            "s2 delivered 2:2@s3, but no leader ever proposed it: every delivered txn must have been proposed by an established leader for a client request"
+        );
+        // Delivered again after a restart: the same breach.
+        s.crash(2);
+        s.restart(2);
+        s.apply(2, &proposal(2, 2, 3));
+        s.deliver(2);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn fires_for_a_proposal_made_before_establishment() {
+        let mut s = epoch_two();
+        // The leader proposes while still synchronizing, then establishes with it.
+        let t = s.propose(1, 1, &[2]);
+        s.establish(1, &[1, 2]);
+        s.commit(1, &t, &[1, 2], &[2]);
+        let out = s.take();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].message.starts_with(
+            "s1 delivered 2:1@s1, but its leader proposed it before it was established"
+        ));
+        assert_eq!(out[1].server, Some(ServerId(2)));
+    }
+
+    #[test]
+    fn fires_for_a_proposal_without_a_client_request() {
+        let mut s = epoch_two();
+        s.establish(1, &[1, 2]);
+        s.up_to_date(2, 1);
+        let mut t = proposal(2, 1, 1);
+        t.request = None;
+        s.server(1).log.push(t.clone());
+        s.event(1, Event::Proposed { txn: t.id() });
+        s.write(1, zab::DiskOp::Append(t.clone()));
+        s.commit(1, &t, &[1], &[]);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0]
+            .message
+            .contains("but its leader proposed it for no client request"));
+    }
+}

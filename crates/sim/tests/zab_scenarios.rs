@@ -1,0 +1,222 @@
+//! The ZAB scenario library: each scenario passes, and the specific thing it exists to show
+//! happens (read from the trace and from every server's final delivered history).
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::Path;
+use std::rc::Rc;
+use zab::{ServerId, TxnId, Zxid};
+
+/// A trace sink the test can read back.
+#[derive(Clone, Default)]
+struct Captured(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Run {
+    outcome: sim::Outcome,
+    trace: Vec<serde_json::Value>,
+}
+
+fn run(name: &str) -> Run {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name);
+    let sc = scenario::load(&path).expect("scenario loads");
+    let sink = Captured::default();
+    let mut opts = sim::Options::new(sc.seed);
+    opts.trace = Some(Box::new(sink.clone()));
+    let outcome = sim::run(&sc, opts);
+    assert!(
+        outcome.verdict.passed,
+        "{name}: {:?} {:?}",
+        outcome.verdict.reasons, outcome.violations
+    );
+    let bytes = sink.0.borrow();
+    let trace = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("trace line is JSON"))
+        .collect();
+    Run { outcome, trace }
+}
+
+impl Run {
+    /// Server events of one kind, as (server, fields).
+    fn events(&self, kind: &str) -> Vec<(String, &serde_json::Value)> {
+        self.trace
+            .iter()
+            .filter(|l| l["kind"] == "event")
+            .filter_map(|l| Some((l["server"].as_str()?.to_string(), l["event"].get(kind)?)))
+            .collect()
+    }
+
+    /// Every running server ends with the same delivered history; returns it.
+    fn agreed_history(&self) -> &Vec<TxnId> {
+        let mut it = self.outcome.delivered.iter();
+        let (first_id, first) = it.next().expect("a running server");
+        for (id, h) in it {
+            assert_eq!(
+                h, first,
+                "{id} and {first_id} end with different delivered histories"
+            );
+        }
+        first
+    }
+}
+
+fn txn_id(v: &serde_json::Value) -> TxnId {
+    TxnId {
+        zxid: Zxid(v["zxid"].as_u64().expect("zxid")),
+        proposer: ServerId(v["proposer"].as_u64().expect("proposer") as u8),
+    }
+}
+
+#[test]
+fn leader_crash_before_commit_keeps_the_txn_in_the_next_epoch() {
+    let r = run("leader-crash-before-commit.toml");
+    let (leader, first) = r.events("Committed")[0].clone();
+    let committed = txn_id(&first["txn"]);
+    assert_eq!(committed.zxid, Zxid::new(1, 1));
+    assert!(
+        r.outcome
+            .faults
+            .iter()
+            .any(|(_, f)| f == &format!("crash {leader}")),
+        "the leader that committed 1:1 crashed: {:?}",
+        r.outcome.faults
+    );
+    let epochs: Vec<u64> = r.outcome.elections.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, vec![1, 2], "one new election after the crash");
+    assert_ne!(r.outcome.elections[1].leader.to_string(), leader);
+    let history = r.agreed_history();
+    assert_eq!(
+        history.first(),
+        Some(&committed),
+        "1:1 is the first txn everywhere"
+    );
+    // Every write commits; a client that lost its connection may have resubmitted one.
+    assert!(
+        history.len() >= 20,
+        "every write committed: {}",
+        history.len()
+    );
+}
+
+#[test]
+fn abandoned_proposal_is_never_delivered() {
+    let r = run("abandoned-proposal.toml");
+    let (_, first) = r.events("Proposed")[0].clone();
+    let abandoned = txn_id(&first["txn"]);
+    let history = r.agreed_history();
+    assert!(
+        !history.contains(&abandoned),
+        "{abandoned} was abandoned by the next leader"
+    );
+    assert!(
+        history.len() >= 19,
+        "the other writes commit: {}",
+        history.len()
+    );
+}
+
+#[test]
+fn follower_crash_at_newleader_resyncs() {
+    let r = run("follower-crash-at-newleader.toml");
+    assert!(r.outcome.faults.iter().any(|(_, f)| f == "crash s1"));
+    assert!(r.outcome.faults.iter().any(|(_, f)| f == "restart s1"));
+    let history = r.agreed_history();
+    assert!(r.outcome.delivered.contains_key(&ServerId(1)));
+    let initial: Vec<Zxid> = history.iter().take(5).map(|t| t.zxid).collect();
+    assert_eq!(
+        initial,
+        (1..=5).map(|c| Zxid::new(1, c)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn leader_crash_during_discovery_recovers() {
+    let r = run("leader-crash-during-discovery.toml");
+    assert!(r.outcome.faults.iter().any(|(_, f)| f.starts_with("crash")));
+    assert!(r.outcome.leader.is_some());
+    assert!(r.agreed_history().len() >= 20);
+}
+
+#[test]
+fn far_behind_follower_gets_snap() {
+    let r = run("follower-far-behind-snap.toml");
+    let snap = r
+        .events("SyncDecision")
+        .into_iter()
+        .any(|(_, d)| d["learner"] == 1 && d["mode"] == "Snap");
+    assert!(snap, "s1 is synchronized with SNAP");
+    assert!(r.agreed_history().len() >= 60);
+}
+
+#[test]
+fn follower_with_abandoned_txn_gets_trunc() {
+    let r = run("follower-abandoned-txn-trunc.toml");
+    let trunc = r
+        .events("SyncDecision")
+        .into_iter()
+        .any(|(_, d)| d["learner"] == 1 && d["mode"] == "Trunc" && d["zxid"] == Zxid::new(1, 2).0);
+    assert!(trunc, "s1 is sent TRUNC 1:2");
+    let history = r.agreed_history();
+    assert!(history.iter().all(|t| t.zxid != Zxid::new(1, 3)));
+}
+
+#[test]
+fn rolling_restart_and_minority_partition_lose_nothing() {
+    for name in [
+        "rolling-restart-under-writes.toml",
+        "minority-partition-under-writes.toml",
+    ] {
+        let r = run(name);
+        assert!(r.outcome.elections.len() >= 2, "{name}: the leader changed");
+        let history = r.agreed_history();
+        assert_eq!(history.len() as u64, r.outcome.committed, "{name}");
+    }
+}
+
+#[test]
+fn observer_catches_up_through_inform() {
+    let r = run("observer-catch-up.toml");
+    let informs = r
+        .trace
+        .iter()
+        .filter(|l| l["kind"] == "deliver" && l["msg"] == "INFORM" && l["to"] == "s4")
+        .count();
+    assert!(
+        informs > 10,
+        "the observer follows commits through INFORM ({informs})"
+    );
+    assert!(r.outcome.delivered.contains_key(&ServerId(4)));
+    r.agreed_history();
+}
+
+#[test]
+fn zxid_rollover_forces_a_new_epoch() {
+    let r = run("zxid-rollover.toml");
+    let rolled = r.events("LeaderShutdown").into_iter().any(|(_, e)| {
+        e["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("rolled over"))
+    });
+    assert!(rolled, "the leader steps down at the rollover guard");
+    assert!(r.outcome.epoch >= 2);
+    let history = r.agreed_history();
+    assert!(
+        history.len() >= 20,
+        "every write commits: {}",
+        history.len()
+    );
+    assert!(history.iter().all(|t| t.zxid.counter() < Zxid::COUNTER_MAX));
+}
