@@ -193,3 +193,58 @@ fn trace_is_json_lines() {
         assert!(kinds.contains(k), "no {k} line in the trace: {kinds:?}");
     }
 }
+
+#[test]
+fn leader_crash_before_commit_shows_the_crash_the_election_and_the_recovered_txn() {
+    let out = sim(&[
+        "run",
+        "scenarios/leader-crash-before-commit.toml",
+        "--seed",
+        "42",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("matched: COMMIT s3->"), "{text}");
+    assert!(text.contains("crash s3"), "{text}");
+    assert!(text.contains("epoch 2   leader"), "{text}");
+    assert!(
+        text.contains("committed on establishing epoch 2") && text.contains("1:1@s3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fuzz_reports_seeds_per_second_and_failures_by_invariant() {
+    let out = sim(&[
+        "fuzz",
+        "scenarios/bugs/zk-335.toml",
+        "--seeds",
+        "42..44",
+        "--jobs",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The bug scenario expects its violation, so its seeds pass.
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 passed, 0 failed"), "{text}");
+    assert!(text.contains("seeds/s"), "{text}");
+
+    let out = sim(&[
+        "fuzz",
+        "scenarios/election-basic.toml",
+        "--seeds",
+        "0..3",
+        "--bug",
+        "quorum-off-by-one",
+        "--seeds",
+        "0..3",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "--seeds twice is a usage error");
+
+    let out = sim(&["fuzz", "scenarios/bugs/zk-335.toml", "--seeds", "5..5"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an empty range is a usage error"
+    );
+}

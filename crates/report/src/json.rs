@@ -24,6 +24,7 @@ pub fn json(o: &sim::Outcome, command: &str) -> String {
                 "leader": e.leader.0,
                 "started_ms": e.started_us as f64 / 1000.0,
                 "established_ms": e.established_us as f64 / 1000.0,
+                "recovered": e.recovered.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
             })
         })
         .collect();

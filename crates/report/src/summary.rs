@@ -3,6 +3,15 @@
 use crate::ms;
 use std::fmt::Write;
 
+/// At most eight items, then how many more.
+fn abbreviate(items: &[String]) -> String {
+    if items.len() <= 8 {
+        items.join(", ")
+    } else {
+        format!("{}, ... ({} more)", items[..8].join(", "), items.len() - 8)
+    }
+}
+
 pub fn summary(o: &sim::Outcome, command: &str) -> String {
     let mut s = String::new();
     let bugs = if o.bugs.is_empty() {
@@ -38,6 +47,16 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
             ms(e.established_us - e.started_us),
             ms(e.started_us)
         );
+        if !e.recovered.is_empty() {
+            let txns: Vec<String> = e.recovered.iter().map(|t| t.to_string()).collect();
+            let _ = writeln!(
+                s,
+                "            committed on establishing epoch {}, first delivered by {}: {}",
+                e.epoch,
+                e.leader,
+                abbreviate(&txns)
+            );
+        }
     }
     match o.leader {
         Some((l, epoch)) => {

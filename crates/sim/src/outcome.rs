@@ -14,6 +14,10 @@ pub struct ElectionRecord {
     /// When the ensemble last had no established leader (start of run, crash or step-down).
     pub started_us: u64,
     pub established_us: u64,
+    /// Txns of earlier epochs that no server had delivered before this leader established
+    /// its epoch: committed by the new leader's history (for example because the previous
+    /// leader crashed before its COMMIT left).
+    pub recovered: Vec<TxnId>,
 }
 
 pub(crate) struct Results {

@@ -128,7 +128,10 @@ pub struct Sim {
     elections: Vec<ElectionRecord>,
     no_leader_since: Option<u64>,
     established_leaders: BTreeSet<ServerId>,
-    committed: u64,
+    /// The longest delivered sequence any server reached: how many txns are committed.
+    max_delivered: usize,
+    /// A leader that just established its epoch; its next Delivered shows what it committed.
+    establishing: Option<(ServerId, u64)>,
     fault_log: Vec<(u64, String)>,
     last_crashed_leader: Option<ServerId>,
 }
@@ -205,7 +208,8 @@ impl Sim {
             elections: Vec::new(),
             no_leader_since: Some(0),
             established_leaders: BTreeSet::new(),
-            committed: 0,
+            max_delivered: 0,
+            establishing: None,
             fault_log: Vec::new(),
             last_crashed_leader: None,
         };
@@ -590,12 +594,35 @@ impl Sim {
                     leader: id,
                     started_us: self.no_leader_since.unwrap_or(now),
                     established_us: now,
+                    recovered: Vec::new(),
                 });
+                self.establishing = Some((id, *epoch));
                 self.no_leader_since = None;
                 self.established_leaders.insert(id);
             }
             Event::LeaderShutdown { .. } => self.lost_leader(id),
-            Event::Committed { .. } => self.committed += 1,
+            Event::Delivered { count } => {
+                let establishing = self.establishing.take();
+                if *count <= self.max_delivered {
+                    return;
+                }
+                let from = self.max_delivered;
+                self.max_delivered = *count;
+                let Some((leader, epoch)) = establishing.filter(|(l, _)| *l == id) else {
+                    return;
+                };
+                let Some(server) = self.world.running(leader) else {
+                    return;
+                };
+                let applied = &server.tree().applied;
+                let recovered = applied[from.min(applied.len())..(*count).min(applied.len())]
+                    .iter()
+                    .filter(|t| t.zxid.epoch() < epoch && t.proposer != ServerId::NONE)
+                    .copied();
+                if let Some(e) = self.elections.last_mut() {
+                    e.recovered.extend(recovered);
+                }
+            }
             _ => {}
         }
     }
@@ -746,8 +773,13 @@ impl Sim {
         }
         for i in fire {
             let f = self.armed[i].fault.clone();
+            let what = match kind {
+                OnKind::State => format!("{from} became {name}"),
+                OnKind::Send => format!("{name} {from}->{to} about to leave"),
+                OnKind::Receive => format!("{name} {from}->{to} about to arrive"),
+            };
             self.log_fault(format!(
-                "trigger of [[faults]] at line {} matched {name}",
+                "trigger of [[faults]] at line {} matched: {what}",
                 f.line
             ));
             let p = Planned::Scripted(f.action);
@@ -1068,7 +1100,7 @@ impl Sim {
             elections: self.elections,
             leader,
             max_epoch,
-            committed: self.committed,
+            committed: self.max_delivered as u64,
             events: self.events,
             sim_us: self.world.now,
             trace_hash: self.hash.0,
