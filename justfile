@@ -1,8 +1,12 @@
 # Mirrors the README's commands.
 
-# Run one scenario (default: the basic election) with a seed.
-run scenario="scenarios/election-basic.toml" seed="42":
+# Run one scenario (default: the leader crashing before its first COMMIT) with a seed.
+run scenario="scenarios/leader-crash-before-commit.toml" seed="42":
     cargo run --release -- run {{scenario}} --seed {{seed}}
+
+# Sweep seeds of a scenario, optionally with a bug variant: `just fuzz 0..500 zk-1154`.
+fuzz seeds="0..1000" bug="" scenario="scenarios/swarm/five-servers-writes.toml":
+    cargo run --release -- fuzz {{scenario}} --seeds {{seeds}} {{ if bug != "" { "--bug " + bug } else { "" } }}
 
 # The test suite (the README's test command).
 test:
@@ -10,7 +14,7 @@ test:
 
 # Benchmarks: events per second and simulated-to-wall ratio.
 bench:
-    cargo bench -p sim --bench election_storm
+    cargo bench -p sim
 
 # What CI runs.
 ci:
