@@ -6,6 +6,7 @@
 //! keeps what it found; the summary groups failures by invariant and names the first
 //! failing seed of each, which is the seed to shrink.
 
+use crate::determinism;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -35,6 +36,9 @@ pub struct FuzzArgs {
     /// Append one JSON line per failing seed to this file.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    /// Run every seed twice and fail it if the two runs' traces differ.
+    #[arg(long)]
+    check_determinism: bool,
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -134,6 +138,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         for _ in 0..jobs {
             let tx = tx.clone();
             let (next, seeds, scenarios, bug_names) = (&next, &seeds, &scenarios, &args.bugs);
+            let check_determinism = args.check_determinism;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 if i >= seeds.len() * scenarios.len() {
@@ -144,14 +149,21 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 opts.bugs = bugs;
                 let o = sim::run(&scenarios[scenario], opts);
                 let command = report::reproduce_command(&o, bug_names);
+                let mut reasons = o.verdict.reasons.clone();
+                if check_determinism {
+                    if let Some(diff) = determinism::compare(&scenarios[scenario], seed, bugs, &o) {
+                        reasons.push(diff);
+                    }
+                }
+                let passed = o.verdict.passed && reasons.len() == o.verdict.reasons.len();
                 let done = Done {
                     scenario,
                     seed,
                     events: o.events,
-                    passed: o.verdict.passed,
+                    passed,
                     invariants: o.violations.iter().map(|v| v.invariant).collect(),
-                    reasons: o.verdict.reasons.clone(),
-                    line: if o.verdict.passed {
+                    reasons,
+                    line: if passed {
                         String::new()
                     } else {
                         report::json(&o, &command)
@@ -181,6 +193,19 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     results.sort_by_key(|d| (d.scenario, d.seed));
     print_summary(&args, &scenarios, &seeds, &results, elapsed, jobs)
+}
+
+/// The command that reruns one seed of the sweep.
+fn reproduce(args: &FuzzArgs, d: &Done) -> String {
+    let mut cmd = format!(
+        "sim run {} --seed {}",
+        args.scenarios[d.scenario].display(),
+        d.seed
+    );
+    for b in &args.bugs {
+        cmd.push_str(&format!(" --bug {b}"));
+    }
+    cmd
 }
 
 fn print_summary(
@@ -234,19 +259,10 @@ fn print_summary(
             .position(|s| *s == first.seed)
             .map_or(0, |p| p + 1);
         println!(
-            "  {key}: {count} seed(s); first: {} seed {} (the {nth}th seed run)",
+            "  {key}: {count} seed(s); first: {} seed {} (seed #{nth} of the sweep)",
             scenarios[first.scenario].name, first.seed
         );
+        println!("    {}", reproduce(args, first));
     }
-    let first = failed[0];
-    let mut cmd = format!(
-        "sim run {} --seed {}",
-        args.scenarios[first.scenario].display(),
-        first.seed
-    );
-    for b in &args.bugs {
-        cmd.push_str(&format!(" --bug {b}"));
-    }
-    println!("reproduce the first: {cmd}");
     1
 }

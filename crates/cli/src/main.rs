@@ -1,8 +1,10 @@
-//! `sim`: run, fuzz and list zabsim scenarios (shrink comes later).
+//! `sim`: run, fuzz, shrink and list zabsim scenarios.
 
+mod determinism;
 mod fuzz;
 mod list;
 mod run;
+mod shrink;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run many seeds of scenarios in parallel and report the failures by invariant.
     Fuzz(fuzz::FuzzArgs),
+    /// Cut a failing run down to a small scenario that still fails the same way.
+    Shrink(shrink::ShrinkArgs),
     /// List the scenario library, the invariants or the bug variants.
     List {
         /// scenarios | invariants | bugs
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Shrink(args) => shrink::shrink(args),
         Command::List { what, dir } => list::list(what, &dir),
     };
     ExitCode::from(code)

@@ -19,6 +19,10 @@ pub struct RunArgs {
     /// Write every event as JSON Lines to this file.
     #[arg(long, value_name = "PATH")]
     trace: Option<PathBuf>,
+    /// Write the run as an explicit scenario (every random fault as the timed fault it
+    /// became, every target resolved) that takes the same course with the same seed.
+    #[arg(long, value_name = "PATH")]
+    export: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -53,7 +57,22 @@ pub fn run(args: RunArgs) -> u8 {
             }
         }
     }
+    let bugs = {
+        let mut all = sc.bugs;
+        for b in opts.bugs.iter() {
+            all.insert(b);
+        }
+        all
+    };
     let outcome = sim::run(&sc, opts);
+    if let Some(path) = &args.export {
+        let mut exported = sim::export::export(&sc, bugs, &outcome.executed);
+        exported.seed = seed;
+        if let Err(e) = std::fs::write(path, scenario::to_toml(&exported)) {
+            eprintln!("error: --export {}: {e}", path.display());
+            return 2;
+        }
+    }
     if let Some(e) = &outcome.trace_error {
         eprintln!("error: writing the trace failed: {e}");
         return 2;

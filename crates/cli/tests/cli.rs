@@ -248,3 +248,120 @@ fn fuzz_reports_seeds_per_second_and_failures_by_invariant() {
         "an empty range is a usage error"
     );
 }
+
+/// Failing seeds of a sweep, from its `--out` file.
+fn failing_seeds(out: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let mut seeds: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["seed"].as_u64().expect("seed")
+        })
+        .collect();
+    seeds.sort_unstable();
+    seeds
+}
+
+#[test]
+fn fuzz_results_do_not_depend_on_jobs_and_shards_cover_the_range_once() {
+    let dir = std::env::temp_dir().join(format!("zabsim-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sweep = |name: &str, extra: &[&str]| -> (Vec<u64>, String) {
+        let out = dir.join(name);
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec![
+            "fuzz",
+            "scenarios/swarm/five-servers-writes.toml",
+            "--seeds",
+            "0..24",
+            "--bug",
+            "zk-1154",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        let o = sim(&args);
+        (
+            failing_seeds(&out),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (one, text) = sweep("one.jsonl", &["--jobs", "1"]);
+    assert!(!one.is_empty(), "zk-1154 fails some of 24 seeds: {text}");
+    assert!(text.contains("24 seeds"), "{text}");
+    let (two, _) = sweep("two.jsonl", &["--jobs", "2"]);
+    assert_eq!(one, two, "--jobs changes nothing but speed");
+    let (a, ta) = sweep("a.jsonl", &["--shard", "1/2"]);
+    let (b, tb) = sweep("b.jsonl", &["--shard", "2/2"]);
+    assert!(
+        ta.contains("12 seeds") && tb.contains("12 seeds"),
+        "{ta}{tb}"
+    );
+    assert!(a.iter().all(|s| s % 2 == 0) && b.iter().all(|s| s % 2 == 1));
+    let mut both = [a, b].concat();
+    both.sort_unstable();
+    assert_eq!(both, one, "the two shards together are the whole sweep");
+}
+
+#[test]
+fn fuzz_can_check_determinism() {
+    let out = sim(&[
+        "fuzz",
+        "scenarios/leader-crash-before-commit.toml",
+        "--seeds",
+        "0..5",
+        "--check-determinism",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("5 passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn export_then_shrink_a_failing_swarm_seed() {
+    let dir = std::env::temp_dir().join(format!("zabsim-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let exported = dir.join("exported.toml");
+    let out = sim(&[
+        "run",
+        "scenarios/swarm/five-servers-writes.toml",
+        "--seed",
+        "3",
+        "--bug",
+        "zk-1154",
+        "--export",
+        exported.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "seed 3 fails with zk-1154");
+    let text = std::fs::read_to_string(&exported).expect("exported");
+    assert!(!text.contains("[random]"), "{text}");
+    assert!(text.contains("bugs = [\"zk-1154\"]"), "{text}");
+    // The export fails by itself, with its own seed.
+    let out = sim(&["run", exported.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let shrunk = dir.join("shrunk.toml");
+    let out = sim(&[
+        "shrink",
+        exported.to_str().expect("utf-8"),
+        "--out",
+        shrunk.to_str().expect("utf-8"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("run it: sim run"), "{text}");
+    let out = sim(&["run", shrunk.to_str().expect("utf-8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the shrunk scenario still fails"
+    );
+
+    let out = sim(&["shrink", "scenarios/election-basic.toml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a passing run has nothing to shrink"
+    );
+}

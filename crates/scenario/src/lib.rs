@@ -14,11 +14,13 @@ mod selector;
 mod servers;
 mod validate;
 mod values;
+mod write;
 mod zoo_cfg;
 
 pub use error::ScenarioError;
 pub use faults::{MESSAGES, STATES};
 pub use model::*;
+pub use write::{selector, to_toml};
 
 use error::Source;
 use std::path::Path;

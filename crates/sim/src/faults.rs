@@ -9,8 +9,11 @@ use scenario::{Action, Fault, OnKind, RandomFaults, Selector, Trigger};
 /// A fault the simulator will carry out.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Planned {
-    /// A `[[faults]]` table (timed, or triggered once its trigger matched).
-    Scripted(Action),
+    /// The `[[faults]]` table at `index` (timed, or triggered once its trigger matched).
+    Scripted {
+        index: usize,
+        action: Action,
+    },
     /// A random crash; restart after the delay.
     RandomCrash {
         restart_after_us: u64,
@@ -27,7 +30,7 @@ pub enum Planned {
 /// When a planned fault ends (its restart, heal or resume), relative to when it starts.
 pub fn duration_us(p: &Planned) -> u64 {
     match p {
-        Planned::Scripted(a) => match a {
+        Planned::Scripted { action: a, .. } => match a {
             Action::Crash {
                 restart_after_ms, ..
             } => restart_after_ms.unwrap_or(0) * 1000,
@@ -73,7 +76,8 @@ pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)
             if t >= until as f64 {
                 break;
             }
-            plan.push((t as u64, make(r, rng)));
+            // Whole milliseconds, so that an exported run can state them exactly.
+            plan.push((t as u64 / 1000 * 1000, make(r, rng)));
         }
     }
     plan.sort_by_key(|(t, _)| *t);
@@ -83,14 +87,17 @@ pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)
 /// An event-triggered fault waiting for its match.
 #[derive(Clone, Debug)]
 pub struct Armed {
+    /// Index of the fault in the scenario's `[[faults]]`.
+    pub index: usize,
     pub fault: Fault,
     pub seen: u32,
     pub fired: bool,
 }
 
 impl Armed {
-    pub fn new(fault: Fault) -> Armed {
+    pub fn new(index: usize, fault: Fault) -> Armed {
         Armed {
+            index,
             fault,
             seen: 0,
             fired: false,

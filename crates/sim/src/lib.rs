@@ -6,11 +6,13 @@
 //! seed, binary) triple always produces the same trace.
 
 pub mod disk;
+pub mod export;
 pub mod faults;
 pub mod network;
 pub mod outcome;
 pub mod queue;
 pub mod rng;
+pub mod shrink;
 mod sim;
 pub mod trace;
 pub mod world;

@@ -30,6 +30,7 @@ pub(crate) struct Results {
     pub sim_us: u64,
     pub trace_hash: u64,
     pub faults: Vec<(u64, String)>,
+    pub executed: Vec<crate::export::ExecutedFault>,
     pub trace_error: Option<String>,
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
 }
@@ -63,6 +64,8 @@ pub struct Outcome {
     pub trace_hash: u64,
     /// Faults carried out (or skipped), with their times.
     pub faults: Vec<(u64, String)>,
+    /// The faults carried out, with their targets resolved (what `--export` writes).
+    pub executed: Vec<crate::export::ExecutedFault>,
     pub trace_error: Option<String>,
     /// Each running server's delivered txns at the end, in order.
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
@@ -88,6 +91,7 @@ impl Outcome {
             sim_us: r.sim_us,
             trace_hash: r.trace_hash,
             faults: r.faults,
+            executed: r.executed,
             trace_error: r.trace_error,
             delivered: r.delivered,
             verdict,

@@ -133,6 +133,7 @@ pub struct Sim {
     /// A leader that just established its epoch; its next Delivered shows what it committed.
     establishing: Option<(ServerId, u64)>,
     fault_log: Vec<(u64, String)>,
+    executed: Vec<crate::export::ExecutedFault>,
     last_crashed_leader: Option<ServerId>,
 }
 
@@ -211,16 +212,20 @@ impl Sim {
             max_delivered: 0,
             establishing: None,
             fault_log: Vec::new(),
+            executed: Vec::new(),
             last_crashed_leader: None,
         };
-        for f in &sc.faults {
+        for (index, f) in sc.faults.iter().enumerate() {
             match f.trigger {
                 Trigger::At { at_ms } => {
-                    let p = Planned::Scripted(f.action.clone());
+                    let p = Planned::Scripted {
+                        index,
+                        action: f.action.clone(),
+                    };
                     sim.extend_faults(us(at_ms) + faults::duration_us(&p));
                     sim.queue.push(us(at_ms), Ev::Fault(p));
                 }
-                Trigger::On { .. } => sim.armed.push(Armed::new(f.clone())),
+                Trigger::On { .. } => sim.armed.push(Armed::new(index, f.clone())),
             }
         }
         if let Some(r) = &sc.random {
@@ -772,7 +777,7 @@ impl Sim {
             }
         }
         for i in fire {
-            let f = self.armed[i].fault.clone();
+            let (index, f) = (self.armed[i].index, self.armed[i].fault.clone());
             let what = match kind {
                 OnKind::State => format!("{from} became {name}"),
                 OnKind::Send => format!("{name} {from}->{to} about to leave"),
@@ -782,7 +787,10 @@ impl Sim {
                 "trigger of [[faults]] at line {} matched: {what}",
                 f.line
             ));
-            let p = Planned::Scripted(f.action);
+            let p = Planned::Scripted {
+                index,
+                action: f.action,
+            };
             self.extend_faults(now + faults::duration_us(&p));
             self.run_fault(p);
         }
@@ -790,9 +798,16 @@ impl Sim {
 
     fn run_fault(&mut self, p: Planned) {
         match p {
-            Planned::Scripted(action) => self.run_action(action),
+            Planned::Scripted { index, action } => self.run_action(index, action),
             Planned::RandomCrash { restart_after_us } => {
                 if let Some(id) = self.pick(|w, s| w.slot(s).is_some_and(|x| x.is_up())) {
+                    self.executed(
+                        None,
+                        Action::Crash {
+                            target: Selector::Server(id),
+                            restart_after_ms: Some(restart_after_us / 1000),
+                        },
+                    );
                     self.crash(id, "random crash");
                     self.queue
                         .push(self.world.now + restart_after_us, Ev::Restart(id));
@@ -806,19 +821,35 @@ impl Sim {
                     ids[..k.min(ids.len())].to_vec(),
                     ids[k.min(ids.len())..].to_vec(),
                 ];
+                self.executed(
+                    None,
+                    Action::Partition {
+                        groups: servers(&groups),
+                        one_way: false,
+                        heal_after_ms: Some(heal_after_us / 1000),
+                    },
+                );
                 self.partition(groups, false, Some(heal_after_us), "random partition");
             }
             Planned::RandomPause { duration_us } => {
                 if let Some(id) =
                     self.pick(|w, s| w.slot(s).is_some_and(|x| x.is_up() && !x.paused))
                 {
+                    self.executed(
+                        None,
+                        Action::Pause {
+                            target: Selector::Server(id),
+                            duration_ms: duration_us / 1000,
+                        },
+                    );
                     self.pause(id, duration_us, "random pause");
                 }
             }
         }
     }
 
-    fn run_action(&mut self, action: Action) {
+    fn run_action(&mut self, index: usize, action: Action) {
+        let at = Some(index);
         let now = self.world.now;
         match action {
             Action::Crash {
@@ -828,6 +859,13 @@ impl Sim {
                 let Some(id) = self.resolve(target, true) else {
                     return self.skip("crash", target);
                 };
+                self.executed(
+                    at,
+                    Action::Crash {
+                        target: Selector::Server(id),
+                        restart_after_ms,
+                    },
+                );
                 self.crash(id, "crash");
                 if let Some(ms) = restart_after_ms {
                     self.queue.push(now + us(ms), Ev::Restart(id));
@@ -837,6 +875,12 @@ impl Sim {
                 let Some(id) = self.resolve(target, false) else {
                     return self.skip("restart", target);
                 };
+                self.executed(
+                    at,
+                    Action::Restart {
+                        target: Selector::Server(id),
+                    },
+                );
                 self.restart(id);
             }
             Action::Partition {
@@ -845,6 +889,14 @@ impl Sim {
                 heal_after_ms,
             } => {
                 let resolved = self.resolve_groups(&groups);
+                self.executed(
+                    at,
+                    Action::Partition {
+                        groups: servers(&resolved),
+                        one_way,
+                        heal_after_ms,
+                    },
+                );
                 self.partition(resolved, one_way, heal_after_ms.map(us), "partition");
             }
             Action::Isolate {
@@ -861,6 +913,13 @@ impl Sim {
                     .copied()
                     .filter(|s| *s != id)
                     .collect();
+                self.executed(
+                    at,
+                    Action::Isolate {
+                        target: Selector::Server(id),
+                        heal_after_ms,
+                    },
+                );
                 self.partition(
                     vec![vec![id], rest],
                     false,
@@ -869,6 +928,7 @@ impl Sim {
                 );
             }
             Action::Heal => {
+                self.executed(at, Action::Heal);
                 self.world.net.partitions.clear();
                 self.log_fault("heal all partitions".into());
                 self.note(Happening::Network);
@@ -880,9 +940,25 @@ impl Sim {
                 let Some(id) = self.resolve(target, true) else {
                     return self.skip("pause", target);
                 };
+                self.executed(
+                    at,
+                    Action::Pause {
+                        target: Selector::Server(id),
+                        duration_ms,
+                    },
+                );
                 self.pause(id, us(duration_ms), "pause");
             }
         }
+    }
+
+    /// Records what a fault turned out to be, with its targets resolved, for `--export`.
+    fn executed(&mut self, scripted: Option<usize>, action: Action) {
+        self.executed.push(crate::export::ExecutedFault {
+            at_us: self.world.now,
+            scripted,
+            action,
+        });
     }
 
     fn skip(&mut self, what: &str, target: Selector) {
@@ -1105,6 +1181,7 @@ impl Sim {
             sim_us: self.world.now,
             trace_hash: self.hash.0,
             faults: self.fault_log,
+            executed: self.executed,
             trace_error: self.trace.and_then(|t| t.error).map(|e| e.to_string()),
             delivered: self
                 .world
@@ -1127,6 +1204,14 @@ fn opens_connection(msg: &Message) -> bool {
         msg,
         Message::FollowerInfo { .. } | Message::ObserverInfo { .. } | Message::ClientRequest { .. }
     )
+}
+
+/// Concrete server selectors for resolved partition groups.
+fn servers(groups: &[Vec<ServerId>]) -> Vec<Vec<Selector>> {
+    groups
+        .iter()
+        .map(|g| g.iter().map(|id| Selector::Server(*id)).collect())
+        .collect()
 }
 
 fn state_of(w: &World, id: ServerId) -> Option<ServerState> {
