@@ -289,13 +289,14 @@ impl Sim {
             ..
         } = self;
         trace::hash(hash, world.now, &h);
-        if let Some(t) = trace {
+        if let Some(t) = trace.as_mut() {
             let parts = match h {
                 Happening::Network => partition_names(world),
                 _ => Vec::new(),
             };
             t.happening(world.now, &h, &parts);
         }
+        let first_new = violations.len();
         for c in checkers.iter_mut() {
             let before = violations.len();
             c.on(&h, &*world, violations);
@@ -308,6 +309,11 @@ impl Sim {
                 } else {
                     i += 1;
                 }
+            }
+        }
+        if let Some(t) = trace {
+            for v in &violations[first_new..] {
+                t.violation(world.now, v);
             }
         }
     }

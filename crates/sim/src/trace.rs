@@ -196,6 +196,13 @@ enum Line<'a> {
         t_us: u64,
         fault: &'a str,
     },
+    /// An invariant broke here; reports draw what led up to it without waiting for the end.
+    Violation {
+        t_us: u64,
+        invariant: &'a str,
+        server: Option<String>,
+        message: &'a str,
+    },
 }
 
 /// Writes JSON lines to a sink.
@@ -293,6 +300,15 @@ impl TraceWriter {
 
     pub fn fault(&mut self, now: u64, fault: &str) {
         self.line(&Line::Fault { t_us: now, fault });
+    }
+
+    pub fn violation(&mut self, now: u64, v: &check::Violation) {
+        self.line(&Line::Violation {
+            t_us: now,
+            invariant: v.invariant,
+            server: v.server.map(|s| s.to_string()),
+            message: &v.message,
+        });
     }
 
     pub fn flush(&mut self) {
