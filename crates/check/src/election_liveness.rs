@@ -2,18 +2,32 @@
 //! connected, a leader is established with a synced quorum within `liveness_ms`.
 //!
 //! Checked once, at [`Happening::LivenessDeadline`]. A run whose surviving servers cannot
-//! form a connected quorum owes no leader (2 of 4 is no majority). A leader that established
-//! its epoch after the faults stopped counts even if it has stepped down again by the
-//! deadline: a leader gives up on its own at the zxid rollover guard, and the election that
-//! follows is not a failure to elect. Whether work then gets done is `progress`'s concern.
+//! form a connected quorum owes no leader (2 of 4 is no majority). The promise is kept if an
+//! established leader held its epoch at any moment between the end of the faults and the
+//! deadline, even if it has stepped down by the deadline: a leader gives up on its own at the
+//! zxid rollover guard, and the election that follows is not a failure to elect. Whether work
+//! then gets done is `progress`'s concern.
+//!
+//! Incremental: the servers currently leading an established epoch, and when the last such
+//! leadership ended.
 
 use crate::view::{connected_quorum, leader_with_quorum};
 use crate::{Checker, Happening, View, Violation};
-use zab::Event;
+use std::collections::BTreeSet;
+use zab::{Event, ServerId};
 
 #[derive(Default)]
 pub struct ElectionLiveness {
-    last_established_us: Option<u64>,
+    leading: BTreeSet<ServerId>,
+    last_leadership_end_us: Option<u64>,
+}
+
+impl ElectionLiveness {
+    fn ended(&mut self, id: ServerId, now: u64) {
+        if self.leading.remove(&id) {
+            self.last_leadership_end_us = Some(now);
+        }
+    }
 }
 
 impl Checker for ElectionLiveness {
@@ -24,10 +38,18 @@ impl Checker for ElectionLiveness {
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         let faults_over_us = match h {
             Happening::Server {
+                id,
                 event: Event::Established { .. },
-                ..
             } => {
-                self.last_established_us = Some(view.now_us());
+                self.leading.insert(*id);
+                return;
+            }
+            Happening::Server {
+                id,
+                event: Event::LeaderShutdown { .. },
+            }
+            | Happening::Crash { id } => {
+                self.ended(*id, view.now_us());
                 return;
             }
             Happening::LivenessDeadline { faults_over_us } => faults_over_us,
@@ -37,8 +59,9 @@ impl Checker for ElectionLiveness {
             return;
         };
         if leader_with_quorum(view).is_some()
+            || !self.leading.is_empty()
             || self
-                .last_established_us
+                .last_leadership_end_us
                 .is_some_and(|t| t >= *faults_over_us)
         {
             return;
@@ -133,36 +156,46 @@ mod tests {
     }
 
     #[test]
-    fn quiet_when_a_leader_established_after_the_faults_and_stepped_down() {
+    fn quiet_when_a_leader_held_its_epoch_after_the_faults_and_stepped_down() {
         let mut v = FakeView::new(3);
-        let mut c = ElectionLiveness::default();
-        let mut out = Vec::new();
         let est = Event::Established {
             epoch: 2,
             quorum: vec![ServerId(1), ServerId(3)],
         };
-        v.now = 4_000_000;
-        let h = Happening::Server {
-            id: ServerId(3),
-            event: &est,
+        let shutdown = Event::LeaderShutdown {
+            reason: "zxid lower 32 bits have rolled over".into(),
         };
-        c.on(&h, &v, &mut out);
-        v.now = 11_000_000;
-        for id in 1..=3 {
-            v.set_state(id, ServerState::Looking, ZabPhase::Election, None, false);
-        }
         let deadline = Happening::LivenessDeadline {
             faults_over_us: 1_000_000,
         };
-        c.on(&deadline, &v, &mut out);
-        assert!(out.is_empty(), "{out:?}");
-        // Established before the faults ended does not count.
-        let mut c = ElectionLiveness::default();
-        v.now = 500_000;
-        c.on(&h, &v, &mut out);
-        v.now = 11_000_000;
-        c.on(&deadline, &v, &mut out);
-        assert_eq!(out.len(), 1);
+        let run = |established_us: u64, shutdown_us: u64, v: &mut FakeView| {
+            let mut c = ElectionLiveness::default();
+            let mut out = Vec::new();
+            v.now = established_us;
+            let h = Happening::Server {
+                id: ServerId(3),
+                event: &est,
+            };
+            c.on(&h, v, &mut out);
+            v.now = shutdown_us;
+            let h = Happening::Server {
+                id: ServerId(3),
+                event: &shutdown,
+            };
+            c.on(&h, v, &mut out);
+            v.now = 11_000_000;
+            for id in 1..=3 {
+                v.set_state(id, ServerState::Looking, ZabPhase::Election, None, false);
+            }
+            c.on(&deadline, v, &mut out);
+            out
+        };
+        // Led from before the faults ended until after: the promise was kept.
+        assert!(run(500_000, 10_900_000, &mut v).is_empty());
+        // Established after the faults ended.
+        assert!(run(4_000_000, 10_900_000, &mut v).is_empty());
+        // Gone before the faults ended, and no leader since.
+        assert_eq!(run(200_000, 800_000, &mut v).len(), 1);
     }
 
     #[test]

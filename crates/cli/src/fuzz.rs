@@ -39,6 +39,10 @@ pub struct FuzzArgs {
     /// Run every seed twice and fail it if the two runs' traces differ.
     #[arg(long)]
     check_determinism: bool,
+    /// Swarm testing: each seed draws its own ensemble size, fault families and rates,
+    /// network and disk speeds and client load (see `sim run --swarm`).
+    #[arg(long)]
+    swarm: bool,
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -69,6 +73,8 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 struct Done {
     scenario: usize,
     seed: u64,
+    /// What `--swarm` drew for this seed.
+    knobs: sim::swarm::Knobs,
     events: u64,
     passed: bool,
     invariants: Vec<&'static str>,
@@ -139,6 +145,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
             let tx = tx.clone();
             let (next, seeds, scenarios, bug_names) = (&next, &seeds, &scenarios, &args.bugs);
             let check_determinism = args.check_determinism;
+            let swarm = args.swarm;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 if i >= seeds.len() * scenarios.len() {
@@ -147,11 +154,16 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 let (scenario, seed) = (i / seeds.len(), seeds[i % seeds.len()]);
                 let mut opts = sim::Options::new(seed);
                 opts.bugs = bugs;
-                let o = sim::run(&scenarios[scenario], opts);
+                let (drawn, knobs) = if swarm {
+                    sim::swarm::draw(&scenarios[scenario], seed)
+                } else {
+                    (scenarios[scenario].clone(), Vec::new())
+                };
+                let o = sim::run(&drawn, opts);
                 let command = report::reproduce_command(&o, bug_names);
                 let mut reasons = o.verdict.reasons.clone();
                 if check_determinism {
-                    if let Some(diff) = determinism::compare(&scenarios[scenario], seed, bugs, &o) {
+                    if let Some(diff) = determinism::compare(&drawn, seed, bugs, &o) {
                         reasons.push(diff);
                     }
                 }
@@ -159,6 +171,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 let done = Done {
                     scenario,
                     seed,
+                    knobs,
                     events: o.events,
                     passed,
                     invariants: o.violations.iter().map(|v| v.invariant).collect(),
@@ -202,10 +215,51 @@ fn reproduce(args: &FuzzArgs, d: &Done) -> String {
         args.scenarios[d.scenario].display(),
         d.seed
     );
+    if args.swarm {
+        cmd.push_str(" --swarm");
+    }
     for b in &args.bugs {
         cmd.push_str(&format!(" --bug {b}"));
     }
     cmd
+}
+
+/// For each knob value the swarm drew: its share among failing seeds against its share
+/// among all seeds, most over-represented first.
+fn print_knobs(results: &[Done], failed: &[&Done]) {
+    let mut all: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut bad: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for d in results {
+        for (k, v) in &d.knobs {
+            *all.entry((k, v.as_str())).or_default() += 1;
+        }
+    }
+    for d in failed {
+        for (k, v) in &d.knobs {
+            *bad.entry((k, v.as_str())).or_default() += 1;
+        }
+    }
+    let share = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+    let mut rows: Vec<(f64, String)> = all
+        .iter()
+        .map(|((k, v), n)| {
+            let b = bad.get(&(*k, *v)).copied().unwrap_or(0);
+            let (fs, as_) = (share(b, failed.len()), share(*n, results.len()));
+            (
+                fs - as_,
+                format!(
+                    "  {k}={v}: in {:.0}% of failing seeds, {:.0}% of all",
+                    fs * 100.0,
+                    as_ * 100.0
+                ),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    println!("swarm knobs, most over-represented among failures first:");
+    for (_, row) in rows.iter().take(10) {
+        println!("{row}");
+    }
 }
 
 fn print_summary(
@@ -251,6 +305,9 @@ fn print_summary(
             let e = by.entry(key).or_insert((0, d));
             e.0 += 1;
         }
+    }
+    if args.swarm {
+        print_knobs(results, &failed);
     }
     println!("failures by invariant:");
     for (key, (count, first)) in &by {

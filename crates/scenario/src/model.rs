@@ -196,6 +196,9 @@ pub struct RandomFaults {
     pub partition_per_min: f64,
     pub partition_ms: (u64, u64),
     pub pause_per_min: f64,
+    /// One-way partitions per minute (key `one_way_per_min`, default 0): the first group
+    /// cannot reach the second, the reverse still flows. Durations from `partition_ms`.
+    pub one_way_per_min: f64,
     pub pause_ms: (u64, u64),
 }
 

@@ -156,6 +156,7 @@ pub(crate) struct RawRandom {
     pub partition_ms: Option<IntRange>,
     pub pause_per_min: Option<Float>,
     pub pause_ms: Option<IntRange>,
+    pub one_way_per_min: Option<Float>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -198,5 +198,6 @@ fn random(src: Source<'_>, raw: &RawRandom, run: &Run) -> Result<RandomFaults> {
         partition_ms: range(&raw.partition_ms, "partition_ms", (1000, 5000))?,
         pause_per_min: r(&raw.pause_per_min, "pause_per_min")?,
         pause_ms: range(&raw.pause_ms, "pause_ms", (500, 5000))?,
+        one_way_per_min: r(&raw.one_way_per_min, "one_way_per_min")?,
     })
 }

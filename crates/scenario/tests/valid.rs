@@ -134,6 +134,7 @@ fn design_example_loads() {
             partition_per_min: 1.0,
             partition_ms: (1000, 5000),
             pause_per_min: 0.0,
+            one_way_per_min: 0.0,
             pause_ms: (500, 5000),
         })
     );
@@ -218,6 +219,7 @@ fn empty_tables_get_their_defaults() {
             partition_per_min: 0.0,
             partition_ms: (1000, 5000),
             pause_per_min: 0.0,
+            one_way_per_min: 0.0,
             pause_ms: (500, 5000),
         })
     );

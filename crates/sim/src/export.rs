@@ -24,7 +24,15 @@ pub struct ExecutedFault {
 pub fn export(sc: &Scenario, bugs: BugSet, executed: &[ExecutedFault]) -> Scenario {
     let mut out = sc.clone();
     out.bugs = bugs;
-    out.random = None;
+    // No fault is left to draw, but `until_ms` still bounds the fault window (connection
+    // resets stop there), so the table stays with every rate at zero.
+    out.random = sc.random.clone().map(|r| scenario::RandomFaults {
+        crash_per_min: 0.0,
+        partition_per_min: 0.0,
+        pause_per_min: 0.0,
+        one_way_per_min: 0.0,
+        ..r
+    });
     out.faults = Vec::new();
     for (index, f) in sc.faults.iter().enumerate() {
         let mut fault = f.clone();

@@ -18,9 +18,11 @@ pub enum Planned {
     RandomCrash {
         restart_after_us: u64,
     },
-    /// A random partition into two groups; heal after the delay.
+    /// A random partition into two groups (one-way: only the first cannot reach the
+    /// second); heal after the delay.
     RandomPartition {
         heal_after_us: u64,
+        one_way: bool,
     },
     RandomPause {
         duration_us: u64,
@@ -41,7 +43,7 @@ pub fn duration_us(p: &Planned) -> u64 {
             Action::Restart { .. } | Action::Heal => 0,
         },
         Planned::RandomCrash { restart_after_us } => *restart_after_us,
-        Planned::RandomPartition { heal_after_us } => *heal_after_us,
+        Planned::RandomPartition { heal_after_us, .. } => *heal_after_us,
         Planned::RandomPause { duration_us } => *duration_us,
     }
 }
@@ -53,15 +55,20 @@ type MakeFault = fn(&RandomFaults, &mut ChaCha8Rng) -> Planned;
 pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)> {
     let mut plan = Vec::new();
     let until = r.until_ms * 1000;
-    let families: [(f64, MakeFault); 3] = [
+    let families: [(f64, MakeFault); 4] = [
         (r.crash_per_min, |r, rng| Planned::RandomCrash {
             restart_after_us: between(rng, r.restart_ms) * 1000,
         }),
         (r.partition_per_min, |r, rng| Planned::RandomPartition {
             heal_after_us: between(rng, r.partition_ms) * 1000,
+            one_way: false,
         }),
         (r.pause_per_min, |r, rng| Planned::RandomPause {
             duration_us: between(rng, r.pause_ms) * 1000,
+        }),
+        (r.one_way_per_min, |r, rng| Planned::RandomPartition {
+            heal_after_us: between(rng, r.partition_ms) * 1000,
+            one_way: true,
         }),
     ];
     for (rate, make) in families {
@@ -156,6 +163,7 @@ mod tests {
             partition_per_min: 1.0,
             partition_ms: (1000, 5000),
             pause_per_min: 0.0,
+            one_way_per_min: 0.0,
             pause_ms: (500, 5000),
         };
         let a = plan_random(&r, &mut stream(7, 3));

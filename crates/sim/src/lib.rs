@@ -14,6 +14,7 @@ pub mod queue;
 pub mod rng;
 pub mod shrink;
 mod sim;
+pub mod swarm;
 pub mod trace;
 pub mod world;
 

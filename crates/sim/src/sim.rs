@@ -114,6 +114,9 @@ pub struct Sim {
     delay_us: (u64, u64),
     fsync_us: (u64, u64),
     reset: f64,
+    /// Connection resets are a fault family: with `[random]` they stop when it does, so
+    /// that the liveness phase is calm.
+    reset_until_us: u64,
     reorder: bool,
     armed: Vec<Armed>,
     next_partition: u64,
@@ -128,6 +131,10 @@ pub struct Sim {
     elections: Vec<ElectionRecord>,
     no_leader_since: Option<u64>,
     established_leaders: BTreeSet<ServerId>,
+    /// The run is past its planned end, waiting for a leader (see [`Sim::run`]).
+    grace: bool,
+    /// When the ensemble last lost its established leader.
+    last_leader_lost_us: Option<u64>,
     /// The longest delivered sequence any server reached: how many txns are committed.
     max_delivered: usize,
     /// A leader that just established its epoch; its next Delivered shows what it committed.
@@ -191,6 +198,7 @@ impl Sim {
             delay_us: (us(sc.network.delay_ms.0), us(sc.network.delay_ms.1)),
             fsync_us: (us(sc.disk.fsync_ms.0), us(sc.disk.fsync_ms.1)),
             reset: sc.network.reset,
+            reset_until_us: sc.random.as_ref().map_or(u64::MAX, |r| us(r.until_ms)),
             reorder: sc.network.reorder,
             armed: Vec::new(),
             next_partition: 0,
@@ -209,6 +217,8 @@ impl Sim {
             elections: Vec::new(),
             no_leader_since: Some(0),
             established_leaders: BTreeSet::new(),
+            grace: false,
+            last_leader_lost_us: None,
             max_delivered: 0,
             establishing: None,
             fault_log: Vec::new(),
@@ -247,15 +257,35 @@ impl Sim {
     }
 
     /// Runs to the end and reports.
+    ///
+    /// The run ends at `duration_ms` (or the liveness deadline, if later). If the ensemble is
+    /// between leaders then, because a leader stepped down or crashed, the run goes on until
+    /// a leader has a synced quorum again or `liveness_ms` after the last leader was lost,
+    /// whichever comes first: the end-of-run leader check should judge the ensemble, not race an
+    /// election that happened to start just before the end.
     pub fn run(mut self, sc: &Scenario, seed: u64) -> Outcome {
-        while let Some(at) = self.queue.peek_time() {
-            if at > self.end_us {
-                break;
+        loop {
+            while let Some(at) = self.queue.peek_time() {
+                if at > self.end_us {
+                    break;
+                }
+                let (at, ev) = self.queue.pop().expect("peeked");
+                self.world.now = at;
+                self.events += 1;
+                self.handle(ev);
+                if self.grace && check::view::leader_with_quorum(&self.world).is_some() {
+                    self.end_us = at;
+                    break;
+                }
             }
-            let (at, ev) = self.queue.pop().expect("peeked");
-            self.world.now = at;
-            self.events += 1;
-            self.handle(ev);
+            let settled = check::view::leader_with_quorum(&self.world).is_some();
+            match self.last_leader_lost_us {
+                Some(lost) if !self.grace && !settled && lost + self.liveness_us > self.end_us => {
+                    self.grace = true;
+                    self.end_us = lost + self.liveness_us;
+                }
+                _ => break,
+            }
         }
         self.world.now = self.end_us;
         if let Some(t) = &mut self.trace {
@@ -639,6 +669,9 @@ impl Sim {
     }
 
     fn lost_leader(&mut self, id: ServerId) {
+        if self.established_leaders.contains(&id) {
+            self.last_leader_lost_us = Some(self.world.now);
+        }
         if self.established_leaders.remove(&id) && self.established_leaders.is_empty() {
             self.no_leader_since = Some(self.world.now);
         }
@@ -662,7 +695,10 @@ impl Sim {
             }
             return;
         }
-        if self.reset > 0.0 && self.rng_net.gen_bool(self.reset) {
+        if self.reset > 0.0
+            && self.world.now < self.reset_until_us
+            && self.rng_net.gen_bool(self.reset)
+        {
             self.world.net.break_conn(key);
             if channel != Channel::Election {
                 self.notify(from, to, channel);
@@ -819,7 +855,10 @@ impl Sim {
                         .push(self.world.now + restart_after_us, Ev::Restart(id));
                 }
             }
-            Planned::RandomPartition { heal_after_us } => {
+            Planned::RandomPartition {
+                heal_after_us,
+                one_way,
+            } => {
                 let mut ids: Vec<ServerId> = self.world.members.clone();
                 ids.shuffle(&mut self.rng_faults);
                 let k = self.rng_faults.gen_range(1..ids.len().max(2));
@@ -831,11 +870,16 @@ impl Sim {
                     None,
                     Action::Partition {
                         groups: servers(&groups),
-                        one_way: false,
+                        one_way,
                         heal_after_ms: Some(heal_after_us / 1000),
                     },
                 );
-                self.partition(groups, false, Some(heal_after_us), "random partition");
+                let why = if one_way {
+                    "random one-way partition"
+                } else {
+                    "random partition"
+                };
+                self.partition(groups, one_way, Some(heal_after_us), why);
             }
             Planned::RandomPause { duration_us } => {
                 if let Some(id) =

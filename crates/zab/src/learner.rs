@@ -34,8 +34,8 @@ enum Stage {
 enum Blocked {
     /// acceptedEpoch is being written; then ACKEPOCH with this currentEpoch.
     AckEpoch(Option<u64>),
-    /// The log is being truncated to this zxid.
-    Trunc(Zxid),
+    /// The log is being truncated; the data tree was already reloaded from what is left.
+    Trunc,
     /// NEWLEADER: the updatingEpoch marker is being created.
     NewLeaderUpdating,
     /// NEWLEADER: the snapshot and synced txns are being written.
@@ -229,7 +229,16 @@ impl Server {
                 let keep = self.log.partition_point(|t| t.zxid <= zxid);
                 self.log.truncate(keep);
                 self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
-                self.learner_mut().blocked = Some(Blocked::Trunc(zxid));
+                // ZKDatabase.truncateLog truncates and reloads in one call on the learner
+                // thread: whatever happens to the connection meanwhile, the data tree never
+                // outlives the log it came from.
+                if self.cfg.has(Bug::Zk2845) {
+                    // The in-memory database survives the truncation.
+                    self.tree.last_processed = zxid;
+                } else {
+                    self.reload_tree(out);
+                }
+                self.learner_mut().blocked = Some(Blocked::Trunc);
             }
             other => {
                 let reason = format!(
@@ -308,6 +317,10 @@ impl Server {
         if snapshot_needed {
             self.take_snapshot(sync_snapshot, AfterWrite::LearnerStep, out);
             self.learner_mut().pre_snap = None;
+            // Txns applied in memory during this sync were never logged: from now on the
+            // database is this snapshot plus the log after it, which is what loading it
+            // from disk (after a restart or a later TRUNC) gives.
+            self.rebase_on_latest_snapshot();
         }
         loop {
             let l = self.learner_mut();
@@ -465,14 +478,7 @@ impl Server {
             self.learner_mut().blocked = None;
             match blocked {
                 Blocked::AckEpoch(current) => self.send_ack_epoch(current, out),
-                Blocked::Trunc(zxid) => {
-                    if self.cfg.has(Bug::Zk2845) {
-                        // The in-memory database survives the truncation.
-                        self.tree.last_processed = zxid;
-                    } else {
-                        self.reload_tree(out);
-                    }
-                }
+                Blocked::Trunc => {}
                 Blocked::NewLeaderUpdating => {
                     let zxid = self.learner_ref().newleader_zxid.expect("newleader");
                     self.new_leader_persist(zxid, out);

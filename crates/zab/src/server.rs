@@ -260,6 +260,11 @@ impl Server {
             _ => {}
         }
         if write.role_gen != self.role_gen {
+            // The learner thread of an earlier role was still inside this write; a learner
+            // blocked behind it may go on now.
+            if write.after == AfterWrite::LearnerStep {
+                self.learner_write_done(out);
+            }
             return;
         }
         match write.after {
@@ -307,12 +312,11 @@ impl Server {
         self.pending.iter().filter_map(|w| w.append)
     }
 
-    /// Whether any write with a continuation for the current role is still in flight.
+    /// How many writes of this kind are still in flight, from this role or an earlier one:
+    /// ZooKeeper's learner thread writes synchronously, so a new sync cannot start its own
+    /// writes while the previous sync's snapshot or log writes are still going.
     pub(crate) fn writes_in_flight(&self, after: AfterWrite) -> usize {
-        self.pending
-            .iter()
-            .filter(|w| w.role_gen == self.role_gen && w.after == after)
-            .count()
+        self.pending.iter().filter(|w| w.after == after).count()
     }
 
     /// Appends a txn to the log (in memory now, on disk after the fsync), taking a periodic
@@ -346,6 +350,16 @@ impl Server {
             after,
             out,
         )
+    }
+
+    /// Makes the tree as it is now the base snapshot, keeping only log txns after it.
+    pub(crate) fn rebase_on_latest_snapshot(&mut self) {
+        self.base = Arc::new(Snapshot {
+            zxid: self.tree.last_processed,
+            tree: self.tree.clone(),
+        });
+        let base = self.base.zxid;
+        self.log.retain(|t| t.zxid > base);
     }
 
     /// Applies a committed txn to the data tree and reports it delivered.
