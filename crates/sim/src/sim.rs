@@ -1196,7 +1196,6 @@ impl Sim {
     }
 
     fn resume(&mut self, id: ServerId) {
-        let now = self.world.now;
         let slot = self.world.slot_mut(id).expect("member");
         if !slot.paused {
             return;
@@ -1205,8 +1204,11 @@ impl Sim {
         let held = std::mem::take(&mut slot.held);
         self.log_fault(format!("resume {id}"));
         self.note(Happening::Resume { id });
+        // What piled up is handled now, in order, before anything that arrives at this same
+        // instant: a message queued behind the held ones must not overtake them.
         for ev in held {
-            self.queue.push(now, ev);
+            self.events += 1;
+            self.handle(ev);
         }
     }
 

@@ -134,8 +134,8 @@ pub enum DiskOp {
     /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`), and every snapshot
     /// newer than it.
     Truncate(Zxid),
-    /// Write a snapshot. `replaces_log` is set for a snapshot received by SNAP: the old log is
-    /// superseded by it.
+    /// Write a snapshot. `replaces_log` is set for a snapshot received by SNAP: the old log up
+    /// to its zxid is superseded by it.
     Snapshot {
         snapshot: Arc<Snapshot>,
         replaces_log: bool,
@@ -191,7 +191,9 @@ impl DiskImage {
                 replaces_log,
             } => {
                 if *replaces_log {
-                    self.log.clear();
+                    // What the log held up to the snapshot is superseded by it; appends of
+                    // txns after it (logged while the snapshot was being written) stay.
+                    self.log.retain(|t| t.zxid > snapshot.zxid);
                 }
                 self.snapshots.push(snapshot.clone());
                 if self.snapshots.len() > SNAP_RETAIN_COUNT {

@@ -49,6 +49,8 @@ enum Blocked {
 struct InFlight {
     txn: Txn,
     logged: bool,
+    /// Logged at NEWLEADER, to be acknowledged right after the NEWLEADER ack.
+    ack_after_newleader: bool,
 }
 
 pub(crate) struct Learner {
@@ -264,6 +266,7 @@ impl Server {
                 self.learner_mut().not_logged.push_back(InFlight {
                     txn,
                     logged: log_now,
+                    ack_after_newleader: false,
                 });
             }
             Message::Commit { zxid } => {
@@ -279,7 +282,11 @@ impl Server {
                 let l = self.learner_mut();
                 if l.write_to_log {
                     l.committed.push_back(txn.zxid);
-                    l.not_logged.push_back(InFlight { txn, logged: false });
+                    l.not_logged.push_back(InFlight {
+                        txn,
+                        logged: false,
+                        ack_after_newleader: false,
+                    });
                 } else {
                     self.tree.apply(&txn);
                 }
@@ -336,6 +343,24 @@ impl Server {
                 self.log_txn(p.txn.clone(), AfterWrite::LearnerStep, out);
             }
             self.tree.apply(&p.txn);
+        }
+        if !self.learner_ref().observer {
+            // ZOOKEEPER-4646/4785: the proposals not yet committed are logged now too, and
+            // the NEWLEADER ack waits for them; their own ACKs follow the NEWLEADER ack.
+            let unlogged: Vec<Txn> = self
+                .learner_mut()
+                .not_logged
+                .iter_mut()
+                .filter(|p| !p.logged)
+                .map(|p| {
+                    p.logged = true;
+                    p.ack_after_newleader = true;
+                    p.txn.clone()
+                })
+                .collect();
+            for txn in unlogged {
+                self.log_txn(txn, AfterWrite::LearnerStep, out);
+            }
         }
         let new_epoch = zxid.epoch();
         if self.cfg.has(Bug::Zk3911) || self.cfg.has(Bug::Zk4643) {
@@ -501,6 +526,10 @@ impl Server {
                     l.newleader_acked = true;
                     let leader = l.leader;
                     out.send(leader, Channel::Quorum, Message::Ack { zxid });
+                    for p in l.not_logged.iter().filter(|p| p.ack_after_newleader) {
+                        let zxid = p.txn.zxid;
+                        out.send(leader, Channel::Quorum, Message::Ack { zxid });
+                    }
                 }
             }
             while self.learner_ref().blocked.is_none() {
