@@ -32,8 +32,9 @@ enum Stage {
 /// A step of the learner thread that waits for durable writes before it goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Blocked {
-    /// acceptedEpoch is being written; then ACKEPOCH with this currentEpoch.
-    AckEpoch(Option<u64>),
+    /// acceptedEpoch is being written (or an earlier sync's writes are finishing); then
+    /// ACKEPOCH, with the currentEpoch if the epoch is new to this learner, else with -1.
+    AckEpoch(bool),
     /// The log is being truncated; the data tree was already reloaded from what is left.
     Trunc,
     /// NEWLEADER: the updatingEpoch marker is being created.
@@ -168,11 +169,14 @@ impl Server {
         self.learner_mut().new_epoch = Some(epoch);
         if epoch > self.accepted_epoch || (epoch == self.accepted_epoch && self.cfg.has(Bug::Zk335))
         {
-            let current = self.current_epoch;
             self.write(DiskOp::AcceptedEpoch(epoch), AfterWrite::LearnerStep, out);
-            self.learner_mut().blocked = Some(Blocked::AckEpoch(Some(current)));
+            self.learner_mut().blocked = Some(Blocked::AckEpoch(true));
+            self.learner_continue(out);
         } else if epoch == self.accepted_epoch {
-            self.send_ack_epoch(None, out);
+            // Through the blocked path too: an earlier sync's writes may still be going, and
+            // ZooKeeper's learner thread would have finished them before reading LEADERINFO.
+            self.learner_mut().blocked = Some(Blocked::AckEpoch(false));
+            self.learner_continue(out);
         } else {
             let reason = format!(
                 "Leaders epoch, {epoch} is less than accepted epoch, {}",
@@ -502,7 +506,10 @@ impl Server {
             }
             self.learner_mut().blocked = None;
             match blocked {
-                Blocked::AckEpoch(current) => self.send_ack_epoch(current, out),
+                Blocked::AckEpoch(new_epoch) => {
+                    let current = new_epoch.then_some(self.current_epoch);
+                    self.send_ack_epoch(current, out)
+                }
                 Blocked::Trunc => {}
                 Blocked::NewLeaderUpdating => {
                     let zxid = self.learner_ref().newleader_zxid.expect("newleader");
