@@ -4,6 +4,10 @@
 run scenario="scenarios/leader-crash-before-commit.toml" seed="42":
     cargo run --release -- run {{scenario}} --seed {{seed}}
 
+# Run one scenario and write its HTML report (reports/<scenario>-<seed>.html).
+report scenario="scenarios/leader-crash-before-commit.toml" seed="42":
+    cargo run --release -- run {{scenario}} --seed {{seed}} --report
+
 # Sweep seeds of a scenario, optionally with a bug variant: `just fuzz 0..500 zk-1154`.
 fuzz seeds="0..1000" bug="" scenario="scenarios/swarm/five-servers-writes.toml":
     cargo run --release -- fuzz {{scenario}} --seeds {{seeds}} {{ if bug != "" { "--bug " + bug } else { "" } }}

@@ -3,6 +3,7 @@
 mod determinism;
 mod fuzz;
 mod list;
+mod render;
 mod run;
 mod shrink;
 
@@ -29,6 +30,8 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Cut a failing run down to a small scenario that still fails the same way.
     Shrink(shrink::ShrinkArgs),
+    /// Write the HTML report of a trace written by `sim run --trace`.
+    Report(render::ReportArgs),
     /// List the scenario library, the invariants or the bug variants.
     List {
         /// scenarios | invariants | bugs
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Shrink(args) => shrink::shrink(args),
+        Command::Report(args) => render::report(args),
         Command::List { what, dir } => list::list(what, &dir),
     };
     ExitCode::from(code)

@@ -1,4 +1,4 @@
-//! `sim run SCENARIO [--seed N] [--bug NAME]... [--json] [--trace PATH]`.
+//! `sim run SCENARIO [--seed N] [--bug NAME]... [--json] [--report [PATH]] [--trace PATH]`.
 
 use clap::Args;
 use std::path::PathBuf;
@@ -19,6 +19,17 @@ pub struct RunArgs {
     /// Write every event as JSON Lines to this file.
     #[arg(long, value_name = "PATH")]
     trace: Option<PathBuf>,
+    /// Write a self-contained HTML report of the run (default:
+    /// reports/<scenario>-<seed>.html).
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    report: Option<Option<PathBuf>>,
+    /// How much of the run before each violation the report's diagrams cover.
+    #[arg(long, value_name = "MS", default_value_t = report::html::DEFAULT_WINDOW_MS)]
+    window_ms: u64,
+    /// Run the configuration `sim fuzz --swarm` draws for this seed instead of the
+    /// scenario's own ensemble, faults, network, disk and clients.
+    #[arg(long)]
+    swarm: bool,
     /// Write the run as an explicit scenario (every random fault as the timed fault it
     /// became, every target resolved) that takes the same course with the same seed.
     #[arg(long, value_name = "PATH")]
@@ -34,6 +45,13 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let seed = args.seed.unwrap_or(sc.seed);
+    let sc = if args.swarm {
+        let mut drawn = sim::swarm::draw(&sc, seed).0;
+        drawn.path = sc.path.clone();
+        drawn
+    } else {
+        sc
+    };
     let mut opts = sim::Options::new(seed);
     for name in &args.bugs {
         match zab::Bug::from_name(name) {
@@ -48,15 +66,22 @@ pub fn run(args: RunArgs) -> u8 {
             }
         }
     }
-    if let Some(path) = &args.trace {
-        match std::fs::File::create(path) {
-            Ok(f) => opts.trace = Some(Box::new(std::io::BufWriter::new(f))),
-            Err(e) => {
-                eprintln!("error: --trace {}: {e}", path.display());
-                return 2;
-            }
-        }
-    }
+    let spec = crate::render::RunSpec {
+        sc: &sc,
+        seed,
+        extra_bugs: &args.bugs,
+        swarm: args.swarm,
+    };
+    let reporting = match crate::render::Reporting::start(
+        args.trace.as_deref(),
+        args.report.as_ref().map(Option::as_deref),
+        args.window_ms,
+        &spec,
+        &mut opts,
+    ) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let bugs = {
         let mut all = sc.bugs;
         for b in opts.bugs.iter() {
@@ -77,11 +102,20 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("error: writing the trace failed: {e}");
         return 2;
     }
-    let command = report::reproduce_command(&outcome, &args.bugs);
+    let mut command = report::reproduce_command(&outcome, &args.bugs);
+    if args.swarm {
+        command.push_str(" --swarm");
+    }
     if args.json {
         println!("{}", report::json(&outcome, &command));
     } else {
         print!("{}", report::summary(&outcome, &command));
+    }
+    match reporting.finish(&outcome, &command) {
+        Ok(Some(path)) if args.json => eprintln!("report: {}", path.display()),
+        Ok(Some(path)) => println!("report: {}", path.display()),
+        Ok(None) => {}
+        Err(code) => return code,
     }
     outcome.verdict.exit_code as u8
 }

@@ -3,6 +3,11 @@
 use serde_json::{json, Value};
 
 pub fn json(o: &sim::Outcome, command: &str) -> String {
+    json_value(o, command).to_string()
+}
+
+/// The same object as a value, for the HTML report's trace footer.
+pub(crate) fn json_value(o: &sim::Outcome, command: &str) -> Value {
     let violations: Vec<Value> = o
         .violations
         .iter()
@@ -51,5 +56,4 @@ pub fn json(o: &sim::Outcome, command: &str) -> String {
         "faults": faults,
         "reproduce": command,
     })
-    .to_string()
 }

@@ -1,6 +1,8 @@
-//! Renders a run for people and for machines: the text summary that `sim run` prints, and the
-//! JSON object of `sim run --json` (its keys are a contract, see DESIGN.md).
+//! Renders a run for people and for machines: the text summary that `sim run` prints, the
+//! JSON object of `sim run --json` (its keys are a contract, see DESIGN.md), and the HTML
+//! report of `sim run --report` and `sim report`.
 
+pub mod html;
 mod json;
 mod summary;
 
@@ -9,7 +11,12 @@ pub use summary::summary;
 
 /// The command that reproduces a run exactly.
 pub fn reproduce_command(o: &sim::Outcome, extra_bugs: &[String]) -> String {
-    let mut cmd = format!("sim run {} --seed {}", o.path.display(), o.seed);
+    reproduce_command_for(&o.path, o.seed, extra_bugs)
+}
+
+/// The same command before the run has an outcome (for the trace's header).
+pub fn reproduce_command_for(path: &std::path::Path, seed: u64, extra_bugs: &[String]) -> String {
+    let mut cmd = format!("sim run {} --seed {}", path.display(), seed);
     for b in extra_bugs {
         cmd.push_str(&format!(" --bug {b}"));
     }

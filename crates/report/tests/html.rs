@@ -1,0 +1,259 @@
+//! The HTML report of real runs: what it shows of the leader crashing before its first
+//! COMMIT, what it shows around a violation, that it escapes what scenarios and traces say,
+//! fetches nothing, comes out the same every time, and stays small for long runs.
+
+use report::html::{self, Capture, Collector, Run};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs a scenario with its trace going into the report's collector, framed as `sim run`
+/// frames it, and returns the outcome, the model and the page.
+fn report_of(sc: &scenario::Scenario, seed: u64, window_ms: u64) -> (sim::Outcome, Run, String) {
+    let capture = Capture::new(Collector::new(window_ms * 1000));
+    let source = std::fs::read_to_string(&sc.path).ok();
+    let command = report::reproduce_command_for(&sc.path, seed, &[]);
+    capture.line(&html::header_line(
+        sc,
+        seed,
+        &[],
+        &command,
+        source.as_deref(),
+    ));
+    let mut opts = sim::Options::new(seed);
+    opts.trace = Some(Box::new(capture.clone()));
+    let outcome = sim::run(sc, opts);
+    capture.line(&html::outcome_line(&outcome, &command));
+    let run = capture.finish();
+    let page = html::render(&run);
+    (outcome, run, page)
+}
+
+fn load(rel: &str) -> scenario::Scenario {
+    let path = PathBuf::from(rel);
+    let text = std::fs::read_to_string(root().join(rel)).expect("scenario");
+    scenario::parse(&text, &path).expect("valid scenario")
+}
+
+/// The `<svg id="...">` element of the page.
+fn svg<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!(r#"<svg id="{id}""#))
+        .unwrap_or_else(|| panic!("no svg {id}"));
+    let end = start + page[start..].find("</svg>").expect("closed");
+    &page[start..end]
+}
+
+/// The `<g class="lane" data-server="sN">` group of a timeline.
+fn lane<'a>(timeline: &'a str, server: &str) -> &'a str {
+    let start = timeline
+        .find(&format!(r#"<g class="lane" data-server="{server}">"#))
+        .unwrap_or_else(|| panic!("no lane {server}"));
+    let end = timeline[start + 1..]
+        .find(r#"<g class="lane""#)
+        .map(|e| start + 1 + e)
+        .unwrap_or(timeline.len());
+    &timeline[start..end]
+}
+
+#[test]
+fn the_leader_crash_before_commit_shows_the_crash_the_election_and_the_new_leader() {
+    let sc = load("scenarios/leader-crash-before-commit.toml");
+    let (outcome, run, page) = report_of(&sc, 42, 300);
+    assert!(outcome.verdict.passed);
+
+    // The model agrees with the simulator's own account of the elections.
+    let elections: Vec<(u64, u32, u64, u64)> = run
+        .established
+        .iter()
+        .map(|e| (e.epoch, e.leader, e.started_us, e.at_us))
+        .collect();
+    let expected: Vec<(u64, u32, u64, u64)> = outcome
+        .elections
+        .iter()
+        .map(|e| {
+            (
+                e.epoch,
+                u32::from(e.leader.0),
+                e.started_us,
+                e.established_us,
+            )
+        })
+        .collect();
+    assert_eq!(elections, expected);
+    assert_eq!(run.lanes.len(), 3);
+
+    // s3 leads epoch 1, crashes as its first COMMIT is about to leave, and is down until
+    // its restart.
+    let s3 = &run.lanes[&3];
+    let crash = s3.crashes[0];
+    assert_eq!(crash, outcome.faults[1].0);
+    let before = s3
+        .segments
+        .iter()
+        .rfind(|g| g.start_us < crash)
+        .expect("a span before the crash");
+    assert_eq!((before.status.name(), before.epoch), ("LEADING", 1));
+    let down = s3.segments.iter().find(|g| g.start_us == crash).unwrap();
+    assert_eq!(down.status.name(), "down");
+    assert!(down.cause.as_deref().unwrap().contains("COMMIT s3->s1"));
+    assert_eq!(down.end_us, s3.restarts[0]);
+    // The others look for a leader after it, and s2 leads epoch 2.
+    for id in [1, 2] {
+        assert!(run.lanes[&id]
+            .segments
+            .iter()
+            .any(|g| g.start_us >= crash && g.status.name() == "LOOKING"));
+    }
+    let after = run.established.last().unwrap();
+    assert_eq!((after.leader, after.epoch, after.started_us), (2, 2, crash));
+
+    // All of it is on the page: the crash mark and the down span on s3's lane, the flag
+    // of the new leader on s2's, and the election drawn again in detail.
+    let timeline = svg(&page, "timeline");
+    assert_eq!(timeline.matches(r#"<g class="lane""#).count(), 3);
+    let s3_lane = lane(timeline, "s3");
+    assert!(s3_lane.contains(r#"<g class="crash">"#));
+    assert!(s3_lane.contains("down · crashed as COMMIT s3-&gt;s1"));
+    assert!(s3_lane.contains("crashed as COMMIT s3-&gt;s1 about to leave</title>"));
+    assert!(s3_lane.contains(r#"class="st-leading""#));
+    assert!(lane(timeline, "s2").contains("LEADING e2 broadcast"));
+    assert!(timeline.contains("s2 established epoch 2 at 1468.668 ms, 359.116 ms after"));
+    let detail = svg(&page, "election-0");
+    assert!(detail.contains("359.1 ms to elect"));
+    assert!(lane(detail, "s1").contains(r#"class="st-looking""#));
+    assert!(lane(detail, "s1").contains(r#"<g class="vote">"#));
+    // Charts and tables.
+    assert_eq!(page.matches("<figure><svg").count(), 3, "three charts");
+    assert!(
+        page.contains("1:1@s3, 1:2@s3"),
+        "the txns committed on establishing epoch 2"
+    );
+    assert!(page.contains("sim run scenarios/leader-crash-before-commit.toml --seed 42"));
+    assert!(
+        !page.contains(r#"id="violations""#),
+        "no violation, no violation section"
+    );
+}
+
+#[test]
+fn a_violation_gets_its_sequence_diagram_explanation_and_commands() {
+    let sc = load("scenarios/bugs/zk-1154.toml");
+    let (outcome, run, page) = report_of(&sc, 42, 300);
+    assert!(!outcome.violations.is_empty());
+    assert_eq!(run.violations.len(), outcome.violations.len());
+    for (seen, v) in run.violations.iter().zip(&outcome.violations) {
+        assert_eq!((seen.invariant.as_str(), seen.t_us), (v.invariant, v.at_us));
+    }
+    let first = &run.violations[0];
+    assert!(!first.items.is_empty() && first.items.len() <= html::MAX_ROWS);
+    assert!(first.items.iter().all(|i| i.t_us() + 300_000 >= first.t_us));
+    let seq = svg(&page, "sequence-0");
+    assert!(seq.contains(&format!("{} violated at", first.invariant)));
+    assert!(
+        seq.contains("DIFF"),
+        "the sync that went wrong is in the diagram"
+    );
+    let info = check::invariant(&first.invariant).unwrap();
+    assert!(page.contains(&html::esc(info.meaning).to_string()));
+    assert!(page.contains("The checker watches"));
+    assert!(page.contains("sim run scenarios/bugs/zk-1154.toml --seed 42"));
+    assert!(page.contains("sim shrink scenarios/bugs/zk-1154.toml --seed 42"));
+    svg(&page, "violation-timeline-0");
+
+    // A narrower window draws fewer rows.
+    let (_, narrow, _) = report_of(&sc, 42, 5);
+    let narrow = &narrow.violations[0];
+    assert!(narrow.items.len() < first.items.len());
+    assert!(narrow.items.iter().all(|i| i.t_us() + 5_000 >= narrow.t_us));
+}
+
+#[test]
+fn scenario_and_trace_text_is_escaped() {
+    let text = std::fs::read_to_string(root().join("scenarios/leader-crash-before-commit.toml"))
+        .unwrap()
+        .replacen(
+            "description = \"\"\"",
+            "description = \"\"\"<script>alert('owned')</script> & <b>bold</b>\n",
+            1,
+        );
+    let dir = std::env::temp_dir().join(format!("zabsim-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hostile.toml");
+    std::fs::write(&path, &text).unwrap();
+    let sc = scenario::parse(&text, &path).expect("valid");
+    assert!(sc.description.contains("<script>"));
+    let (_, _, page) = report_of(&sc, 42, 300);
+    assert!(
+        !page.contains("<script"),
+        "no script at all, least of all the scenario's"
+    );
+    assert!(!page.contains("<b>bold</b>"));
+    assert!(page.contains(
+        "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+    ));
+
+    // A trace line carrying markup (a fault text, a violation message) is shown as text too.
+    let mut c = Collector::new(300_000);
+    c.line(r#"{"kind":"run","scenario":"x<i>","servers":["s1"],"description":"<img src=x onerror=alert(1)>"}"#);
+    c.line(r#"{"kind":"fault","t_us":5,"fault":"<script>evil()</script>"}"#);
+    c.line(r#"{"kind":"violation","t_us":9,"invariant":"leadership","server":"s1","message":"<svg onload=alert(1)>"}"#);
+    let page = html::render(&c.finish());
+    for raw in ["<img src=x", "<script>evil", "<svg onload", "x<i>"] {
+        assert!(!page.contains(raw), "{raw} reached the page unescaped");
+    }
+    assert!(page.contains("&lt;script&gt;evil()&lt;/script&gt;"));
+    assert!(page.contains("&lt;svg onload=alert(1)&gt;"));
+}
+
+#[test]
+fn the_page_is_self_contained_and_the_same_every_time() {
+    let sc = load("scenarios/minority-partition-under-writes.toml");
+    let (_, _, a) = report_of(&sc, 7, 300);
+    let (_, _, b) = report_of(&sc, 7, 300);
+    assert!(a == b, "same run, same bytes");
+    for fetch in [
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "@import",
+        "src=",
+        "url(http",
+        "href=\"http",
+    ] {
+        assert!(!a.contains(fetch), "the page would load something: {fetch}");
+    }
+    // The only absolute URL is the SVG namespace, which is never fetched.
+    let urls = a.matches("http://").count() + a.matches("https://").count();
+    assert_eq!(
+        urls,
+        a.matches(r#"xmlns="http://www.w3.org/2000/svg""#).count()
+    );
+    assert!(a.starts_with("<!DOCTYPE html>") && a.trim_end().ends_with("</html>"));
+    // The partition is drawn: shaded across the lanes, each side in its colour.
+    assert!(svg(&a, "timeline").contains(r#"<g class="partition">"#));
+}
+
+#[test]
+fn a_trace_without_its_frame_still_draws() {
+    // A trace from the simulator alone: no `run` header and no `outcome` footer.
+    let sc = load("scenarios/leader-crash-before-commit.toml");
+    let capture = Capture::new(Collector::new(300_000));
+    let mut opts = sim::Options::new(42);
+    opts.trace = Some(Box::new(capture.clone()));
+    let outcome = sim::run(&sc, opts);
+    let run = capture.finish();
+    assert!(run.info.is_none() && run.outcome.is_none());
+    assert_eq!(run.lanes.len(), 3, "servers found in the trace");
+    assert_eq!(run.established.len(), outcome.elections.len());
+    assert_eq!(run.skipped, 0, "every simulator line is understood");
+    let page = html::render(&run);
+    assert!(page.contains("no verdict in the trace"));
+    assert_eq!(
+        svg(&page, "timeline").matches(r#"<g class="lane""#).count(),
+        3
+    );
+}
