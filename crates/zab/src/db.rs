@@ -4,18 +4,44 @@
 //! `acceptedEpoch` and `currentEpoch`. [`DiskImage`] is exactly what survives a crash;
 //! [`DiskOp`] is one write to it, which the simulator completes after an fsync delay.
 
+use crate::client_api::{KeeperError, SessionId};
 use crate::ids::{ClientId, ServerId, Zxid};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The operation a txn carries.
+/// The operation a txn carries: what PrepRequestProcessor made of a request, fully resolved
+/// (sequential names chosen, versions checked), so that every server applies it the same way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum TxnOp {
     /// A txn from a scenario's initial log; only its zxid matters.
     Initial,
-    /// A client write of `value` under `key` (the kv workload).
-    SetData { key: u32, value: u64 },
+    CreateSession {
+        session: SessionId,
+        timeout_ms: u32,
+    },
+    /// Ends a session (the client closed it, or the leader's session tracker expired it) and
+    /// deletes its ephemeral znodes in the same txn.
+    CloseSession { session: SessionId },
+    Create {
+        /// The final path, with the sequence suffix already appended.
+        path: String,
+        data: u64,
+        /// `SessionId::NONE` for a persistent znode.
+        ephemeral_owner: SessionId,
+        /// The parent's cversion after this create.
+        parent_cversion: i32,
+    },
+    Delete { path: String },
+    SetData {
+        path: String,
+        data: u64,
+        /// The znode's version after this write.
+        version: i32,
+    },
+    /// A request that failed its checks at the leader still takes a zxid, so that its error
+    /// reaches the client in order with the session's other writes (`OpCode.error`).
+    Error { err: KeeperError },
 }
 
 /// Which client request a txn answers.

@@ -6,6 +6,7 @@
 //! pushes. Nothing in this crate reads a clock, draws a random number or performs IO.
 
 pub mod bug;
+pub mod client_api;
 pub mod config;
 pub mod db;
 mod election;
@@ -23,5 +24,9 @@ pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp}
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
 pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
-pub use message::{ClientOp, Message, Notification, Request, ServerState, MESSAGE_NAMES};
+pub use client_api::{
+    ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, Stat, WatchKind,
+    WatchedEvent,
+};
+pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
 pub use server::Server;

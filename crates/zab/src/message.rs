@@ -1,6 +1,7 @@
 //! Messages between servers, named as ZooKeeper names its packets (Leader.java) and its
 //! election notification (FastLeaderElection.Notification).
 
+use crate::client_api::{ClientOp, OpResult, SessionId, WatchedEvent};
 use crate::db::{Snapshot, Txn};
 use crate::ids::{ClientId, ServerId, Zxid};
 use serde::Serialize;
@@ -42,24 +43,26 @@ pub struct Notification {
     pub state: ServerState,
 }
 
-/// A client operation as the leader receives it (directly or forwarded as REQUEST).
+/// A client request as the leader receives it (directly or forwarded as REQUEST), before
+/// PrepRequestProcessor turns it into a txn.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Request {
+    pub session: SessionId,
     pub client: ClientId,
     /// Per-client request number (ZooKeeper's cxid).
     pub cxid: u64,
     /// The server the client is connected to; it answers the client once the txn commits.
     pub via: ServerId,
-    pub op: crate::db::TxnOp,
+    pub op: RequestOp,
 }
 
-/// What a client asks of the server it is connected to.
+/// What a request asks the leader for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum ClientOp {
-    /// A write: forwarded to the leader, proposed, and answered once committed locally.
-    Write(crate::db::TxnOp),
-    /// A read of one key, answered from the local data tree.
-    Read { key: u32 },
+pub enum RequestOp {
+    /// A write (create, delete, setData, closeSession) or a sync, as the client sent it.
+    Client(ClientOp),
+    /// A new session `Request::session`, assigned by the server the client connected to.
+    CreateSession { timeout_ms: u32 },
 }
 
 /// A packet between two servers, or between a client and the server it is connected to.
@@ -109,9 +112,39 @@ pub enum Message {
     Inform {
         txn: Txn,
     },
-    Ping,
-    /// Follower → leader: a client write to be proposed.
+    /// Leader → learner: a heartbeat. Learner → leader: the answer, carrying the sessions its
+    /// clients touched since the last one, with their timeouts (LearnerSessionTracker).
+    Ping {
+        sessions: Vec<(SessionId, u32)>,
+    },
+    /// Follower → leader: a client write or sync to be prepared.
     Request(Request),
+    /// Follower → leader: may this session reconnect here? Leader → follower: the answer
+    /// (`valid`), after touching the session.
+    Revalidate {
+        session: SessionId,
+        timeout_ms: u32,
+        valid: bool,
+    },
+    /// Leader → learner: every proposal before this sync is committed; answer the client.
+    Sync {
+        request: Request,
+    },
+    /// Client → server: open a session (`session` NONE) or resume one. A server refuses a
+    /// client that has seen a newer zxid than its own.
+    Connect {
+        session: SessionId,
+        last_zxid_seen: Zxid,
+        timeout_ms: u32,
+    },
+    /// Server → client: the session and the negotiated timeout; a zero timeout says the
+    /// session has expired.
+    ConnectResponse {
+        session: SessionId,
+        timeout_ms: u32,
+    },
+    /// Client → server heartbeat, and the server's answer (ZooKeeper's xid -2).
+    ClientPing,
     /// Client → server: one operation, numbered by the client (ZooKeeper's request xid).
     ClientRequest {
         cxid: u64,
@@ -122,7 +155,17 @@ pub enum Message {
     ClientReply {
         cxid: u64,
         zxid: Zxid,
-        value: Option<u64>,
+        result: OpResult,
+    },
+    /// Server → client: a watch fired (ZooKeeper's xid -1 notification).
+    WatcherEvent(WatchedEvent),
+    /// Client → server after a reconnect: re-register these watches; any that would have
+    /// fired since `relative_zxid` fire at once.
+    SetWatches {
+        relative_zxid: Zxid,
+        data: Vec<String>,
+        exist: Vec<String>,
+        child: Vec<String>,
     },
 }
 
@@ -144,10 +187,17 @@ impl Message {
             Message::Ack { .. } => "ACK",
             Message::Commit { .. } => "COMMIT",
             Message::Inform { .. } => "INFORM",
-            Message::Ping => "PING",
+            Message::Ping { .. } => "PING",
             Message::Request(_) => "REQUEST",
+            Message::Revalidate { .. } => "REVALIDATE",
+            Message::Sync { .. } => "SYNC",
+            Message::Connect { .. } => "CONNECT",
+            Message::ConnectResponse { .. } => "CONNECT_RESPONSE",
+            Message::ClientPing => "CLIENT_PING",
             Message::ClientRequest { .. } => "CLIENT_REQUEST",
             Message::ClientReply { .. } => "CLIENT_REPLY",
+            Message::WatcherEvent(_) => "WATCHER_EVENT",
+            Message::SetWatches { .. } => "SET_WATCHES",
         }
     }
 
@@ -168,9 +218,16 @@ impl Message {
             Message::Snap { snapshot } => Some(snapshot.zxid),
             Message::Proposal { txn } | Message::Inform { txn } => Some(txn.zxid),
             Message::ClientReply { zxid, .. } => Some(*zxid),
+            Message::WatcherEvent(e) => Some(e.zxid),
+            Message::Connect { last_zxid_seen, .. } => Some(*last_zxid_seen),
+            Message::SetWatches { relative_zxid, .. } => Some(*relative_zxid),
             Message::UpToDate
-            | Message::Ping
+            | Message::Ping { .. }
             | Message::Request(_)
+            | Message::Revalidate { .. }
+            | Message::Sync { .. }
+            | Message::ConnectResponse { .. }
+            | Message::ClientPing
             | Message::ClientRequest { .. } => None,
         }
     }
@@ -194,6 +251,13 @@ pub const MESSAGE_NAMES: &[&str] = &[
     "INFORM",
     "PING",
     "REQUEST",
+    "REVALIDATE",
+    "SYNC",
+    "CONNECT",
+    "CONNECT_RESPONSE",
+    "CLIENT_PING",
     "CLIENT_REQUEST",
     "CLIENT_REPLY",
+    "WATCHER_EVENT",
+    "SET_WATCHES",
 ];
