@@ -133,7 +133,11 @@ pub enum Event {
     /// Learner: UPTODATE received; it serves in `epoch` under `leader`.
     Synced { leader: ServerId, epoch: u64 },
     /// Leader: a txn was proposed; `op` is what it does, for the client-visible checkers.
-    Proposed { txn: TxnId, op: crate::db::TxnOp },
+    Proposed {
+        txn: TxnId,
+        op: crate::db::TxnOp,
+        request: Option<crate::db::RequestId>,
+    },
     /// Leader: a txn gathered a quorum of ACKs and is committed.
     Committed { txn: TxnId, acks: Vec<ServerId> },
     /// The first `count` txns of the data tree's applied sequence are delivered: committed and
