@@ -15,18 +15,23 @@ pub mod io;
 mod leader;
 mod learner;
 pub mod message;
+mod prep;
 mod server;
 mod serving;
+mod sessions;
+pub mod tree;
+mod watches;
 
 pub use bug::{Bug, BugSet};
+pub use client_api::{
+    ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, Stat, WatchKind,
+    WatchedEvent,
+};
 pub use config::Config;
 pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp};
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
 pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
-pub use client_api::{
-    ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, Stat, WatchKind,
-    WatchedEvent,
-};
 pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
 pub use server::Server;
+pub use tree::{Applied, Znode};
