@@ -19,6 +19,8 @@ mod prep;
 mod server;
 mod serving;
 mod sessions;
+#[cfg(test)]
+mod testkit;
 pub mod tree;
 mod watches;
 

@@ -505,3 +505,417 @@ impl Server {
         self.clients.get(&client).map(|c| c.session)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::bug::Bug;
+    use crate::client_api::{
+        ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, WatchedEvent,
+    };
+    use crate::ids::{ClientId, ServerId, Zxid};
+    use crate::message::Message;
+    use crate::testkit::{call, connect, create, ok, Cluster};
+
+    const C1: ClientId = ClientId(1);
+    const C2: ClientId = ClientId(2);
+    const S1: ServerId = ServerId(1);
+
+    fn get(path: &str, watch: bool) -> ClientOp {
+        ClientOp::GetData {
+            path: path.into(),
+            watch,
+        }
+    }
+
+    fn set(path: &str, data: u64) -> ClientOp {
+        ClientOp::SetData {
+            path: path.into(),
+            data,
+            version: -1,
+        }
+    }
+
+    fn event(kind: EventType, path: &str, zxid: Zxid) -> Message {
+        Message::WatcherEvent(WatchedEvent {
+            kind,
+            path: path.into(),
+            zxid,
+        })
+    }
+
+    #[test]
+    fn a_new_session_is_answered_once_its_txn_applies() {
+        let mut c = Cluster::new(1, &[]);
+        let msg = Message::Connect {
+            session: SessionId::NONE,
+            last_zxid_seen: Zxid::default(),
+            timeout_ms: 100,
+        };
+        c.deliver(C1, S1, msg);
+        assert!(
+            c.take(C1).is_empty(),
+            "the createSession txn is not durable yet"
+        );
+        c.flush();
+        let session = match c.take(C1).as_slice() {
+            [Message::ConnectResponse {
+                session,
+                timeout_ms: 200,
+            }] => *session,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(session.0 >> 56, 1, "the server's id in the top byte");
+        assert!(c.server(S1).tree().has_session(session));
+        assert_eq!(c.server(S1).client_session(C1), Some(session));
+        let second = connect(&mut c, C2, S1);
+        assert_ne!(session, second);
+    }
+
+    #[test]
+    fn writes_and_reads_answer_with_their_results() {
+        let mut c = Cluster::new(1, &[]);
+        connect(&mut c, C1, S1);
+        let (z1, r) = call(&mut c, C1, S1, 1, create("/a", CreateMode::Persistent));
+        assert_eq!(r, Ok(Reply::Created { path: "/a".into() }));
+        let (z2, r) = call(&mut c, C1, S1, 2, create("/a", CreateMode::Persistent));
+        assert_eq!(r, Err(KeeperError::NodeExists));
+        assert!(z2 > z1, "a failed write still takes a zxid");
+        let (z, r) = call(&mut c, C1, S1, 3, get("/a", false));
+        assert_eq!(z, z2, "a read carries the last applied zxid");
+        let Ok(Reply::Data { data: 1, stat }) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!((stat.czxid, stat.version), (z1, 0));
+        let (_, r) = call(&mut c, C1, S1, 4, set("/a", 5));
+        assert!(matches!(r, Ok(Reply::SetData { stat }) if stat.version == 1));
+        let (_, r) = call(
+            &mut c,
+            C1,
+            S1,
+            5,
+            create("/a/s-", CreateMode::PersistentSequential),
+        );
+        assert_eq!(
+            r,
+            Ok(Reply::Created {
+                path: "/a/s-0000000000".into()
+            })
+        );
+        let children = ClientOp::GetChildren {
+            path: "/a".into(),
+            watch: false,
+        };
+        let (_, r) = call(&mut c, C1, S1, 6, children);
+        assert_eq!(
+            r,
+            Ok(Reply::Children {
+                children: vec!["s-0000000000".into()]
+            })
+        );
+        let exists = ClientOp::Exists {
+            path: "/b".into(),
+            watch: false,
+        };
+        assert_eq!(
+            call(&mut c, C1, S1, 7, exists).1,
+            Ok(Reply::Exists { stat: None })
+        );
+        let delete = ClientOp::Delete {
+            path: "/a".into(),
+            version: -1,
+        };
+        assert_eq!(
+            call(&mut c, C1, S1, 8, delete).1,
+            Err(KeeperError::NotEmpty)
+        );
+        assert_eq!(
+            call(&mut c, C1, S1, 9, get("/nope", false)).1,
+            Err(KeeperError::NoNode)
+        );
+        assert_eq!(
+            call(&mut c, C1, S1, 10, get("bad", false)).1,
+            Err(KeeperError::BadArguments)
+        );
+    }
+
+    /// A write and a read of one session pipelined: returns what the client saw, in order.
+    fn write_then_read(bugs: &[Bug]) -> (Vec<Message>, Vec<Message>) {
+        let mut c = Cluster::new(1, bugs);
+        connect(&mut c, C1, S1);
+        connect(&mut c, C2, S1);
+        let write = create("/k", CreateMode::Persistent);
+        c.deliver(C1, S1, Message::ClientRequest { cxid: 1, op: write });
+        c.deliver(
+            C1,
+            S1,
+            Message::ClientRequest {
+                cxid: 2,
+                op: get("/k", false),
+            },
+        );
+        c.deliver(
+            C2,
+            S1,
+            Message::ClientRequest {
+                cxid: 1,
+                op: get("/k", false),
+            },
+        );
+        let other = c.take(C2);
+        let early = c.take(C1);
+        c.flush();
+        let mut seen = early;
+        seen.extend(c.take(C1));
+        (seen, other)
+    }
+
+    fn reply_of(m: &Message) -> (u64, OpResult) {
+        match m {
+            Message::ClientReply { cxid, result, .. } => (*cxid, result.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_read_waits_for_the_sessions_own_write() {
+        let (seen, other) = write_then_read(&[]);
+        let seen: Vec<_> = seen.iter().map(reply_of).collect();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].0, 1, "the write is answered first");
+        assert_eq!(seen[1].0, 2);
+        assert!(matches!(seen[1].1, Ok(Reply::Data { .. })), "{seen:?}");
+        // Another session's read is not held back by it.
+        assert_eq!(
+            other.iter().map(reply_of).collect::<Vec<_>>(),
+            vec![(1, Err(KeeperError::NoNode))]
+        );
+    }
+
+    #[test]
+    fn stale_read_own_write_answers_the_read_early() {
+        let (seen, _) = write_then_read(&[Bug::StaleReadOwnWrite]);
+        let seen: Vec<_> = seen.iter().map(reply_of).collect();
+        assert_eq!(
+            seen[0],
+            (2, Err(KeeperError::NoNode)),
+            "the read overtakes the client's own create"
+        );
+        assert_eq!(seen[1].0, 1);
+    }
+
+    #[test]
+    fn watches_fire_once_and_before_later_replies() {
+        let mut c = Cluster::new(1, &[]);
+        connect(&mut c, C1, S1);
+        connect(&mut c, C2, S1);
+        ok(&mut c, C2, S1, 1, create("/a", CreateMode::Persistent));
+        ok(&mut c, C1, S1, 1, get("/a", true));
+        let exists = ClientOp::Exists {
+            path: "/b".into(),
+            watch: true,
+        };
+        ok(&mut c, C1, S1, 2, exists);
+        let children = ClientOp::GetChildren {
+            path: "/".into(),
+            watch: true,
+        };
+        ok(&mut c, C1, S1, 3, children);
+
+        let (z, _) = call(&mut c, C2, S1, 2, set("/a", 2));
+        assert_eq!(c.take(C1), vec![event(EventType::NodeDataChanged, "/a", z)]);
+        ok(&mut c, C2, S1, 3, set("/a", 3));
+        assert!(c.take(C1).is_empty(), "a watch fires once");
+
+        let (z, _) = call(&mut c, C2, S1, 4, create("/b", CreateMode::Persistent));
+        assert_eq!(
+            c.take(C1),
+            vec![
+                event(EventType::NodeCreated, "/b", z),
+                event(EventType::NodeChildrenChanged, "/", z)
+            ]
+        );
+        // The client's own write: the event comes before the write's reply.
+        ok(&mut c, C1, S1, 4, get("/b", true));
+        let delete = ClientOp::Delete {
+            path: "/b".into(),
+            version: -1,
+        };
+        c.send(
+            C1,
+            S1,
+            Message::ClientRequest {
+                cxid: 5,
+                op: delete,
+            },
+        );
+        let got = c.take(C1);
+        assert!(
+            matches!(
+                got.as_slice(),
+                [
+                    Message::WatcherEvent(WatchedEvent {
+                        kind: EventType::NodeDeleted,
+                        ..
+                    }),
+                    Message::ClientReply {
+                        cxid: 5,
+                        result: Ok(Reply::Deleted),
+                        ..
+                    }
+                ]
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn set_watches_catch_up_on_missed_changes() {
+        let mut c = Cluster::new(1, &[]);
+        let s = connect(&mut c, C1, S1);
+        connect(&mut c, C2, S1);
+        for (i, p) in ["/a", "/d", "/u"].iter().enumerate() {
+            ok(&mut c, C2, S1, i as u64, create(p, CreateMode::Persistent));
+        }
+        let seen = c.server(S1).last_processed_zxid();
+        let (za, _) = call(&mut c, C2, S1, 10, set("/a", 9));
+        ok(
+            &mut c,
+            C2,
+            S1,
+            11,
+            ClientOp::Delete {
+                path: "/d".into(),
+                version: -1,
+            },
+        );
+        let (ze, _) = call(&mut c, C2, S1, 12, create("/e", CreateMode::Persistent));
+        let last = c.server(S1).last_processed_zxid();
+
+        // C1 comes back on a new connection with the watches it had.
+        let reconnect = Message::Connect {
+            session: s,
+            last_zxid_seen: seen,
+            timeout_ms: 4000,
+        };
+        c.send(C1, S1, reconnect);
+        assert_eq!(
+            c.take(C1),
+            vec![Message::ConnectResponse {
+                session: s,
+                timeout_ms: 2000
+            }]
+        );
+        let set_watches = Message::SetWatches {
+            relative_zxid: seen,
+            data: vec!["/a".into(), "/d".into(), "/u".into()],
+            exist: vec!["/e".into(), "/g".into()],
+            child: vec!["/d".into(), "/u".into()],
+        };
+        c.send(C1, S1, set_watches);
+        assert_eq!(
+            c.take(C1),
+            vec![
+                event(EventType::NodeDataChanged, "/a", za),
+                event(EventType::NodeDeleted, "/d", last),
+                event(EventType::NodeCreated, "/e", ze),
+                event(EventType::NodeDeleted, "/d", last),
+            ]
+        );
+        // The rest were registered and fire on the next change.
+        let (zg, _) = call(&mut c, C2, S1, 13, create("/g", CreateMode::Persistent));
+        let (zu, _) = call(&mut c, C2, S1, 14, create("/u/x", CreateMode::Persistent));
+        let (zu2, _) = call(&mut c, C2, S1, 15, set("/u", 4));
+        assert_eq!(
+            c.take(C1),
+            vec![
+                event(EventType::NodeCreated, "/g", zg),
+                event(EventType::NodeChildrenChanged, "/u", zu),
+                event(EventType::NodeDataChanged, "/u", zu2),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_client_that_has_seen_a_newer_zxid_is_refused() {
+        let mut c = Cluster::new(1, &[]);
+        let s = connect(&mut c, C1, S1);
+        let msg = Message::Connect {
+            session: s,
+            last_zxid_seen: Zxid::new(99, 1),
+            timeout_ms: 4000,
+        };
+        c.send(C1, S1, msg);
+        assert!(c.take(C1).is_empty(), "no answer at all");
+        assert_eq!(c.closed.last(), Some(&(S1, C1)));
+        assert_eq!(c.server(S1).client_session(C1), None);
+    }
+
+    #[test]
+    fn close_session_removes_its_ephemerals_and_its_connection() {
+        let mut c = Cluster::new(1, &[]);
+        let s = connect(&mut c, C1, S1);
+        connect(&mut c, C2, S1);
+        ok(&mut c, C1, S1, 1, create("/e", CreateMode::Ephemeral));
+        ok(&mut c, C2, S1, 1, create("/p", CreateMode::Persistent));
+        let exists = ClientOp::Exists {
+            path: "/e".into(),
+            watch: true,
+        };
+        ok(&mut c, C2, S1, 2, exists);
+        assert_eq!(c.server(S1).tree().ephemerals_of(s), vec!["/e"]);
+        let (z, r) = call(&mut c, C1, S1, 2, ClientOp::CloseSession);
+        assert_eq!(r, Ok(Reply::Closed));
+        assert_eq!(c.closed.last(), Some(&(S1, C1)));
+        let tree = c.server(S1).tree();
+        assert!(!tree.exists("/e") && tree.exists("/p"));
+        assert!(!tree.has_session(s));
+        assert_eq!(c.take(C2), vec![event(EventType::NodeDeleted, "/e", z)]);
+    }
+
+    #[test]
+    fn sync_at_the_leader_is_answered_after_earlier_proposals() {
+        let mut c = Cluster::new(1, &[]);
+        connect(&mut c, C1, S1);
+        let write = create("/a", CreateMode::Persistent);
+        c.deliver(C1, S1, Message::ClientRequest { cxid: 1, op: write });
+        let sync = ClientOp::Sync { path: "/".into() };
+        c.deliver(C1, S1, Message::ClientRequest { cxid: 2, op: sync });
+        assert!(
+            c.take(C1).is_empty(),
+            "the sync waits for the create to commit"
+        );
+        c.flush();
+        let got = c.take(C1);
+        let z = c.server(S1).last_processed_zxid();
+        assert_eq!(
+            got,
+            vec![
+                Message::ClientReply {
+                    cxid: 1,
+                    zxid: z,
+                    result: Ok(Reply::Created { path: "/a".into() })
+                },
+                Message::ClientReply {
+                    cxid: 2,
+                    zxid: z,
+                    result: Ok(Reply::Synced)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_request_before_connect_closes_the_connection() {
+        let mut c = Cluster::new(1, &[]);
+        c.send(
+            C1,
+            S1,
+            Message::ClientRequest {
+                cxid: 1,
+                op: get("/", false),
+            },
+        );
+        assert!(c.take(C1).is_empty());
+        assert_eq!(c.closed, vec![(S1, C1)]);
+    }
+}

@@ -155,4 +155,161 @@ mod tests {
         t.remove(s);
         assert!(!t.touch(s, 1_400_000, TICK));
     }
+
+    // ---- whole servers, driven through `step` ----
+
+    use crate::client_api::{ClientOp, CreateMode, SessionId as Sid};
+    use crate::db::TxnOp;
+    use crate::ids::{ClientId, Zxid};
+    use crate::io::Event;
+    use crate::message::Message;
+    use crate::testkit::{call, connect, create, ok, Cluster};
+
+    const C1: ClientId = ClientId(1);
+
+    fn expired_by_tracker(c: &Cluster, session: Sid) -> bool {
+        c.events.iter().any(|(_, e)| {
+            matches!(e, Event::Proposed { op: TxnOp::CloseSession { session: s }, request: None, .. }
+                if *s == session)
+        })
+    }
+
+    fn resume(c: &mut Cluster, server: ServerId, session: Sid) -> Vec<Message> {
+        let msg = Message::Connect {
+            session,
+            last_zxid_seen: Zxid::default(),
+            timeout_ms: 4000,
+        };
+        c.send(C1, server, msg);
+        c.take(C1)
+    }
+
+    #[test]
+    fn a_silent_session_expires_with_its_ephemerals() {
+        let mut c = Cluster::new(1, &[]);
+        let s1 = ServerId(1);
+        let s = connect(&mut c, C1, s1);
+        ok(&mut c, C1, s1, 1, create("/e", CreateMode::Ephemeral));
+        c.run_for(1_500_000);
+        assert!(c.server(s1).tree().has_session(s), "within its 2 s timeout");
+        c.run_for(1_000_000);
+        let tree = c.server(s1).tree();
+        assert!(!tree.has_session(s) && !tree.exists("/e"));
+        assert!(expired_by_tracker(&c, s));
+        assert!(c.closed.contains(&(s1, C1)), "its connection is closed");
+        // Coming back, the client learns that its session is gone.
+        assert_eq!(
+            resume(&mut c, s1, s),
+            vec![Message::ConnectResponse {
+                session: s,
+                timeout_ms: 0
+            }]
+        );
+        assert_eq!(c.closed.last(), Some(&(s1, C1)));
+    }
+
+    #[test]
+    fn client_pings_keep_a_session_alive() {
+        let mut c = Cluster::new(1, &[]);
+        let s1 = ServerId(1);
+        let s = connect(&mut c, C1, s1);
+        for _ in 0..10 {
+            c.run_for(600_000);
+            c.send(C1, s1, Message::ClientPing);
+            assert_eq!(c.take(C1), vec![Message::ClientPing]);
+        }
+        assert!(c.server(s1).tree().has_session(s));
+        assert!(!expired_by_tracker(&c, s));
+    }
+
+    #[test]
+    fn a_learners_ping_answers_keep_its_clients_sessions_alive() {
+        let mut c = Cluster::new(3, &[]);
+        let (leader, f) = (c.leader(), c.follower());
+        let s = connect(&mut c, C1, f);
+        ok(&mut c, C1, f, 1, create("/e", CreateMode::Ephemeral));
+        for _ in 0..10 {
+            c.run_for(600_000);
+            c.send(C1, f, Message::ClientPing);
+            assert_eq!(c.take(C1), vec![Message::ClientPing]);
+        }
+        assert!(
+            c.server(leader).tree().has_session(s),
+            "the leader heard of the client only through its follower"
+        );
+        c.run_for(2_500_000);
+        for server in c.servers.values() {
+            assert!(!server.tree().has_session(s), "{}", server.id());
+            assert!(!server.tree().exists("/e"), "{}", server.id());
+        }
+        assert!(expired_by_tracker(&c, s));
+    }
+
+    #[test]
+    fn a_resumed_session_is_revalidated_by_the_leader() {
+        let mut c = Cluster::new(3, &[]);
+        let leader = c.leader();
+        let mut followers = c.servers.keys().copied().filter(|s| *s != leader);
+        let (a, b) = (followers.next().unwrap(), followers.next().unwrap());
+        let s = connect(&mut c, C1, a);
+        let written = ok(&mut c, C1, a, 1, create("/x", CreateMode::Persistent));
+        // The client moves to the other follower, which asks the leader about the session.
+        assert_eq!(
+            resume(&mut c, b, s),
+            vec![Message::ConnectResponse {
+                session: s,
+                timeout_ms: 2000
+            }]
+        );
+        let sync = ClientOp::Sync { path: "/".into() };
+        let (z, r) = call(&mut c, C1, b, 2, sync);
+        assert_eq!(r, Ok(crate::client_api::Reply::Synced));
+        assert!(
+            z >= written,
+            "a sync answers with everything before it applied"
+        );
+        c.run_for(2_500_000);
+        assert_eq!(
+            resume(&mut c, a, s),
+            vec![Message::ConnectResponse {
+                session: s,
+                timeout_ms: 0
+            }],
+            "expired while the client was silent"
+        );
+    }
+
+    #[test]
+    fn a_new_leader_gives_every_session_a_full_timeout() {
+        let mut c = Cluster::new(3, &[]);
+        let old = c.leader();
+        let f = c.follower();
+        let s = connect(&mut c, C1, f);
+        c.run_for(1_500_000);
+        c.isolate(old);
+        let mut waited = 0;
+        let new = loop {
+            c.run_for(100_000);
+            waited += 100_000;
+            assert!(waited < 5_000_000, "no new leader");
+            if let Some(l) = c
+                .servers
+                .values()
+                .find(|x| x.id() != old && x.is_established_leader())
+            {
+                break l.id();
+            }
+        };
+        assert!(
+            c.closed.contains(&(f, C1)),
+            "the follower dropped its clients when it left its role"
+        );
+        // By now the session has been silent for longer than its timeout, yet the new leader
+        // counts from its own start.
+        assert!(waited + 1_500_000 > 2_000_000, "{waited}");
+        c.run_for(1_500_000);
+        assert!(c.server(new).tree().has_session(s));
+        c.run_for(1_000_000);
+        assert!(!c.server(new).tree().has_session(s));
+    }
 }
