@@ -639,15 +639,16 @@ mod tests {
     }
 
     /// A write and a read of one session pipelined: returns what the client saw, in order.
-    fn write_then_read(bugs: &[Bug]) -> (Vec<Message>, Vec<Message>) {
-        let mut c = Cluster::new(1, bugs);
-        connect(&mut c, C1, S1);
-        connect(&mut c, C2, S1);
+    fn write_then_read(n: u8, bugs: &[Bug]) -> (Vec<Message>, Vec<Message>) {
+        let mut c = Cluster::new(n, bugs);
+        let s = if n == 1 { S1 } else { c.follower() };
+        connect(&mut c, C1, s);
+        connect(&mut c, C2, s);
         let write = create("/k", CreateMode::Persistent);
-        c.deliver(C1, S1, Message::ClientRequest { cxid: 1, op: write });
+        c.deliver(C1, s, Message::ClientRequest { cxid: 1, op: write });
         c.deliver(
             C1,
-            S1,
+            s,
             Message::ClientRequest {
                 cxid: 2,
                 op: get("/k", false),
@@ -655,7 +656,7 @@ mod tests {
         );
         c.deliver(
             C2,
-            S1,
+            s,
             Message::ClientRequest {
                 cxid: 1,
                 op: get("/k", false),
@@ -678,7 +679,13 @@ mod tests {
 
     #[test]
     fn a_read_waits_for_the_sessions_own_write() {
-        let (seen, other) = write_then_read(&[]);
+        for n in [1, 3] {
+            a_read_waits_for_the_sessions_own_write_on(n);
+        }
+    }
+
+    fn a_read_waits_for_the_sessions_own_write_on(n: u8) {
+        let (seen, other) = write_then_read(n, &[]);
         let seen: Vec<_> = seen.iter().map(reply_of).collect();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].0, 1, "the write is answered first");
@@ -693,7 +700,13 @@ mod tests {
 
     #[test]
     fn stale_read_own_write_answers_the_read_early() {
-        let (seen, _) = write_then_read(&[Bug::StaleReadOwnWrite]);
+        for n in [1, 3] {
+            stale_read_own_write_on(n);
+        }
+    }
+
+    fn stale_read_own_write_on(n: u8) {
+        let (seen, _) = write_then_read(n, &[Bug::StaleReadOwnWrite]);
         let seen: Vec<_> = seen.iter().map(reply_of).collect();
         assert_eq!(
             seen[0],
