@@ -1,6 +1,7 @@
 //! Sans-IO ZooKeeper server state machines: FastLeaderElection and ZAB (discovery,
 //! synchronization, broadcast), with the txn log, snapshots and epoch files as explicit
-//! durable writes.
+//! durable writes, and the side of a server its clients see: the znode tree, sessions and
+//! their expiry, watches, and the per-session order of answers.
 //!
 //! The simulator drives a [`Server`] with [`Input`]s and interprets the [`Output`]s it
 //! pushes. Nothing in this crate reads a clock, draws a random number or performs IO.
