@@ -7,6 +7,7 @@
 //! pushes. Nothing in this crate reads a clock, draws a random number or performs IO.
 
 pub mod bug;
+pub mod client;
 pub mod client_api;
 pub mod config;
 pub mod db;
