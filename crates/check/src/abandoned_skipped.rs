@@ -47,7 +47,7 @@ impl Checker for AbandonedSkipped {
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         match h {
             Happening::Server {
-                event: Event::Proposed { txn },
+                event: Event::Proposed { txn, .. },
                 ..
             } => {
                 self.pending.insert(*txn);

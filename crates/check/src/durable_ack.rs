@@ -387,7 +387,7 @@ mod tests {
         assert!(send(&mut c, &v, 2, 3, Message::Ack { zxid: z(2, 1) }).is_empty());
         // Non-ACK traffic is ignored.
         assert!(send(&mut c, &v, 3, 2, Message::Commit { zxid: z(2, 1) }).is_empty());
-        assert!(send(&mut c, &v, 2, 3, Message::Ping).is_empty());
+        assert!(send(&mut c, &v, 2, 3, Message::Ping { sessions: vec![] }).is_empty());
     }
 
     #[test]

@@ -218,7 +218,11 @@ mod tests {
                 client: zab::ClientId(1),
                 cxid: c,
             }),
-            op: TxnOp::SetData { key: 1, value: c },
+            op: TxnOp::SetData {
+                path: "/k".into(),
+                data: c,
+                version: c as i32,
+            },
         }
     }
 

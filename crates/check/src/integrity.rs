@@ -35,7 +35,7 @@ impl Checker for Integrity {
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         if let Happening::Server {
             id,
-            event: Event::Proposed { txn },
+            event: Event::Proposed { txn, .. },
         } = h
         {
             let Some(s) = view.server(*id) else { return };
@@ -164,7 +164,14 @@ mod tests {
         let mut t = proposal(2, 1, 1);
         t.request = None;
         s.server(1).log.push(t.clone());
-        s.event(1, Event::Proposed { txn: t.id() });
+        s.event(
+            1,
+            Event::Proposed {
+                txn: t.id(),
+                op: t.op.clone(),
+                request: t.request,
+            },
+        );
         s.write(1, zab::DiskOp::Append(t.clone()));
         s.commit(1, &t, &[1], &[]);
         let out = s.take();

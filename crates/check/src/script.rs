@@ -32,8 +32,9 @@ pub fn proposal(epoch: u64, counter: u64, proposer: u8) -> Txn {
             cxid: epoch * 100 + counter,
         }),
         op: TxnOp::SetData {
-            key: 1,
-            value: counter,
+            path: "/k".into(),
+            data: counter,
+            version: counter as i32,
         },
     }
 }
@@ -477,7 +478,14 @@ impl<C: Checker> Script<C> {
         let t = proposal(self.v.servers[&ServerId(leader)].epoch, counter, leader);
         // The step logs it in memory before its happenings are reported.
         self.server(leader).log.push(t.clone());
-        self.event(leader, Event::Proposed { txn: t.id() });
+        self.event(
+            leader,
+            Event::Proposed {
+                txn: t.id(),
+                op: t.op.clone(),
+                request: t.request,
+            },
+        );
         for f in loggers {
             self.send(leader, *f, Message::Proposal { txn: t.clone() });
         }

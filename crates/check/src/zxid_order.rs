@@ -104,7 +104,7 @@ impl Checker for ZxidOrder {
                         },
                     );
                 }
-                Event::Proposed { txn } => self.on_proposed(*id, *txn, view, out),
+                Event::Proposed { txn, .. } => self.on_proposed(*id, *txn, view, out),
                 Event::LeaderShutdown { .. } => {
                     self.leading.remove(id);
                 }
@@ -143,6 +143,8 @@ mod tests {
                 zxid: Zxid::new(e, counter),
                 proposer: ServerId(by),
             },
+            op: zab::TxnOp::Initial,
+            request: None,
         }
     }
 
