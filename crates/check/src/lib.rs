@@ -20,34 +20,50 @@
 //! | `epoch-order` | [`epoch_order`] |
 //! | `zxid-order` | [`zxid_order`] |
 //! | `protocol-error` | [`protocol_error`] |
+//! | `linearizable-writes` | [`linearizable_writes`] |
+//! | `session-order` | [`session_order`] |
+//! | `ephemeral-cleanup` | [`ephemeral_cleanup`] |
+//! | `watch-order` | [`watch_order`] |
+//! | `recipe-safety` | [`recipe_safety`] |
 //! | `election-liveness` | [`election_liveness`] |
 //! | `progress` | [`progress`] |
 
 pub mod abandoned_skipped;
+pub(crate) mod clients;
+pub(crate) mod committed_ops;
 pub mod committed_durability;
 pub mod durable_ack;
 pub mod election_liveness;
+pub mod ephemeral_cleanup;
 pub mod epoch_order;
 pub(crate) mod history;
 pub mod history_consistency;
 pub mod integrity;
 pub mod leadership;
+pub mod linearizable_writes;
 pub mod names;
 pub mod prefix_consistency;
 pub mod primary_integrity;
 pub mod primary_order;
 pub mod progress;
 pub mod protocol_error;
+pub mod recipe_safety;
+pub mod session_order;
 pub mod total_order;
 pub mod view;
+pub mod watch_order;
+pub(crate) mod znodes;
 pub mod zxid_order;
 
+#[cfg(test)]
+pub(crate) mod client_script;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
 pub(crate) mod script;
 
 pub use names::{invariant, InvariantInfo, Kind, INVARIANTS};
+pub use zab::client_api::ClientEvent;
 pub use view::{ServerView, View};
 
 use serde::Serialize;
@@ -108,7 +124,8 @@ pub enum Happening<'a> {
     Resume {
         id: ServerId,
     },
-    /// A simulated client did something the checkers may care about.
+    /// A simulated client reported something (its library, its recipe program, or the
+    /// simulator about the client process).
     Client {
         id: zab::ClientId,
         event: &'a ClientEvent,
@@ -124,30 +141,6 @@ pub enum Happening<'a> {
     LivenessDeadline {
         faults_over_us: u64,
     },
-}
-
-/// What a client reports. `op` numbers a client's logical operations: an operation keeps its
-/// number when the client resubmits it to another server after losing its connection.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum ClientEvent {
-    /// An operation was sent to `server` as request `cxid`.
-    Submitted {
-        op: u64,
-        cxid: u64,
-        server: ServerId,
-        write: bool,
-    },
-    /// The operation was answered; `zxid` is the write's zxid, or for a read the zxid the
-    /// server had applied.
-    Answered {
-        op: u64,
-        cxid: u64,
-        server: ServerId,
-        zxid: zab::Zxid,
-    },
-    /// The connection to `server` broke or timed out; an unanswered operation will be
-    /// resubmitted elsewhere.
-    ConnectionLoss { server: ServerId },
 }
 
 /// An invariant checker.
@@ -174,6 +167,11 @@ pub fn all_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(epoch_order::EpochOrder::default()),
         Box::new(zxid_order::ZxidOrder::default()),
         Box::new(protocol_error::ProtocolError::default()),
+        Box::new(linearizable_writes::LinearizableWrites::default()),
+        Box::new(session_order::SessionOrder::default()),
+        Box::new(ephemeral_cleanup::EphemeralCleanup::default()),
+        Box::new(watch_order::WatchOrder::default()),
+        Box::new(recipe_safety::RecipeSafety::default()),
         Box::new(election_liveness::ElectionLiveness::default()),
         Box::new(progress::Progress::default()),
     ]

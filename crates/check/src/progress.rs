@@ -1,31 +1,59 @@
 //! `progress`: after recovery every pending client operation is answered and new writes
-//! commit.
+//! commit; and an election-recipe client leads.
 //!
 //! ZAB promises liveness only once a quorum is up and connected; until then a client may
 //! wait forever. So the check runs once, at [`Happening::LivenessDeadline`], and only when a
-//! connected quorum exists: every operation a client was still waiting for must have been
-//! answered unless it was first submitted in the second half of the liveness window (it may
-//! legitimately still be in flight). A client resubmitting after a connection loss keeps its
-//! operation's number and first submission time, so failovers do not reset the clock.
+//! connected quorum exists:
+//! - every operation a running client was still waiting for must have been answered by a
+//!   server unless it was submitted in the second half of the liveness window (it may
+//!   legitimately still be in flight). An operation the client library failed with a
+//!   connection loss leaves the client stalled: the next operation it submits inherits the
+//!   stalled one's submission time until a server answers, so failovers do not reset the
+//!   clock;
+//! - with the election recipe, a new leader follows the old one: if the owner of the smallest
+//!   election znode is running with a live session, some running client with a live session
+//!   believes it leads, unless the contenders changed (a leader came or went, an election
+//!   znode or a session was committed away, a client crashed, paused or resumed) in the second
+//!   half of the window, when a hand-over may still be under way.
 //!
-//! Incremental: one entry per client with an operation outstanding.
+//! Incremental: one entry per operation in flight; the election check reads the established
+//! leader's ephemerals once.
 
-use crate::view::connected_quorum;
+use crate::clients::Clients;
+use crate::committed_ops::CommittedOps;
+use crate::view::{connected_quorum, leader_with_quorum};
+use crate::znodes::{ephemerals, sequence, ELECTION_DIR};
 use crate::{Checker, ClientEvent, Happening, View, Violation};
-use std::collections::BTreeMap;
-use zab::{ClientId, ServerId};
+use std::collections::{BTreeMap, BTreeSet};
+use zab::client_api::RecipeEvent;
+use zab::{ClientId, ClientOp, KeeperError, ServerId, SessionId, TxnOp};
 
 struct Waiting {
-    op: u64,
-    write: bool,
+    what: String,
     first_us: u64,
-    last_server: ServerId,
-    submissions: u32,
+    submitted_us: u64,
+    server: ServerId,
 }
 
 #[derive(Default)]
 pub struct Progress {
-    waiting: BTreeMap<ClientId, Waiting>,
+    clients: Clients,
+    committed: CommittedOps,
+    waiting: BTreeMap<(ClientId, u64), Waiting>,
+    /// Clients whose last operation ended without a server's answer, since when.
+    stalled: BTreeMap<ClientId, u64>,
+    closed: BTreeSet<SessionId>,
+    /// Clients that believe they lead, with the session they won under.
+    leaders: BTreeMap<ClientId, SessionId>,
+    /// Some client contends in the election recipe.
+    election: bool,
+    /// The last time the election's contenders changed.
+    election_changed_us: u64,
+}
+
+fn in_election(path: &str) -> bool {
+    path.strip_prefix(ELECTION_DIR)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl Checker for Progress {
@@ -34,37 +62,22 @@ impl Checker for Progress {
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
+        let now = view.now_us();
+        self.clients.follow(h, now);
+        for (_, op) in self.committed.follow(h, view) {
+            match op {
+                TxnOp::CloseSession { session } => {
+                    self.closed.insert(session);
+                    self.election_changed_us = now;
+                }
+                TxnOp::Create { path, .. } | TxnOp::Delete { path } if in_election(&path) => {
+                    self.election_changed_us = now;
+                }
+                _ => {}
+            }
+        }
         match h {
-            Happening::Client { id, event } => match event {
-                ClientEvent::Submitted {
-                    op, server, write, ..
-                } => {
-                    let w = self.waiting.entry(*id).or_insert(Waiting {
-                        op: *op,
-                        write: *write,
-                        first_us: view.now_us(),
-                        last_server: *server,
-                        submissions: 0,
-                    });
-                    if w.op != *op {
-                        *w = Waiting {
-                            op: *op,
-                            write: *write,
-                            first_us: view.now_us(),
-                            last_server: *server,
-                            submissions: 0,
-                        };
-                    }
-                    w.last_server = *server;
-                    w.submissions += 1;
-                }
-                ClientEvent::Answered { op, .. } => {
-                    if self.waiting.get(id).is_some_and(|w| w.op == *op) {
-                        self.waiting.remove(id);
-                    }
-                }
-                ClientEvent::ConnectionLoss { .. } => {}
-            },
+            Happening::Client { id, event } => self.client(*id, event, now),
             Happening::LivenessDeadline { faults_over_us } => {
                 self.at_deadline(*faults_over_us, view, out)
             }
@@ -74,140 +87,326 @@ impl Checker for Progress {
 }
 
 impl Progress {
+    fn client(&mut self, id: ClientId, event: &ClientEvent, now: u64) {
+        match event {
+            ClientEvent::Submitted {
+                op,
+                server,
+                request,
+                ..
+            } => {
+                if let ClientOp::Create { path, .. } = request {
+                    if in_election(path) && !self.election {
+                        self.election = true;
+                        self.election_changed_us = now;
+                    }
+                }
+                let what = match request.path() {
+                    Some(p) => format!("{} {p}", request.name()),
+                    None => request.name().to_string(),
+                };
+                let first_us = self.stalled.get(&id).copied().unwrap_or(now);
+                self.waiting.insert(
+                    (id, *op),
+                    Waiting {
+                        what,
+                        first_us,
+                        submitted_us: now,
+                        server: *server,
+                    },
+                );
+            }
+            ClientEvent::Answered { op, zxid, result, .. } => {
+                let Some(w) = self.waiting.remove(&(id, *op)) else {
+                    return;
+                };
+                if zxid.is_some() {
+                    self.stalled.remove(&id);
+                } else if result != &Err(KeeperError::SessionExpired) {
+                    let since = self.stalled.entry(id).or_insert(w.first_us);
+                    *since = (*since).min(w.first_us);
+                }
+            }
+            ClientEvent::Expired { .. } | ClientEvent::Crashed => {
+                self.forget(id);
+                if self.leaders.remove(&id).is_some() || matches!(event, ClientEvent::Crashed) {
+                    self.election_changed_us = now;
+                }
+            }
+            ClientEvent::Paused | ClientEvent::Resumed => self.election_changed_us = now,
+            ClientEvent::Recipe(RecipeEvent::Leading { .. }) => {
+                let session = self.clients.get(id).map(|c| c.session).unwrap_or_default();
+                self.leaders.insert(id, session);
+                self.election_changed_us = now;
+            }
+            ClientEvent::Recipe(RecipeEvent::NotLeading) => {
+                self.leaders.remove(&id);
+                self.election_changed_us = now;
+            }
+            _ => {}
+        }
+    }
+
+    fn forget(&mut self, id: ClientId) {
+        let gone: Vec<_> = self
+            .waiting
+            .range((id, 0)..=(id, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            self.waiting.remove(&k);
+        }
+        self.stalled.remove(&id);
+    }
+
     fn at_deadline(&mut self, faults_over_us: u64, view: &dyn View, out: &mut Vec<Violation>) {
         let now = view.now_us();
         let cutoff = faults_over_us + now.saturating_sub(faults_over_us) / 2;
         let Some(quorum) = connected_quorum(view) else {
             return;
         };
-        for (client, w) in &self.waiting {
-            if w.first_us > cutoff {
+        let quorum = quorum
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut reported = BTreeSet::new();
+        for ((client, op), w) in &self.waiting {
+            if w.first_us > cutoff
+                || self.clients.get(*client).is_some_and(|c| !c.alive())
+                || !reported.insert(*client)
+            {
                 continue;
             }
+            let stalled = if w.first_us < w.submitted_us {
+                format!(
+                    " (submitted at {} ms; its earlier operations failed without an answer since {} ms)",
+                    w.submitted_us / 1000,
+                    w.first_us / 1000
+                )
+            } else {
+                format!(" (submitted at {} ms)", w.submitted_us / 1000)
+            };
             out.push(Violation {
                 invariant: "progress",
                 at_us: now,
-                server: Some(w.last_server),
+                server: Some(w.server),
                 message: format!(
-                    "{client}'s {} (operation {}) submitted at {} ms is still unanswered {} ms after the last fault ended (at {} ms), after {} submission(s), the last to {}; {} were up and connected",
-                    if w.write { "write" } else { "read" },
-                    w.op,
-                    w.first_us / 1000,
+                    "{client}'s {} (operation {op}) to {}{stalled} is still unanswered {} ms after the last fault ended (at {} ms); {quorum} were up and connected",
+                    w.what,
+                    w.server,
                     now.saturating_sub(faults_over_us) / 1000,
                     faults_over_us / 1000,
-                    w.submissions,
-                    w.last_server,
-                    quorum.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
                 ),
             });
         }
+        if self.election && self.election_changed_us <= cutoff {
+            self.election_at_deadline(view, out);
+        }
+    }
+
+    fn live(&self, c: ClientId, session: SessionId) -> bool {
+        self.clients
+            .get(c)
+            .is_some_and(|x| x.alive() && !x.expired)
+            && !self.closed.contains(&session)
+    }
+
+    /// The owner of the smallest election znode, if running with a live session, should have
+    /// taken over by now, or someone else still leads.
+    fn election_at_deadline(&self, view: &dyn View, out: &mut Vec<Violation>) {
+        if self.leaders.iter().any(|(c, s)| self.live(*c, *s)) {
+            return;
+        }
+        let Some((leader, _)) = leader_with_quorum(view) else {
+            return;
+        };
+        let Some(sv) = view.server(leader) else { return };
+        let Some((seq, owner, path)) = ephemerals(sv.tree)
+            .filter(|(_, p)| in_election(p))
+            .filter_map(|(s, p)| Some((sequence(p)?, s, p)))
+            .min()
+        else {
+            return;
+        };
+        let _ = seq;
+        let Some((client, _)) = self
+            .clients
+            .iter()
+            .find(|(c, x)| x.session == owner && self.live(*c, owner))
+        else {
+            return;
+        };
+        out.push(Violation {
+            invariant: "progress",
+            at_us: view.now_us(),
+            server: Some(leader),
+            message: format!(
+                "no running client with a live session believes it leads at the end of the run, though {client}'s {path} is the smallest election znode on {leader} (session {owner}) and the contenders last changed at {} ms",
+                self.election_changed_us / 1000
+            ),
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::FakeView;
-    use zab::{ServerId, Zxid};
+    use crate::client_script::{create, Req};
+    use crate::script::Script;
+    use zab::{CreateMode, Reply};
 
-    fn feed(c: &mut Progress, v: &FakeView, client: u32, e: ClientEvent) -> Vec<Violation> {
-        let mut out = Vec::new();
-        c.on(
-            &Happening::Client {
-                id: ClientId(client),
-                event: &e,
-            },
-            v,
-            &mut out,
-        );
-        out
+    fn persistent(path: &str) -> ClientOp {
+        create(path, CreateMode::Persistent)
     }
 
-    fn deadline(c: &mut Progress, v: &FakeView, faults_over_us: u64) -> Vec<Violation> {
-        let mut out = Vec::new();
-        c.on(&Happening::LivenessDeadline { faults_over_us }, v, &mut out);
-        out
-    }
-
-    fn submitted(op: u64, cxid: u64, server: u8) -> ClientEvent {
-        ClientEvent::Submitted {
-            op,
-            cxid,
-            server: ServerId(server),
-            write: true,
-        }
+    /// c1 submits a create at 1 s to s2, loses the connection at 3 s, and submits it again
+    /// to s3 at 3.5 s.
+    fn failover() -> (Script<Progress>, Req) {
+        let mut s = Script::serving(Progress::default());
+        s.connect(1, 2, 4000);
+        s.v.now = 1_000_000;
+        let r = s.submit(1, persistent("/a"));
+        s.v.now = 3_000_000;
+        s.disconnect(1, &[r]);
+        s.v.now = 3_400_000;
+        s.connect(1, 3, 4000);
+        let r = s.submit(1, persistent("/a"));
+        (s, r)
     }
 
     #[test]
-    fn fires_when_a_write_submitted_before_recovery_is_never_answered() {
-        let mut v = FakeView::new(3);
-        let mut c = Progress::default();
-        v.now = 1_000_000;
-        assert!(feed(&mut c, &v, 1, submitted(4, 7, 2)).is_empty());
-        v.now = 3_000_000;
-        assert!(feed(
-            &mut c,
-            &v,
-            1,
-            ClientEvent::ConnectionLoss {
-                server: ServerId(2)
-            }
-        )
-        .is_empty());
-        v.now = 3_500_000;
-        assert!(feed(&mut c, &v, 1, submitted(4, 8, 3)).is_empty());
-        v.now = 20_000_000;
-        let out = deadline(&mut c, &v, 10_000_000);
-        assert_eq!(out.len(), 1);
+    fn fires_when_an_operation_submitted_before_recovery_is_never_answered() {
+        let (mut s, _) = failover();
+        s.deadline(10_000_000, 20_000_000);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].invariant, "progress");
         assert_eq!(out[0].server, Some(ServerId(3)));
         let m = &out[0].message;
         assert!(
-            m.contains("c1's write (operation 4) submitted at 1000 ms"),
+            m.starts_with("c1's create /a (operation 2) to s3 (submitted at 3404 ms; its earlier operations failed without an answer since 1001 ms) is still unanswered 10000 ms after the last fault ended"),
             "{m}"
         );
-        assert!(m.contains("after 2 submission(s), the last to s3"), "{m}");
     }
 
     #[test]
     fn quiet_when_answered_after_a_failover() {
-        let mut v = FakeView::new(3);
-        let mut c = Progress::default();
-        v.now = 1_000_000;
-        feed(&mut c, &v, 1, submitted(4, 7, 2));
-        v.now = 3_500_000;
-        feed(&mut c, &v, 1, submitted(4, 8, 3));
-        v.now = 12_000_000;
-        let answered = ClientEvent::Answered {
-            op: 4,
-            cxid: 8,
-            server: ServerId(3),
-            zxid: Zxid::new(2, 1),
-        };
-        feed(&mut c, &v, 1, answered);
-        v.now = 20_000_000;
-        assert!(deadline(&mut c, &v, 10_000_000).is_empty());
+        let (mut s, r) = failover();
+        s.v.now = 12_000_000;
+        let t = s.commit_request(1, r, &persistent("/a"));
+        s.answer(1, r, t.zxid, Ok(Reply::Created { path: "/a".into() }));
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn quiet_when_a_failed_operation_is_not_tried_again() {
+        let mut s = Script::serving(Progress::default());
+        s.connect(1, 2, 4000);
+        s.v.now = 1_000_000;
+        let r = s.submit(1, persistent("/a"));
+        s.disconnect(1, &[r]);
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
     }
 
     #[test]
     fn quiet_for_an_operation_submitted_late_in_the_window() {
-        let mut v = FakeView::new(3);
-        let mut c = Progress::default();
-        v.now = 19_000_000;
-        feed(&mut c, &v, 2, submitted(1, 1, 1));
-        v.now = 20_000_000;
-        assert!(deadline(&mut c, &v, 10_000_000).is_empty());
+        let mut s = Script::serving(Progress::default());
+        s.connect(2, 1, 4000);
+        s.v.now = 19_000_000;
+        s.submit(2, persistent("/a"));
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
     }
 
     #[test]
     fn quiet_without_a_connected_quorum() {
-        let mut v = FakeView::new(3);
-        let mut c = Progress::default();
-        v.now = 1_000_000;
-        feed(&mut c, &v, 1, submitted(1, 1, 1));
-        v.down.insert(ServerId(1));
-        v.down.insert(ServerId(2));
-        v.now = 20_000_000;
-        assert!(deadline(&mut c, &v, 10_000_000).is_empty());
+        let (mut s, _) = failover();
+        s.crash(1);
+        s.crash(2);
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn quiet_for_a_crashed_client() {
+        let (mut s, _) = failover();
+        s.client(1, ClientEvent::Crashed);
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    /// c1 and c2 contend in the election recipe: c1's znode is the smallest. c1 believes it
+    /// leads if `leads`.
+    fn election(leads: bool) -> Script<Progress> {
+        let mut s = Script::serving(Progress::default());
+        s.connect(1, 2, 4000);
+        s.connect(2, 3, 4000);
+        s.client_write(1, persistent("/app"));
+        s.client_write(1, persistent(ELECTION_DIR));
+        for c in [1, 2] {
+            let path = format!("{ELECTION_DIR}/guid-{c}-n_000000000{c}");
+            s.client_write(c, create(&path, CreateMode::EphemeralSequential));
+        }
+        if leads {
+            s.recipe(
+                1,
+                RecipeEvent::Leading {
+                    path: format!("{ELECTION_DIR}/guid-1-n_0000000001"),
+                    token: zab::Zxid::new(2, 5),
+                },
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn fires_when_the_smallest_contender_never_leads() {
+        let mut s = election(false);
+        s.deadline(10_000_000, 20_000_000);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].server, Some(ServerId(1)));
+        let m = &out[0].message;
+        assert!(
+            m.starts_with("no running client with a live session believes it leads at the end of the run, though c1's /app/leader_election/guid-1-n_0000000001 is the smallest election znode on s1 (session 0x1)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn fires_when_nobody_takes_over_from_a_leader_whose_session_ended() {
+        let mut s = election(true);
+        s.v.now = 2_000_000;
+        s.client(1, ClientEvent::Paused);
+        let session = s.session(1);
+        s.txn(TxnOp::CloseSession { session }, None);
+        s.client(1, ClientEvent::Resumed);
+        s.deadline(10_000_000, 20_000_000);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].message.contains("c2's /app/leader_election/guid-2-n_0000000002 is the smallest"),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn quiet_when_the_smallest_contender_leads() {
+        let mut s = election(true);
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn quiet_while_a_hand_over_may_be_under_way() {
+        let mut s = election(false);
+        s.v.now = 18_000_000;
+        s.client(2, ClientEvent::Resumed);
+        s.deadline(10_000_000, 20_000_000);
+        assert!(s.take().is_empty());
     }
 }

@@ -2,6 +2,9 @@
 //! real run. Each helper is one server step: it first brings the view to the end of the step,
 //! then reports the step's happenings in output order, as the simulator does.
 //!
+//! Client helpers (sessions, requests, replies, watch events, recipe reports) are in
+//! [`crate::client_script`].
+//!
 //! [`eventful_run`] is a whole run with crashes, restarts, SNAP and TRUNC resyncs and three
 //! leader changes, plus variants with the bugs the delivery checkers are meant to catch.
 
@@ -50,6 +53,8 @@ pub struct Script<C> {
     pub v: FakeView,
     pub c: C,
     pub out: Vec<Violation>,
+    /// The simulated clients' side of the script ([`crate::client_script`]).
+    pub clients: crate::client_script::ClientsState,
 }
 
 impl<C: Checker> Script<C> {
@@ -58,6 +63,7 @@ impl<C: Checker> Script<C> {
             v: FakeView::new(n),
             c,
             out: Vec::new(),
+            clients: Default::default(),
         }
     }
 

@@ -1,0 +1,59 @@
+//! Which proposals are committed, learned once each, with the operation they carry.
+//!
+//! The client-visible checkers reason about what a txn does (a znode created, a session
+//! closed), which only `Event::Proposed` says. A proposal is known committed once its leader
+//! reports `Committed` or any server delivers it: a leader that establishes a new epoch
+//! delivers the older txns it commits without a `Committed` for each. Its operation is handed
+//! out exactly once, at that moment, and forgotten, so the map only holds proposals not yet
+//! known to be committed. In a correct run the txns come out in zxid order, since leaders
+//! commit in order and a new leader delivers every older txn before it proposes.
+
+use crate::history::{applied_upto, DeliveredCounts};
+use crate::{Happening, View};
+use std::collections::BTreeMap;
+use zab::{Event, TxnId, TxnOp};
+
+#[derive(Debug, Default)]
+pub(crate) struct CommittedOps {
+    deliveries: DeliveredCounts,
+    proposed: BTreeMap<TxnId, TxnOp>,
+}
+
+impl CommittedOps {
+    /// Follows one happening; returns the txns it shows committed for the first time.
+    pub(crate) fn follow(&mut self, h: &Happening<'_>, view: &dyn View) -> Vec<(TxnId, TxnOp)> {
+        match h {
+            Happening::Server {
+                event: Event::Proposed { txn, op, .. },
+                ..
+            } => {
+                self.proposed.insert(*txn, op.clone());
+                Vec::new()
+            }
+            Happening::Server {
+                event: Event::Committed { txn, .. },
+                ..
+            } => self
+                .proposed
+                .remove_entry(txn)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            _ => {
+                let Some((id, range)) = self.deliveries.follow(h) else {
+                    return Vec::new();
+                };
+                if self.proposed.is_empty() {
+                    return Vec::new();
+                }
+                let Some(applied) = applied_upto(view, id, range.end) else {
+                    return Vec::new();
+                };
+                applied
+                    .iter()
+                    .skip(range.start)
+                    .filter_map(|t| self.proposed.remove_entry(t))
+                    .collect()
+            }
+        }
+    }
+}

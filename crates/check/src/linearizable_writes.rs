@@ -1,0 +1,397 @@
+//! `linearizable-writes`: acknowledged writes form one order consistent with real time, and an
+//! acknowledged write is never lost.
+//!
+//! ZooKeeper orders every write by its zxid, so the zxid order is the witness: no search over
+//! orders is needed. Real time constrains it in one way only: if write a was acknowledged
+//! before write b was submitted, a must come first, so zxid(a) < zxid(b). Keeping the highest
+//! acknowledged zxid at each submission makes that one comparison per answer.
+//!
+//! An acknowledgement names a txn: its zxid, and the request (client, cxid) the leader's
+//! `Proposed` says it answers. That txn must be the one the ensemble delivers at that zxid: a
+//! server delivering a different txn there lost the write (a follower kept a txn a new leader
+//! truncated, two leaders shared an epoch, ...). And at the end of the run the longest
+//! delivered history, if it has reached past that zxid, must hold it (a commit lost in a
+//! failover leaves a hole the next leader's txns skip over).
+//!
+//! Only successful answers (`Ok`) to create, delete, setData and closeSession count; a write
+//! that failed at the leader still takes a zxid but promises nothing.
+//!
+//! Incremental: one entry per write in flight and per acknowledged write; each delivered txn
+//! and each answer is one map lookup. The end-of-run check walks one history once.
+
+use crate::history::{applied_upto, DeliveredCounts};
+use crate::{Checker, ClientEvent, Happening, View, Violation};
+use std::collections::{BTreeMap, BTreeSet};
+use zab::db::RequestId;
+use zab::{ClientId, ClientOp, Event, ServerId, TxnId, Zxid};
+
+/// An acknowledged write.
+#[derive(Clone, Debug)]
+struct Acked {
+    request: RequestId,
+    zxid: Zxid,
+    /// "c1's create /a (operation 3)".
+    what: String,
+    at_us: u64,
+}
+
+/// A write submitted and not yet answered.
+struct InFlight {
+    what: String,
+    submitted_us: u64,
+    /// The acknowledged write with the highest zxid when it was submitted.
+    must_follow: Option<Acked>,
+}
+
+#[derive(Default)]
+pub struct LinearizableWrites {
+    deliveries: DeliveredCounts,
+    /// The request each client-request proposal answers.
+    requests: BTreeMap<TxnId, RequestId>,
+    in_flight: BTreeMap<(ClientId, u64), InFlight>,
+    latest: Option<Acked>,
+    acked: BTreeMap<Zxid, Acked>,
+    /// Every txn some server delivered, with the first server that did.
+    delivered: BTreeMap<TxnId, ServerId>,
+    /// Zxids whose loss is already reported.
+    reported: BTreeSet<Zxid>,
+}
+
+fn describe(client: ClientId, op: u64, request: &ClientOp) -> String {
+    match request.path() {
+        Some(path) => format!("{client}'s {} {path} (operation {op})", request.name()),
+        None => format!("{client}'s {} (operation {op})", request.name()),
+    }
+}
+
+/// Every txn id with this zxid, whoever proposed it.
+fn at_zxid(zxid: Zxid) -> std::ops::RangeInclusive<TxnId> {
+    TxnId {
+        zxid,
+        proposer: ServerId(0),
+    }..=TxnId {
+        zxid,
+        proposer: ServerId(u8::MAX),
+    }
+}
+
+impl Checker for LinearizableWrites {
+    fn name(&self) -> &'static str {
+        "linearizable-writes"
+    }
+
+    fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
+        match h {
+            Happening::Server {
+                event:
+                    Event::Proposed {
+                        txn,
+                        request: Some(r),
+                        ..
+                    },
+                ..
+            } => {
+                self.requests.insert(*txn, *r);
+            }
+            Happening::Client { id, event } => self.client(*id, event, view, out),
+            Happening::LivenessDeadline { .. } => self.at_deadline(view, out),
+            _ => {
+                let Some((id, range)) = self.deliveries.follow(h) else {
+                    return;
+                };
+                let Some(applied) = applied_upto(view, id, range.end) else {
+                    return;
+                };
+                for t in applied.iter().skip(range.start) {
+                    self.delivered.entry(*t).or_insert(id);
+                    let Some(a) = self.acked.get(&t.zxid) else {
+                        continue;
+                    };
+                    if self.requests.get(t) != Some(&a.request) && self.reported.insert(t.zxid) {
+                        out.push(lost_to(a, id, *t, view.now_us()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A server delivered another txn at the zxid an acknowledged write got.
+fn lost_to(a: &Acked, server: ServerId, t: TxnId, now_us: u64) -> Violation {
+    Violation {
+        invariant: "linearizable-writes",
+        at_us: now_us,
+        server: Some(server),
+        message: format!(
+            "{server} delivered {t} at zxid {}, but that zxid was acknowledged to {} (request cxid {}) at {} ms: the acknowledged write is lost",
+            a.zxid,
+            a.what,
+            a.request.cxid,
+            a.at_us / 1000
+        ),
+    }
+}
+
+impl LinearizableWrites {
+    fn client(&mut self, id: ClientId, e: &ClientEvent, view: &dyn View, out: &mut Vec<Violation>) {
+        let now = view.now_us();
+        match e {
+            ClientEvent::Submitted { op, request, .. } if request.is_write() => {
+                self.in_flight.entry((id, *op)).or_insert(InFlight {
+                    what: describe(id, *op, request),
+                    submitted_us: now,
+                    must_follow: self.latest.clone(),
+                });
+            }
+            ClientEvent::Answered {
+                op,
+                cxid,
+                zxid,
+                result,
+            } => {
+                let Some(w) = self.in_flight.remove(&(id, *op)) else {
+                    return;
+                };
+                let (Ok(_), Some(zxid)) = (result, zxid) else {
+                    return;
+                };
+                let a = Acked {
+                    request: RequestId {
+                        client: id,
+                        cxid: *cxid,
+                    },
+                    zxid: *zxid,
+                    what: w.what,
+                    at_us: now,
+                };
+                self.acknowledged(a, w.submitted_us, w.must_follow, now, out);
+            }
+            ClientEvent::Expired { .. } | ClientEvent::Crashed => {
+                let lo = (id, 0);
+                let hi = (id, u64::MAX);
+                let gone: Vec<_> = self.in_flight.range(lo..=hi).map(|(k, _)| *k).collect();
+                for k in gone {
+                    self.in_flight.remove(&k);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn acknowledged(
+        &mut self,
+        a: Acked,
+        submitted_us: u64,
+        must_follow: Option<Acked>,
+        now: u64,
+        out: &mut Vec<Violation>,
+    ) {
+        if let Some(b) = must_follow.filter(|b| b.zxid >= a.zxid) {
+            out.push(Violation {
+                invariant: "linearizable-writes",
+                at_us: now,
+                server: None,
+                message: format!(
+                    "{} was acknowledged at zxid {}, but {} had been acknowledged at zxid {} (at {} ms) before it was submitted (at {} ms): real time puts it first, so its zxid must be lower",
+                    a.what,
+                    a.zxid,
+                    b.what,
+                    b.zxid,
+                    b.at_us / 1000,
+                    submitted_us / 1000
+                ),
+            });
+        }
+        if let Some(other) = self.acked.get(&a.zxid) {
+            out.push(Violation {
+                invariant: "linearizable-writes",
+                at_us: now,
+                server: None,
+                message: format!(
+                    "{} and {} were both acknowledged at zxid {}: one of them is lost",
+                    other.what, a.what, a.zxid
+                ),
+            });
+            return;
+        }
+        let mut lost = None;
+        for (t, server) in self.delivered.range(at_zxid(a.zxid)) {
+            if self.requests.get(t) != Some(&a.request) {
+                lost = Some((*server, *t));
+            }
+        }
+        if let Some((server, t)) = lost {
+            if self.reported.insert(a.zxid) {
+                out.push(lost_to(&a, server, t, now));
+            }
+        }
+        if self.latest.as_ref().is_none_or(|l| l.zxid < a.zxid) {
+            self.latest = Some(a.clone());
+        }
+        self.acked.insert(a.zxid, a);
+    }
+
+    /// The longest delivered history of a running server must hold every acknowledged write
+    /// it has passed.
+    fn at_deadline(&mut self, view: &dyn View, out: &mut Vec<Violation>) {
+        let Some((id, history)) = view
+            .members()
+            .iter()
+            .filter_map(|id| {
+                let s = view.server(*id)?;
+                Some((*id, &s.tree.applied[..s.delivered.min(s.tree.applied.len())]))
+            })
+            .max_by_key(|(_, h)| h.len())
+        else {
+            return;
+        };
+        let Some(last) = history.iter().map(|t| t.zxid).max() else {
+            return;
+        };
+        let held: BTreeSet<Zxid> = history
+            .iter()
+            .filter(|t| {
+                self.acked
+                    .get(&t.zxid)
+                    .is_some_and(|a| self.requests.get(t) == Some(&a.request))
+            })
+            .map(|t| t.zxid)
+            .collect();
+        for a in self.acked.range(..=last).map(|(_, a)| a) {
+            if held.contains(&a.zxid) || !self.reported.insert(a.zxid) {
+                continue;
+            }
+            out.push(Violation {
+                invariant: "linearizable-writes",
+                at_us: view.now_us(),
+                server: Some(id),
+                message: format!(
+                    "{} was acknowledged at zxid {} (at {} ms), but the longest delivered history ({id}'s, {} txns up to {last}) passed that zxid without it: the acknowledged write is lost",
+                    a.what,
+                    a.zxid,
+                    a.at_us / 1000,
+                    history.len()
+                ),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_script::{create, get_data, read_ok, set_data};
+    use crate::script::Script;
+    use zab::{CreateMode, Reply, TxnOp};
+
+    fn persistent(path: &str) -> ClientOp {
+        create(path, CreateMode::Persistent)
+    }
+
+    #[test]
+    fn quiet_when_acknowledged_writes_follow_real_time_and_survive() {
+        let mut s = Script::serving(LinearizableWrites::default());
+        s.connect(1, 2, 4000);
+        s.connect(2, 3, 4000);
+        s.client_write(1, persistent("/a"));
+        let r = s.submit(2, set_data("/a", 7));
+        // c1's second write is concurrent with c2's: either order is fine.
+        let r1 = s.submit(1, set_data("/a", 8));
+        s.commit_request(1, r1, &set_data("/a", 8));
+        let t2 = s.commit_request(2, r, &set_data("/a", 7));
+        s.answer(2, r, t2.zxid, Ok(Reply::SetData { stat: Default::default() }));
+        s.client_read(1, get_data("/a", false), Ok(read_ok(&get_data("/a", false))));
+        s.deadline(1_000_000, 20_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn fires_when_a_later_write_gets_an_older_zxid() {
+        let mut s = Script::serving(LinearizableWrites::default());
+        s.connect(1, 2, 4000);
+        s.connect(2, 3, 4000);
+        let a = s.client_write(1, persistent("/a"));
+        // c2 submits after c1's write was acknowledged, but is told an older zxid.
+        let r = s.submit(2, persistent("/b"));
+        let old = z(2, 1);
+        assert!(old < a.zxid);
+        s.answer(2, r, old, Ok(Reply::Created { path: "/b".into() }));
+        let out = s.take();
+        assert!(!out.is_empty(), "{out:?}");
+        let m = &out[0].message;
+        assert!(
+            m.starts_with(&format!(
+                "c2's create /b (operation 1) was acknowledged at zxid 2:1, but c1's create /a (operation 1) had been acknowledged at zxid {}",
+                a.zxid
+            )),
+            "{m}"
+        );
+    }
+
+    /// s1 commits c1's create on its own ACK (commit-before-quorum) and answers; s1 crashes
+    /// before anyone logged it, and s2 and s3 carry on without it.
+    fn lost_commit(same_epoch: bool) -> (Script<LinearizableWrites>, zab::Txn) {
+        let mut s = Script::serving(LinearizableWrites::default());
+        s.connect(1, 1, 4000);
+        let r = s.submit(1, persistent("/a"));
+        let op = s.txn_op(1, &persistent("/a"));
+        let request = Some(RequestId {
+            client: ClientId(1),
+            cxid: r.cxid,
+        });
+        let t = s.propose_op(1, op, request, &[]);
+        s.commit(1, &t, &[1], &[]);
+        s.answer(1, r, t.zxid, Ok(Reply::Created { path: "/a".into() }));
+        s.crash(1);
+        s.learner_gives_up(2);
+        s.learner_gives_up(3);
+        // zk-335 lets s2 lead epoch 2 again, and hand out c1's zxid to another txn.
+        s.lead(2, if same_epoch { 2 } else { 3 });
+        s.follow(3, 2, if same_epoch { 2 } else { 3 });
+        s.diff(3, 2, &[]);
+        s.establish(2, &[2, 3]);
+        s.up_to_date(3, 2);
+        s.txn(TxnOp::Delete { path: "/x".into() }, None);
+        (s, t)
+    }
+
+    fn z(e: u64, c: u64) -> Zxid {
+        Zxid::new(e, c)
+    }
+
+    #[test]
+    fn fires_when_a_server_delivers_another_txn_at_an_acknowledged_zxid() {
+        let (mut s, t) = lost_commit(true);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].server, Some(ServerId(2)));
+        let m = &out[0].message;
+        assert!(
+            m.starts_with(&format!(
+                "s2 delivered {}@s2 at zxid {}, but that zxid was acknowledged to c1's create /a (operation 1)",
+                t.zxid, t.zxid
+            )),
+            "{m}"
+        );
+        s.deadline(1_000_000, 20_000_000);
+        assert!(s.take().is_empty(), "reported once");
+    }
+
+    #[test]
+    fn fires_at_the_end_when_the_history_skipped_an_acknowledged_write() {
+        let (mut s, t) = lost_commit(false);
+        assert!(s.take().is_empty());
+        s.deadline(1_000_000, 20_000_000);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        let m = &out[0].message;
+        assert!(
+            m.starts_with(&format!(
+                "c1's create /a (operation 1) was acknowledged at zxid {}",
+                t.zxid
+            )),
+            "{m}"
+        );
+        assert!(m.contains("passed that zxid without it"), "{m}");
+    }
+}

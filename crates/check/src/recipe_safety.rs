@@ -1,0 +1,224 @@
+//! `recipe-safety`: recipes keep their promise.
+//!
+//! The recipes report what they promise their application ([`zab::client_api::RecipeEvent`]),
+//! and this checker holds them to it:
+//! - election: at most one client believes it leads among those that could act on it: not
+//!   crashed, not paused, and with a live session (no committed closeSession of the session it
+//!   won under). A paused leader whose session expired meanwhile may still believe it leads
+//!   when it wakes; that is the hazard the protected resource has to fence, not a broken
+//!   recipe, so it does not count here;
+//! - lock: the same for lock holders;
+//! - sequence ids: no id is handed out twice;
+//! - queue: an item is consumed at most once, and only if it was produced (its producer said
+//!   so, or a committed create made it: a producer may learn its item's name after a consumer
+//!   has already taken it);
+//! - configuration: the version a client acts on never goes back;
+//! - the protected resource: the tokens it accepts never decrease. Accepting a token older than
+//!   one it accepted before means a deposed leader acted after its successor, which is exactly
+//!   what a paused leader without fencing does.
+//!
+//! Incremental: per-client maps, and checks against the few current claimants only.
+
+use crate::clients::Clients;
+use crate::committed_ops::CommittedOps;
+use crate::{Checker, ClientEvent, Happening, View, Violation};
+use std::collections::{BTreeMap, BTreeSet};
+use zab::client_api::RecipeEvent;
+use zab::{ClientId, SessionId, TxnOp, Zxid};
+
+/// A client's belief that it leads or holds the lock.
+#[derive(Clone, Debug)]
+struct Claim {
+    since_us: u64,
+    session: SessionId,
+    path: String,
+}
+
+#[derive(Default)]
+pub struct RecipeSafety {
+    clients: Clients,
+    committed: CommittedOps,
+    closed: BTreeSet<SessionId>,
+    leaders: BTreeMap<ClientId, Claim>,
+    holders: BTreeMap<ClientId, Claim>,
+    ids: BTreeMap<u64, ClientId>,
+    produced: BTreeSet<String>,
+    /// Znodes a committed create made.
+    created: BTreeSet<String>,
+    consumed: BTreeMap<String, ClientId>,
+    config: BTreeMap<ClientId, u64>,
+    /// The newest token the protected resource accepted, and from whom.
+    resource: Option<(Zxid, ClientId, u64)>,
+}
+
+impl Checker for RecipeSafety {
+    fn name(&self) -> &'static str {
+        "recipe-safety"
+    }
+
+    fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
+        let now = view.now_us();
+        self.clients.follow(h, now);
+        for (_, op) in self.committed.follow(h, view) {
+            match op {
+                TxnOp::CloseSession { session } => {
+                    self.closed.insert(session);
+                }
+                TxnOp::Create { path, .. } => {
+                    self.created.insert(path);
+                }
+                _ => {}
+            }
+        }
+        let Happening::Client { id, event } = h else {
+            return;
+        };
+        let c = *id;
+        match event {
+            ClientEvent::Recipe(r) => self.recipe(c, r, now, out),
+            ClientEvent::Resumed => {
+                for (claims, role) in [(&self.leaders, "leads"), (&self.holders, "holds the lock")]
+                {
+                    if claims.contains_key(&c) {
+                        self.check_unique(claims, c, role, "resumed", now, out);
+                    }
+                }
+            }
+            ClientEvent::Crashed => {
+                self.leaders.remove(&c);
+                self.holders.remove(&c);
+            }
+            ClientEvent::ResourceUsed {
+                token,
+                accepted: true,
+            } => {
+                match self.resource {
+                    Some((newest, by, at)) if *token < newest => out.push(Violation {
+                        invariant: "recipe-safety",
+                        at_us: now,
+                        server: None,
+                        message: format!(
+                            "the protected resource accepted {c}'s token {token} after it had accepted {by}'s newer token {newest} (at {} ms): a deposed leader acted after its successor",
+                            at / 1000
+                        ),
+                    }),
+                    Some((newest, _, _)) if *token == newest => {}
+                    _ => self.resource = Some((*token, c, now)),
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl RecipeSafety {
+    fn recipe(&mut self, c: ClientId, r: &RecipeEvent, now: u64, out: &mut Vec<Violation>) {
+        let session = self.clients.get(c).map(|x| x.session).unwrap_or_default();
+        let violation = |message: String| Violation {
+            invariant: "recipe-safety",
+            at_us: now,
+            server: None,
+            message,
+        };
+        match r {
+            RecipeEvent::Leading { path, .. } => {
+                let claim = Claim {
+                    since_us: now,
+                    session,
+                    path: path.clone(),
+                };
+                self.leaders.insert(c, claim);
+                self.check_unique(&self.leaders, c, "leads", "now", now, out);
+            }
+            RecipeEvent::NotLeading => {
+                self.leaders.remove(&c);
+            }
+            RecipeEvent::LockAcquired { path } => {
+                let claim = Claim {
+                    since_us: now,
+                    session,
+                    path: path.clone(),
+                };
+                self.holders.insert(c, claim);
+                self.check_unique(&self.holders, c, "holds the lock", "now", now, out);
+            }
+            RecipeEvent::LockReleased => {
+                self.holders.remove(&c);
+            }
+            RecipeEvent::IdAssigned { id } => {
+                if let Some(first) = self.ids.insert(*id, c) {
+                    out.push(violation(format!(
+                        "{c} was handed sequence id {id}, which {first} was handed before: ids must be unique"
+                    )));
+                }
+            }
+            RecipeEvent::Produced { item } => {
+                self.produced.insert(item.clone());
+            }
+            RecipeEvent::Consumed { item } => {
+                if let Some(first) = self.consumed.get(item) {
+                    out.push(violation(format!(
+                        "{c} consumed queue item {item}, which {first} had consumed already: an item is consumed at most once"
+                    )));
+                    return;
+                }
+                if !self.produced.contains(item) && !self.created.contains(item) {
+                    out.push(violation(format!(
+                        "{c} consumed queue item {item}, which nobody produced"
+                    )));
+                }
+                self.consumed.insert(item.clone(), c);
+            }
+            RecipeEvent::ConfigSeen { version } => {
+                if let Some(last) = self.config.insert(c, *version) {
+                    if *version < last {
+                        out.push(violation(format!(
+                            "{c} acts on configuration version {version} after version {last}: a subscriber's configuration never goes back"
+                        )));
+                        self.config.insert(c, last);
+                    }
+                }
+            }
+            RecipeEvent::UseResource { .. } => {}
+        }
+    }
+
+    /// Can act on a belief: running, and its session is live.
+    fn can_act(&self, c: ClientId, claim: &Claim) -> bool {
+        self.clients.get(c).is_none_or(|x| x.alive()) && !self.closed.contains(&claim.session)
+    }
+
+    /// `c`'s claim just became one that can act: nobody else's may.
+    fn check_unique(
+        &self,
+        claims: &BTreeMap<ClientId, Claim>,
+        c: ClientId,
+        role: &str,
+        when: &str,
+        now: u64,
+        out: &mut Vec<Violation>,
+    ) {
+        let mine = &claims[&c];
+        if !self.can_act(c, mine) {
+            return;
+        }
+        for (other, claim) in claims {
+            if *other == c || !self.can_act(*other, claim) {
+                continue;
+            }
+            out.push(Violation {
+                invariant: "recipe-safety",
+                at_us: now,
+                server: None,
+                message: format!(
+                    "{c} {when} believes it {role} ({}, session {}), while {other} has believed so since {} ms ({}, session {}) and is running with a live session",
+                    mine.path,
+                    mine.session,
+                    claim.since_us / 1000,
+                    claim.path,
+                    claim.session
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! `watch-order`: a client sees a watch event before any read result that reflects the change.
+//!
+//! A successful watching read (getData, exists or getChildren with `watch`) answered at zxid r
+//! leaves a one-time watch on the server. The first committed txn after r that touches what it
+//! watches triggers it: a create, delete or setData of the znode for data and exist watches; a
+//! create or delete of a child, or the deletion of the znode itself, for child watches. A
+//! closeSession counts as the deletion of each of the session's ephemerals. If that txn has
+//! zxid z, the server sends the notification when it applies z, before anything it answers
+//! afterwards, so every answer the client gets with a zxid of z or more must come after the
+//! event. An answer at or past z first is a violation.
+//!
+//! One case ZooKeeper documents as a lost event is not held against it: an exist watch whose
+//! znode was created and deleted again while the client was disconnected is re-registered on
+//! the new server as still waiting for a create, and never fires for the first one.
+//!
+//! Watches end with the session (expiry, closeSession, the client crashing).
+//!
+//! Incremental: the committed changes are indexed by path, so a new watch finds its trigger in
+//! one lookup; watches whose trigger has not committed yet wait in an index by path that each
+//! committed change to that path consumes; armed watches sit in a per-client set ordered by
+//! trigger, so each answer compares against the smallest only.
+
+use crate::committed_ops::CommittedOps;
+use crate::znodes::parent;
+use crate::{Checker, ClientEvent, Happening, View, Violation};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use zab::{ClientId, ClientOp, EventType, Reply, SessionId, TxnOp, WatchKind, WatchedEvent, Zxid};
+
+/// Which changes trigger a watch: data and exist watches fire on any change to the znode
+/// itself, child watches on changes to its children (and its deletion).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Table {
+    Node,
+    Child,
+}
+
+impl Table {
+    /// The tables whose watches an event of this type consumes.
+    fn fired_by(kind: EventType) -> &'static [Table] {
+        match kind {
+            EventType::NodeCreated | EventType::NodeDataChanged => &[Table::Node],
+            EventType::NodeDeleted => &[Table::Node, Table::Child],
+            EventType::NodeChildrenChanged => &[Table::Child],
+        }
+    }
+}
+
+struct Watch {
+    kind: WatchKind,
+    /// The zxid of the answer that set it.
+    registered: Zxid,
+    /// The read that set it.
+    by: &'static str,
+    /// The first committed change after `registered` that it watches, once known.
+    trigger: Option<Zxid>,
+}
+
+type WatchKey = (ClientId, String, Table);
+
+#[derive(Default)]
+pub struct WatchOrder {
+    committed: CommittedOps,
+    /// Requests submitted and not yet answered.
+    in_flight: BTreeMap<(ClientId, u64), ClientOp>,
+    /// Committed changes of each znode: zxid, and whether the znode exists after it.
+    node_changes: BTreeMap<String, BTreeMap<Zxid, bool>>,
+    /// Committed changes of each znode's children (and its own deletion).
+    child_changes: BTreeMap<String, BTreeSet<Zxid>>,
+    /// Ephemeral znodes by owner, as committed: a closeSession deletes them.
+    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
+    owners: BTreeMap<String, SessionId>,
+    watches: BTreeMap<WatchKey, Watch>,
+    /// Watches whose trigger is not committed yet, by what they watch.
+    unarmed: BTreeMap<(String, Table), BTreeSet<ClientId>>,
+    /// Watches with a known trigger, per client, smallest trigger first.
+    armed: BTreeMap<ClientId, BTreeSet<(Zxid, String, Table)>>,
+}
+
+impl Checker for WatchOrder {
+    fn name(&self) -> &'static str {
+        "watch-order"
+    }
+
+    fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
+        for (t, op) in self.committed.follow(h, view) {
+            self.committed_txn(t.zxid, op);
+        }
+        let Happening::Client { id, event } = h else {
+            return;
+        };
+        let c = *id;
+        match event {
+            ClientEvent::Submitted { op, request, .. } => {
+                self.in_flight.insert((c, *op), request.clone());
+            }
+            ClientEvent::Answered {
+                op, zxid, result, ..
+            } => {
+                let request = self.in_flight.remove(&(c, *op));
+                let Some(zxid) = *zxid else { return };
+                self.answered(c, *op, request.as_ref(), zxid, view, out);
+                let Some(request) = request else { return };
+                match (&request, result) {
+                    (ClientOp::CloseSession, Ok(_)) => self.end_session(c),
+                    (_, Ok(reply)) => self.register(c, &request, reply, zxid),
+                    _ => {}
+                }
+            }
+            ClientEvent::Watch { event, .. } => self.fired(c, event),
+            ClientEvent::Connected { .. } => self.forgive_missed_creates(c),
+            ClientEvent::Expired { .. } | ClientEvent::Crashed => self.end_session(c),
+            _ => {}
+        }
+    }
+}
+
+impl WatchOrder {
+    /// Any answer at or past an armed watch's trigger, before its event, breaks the order.
+    fn answered(
+        &mut self,
+        c: ClientId,
+        op: u64,
+        request: Option<&ClientOp>,
+        zxid: Zxid,
+        view: &dyn View,
+        out: &mut Vec<Violation>,
+    ) {
+        let what = match request {
+            Some(r) => match r.path() {
+                Some(p) => format!("{} {p}", r.name()),
+                None => r.name().to_string(),
+            },
+            None => "operation".to_string(),
+        };
+        loop {
+            let Some(first) = self.armed.get(&c).and_then(|a| a.first()).cloned() else {
+                return;
+            };
+            if first.0 > zxid {
+                return;
+            }
+            let (z, path, table) = first;
+            let key = (c, path, table);
+            if let Some(w) = self.watches.get(&key) {
+                out.push(Violation {
+                    invariant: "watch-order",
+                    at_us: view.now_us(),
+                    server: None,
+                    message: format!(
+                        "{c}'s {what} (operation {op}) was answered at zxid {zxid} before the watch event for {}: the {} watch its {} set at zxid {} is triggered by the committed txn at zxid {z}, so the event must come first",
+                        key.1,
+                        kind_name(w.kind),
+                        w.by,
+                        w.registered
+                    ),
+                });
+            }
+            self.remove(&key);
+        }
+    }
+
+    fn register(&mut self, c: ClientId, request: &ClientOp, reply: &Reply, r: Zxid) {
+        let (path, kind) = match (request, reply) {
+            (ClientOp::GetData { path, watch: true }, _) => (path, WatchKind::Data),
+            (ClientOp::Exists { path, watch: true }, Reply::Exists { stat }) => (
+                path,
+                if stat.is_some() {
+                    WatchKind::Data
+                } else {
+                    WatchKind::Exist
+                },
+            ),
+            (ClientOp::GetChildren { path, watch: true }, _) => (path, WatchKind::Child),
+            _ => return,
+        };
+        let table = if kind == WatchKind::Child {
+            Table::Child
+        } else {
+            Table::Node
+        };
+        let key = (c, path.clone(), table);
+        if self.watches.contains_key(&key) {
+            // The server keeps one watch per path and connection: the older registration's
+            // trigger comes first and consumes both.
+            return;
+        }
+        let after = (Bound::Excluded(r), Bound::Unbounded);
+        let trigger = match table {
+            Table::Node => self
+                .node_changes
+                .get(path)
+                .and_then(|m| m.range(after).next().map(|(z, _)| *z)),
+            Table::Child => self
+                .child_changes
+                .get(path)
+                .and_then(|m| m.range(after).next().copied()),
+        };
+        match trigger {
+            Some(z) => {
+                self.armed
+                    .entry(c)
+                    .or_default()
+                    .insert((z, path.clone(), table));
+            }
+            None => {
+                self.unarmed
+                    .entry((path.clone(), table))
+                    .or_default()
+                    .insert(c);
+            }
+        }
+        self.watches.insert(
+            key,
+            Watch {
+                kind,
+                registered: r,
+                by: request.name(),
+                trigger,
+            },
+        );
+    }
+
+    fn fired(&mut self, c: ClientId, event: &WatchedEvent) {
+        for table in Table::fired_by(event.kind) {
+            self.remove(&(c, event.path.clone(), *table));
+        }
+    }
+
+    /// ZooKeeper's documented gap: an exist watch re-registered after a reconnect fires only
+    /// if the znode exists on the new server, so a create undone while the client was away
+    /// goes unnoticed.
+    fn forgive_missed_creates(&mut self, c: ClientId) {
+        let lo = (c, String::new(), Table::Node);
+        let missed: Vec<WatchKey> = self
+            .watches
+            .range(lo..)
+            .take_while(|(k, _)| k.0 == c)
+            .filter(|(k, w)| {
+                w.kind == WatchKind::Exist
+                    && w.trigger.is_some_and(|z| {
+                        self.node_changes.get(&k.1).is_some_and(|m| {
+                            m.range((Bound::Excluded(z), Bound::Unbounded))
+                                .any(|(_, exists)| !exists)
+                        })
+                    })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in missed {
+            self.remove(&k);
+        }
+    }
+
+    fn end_session(&mut self, c: ClientId) {
+        let lo = (c, String::new(), Table::Node);
+        let keys: Vec<WatchKey> = self
+            .watches
+            .range(lo..)
+            .take_while(|(k, _)| k.0 == c)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.remove(&k);
+        }
+        self.armed.remove(&c);
+        let reads: Vec<(ClientId, u64)> = self
+            .in_flight
+            .range((c, 0)..=(c, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in reads {
+            self.in_flight.remove(&k);
+        }
+    }
+
+    fn remove(&mut self, key: &WatchKey) {
+        let Some(w) = self.watches.remove(key) else {
+            return;
+        };
+        let (c, path, table) = key;
+        match w.trigger {
+            Some(z) => {
+                if let Some(a) = self.armed.get_mut(c) {
+                    a.remove(&(z, path.clone(), *table));
+                    if a.is_empty() {
+                        self.armed.remove(c);
+                    }
+                }
+            }
+            None => {
+                let k = (path.clone(), *table);
+                if let Some(u) = self.unarmed.get_mut(&k) {
+                    u.remove(c);
+                    if u.is_empty() {
+                        self.unarmed.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    fn committed_txn(&mut self, z: Zxid, op: TxnOp) {
+        match op {
+            TxnOp::Create {
+                path,
+                ephemeral_owner,
+                ..
+            } => {
+                if ephemeral_owner != SessionId::NONE {
+                    self.ephemerals
+                        .entry(ephemeral_owner)
+                        .or_default()
+                        .insert(path.clone());
+                    self.owners.insert(path.clone(), ephemeral_owner);
+                }
+                self.node_changed(&path, z, true);
+                self.child_changed(parent(&path), z);
+            }
+            TxnOp::Delete { path } => self.deleted(&path, z),
+            TxnOp::SetData { path, .. } => self.node_changed(&path, z, true),
+            TxnOp::CloseSession { session } => {
+                for path in self.ephemerals.remove(&session).unwrap_or_default() {
+                    self.deleted(&path, z);
+                }
+            }
+            TxnOp::Initial | TxnOp::CreateSession { .. } | TxnOp::Error { .. } => {}
+        }
+    }
+
+    fn deleted(&mut self, path: &str, z: Zxid) {
+        if let Some(owner) = self.owners.remove(path) {
+            if let Some(set) = self.ephemerals.get_mut(&owner) {
+                set.remove(path);
+            }
+        }
+        self.node_changed(path, z, false);
+        self.child_changed(path, z);
+        self.child_changed(parent(path), z);
+    }
+
+    fn node_changed(&mut self, path: &str, z: Zxid, exists: bool) {
+        self.node_changes
+            .entry(path.to_string())
+            .or_default()
+            .insert(z, exists);
+        self.arm(path, Table::Node, z);
+    }
+
+    fn child_changed(&mut self, path: &str, z: Zxid) {
+        self.child_changes
+            .entry(path.to_string())
+            .or_default()
+            .insert(z);
+        self.arm(path, Table::Child, z);
+    }
+
+    /// A committed change at `z` triggers the waiting watches set before it.
+    fn arm(&mut self, path: &str, table: Table, z: Zxid) {
+        let k = (path.to_string(), table);
+        let Some(waiting) = self.unarmed.get_mut(&k) else {
+            return;
+        };
+        let ready: Vec<ClientId> = waiting
+            .iter()
+            .copied()
+            .filter(|c| {
+                self.watches
+                    .get(&(*c, path.to_string(), table))
+                    .is_some_and(|w| w.registered < z)
+            })
+            .collect();
+        for c in ready {
+            waiting.remove(&c);
+            if let Some(w) = self.watches.get_mut(&(c, path.to_string(), table)) {
+                w.trigger = Some(z);
+                self.armed
+                    .entry(c)
+                    .or_default()
+                    .insert((z, path.to_string(), table));
+            }
+        }
+        if waiting.is_empty() {
+            self.unarmed.remove(&k);
+        }
+    }
+}
+
+fn kind_name(kind: WatchKind) -> &'static str {
+    match kind {
+        WatchKind::Data => "data",
+        WatchKind::Exist => "exist",
+        WatchKind::Child => "child",
+    }
+}
