@@ -9,17 +9,12 @@ pub(crate) const ELECTION_DIR: &str = "/app/leader_election";
 
 /// The ephemeral znodes the tree holds for `session`.
 pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> impl Iterator<Item = &str> {
-    tree.ephemerals
-        .get(&session)
-        .into_iter()
-        .flat_map(|paths| paths.iter().map(String::as_str))
+    tree.ephemeral_paths(session)
 }
 
 /// Every ephemeral znode of the tree with its owner.
 pub(crate) fn ephemerals(tree: &DataTree) -> impl Iterator<Item = (SessionId, &str)> {
-    tree.ephemerals
-        .iter()
-        .flat_map(|(s, paths)| paths.iter().map(move |p| (*s, p.as_str())))
+    tree.all_ephemerals()
 }
 
 /// The parent of a znode path (`/` for a child of the root).

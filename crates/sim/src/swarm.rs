@@ -118,6 +118,7 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
             ),
             write_ratio,
             think_ms,
+            fencing: false,
         });
     knobs.push(("clients", count.to_string()));
     knobs.push(("write_ratio", write_ratio.to_string()));
