@@ -12,6 +12,10 @@ report scenario="scenarios/leader-crash-before-commit.toml" seed="42":
 fuzz seeds="0..1000" bug="" scenario="scenarios/swarm/five-servers-writes.toml":
     cargo run --release -- fuzz {{scenario}} --seeds {{seeds}} {{ if bug != "" { "--bug " + bug } else { "" } }}
 
+# Sweep seeds and write the sweep's HTML report (reports/fuzz-<scenario>-<A>-<B>.html).
+fuzz-report seeds="0..200" bug="zk-1154" scenario="scenarios/swarm/five-servers-writes.toml":
+    cargo run --release -- fuzz {{scenario}} --seeds {{seeds}} {{ if bug != "" { "--bug " + bug } else { "" } }} --report
+
 # The test suite (the README's test command).
 test:
     cargo test --workspace --release
