@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use zab::client_api::RecipeEvent;
 use zab::db::RequestId;
 use zab::{
-    ClientId, ClientOp, CreateMode, Endpoint, EventType, Event, Message, OpResult, Reply, ServerId,
+    ClientId, ClientOp, CreateMode, Endpoint, Event, EventType, Message, OpResult, Reply, ServerId,
     SessionId, Stat, Txn, TxnOp, WatchedEvent, Zxid,
 };
 
@@ -291,9 +291,7 @@ impl<C: Checker> Script<C> {
             .servers
             .iter()
             .filter(|(id, s)| {
-                id.0 != leader
-                    && s.leader == Some(ServerId(leader))
-                    && !self.v.down.contains(id)
+                id.0 != leader && s.leader == Some(ServerId(leader)) && !self.v.down.contains(id)
             })
             .map(|(id, _)| id.0)
             .collect();

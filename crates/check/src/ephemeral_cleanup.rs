@@ -77,9 +77,10 @@ impl Checker for EphemeralCleanup {
                 ..
             } => {
                 if let Some(s) = self.closes.get(txn) {
-                    self.closed
-                        .entry(*s)
-                        .or_insert(Closed { txn: *txn, at_us: now });
+                    self.closed.entry(*s).or_insert(Closed {
+                        txn: *txn,
+                        at_us: now,
+                    });
                 }
             }
             Happening::Server {
@@ -116,7 +117,9 @@ impl EphemeralCleanup {
     fn delivered(&mut self, id: ServerId, t: TxnId, view: &dyn View, out: &mut Vec<Violation>) {
         let now = view.now_us();
         if let Some(s) = self.closes.get(&t).copied() {
-            self.closed.entry(s).or_insert(Closed { txn: t, at_us: now });
+            self.closed
+                .entry(s)
+                .or_insert(Closed { txn: t, at_us: now });
             let Some(sv) = view.server(id) else { return };
             let left: Vec<&str> = ephemerals_of(sv.tree, s).collect();
             if !left.is_empty() && self.reported.insert((id, s)) {

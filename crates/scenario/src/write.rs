@@ -117,8 +117,16 @@ pub fn to_toml(sc: &Scenario) -> String {
         let _ = writeln!(s, "pause_per_min = {}", float(r.pause_per_min));
         let _ = writeln!(s, "pause_ms = [{}, {}]", r.pause_ms.0, r.pause_ms.1);
         let _ = writeln!(s, "one_way_per_min = {}", float(r.one_way_per_min));
-        let _ = writeln!(s, "client_crash_per_min = {}", float(r.client_crash_per_min));
-        let _ = writeln!(s, "client_pause_per_min = {}", float(r.client_pause_per_min));
+        let _ = writeln!(
+            s,
+            "client_crash_per_min = {}",
+            float(r.client_crash_per_min)
+        );
+        let _ = writeln!(
+            s,
+            "client_pause_per_min = {}",
+            float(r.client_pause_per_min)
+        );
     }
 
     let _ = writeln!(s, "\n[expect]");

@@ -82,11 +82,15 @@ pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)
         }),
         // Client families come last, so that switching them on leaves the server faults of
         // a seed as they were.
-        (r.client_crash_per_min, |r, rng| Planned::RandomClientCrash {
-            restart_after_us: between(rng, r.restart_ms) * 1000,
+        (r.client_crash_per_min, |r, rng| {
+            Planned::RandomClientCrash {
+                restart_after_us: between(rng, r.restart_ms) * 1000,
+            }
         }),
-        (r.client_pause_per_min, |r, rng| Planned::RandomClientPause {
-            duration_us: between(rng, r.pause_ms) * 1000,
+        (r.client_pause_per_min, |r, rng| {
+            Planned::RandomClientPause {
+                duration_us: between(rng, r.pause_ms) * 1000,
+            }
         }),
     ];
     for (rate, make) in families {

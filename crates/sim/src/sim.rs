@@ -880,8 +880,14 @@ impl Sim {
                 ids.shuffle(&mut self.rng_faults);
                 let k = self.rng_faults.gen_range(1..ids.len().max(2));
                 let groups: Vec<Vec<Endpoint>> = vec![
-                    ids[..k.min(ids.len())].iter().map(|s| Endpoint::Server(*s)).collect(),
-                    ids[k.min(ids.len())..].iter().map(|s| Endpoint::Server(*s)).collect(),
+                    ids[..k.min(ids.len())]
+                        .iter()
+                        .map(|s| Endpoint::Server(*s))
+                        .collect(),
+                    ids[k.min(ids.len())..]
+                        .iter()
+                        .map(|s| Endpoint::Server(*s))
+                        .collect(),
                 ];
                 self.executed(
                     None,
@@ -981,7 +987,12 @@ impl Sim {
                 let Some(id) = self.resolve_client(target, true) else {
                     return self.skip("isolate", target);
                 };
-                let rest: Vec<Endpoint> = self.world.members.iter().map(|s| Endpoint::Server(*s)).collect();
+                let rest: Vec<Endpoint> = self
+                    .world
+                    .members
+                    .iter()
+                    .map(|s| Endpoint::Server(*s))
+                    .collect();
                 self.executed(
                     at,
                     Action::Isolate {

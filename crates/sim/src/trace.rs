@@ -4,9 +4,9 @@
 //! is cheap); the JSON lines are written only when a trace file is asked for.
 
 use check::Happening;
-use zab::client_api::ClientEvent;
 use serde::Serialize;
 use std::io::Write;
+use zab::client_api::ClientEvent;
 use zab::{DiskOp, Endpoint, Message};
 
 /// FNV-1a, 64 bit: stable across platforms, Rust versions and runs.

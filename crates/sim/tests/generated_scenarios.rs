@@ -152,33 +152,45 @@ fn clients() -> impl Strategy<Value = Option<Clients>> {
             0..=150u32,
             prop_oneof![Just(0.0), Just(0.5), Just(1.0)],
             (1..=50u64, 0..=200u64),
+            any::<bool>(),
         )
-            .prop_map(|(workload, count, ops, write_ratio, (lo, span))| Clients {
-                workload,
-                count,
-                session_timeout_ms: 4000,
-                ops,
-                write_ratio,
-                think_ms: (lo, lo + span),
-            }),
+            .prop_map(
+                |(workload, count, ops, write_ratio, (lo, span), fencing)| Clients {
+                    workload,
+                    count,
+                    session_timeout_ms: 4000,
+                    ops,
+                    write_ratio,
+                    think_ms: (lo, lo + span),
+                    fencing,
+                },
+            ),
     )
 }
 
 fn random_faults() -> impl Strategy<Value = Option<RandomFaults>> {
     proptest::option::weighted(
         0.3,
-        (0..=12_000u64, [0..=6u32, 0..=6u32, 0..=6u32, 0..=6u32]).prop_map(
-            |(until_ms, [crash, partition, pause, one_way])| RandomFaults {
-                until_ms,
-                crash_per_min: f64::from(crash),
-                restart_ms: (200, 4000),
-                partition_per_min: f64::from(partition),
-                partition_ms: (200, 4000),
-                pause_per_min: f64::from(pause),
-                pause_ms: (100, 3000),
-                one_way_per_min: f64::from(one_way),
-            },
-        ),
+        (
+            0..=12_000u64,
+            [0..=6u32, 0..=6u32, 0..=6u32, 0..=6u32, 0..=6u32, 0..=6u32],
+        )
+            .prop_map(
+                |(until_ms, [crash, partition, pause, one_way, client_crash, client_pause])| {
+                    RandomFaults {
+                        until_ms,
+                        crash_per_min: f64::from(crash),
+                        restart_ms: (200, 4000),
+                        partition_per_min: f64::from(partition),
+                        partition_ms: (200, 4000),
+                        pause_per_min: f64::from(pause),
+                        pause_ms: (100, 3000),
+                        one_way_per_min: f64::from(one_way),
+                        client_crash_per_min: f64::from(client_crash),
+                        client_pause_per_min: f64::from(client_pause),
+                    }
+                },
+            ),
     )
 }
 

@@ -282,13 +282,7 @@ impl Sim {
     }
 
     /// A message reached a client.
-    pub(super) fn client_receive(
-        &mut self,
-        id: ClientId,
-        from: Endpoint,
-        gen: u64,
-        msg: Message,
-    ) {
+    pub(super) fn client_receive(&mut self, id: ClientId, from: Endpoint, gen: u64, msg: Message) {
         let Endpoint::Server(server) = from else {
             return;
         };
@@ -464,8 +458,7 @@ impl Sim {
                 },
             );
             if self.crash_client(id, "random crash") {
-                self.queue
-                    .push(self.world.now + us, Ev::ClientRestart(id));
+                self.queue.push(self.world.now + us, Ev::ClientRestart(id));
             }
         } else {
             if self.client_slot(id).is_some_and(|s| s.paused) {
