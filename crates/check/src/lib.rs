@@ -30,8 +30,8 @@
 
 pub mod abandoned_skipped;
 pub(crate) mod clients;
-pub(crate) mod committed_ops;
 pub mod committed_durability;
+pub(crate) mod committed_ops;
 pub mod durable_ack;
 pub mod election_liveness;
 pub mod ephemeral_cleanup;
@@ -63,8 +63,8 @@ pub(crate) mod fake;
 pub(crate) mod script;
 
 pub use names::{invariant, InvariantInfo, Kind, INVARIANTS};
-pub use zab::client_api::ClientEvent;
 pub use view::{ServerView, View};
+pub use zab::client_api::ClientEvent;
 
 use serde::Serialize;
 use zab::{DiskOp, Endpoint, Message, ServerId};

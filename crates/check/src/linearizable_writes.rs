@@ -239,7 +239,10 @@ impl LinearizableWrites {
             .iter()
             .filter_map(|id| {
                 let s = view.server(*id)?;
-                Some((*id, &s.tree.applied[..s.delivered.min(s.tree.applied.len())]))
+                Some((
+                    *id,
+                    &s.tree.applied[..s.delivered.min(s.tree.applied.len())],
+                ))
             })
             .max_by_key(|(_, h)| h.len())
         else {
@@ -299,8 +302,19 @@ mod tests {
         let r1 = s.submit(1, set_data("/a", 8));
         s.commit_request(1, r1, &set_data("/a", 8));
         let t2 = s.commit_request(2, r, &set_data("/a", 7));
-        s.answer(2, r, t2.zxid, Ok(Reply::SetData { stat: Default::default() }));
-        s.client_read(1, get_data("/a", false), Ok(read_ok(&get_data("/a", false))));
+        s.answer(
+            2,
+            r,
+            t2.zxid,
+            Ok(Reply::SetData {
+                stat: Default::default(),
+            }),
+        );
+        s.client_read(
+            1,
+            get_data("/a", false),
+            Ok(read_ok(&get_data("/a", false))),
+        );
         s.deadline(1_000_000, 20_000_000);
         assert!(s.take().is_empty());
     }

@@ -116,7 +116,9 @@ impl Progress {
                     },
                 );
             }
-            ClientEvent::Answered { op, zxid, result, .. } => {
+            ClientEvent::Answered {
+                op, zxid, result, ..
+            } => {
                 let Some(w) = self.waiting.remove(&(id, *op)) else {
                     return;
                 };
@@ -206,9 +208,7 @@ impl Progress {
     }
 
     fn live(&self, c: ClientId, session: SessionId) -> bool {
-        self.clients
-            .get(c)
-            .is_some_and(|x| x.alive() && !x.expired)
+        self.clients.get(c).is_some_and(|x| x.alive() && !x.expired)
             && !self.closed.contains(&session)
     }
 
@@ -221,15 +221,16 @@ impl Progress {
         let Some((leader, _)) = leader_with_quorum(view) else {
             return;
         };
-        let Some(sv) = view.server(leader) else { return };
-        let Some((seq, owner, path)) = ephemerals(sv.tree)
+        let Some(sv) = view.server(leader) else {
+            return;
+        };
+        let Some((_, owner, path)) = ephemerals(sv.tree)
             .filter(|(_, p)| in_election(p))
             .filter_map(|(s, p)| Some((sequence(p)?, s, p)))
             .min()
         else {
             return;
         };
-        let _ = seq;
         let Some((client, _)) = self
             .clients
             .iter()
@@ -388,7 +389,9 @@ mod tests {
         let out = s.take();
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(
-            out[0].message.contains("c2's /app/leader_election/guid-2-n_0000000002 is the smallest"),
+            out[0]
+                .message
+                .contains("c2's /app/leader_election/guid-2-n_0000000002 is the smallest"),
             "{}",
             out[0].message
         );
