@@ -7,16 +7,16 @@
 //! corruption of txns in transit or in sync, and proposals made before establishment.
 //!
 //! A txn counts as properly proposed when its leader reported `Proposed` while the view shows
-//! it as an established leader, and the txn it logged for the proposal carries a client
-//! request. Initial txns (proposer `NONE`) are part of the scenario's given history and always
-//! allowed.
+//! it as an established leader, and it answers a client request, or is the closeSession of a
+//! session the leader's tracker expired (the one txn a leader makes up by itself). Initial
+//! txns (proposer `NONE`) are part of the scenario's given history and always allowed.
 //!
 //! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
 
 use crate::history::{applied_upto, DeliveredCounts};
 use crate::{Checker, Happening, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
-use zab::{Event, ServerId, TxnId};
+use zab::{Event, ServerId, TxnId, TxnOp};
 
 #[derive(Default)]
 pub struct Integrity {
@@ -35,16 +35,15 @@ impl Checker for Integrity {
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         if let Happening::Server {
             id,
-            event: Event::Proposed { txn, .. },
+            event: Event::Proposed { txn, op, request },
         } = h
         {
             let Some(s) = view.server(*id) else { return };
-            // The proposal is logged in the same step, right after it is reported.
-            let logged = s.log.last().filter(|t| t.id() == *txn);
+            let expiry = matches!(op, TxnOp::CloseSession { .. });
             if !s.established {
                 self.improper
                     .insert(*txn, "its leader proposed it before it was established");
-            } else if logged.is_some_and(|t| t.request.is_none()) {
+            } else if request.is_none() && !expiry {
                 self.improper
                     .insert(*txn, "its leader proposed it for no client request");
             } else {
@@ -156,28 +155,42 @@ mod tests {
         assert_eq!(out[1].server, Some(ServerId(2)));
     }
 
-    #[test]
-    fn fires_for_a_proposal_without_a_client_request() {
+    /// The leader proposes and commits a txn with no client request behind it.
+    fn unrequested(op: zab::TxnOp) -> Vec<Violation> {
         let mut s = epoch_two();
         s.establish(1, &[1, 2]);
         s.up_to_date(2, 1);
         let mut t = proposal(2, 1, 1);
         t.request = None;
+        t.op = op;
         s.server(1).log.push(t.clone());
         s.event(
             1,
             Event::Proposed {
                 txn: t.id(),
                 op: t.op.clone(),
-                request: t.request,
+                request: None,
             },
         );
         s.write(1, zab::DiskOp::Append(t.clone()));
         s.commit(1, &t, &[1], &[]);
-        let out = s.take();
+        s.take()
+    }
+
+    #[test]
+    fn fires_for_a_proposal_without_a_client_request() {
+        let op = zab::TxnOp::Delete { path: "/k".into() };
+        let out = unrequested(op);
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(out[0]
             .message
             .contains("but its leader proposed it for no client request"));
+    }
+
+    #[test]
+    fn a_session_expiry_needs_no_client_request() {
+        let session = zab::SessionId(0x0100_0000_0000_0001);
+        let out = unrequested(zab::TxnOp::CloseSession { session });
+        assert!(out.is_empty(), "{out:?}");
     }
 }

@@ -104,6 +104,10 @@ pub struct Clients {
     pub ops: u32,
     pub write_ratio: f64,
     pub think_ms: (u64, u64),
+    /// The protected resource the recipes act on checks fencing tokens (the leader znode's
+    /// czxid) and refuses one older than the newest it has seen (key `fencing`, default
+    /// false).
+    pub fencing: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -125,6 +129,9 @@ pub enum Selector {
     Client,
     /// Client N (`c2`), numbered from 1.
     ClientN(u32),
+    /// The client that believes it leads the election recipe or holds the lock right now
+    /// (`recipe-leader`).
+    RecipeLeader,
     /// Everyone not named in another group (partitions only).
     Rest,
 }
@@ -200,6 +207,10 @@ pub struct RandomFaults {
     /// cannot reach the second, the reverse still flows. Durations from `partition_ms`.
     pub one_way_per_min: f64,
     pub pause_ms: (u64, u64),
+    /// Client process crashes per minute (a crashed client restarts after `restart_ms` with
+    /// a new session) and client pauses per minute (durations from `pause_ms`); default 0.
+    pub client_crash_per_min: f64,
+    pub client_pause_per_min: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

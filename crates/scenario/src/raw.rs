@@ -89,6 +89,7 @@ pub(crate) struct RawClients {
     pub ops: Option<Int>,
     pub write_ratio: Option<Float>,
     pub think_ms: Option<IntRange>,
+    pub fencing: Option<Bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +158,8 @@ pub(crate) struct RawRandom {
     pub pause_per_min: Option<Float>,
     pub pause_ms: Option<IntRange>,
     pub one_way_per_min: Option<Float>,
+    pub client_crash_per_min: Option<Float>,
+    pub client_pause_per_min: Option<Float>,
 }
 
 #[derive(Debug, Default, Deserialize)]

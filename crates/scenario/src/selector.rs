@@ -24,7 +24,8 @@ pub(crate) enum Place {
     Group,
 }
 
-const NAMES: &str = "leader, follower, observer, any, sN (server N), client, cN (client N)";
+const NAMES: &str =
+    "leader, follower, observer, any, sN (server N), client, cN (client N), recipe-leader";
 
 pub(crate) fn parse(
     src: Source<'_>,
@@ -45,6 +46,7 @@ pub(crate) fn parse(
             "observer" => Selector::Observer,
             "any" => Selector::Any,
             "client" => Selector::Client,
+            "recipe-leader" => Selector::RecipeLeader,
             "rest" => Selector::Rest,
             other => {
                 if let Some(digits) = other.strip_prefix('s').filter(|d| is_number(d)) {
@@ -107,7 +109,9 @@ fn check_can_match(world: &World<'_>, selector: Selector, place: Place) -> Resul
                 ids.join(", ")
             ))
         }
-        Selector::Client | Selector::ClientN(_) if world.clients.is_none() => {
+        Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader
+            if world.clients.is_none() =>
+        {
             Err("never matches: the scenario has no [clients] table".into())
         }
         Selector::ClientN(n) => match world.clients {
@@ -116,7 +120,7 @@ fn check_can_match(world: &World<'_>, selector: Selector, place: Place) -> Resul
             )),
             _ => Ok(()),
         },
-        Selector::Client => Ok(()),
+        Selector::Client | Selector::RecipeLeader => Ok(()),
         Selector::Rest if place == Place::Group => Ok(()),
         Selector::Rest => Err("\"rest\" is only meaningful inside partition groups".into()),
     }

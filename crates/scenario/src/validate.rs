@@ -176,6 +176,7 @@ fn clients(src: Source<'_>, raw: &RawClients) -> Result<Clients> {
             None => 0.5,
         },
         think_ms: ms_range_or(src, raw.think_ms.as_ref(), "clients.think_ms", (10, 100))?,
+        fencing: raw.fencing.as_ref().is_some_and(|b| *b.get_ref()),
     })
 }
 
@@ -199,5 +200,7 @@ fn random(src: Source<'_>, raw: &RawRandom, run: &Run) -> Result<RandomFaults> {
         pause_per_min: r(&raw.pause_per_min, "pause_per_min")?,
         pause_ms: range(&raw.pause_ms, "pause_ms", (500, 5000))?,
         one_way_per_min: r(&raw.one_way_per_min, "one_way_per_min")?,
+        client_crash_per_min: r(&raw.client_crash_per_min, "client_crash_per_min")?,
+        client_pause_per_min: r(&raw.client_pause_per_min, "client_pause_per_min")?,
     })
 }

@@ -60,6 +60,7 @@ pub fn to_toml(sc: &Scenario) -> String {
         let _ = writeln!(s, "ops = {}", cl.ops);
         let _ = writeln!(s, "write_ratio = {}", float(cl.write_ratio));
         let _ = writeln!(s, "think_ms = [{}, {}]", cl.think_ms.0, cl.think_ms.1);
+        let _ = writeln!(s, "fencing = {}", cl.fencing);
     }
 
     let _ = writeln!(s, "\n[run]");
@@ -116,6 +117,8 @@ pub fn to_toml(sc: &Scenario) -> String {
         let _ = writeln!(s, "pause_per_min = {}", float(r.pause_per_min));
         let _ = writeln!(s, "pause_ms = [{}, {}]", r.pause_ms.0, r.pause_ms.1);
         let _ = writeln!(s, "one_way_per_min = {}", float(r.one_way_per_min));
+        let _ = writeln!(s, "client_crash_per_min = {}", float(r.client_crash_per_min));
+        let _ = writeln!(s, "client_pause_per_min = {}", float(r.client_pause_per_min));
     }
 
     let _ = writeln!(s, "\n[expect]");
@@ -207,6 +210,7 @@ pub fn selector(sel: Selector) -> String {
         Selector::Server(id) => format!("s{}", id.0),
         Selector::Client => "client".into(),
         Selector::ClientN(n) => format!("c{n}"),
+        Selector::RecipeLeader => "recipe-leader".into(),
         Selector::Rest => "rest".into(),
     }
 }

@@ -70,6 +70,7 @@ fn design_example_loads() {
             ops: 50,
             write_ratio: 0.5,
             think_ms: (10, 100),
+            fencing: false,
         })
     );
     assert_eq!(
@@ -135,6 +136,8 @@ fn design_example_loads() {
             partition_ms: (1000, 5000),
             pause_per_min: 0.0,
             one_way_per_min: 0.0,
+            client_crash_per_min: 0.0,
+            client_pause_per_min: 0.0,
             pause_ms: (500, 5000),
         })
     );
@@ -208,6 +211,7 @@ fn empty_tables_get_their_defaults() {
             ops: 50,
             write_ratio: 0.5,
             think_ms: (10, 100),
+            fencing: false,
         })
     );
     assert_eq!(
@@ -220,6 +224,8 @@ fn empty_tables_get_their_defaults() {
             partition_ms: (1000, 5000),
             pause_per_min: 0.0,
             one_way_per_min: 0.0,
+            client_crash_per_min: 0.0,
+            client_pause_per_min: 0.0,
             pause_ms: (500, 5000),
         })
     );

@@ -31,6 +31,8 @@ pub fn export(sc: &Scenario, bugs: BugSet, executed: &[ExecutedFault]) -> Scenar
         partition_per_min: 0.0,
         pause_per_min: 0.0,
         one_way_per_min: 0.0,
+        client_crash_per_min: 0.0,
+        client_pause_per_min: 0.0,
         ..r
     });
     out.faults = Vec::new();

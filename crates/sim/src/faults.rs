@@ -27,6 +27,14 @@ pub enum Planned {
     RandomPause {
         duration_us: u64,
     },
+    /// A random client process crash; a new process with a new session starts after the
+    /// delay.
+    RandomClientCrash {
+        restart_after_us: u64,
+    },
+    RandomClientPause {
+        duration_us: u64,
+    },
 }
 
 /// When a planned fault ends (its restart, heal or resume), relative to when it starts.
@@ -45,6 +53,8 @@ pub fn duration_us(p: &Planned) -> u64 {
         Planned::RandomCrash { restart_after_us } => *restart_after_us,
         Planned::RandomPartition { heal_after_us, .. } => *heal_after_us,
         Planned::RandomPause { duration_us } => *duration_us,
+        Planned::RandomClientCrash { restart_after_us } => *restart_after_us,
+        Planned::RandomClientPause { duration_us } => *duration_us,
     }
 }
 
@@ -55,7 +65,7 @@ type MakeFault = fn(&RandomFaults, &mut ChaCha8Rng) -> Planned;
 pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)> {
     let mut plan = Vec::new();
     let until = r.until_ms * 1000;
-    let families: [(f64, MakeFault); 4] = [
+    let families: [(f64, MakeFault); 6] = [
         (r.crash_per_min, |r, rng| Planned::RandomCrash {
             restart_after_us: between(rng, r.restart_ms) * 1000,
         }),
@@ -69,6 +79,14 @@ pub fn plan_random(r: &RandomFaults, rng: &mut ChaCha8Rng) -> Vec<(u64, Planned)
         (r.one_way_per_min, |r, rng| Planned::RandomPartition {
             heal_after_us: between(rng, r.partition_ms) * 1000,
             one_way: true,
+        }),
+        // Client families come last, so that switching them on leaves the server faults of
+        // a seed as they were.
+        (r.client_crash_per_min, |r, rng| Planned::RandomClientCrash {
+            restart_after_us: between(rng, r.restart_ms) * 1000,
+        }),
+        (r.client_pause_per_min, |r, rng| Planned::RandomClientPause {
+            duration_us: between(rng, r.pause_ms) * 1000,
         }),
     ];
     for (rate, make) in families {
@@ -164,6 +182,8 @@ mod tests {
             partition_ms: (1000, 5000),
             pause_per_min: 0.0,
             one_way_per_min: 0.0,
+            client_crash_per_min: 0.0,
+            client_pause_per_min: 0.0,
             pause_ms: (500, 5000),
         };
         let a = plan_random(&r, &mut stream(7, 3));

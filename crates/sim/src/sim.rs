@@ -68,16 +68,21 @@ pub enum Ev {
     Heal(u64),
     Resume(ServerId),
     LivenessDeadline,
-    /// A client's think time, request timeout or reconnect backoff is over.
+    /// One of a client's named timers is due.
     ClientTimer {
         id: zab::ClientId,
+        inc: u64,
+        timer: zab::client::ClientTimer,
         gen: u64,
     },
-    /// Tell a client that its session connection broke.
+    /// Tell a client that its connection to a server broke (held while paused).
     ClientNotify {
         id: zab::ClientId,
+        inc: u64,
         peer: Endpoint,
     },
+    ClientRestart(zab::ClientId),
+    ClientResume(zab::ClientId),
 }
 
 /// How to run a scenario.
@@ -110,7 +115,7 @@ pub struct Sim {
     rng_disk: ChaCha8Rng,
     rng_faults: ChaCha8Rng,
     rng_workload: ChaCha8Rng,
-    workload: Option<clients::Workload>,
+    clients: Option<clients::ClientsState>,
     delay_us: (u64, u64),
     fsync_us: (u64, u64),
     reset: f64,
@@ -194,7 +199,7 @@ impl Sim {
             rng_disk: stream(seed, Stream::Disk as u64),
             rng_faults: stream(seed, Stream::Faults as u64),
             rng_workload: stream(seed, Stream::Workload as u64),
-            workload: sc.clients.as_ref().map(clients::Workload::new),
+            clients: sc.clients.as_ref().map(clients::ClientsState::new),
             delay_us: (us(sc.network.delay_ms.0), us(sc.network.delay_ms.1)),
             fsync_us: (us(sc.disk.fsync_ms.0), us(sc.disk.fsync_ms.1)),
             reset: sc.network.reset,
@@ -463,8 +468,15 @@ impl Sim {
                 }
             }
             Ev::Resume(id) => self.resume(id),
-            Ev::ClientTimer { id, gen } => self.client_timer(id, gen),
-            Ev::ClientNotify { id, peer } => self.client_disconnected(id, peer),
+            Ev::ClientTimer {
+                id,
+                inc,
+                timer,
+                gen,
+            } => self.client_timer(id, inc, timer, gen),
+            Ev::ClientNotify { id, inc, peer } => self.client_disconnected(id, inc, peer),
+            Ev::ClientRestart(id) => self.restart_client(id),
+            Ev::ClientResume(id) => self.resume_client(id),
             Ev::LivenessDeadline => {
                 let now = self.world.now;
                 if now == self.faults_over_us + self.liveness_us {
@@ -481,14 +493,7 @@ impl Sim {
         }
         let id = match to {
             Endpoint::Server(id) => id,
-            Endpoint::Client(c) => {
-                self.note(Happening::Deliver {
-                    from,
-                    to,
-                    msg: &msg,
-                });
-                return self.client_receive(c, from, msg);
-            }
+            Endpoint::Client(c) => return self.client_receive(c, from, gen, msg),
         };
         let Some(slot) = self.world.slot_mut(id) else {
             return;
@@ -767,8 +772,11 @@ impl Sim {
         let id = match who {
             Endpoint::Server(id) => id,
             Endpoint::Client(id) => {
+                let Some(inc) = self.client_incarnation(id) else {
+                    return;
+                };
                 let at = self.world.now + self.delay();
-                self.queue.push(at, Ev::ClientNotify { id, peer });
+                self.queue.push(at, Ev::ClientNotify { id, inc, peer });
                 return;
             }
         };
@@ -862,14 +870,14 @@ impl Sim {
                 let mut ids: Vec<ServerId> = self.world.members.clone();
                 ids.shuffle(&mut self.rng_faults);
                 let k = self.rng_faults.gen_range(1..ids.len().max(2));
-                let groups = vec![
-                    ids[..k.min(ids.len())].to_vec(),
-                    ids[k.min(ids.len())..].to_vec(),
+                let groups: Vec<Vec<Endpoint>> = vec![
+                    ids[..k.min(ids.len())].iter().map(|s| Endpoint::Server(*s)).collect(),
+                    ids[k.min(ids.len())..].iter().map(|s| Endpoint::Server(*s)).collect(),
                 ];
                 self.executed(
                     None,
                     Action::Partition {
-                        groups: servers(&groups),
+                        groups: selectors(&groups),
                         one_way,
                         heal_after_ms: Some(heal_after_us / 1000),
                     },
@@ -880,6 +888,12 @@ impl Sim {
                     "random partition"
                 };
                 self.partition(groups, one_way, Some(heal_after_us), why);
+            }
+            Planned::RandomClientCrash { restart_after_us } => {
+                self.random_client_fault(true, restart_after_us)
+            }
+            Planned::RandomClientPause { duration_us } => {
+                self.random_client_fault(false, duration_us)
             }
             Planned::RandomPause { duration_us } => {
                 if let Some(id) =
@@ -902,6 +916,77 @@ impl Sim {
         let at = Some(index);
         let now = self.world.now;
         match action {
+            Action::Crash {
+                target: target @ (Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader),
+                restart_after_ms,
+            } => {
+                let Some(id) = self.resolve_client(target, true) else {
+                    return self.skip("crash", target);
+                };
+                self.executed(
+                    at,
+                    Action::Crash {
+                        target: Selector::ClientN(id.0),
+                        restart_after_ms,
+                    },
+                );
+                self.crash_client(id, "crash");
+                if let Some(ms) = restart_after_ms {
+                    self.queue.push(now + us(ms), Ev::ClientRestart(id));
+                }
+            }
+            Action::Restart {
+                target: target @ (Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader),
+            } => {
+                let Some(id) = self.resolve_client(target, false) else {
+                    return self.skip("restart", target);
+                };
+                self.executed(
+                    at,
+                    Action::Restart {
+                        target: Selector::ClientN(id.0),
+                    },
+                );
+                self.restart_client(id);
+            }
+            Action::Pause {
+                target: target @ (Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader),
+                duration_ms,
+            } => {
+                let Some(id) = self.resolve_client(target, true) else {
+                    return self.skip("pause", target);
+                };
+                self.executed(
+                    at,
+                    Action::Pause {
+                        target: Selector::ClientN(id.0),
+                        duration_ms,
+                    },
+                );
+                self.pause_client(id, us(duration_ms), "pause");
+            }
+            Action::Isolate {
+                target: target @ (Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader),
+                heal_after_ms,
+            } => {
+                let Some(id) = self.resolve_client(target, true) else {
+                    return self.skip("isolate", target);
+                };
+                let rest: Vec<Endpoint> = self.world.members.iter().map(|s| Endpoint::Server(*s)).collect();
+                self.executed(
+                    at,
+                    Action::Isolate {
+                        target: Selector::ClientN(id.0),
+                        heal_after_ms,
+                    },
+                );
+                self.partition(
+                    vec![vec![Endpoint::Client(id)], rest],
+                    false,
+                    heal_after_ms.map(us),
+                    "isolate",
+                );
+            }
             Action::Crash {
                 target,
                 restart_after_ms,
@@ -942,7 +1027,7 @@ impl Sim {
                 self.executed(
                     at,
                     Action::Partition {
-                        groups: servers(&resolved),
+                        groups: selectors(&resolved),
                         one_way,
                         heal_after_ms,
                     },
@@ -956,12 +1041,12 @@ impl Sim {
                 let Some(id) = self.resolve(target, true) else {
                     return self.skip("isolate", target);
                 };
-                let rest: Vec<ServerId> = self
+                let rest: Vec<Endpoint> = self
                     .world
                     .members
                     .iter()
-                    .copied()
-                    .filter(|s| *s != id)
+                    .filter(|s| **s != id)
+                    .map(|s| Endpoint::Server(*s))
                     .collect();
                 self.executed(
                     at,
@@ -971,7 +1056,7 @@ impl Sim {
                     },
                 );
                 self.partition(
-                    vec![vec![id], rest],
+                    vec![vec![Endpoint::Server(id)], rest],
                     false,
                     heal_after_ms.map(us),
                     "isolate",
@@ -1045,7 +1130,7 @@ impl Sim {
                 .pick(|w, s| alive(w, s) == up && state_of(w, s) == Some(ServerState::Following)),
             Selector::Observer => self.pick(|w, s| w.cfg.is_observer(s) && alive(w, s) == up),
             Selector::Any | Selector::Rest => self.pick(|w, s| alive(w, s) == up),
-            Selector::Client | Selector::ClientN(_) => None,
+            Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader => None,
         }
     }
 
@@ -1064,9 +1149,11 @@ impl Sim {
             .or_else(|| leading().next())
     }
 
-    fn resolve_groups(&mut self, groups: &[Vec<Selector>]) -> Vec<Vec<ServerId>> {
-        let mut named: BTreeSet<ServerId> = BTreeSet::new();
-        let mut out: Vec<Option<Vec<ServerId>>> = Vec::new();
+    /// Resolves partition groups. "rest" is every server not named; clients are in a
+    /// partition only where a group names them.
+    fn resolve_groups(&mut self, groups: &[Vec<Selector>]) -> Vec<Vec<Endpoint>> {
+        let mut named: BTreeSet<Endpoint> = BTreeSet::new();
+        let mut out: Vec<Option<Vec<Endpoint>>> = Vec::new();
         for g in groups {
             if g.contains(&Selector::Rest) {
                 out.push(None);
@@ -1074,25 +1161,29 @@ impl Sim {
             }
             let mut ids = Vec::new();
             for sel in g {
-                // A named server that is down still belongs to its group.
-                let named_id = match sel {
-                    Selector::Server(id) => Some(*id),
-                    _ => None,
+                let e = match sel {
+                    Selector::ClientN(n) => Some(Endpoint::Client(zab::ClientId(*n))),
+                    Selector::Client | Selector::RecipeLeader => {
+                        self.resolve_client(*sel, true).map(Endpoint::Client)
+                    }
+                    // A named server that is down still belongs to its group.
+                    Selector::Server(id) => Some(Endpoint::Server(*id)),
+                    _ => self.resolve(*sel, true).map(Endpoint::Server),
                 };
-                if let Some(id) = self.resolve(*sel, true).or(named_id) {
-                    if named.insert(id) {
-                        ids.push(id);
+                if let Some(e) = e {
+                    if named.insert(e) {
+                        ids.push(e);
                     }
                 }
             }
             out.push(Some(ids));
         }
-        let rest: Vec<ServerId> = self
+        let rest: Vec<Endpoint> = self
             .world
             .members
             .iter()
-            .copied()
-            .filter(|s| !named.contains(s))
+            .map(|s| Endpoint::Server(*s))
+            .filter(|e| !named.contains(e))
             .collect();
         out.into_iter()
             .map(|g| g.unwrap_or_else(|| rest.clone()))
@@ -1144,7 +1235,7 @@ impl Sim {
 
     fn partition(
         &mut self,
-        groups: Vec<Vec<ServerId>>,
+        groups: Vec<Vec<Endpoint>>,
         one_way: bool,
         heal_after_us: Option<u64>,
         why: &str,
@@ -1153,8 +1244,8 @@ impl Sim {
         let pid = self.next_partition;
         let mut map = std::collections::BTreeMap::new();
         for (i, g) in groups.iter().enumerate() {
-            for id in g {
-                map.insert(Endpoint::Server(*id), i);
+            for e in g {
+                map.insert(*e, i);
             }
         }
         let text: Vec<String> = groups
@@ -1254,15 +1345,22 @@ impl Sim {
 fn opens_connection(msg: &Message) -> bool {
     matches!(
         msg,
-        Message::FollowerInfo { .. } | Message::ObserverInfo { .. } | Message::ClientRequest { .. }
+        Message::FollowerInfo { .. } | Message::ObserverInfo { .. } | Message::Connect { .. }
     )
 }
 
-/// Concrete server selectors for resolved partition groups.
-fn servers(groups: &[Vec<ServerId>]) -> Vec<Vec<Selector>> {
+/// Concrete selectors for resolved partition groups.
+fn selectors(groups: &[Vec<Endpoint>]) -> Vec<Vec<Selector>> {
     groups
         .iter()
-        .map(|g| g.iter().map(|id| Selector::Server(*id)).collect())
+        .map(|g| {
+            g.iter()
+                .map(|e| match e {
+                    Endpoint::Server(id) => Selector::Server(*id),
+                    Endpoint::Client(c) => Selector::ClientN(c.0),
+                })
+                .collect()
+        })
         .collect()
 }
 
@@ -1279,6 +1377,7 @@ fn matches_selector(w: &World, sel: &Selector, e: Endpoint) -> bool {
         (Selector::Follower, Endpoint::Server(s)) => state_of(w, s) == Some(ServerState::Following),
         (Selector::Observer, Endpoint::Server(s)) => w.cfg.is_observer(s),
         (Selector::Client, Endpoint::Client(_)) => true,
+        (Selector::RecipeLeader, Endpoint::Client(c)) => w.recipe_leader == Some(c),
         (Selector::ClientN(n), Endpoint::Client(c)) => *n == c.0,
         _ => false,
     }

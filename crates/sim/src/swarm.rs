@@ -81,6 +81,8 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
         pause_per_min: rate(&mut rng, 6.0),
         pause_ms: (100, 3000),
         one_way_per_min: rate(&mut rng, 6.0),
+        client_crash_per_min: 0.0,
+        client_pause_per_min: 0.0,
     };
     if random.crash_per_min
         + random.partition_per_min

@@ -35,6 +35,11 @@ pub struct World {
     /// Slot index by server id.
     pub index: [Option<u8>; 256],
     pub net: Network,
+    /// Client processes that are crashed: messages to them are lost.
+    pub clients_down: std::collections::BTreeSet<zab::ClientId>,
+    /// The client that last claimed the election recipe's leadership or the lock and has
+    /// not given it up (the `recipe-leader` selector).
+    pub recipe_leader: Option<zab::ClientId>,
 }
 
 impl World {
@@ -61,6 +66,8 @@ impl World {
             slots,
             index,
             net: Network::default(),
+            clients_down: Default::default(),
+            recipe_leader: None,
         }
     }
 
@@ -80,8 +87,7 @@ impl World {
     pub fn endpoint_up(&self, e: Endpoint) -> bool {
         match e {
             Endpoint::Server(id) => self.slot(id).is_some_and(Slot::is_up),
-            // Clients cannot crash yet; an unknown client simply never answers.
-            Endpoint::Client(_) => true,
+            Endpoint::Client(c) => !self.clients_down.contains(&c),
         }
     }
 }

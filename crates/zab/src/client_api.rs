@@ -38,7 +38,10 @@ pub enum CreateMode {
 
 impl CreateMode {
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
     pub fn is_sequential(self) -> bool {
         matches!(
@@ -134,18 +137,32 @@ pub enum ClientOp {
         mode: CreateMode,
     },
     /// `version` -1 matches any version.
-    Delete { path: String, version: i32 },
+    Delete {
+        path: String,
+        version: i32,
+    },
     SetData {
         path: String,
         data: u64,
         version: i32,
     },
-    GetData { path: String, watch: bool },
-    Exists { path: String, watch: bool },
-    GetChildren { path: String, watch: bool },
+    GetData {
+        path: String,
+        watch: bool,
+    },
+    Exists {
+        path: String,
+        watch: bool,
+    },
+    GetChildren {
+        path: String,
+        watch: bool,
+    },
     /// Answered once the server has applied everything the leader had committed when the
     /// request reached it (a follower forwards it; the leader answers with SYNC).
-    Sync { path: String },
+    Sync {
+        path: String,
+    },
     /// Ends the session: a closeSession txn removes its ephemeral znodes.
     CloseSession,
 }
@@ -195,14 +212,25 @@ impl ClientOp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Reply {
     /// The created path (with the sequence suffix for sequential modes).
-    Created { path: String },
+    Created {
+        path: String,
+    },
     Deleted,
-    SetData { stat: Stat },
-    Data { data: u64, stat: Stat },
+    SetData {
+        stat: Stat,
+    },
+    Data {
+        data: u64,
+        stat: Stat,
+    },
     /// `None` when the node does not exist (ZooKeeper's null Stat).
-    Exists { stat: Option<Stat> },
+    Exists {
+        stat: Option<Stat>,
+    },
     /// Child names, sorted.
-    Children { children: Vec<String> },
+    Children {
+        children: Vec<String>,
+    },
     Synced,
     Closed,
 }
@@ -216,23 +244,38 @@ pub type OpResult = Result<Reply, KeeperError>;
 pub enum RecipeEvent {
     /// Election recipe: the client now believes it leads; `token` is its election znode's
     /// czxid, the fencing token a protected resource may check.
-    Leading { path: String, token: Zxid },
+    Leading {
+        path: String,
+        token: Zxid,
+    },
     /// It no longer believes it leads (it saw its session expire, lost its connection and
     /// stepped down in safe mode, or deleted its znode).
     NotLeading,
     /// Lock recipe: the client holds the lock.
-    LockAcquired { path: String },
+    LockAcquired {
+        path: String,
+    },
     LockReleased,
     /// Sequence-id recipe: the id the client was handed.
-    IdAssigned { id: u64 },
+    IdAssigned {
+        id: u64,
+    },
     /// Queue recipe: an item the client produced, and one it consumed (its delete succeeded).
-    Produced { item: String },
-    Consumed { item: String },
+    Produced {
+        item: String,
+    },
+    Consumed {
+        item: String,
+    },
     /// Configuration recipe: the configuration version a subscriber now acts on.
-    ConfigSeen { version: u64 },
+    ConfigSeen {
+        version: u64,
+    },
     /// The application asks the protected resource (outside ZooKeeper) to act on its behalf,
     /// presenting `token`; the simulator decides and reports [`ClientEvent::ResourceUsed`].
-    UseResource { token: Zxid },
+    UseResource {
+        token: Zxid,
+    },
 }
 
 /// What a client process reports (its ZooKeeper client library and the application on top),
@@ -240,7 +283,9 @@ pub enum RecipeEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum ClientEvent {
     /// It opened a connection to `server` and sent CONNECT.
-    Connecting { server: crate::ids::ServerId },
+    Connecting {
+        server: crate::ids::ServerId,
+    },
     /// The server accepted the session (new or resumed) with this negotiated timeout.
     Connected {
         session: SessionId,
@@ -249,9 +294,13 @@ pub enum ClientEvent {
     },
     /// The connection to `server` broke, was refused, or stayed silent past the read timeout;
     /// the session may still be alive and the client will try the next server.
-    Disconnected { server: crate::ids::ServerId },
+    Disconnected {
+        server: crate::ids::ServerId,
+    },
     /// A server told it the session has expired; the client is done with that session.
-    Expired { session: SessionId },
+    Expired {
+        session: SessionId,
+    },
     /// A request left for `server`. `op` numbers the client's operations in issue order.
     Submitted {
         op: u64,
@@ -276,7 +325,10 @@ pub enum ClientEvent {
     Recipe(RecipeEvent),
     /// Simulator: the protected resource accepted or refused a use (fencing refuses tokens
     /// older than the newest it has accepted).
-    ResourceUsed { token: Zxid, accepted: bool },
+    ResourceUsed {
+        token: Zxid,
+        accepted: bool,
+    },
     /// Simulator: the client process crashed (its session is left to expire), was paused, or
     /// resumed.
     Crashed,

@@ -7,8 +7,9 @@
 use crate::client_api::{KeeperError, SessionId};
 use crate::ids::{ClientId, ServerId, Zxid};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub use crate::tree::DataTree;
 
 /// The operation a txn carries: what PrepRequestProcessor made of a request, fully resolved
 /// (sequential names chosen, versions checked), so that every server applies it the same way.
@@ -22,7 +23,9 @@ pub enum TxnOp {
     },
     /// Ends a session (the client closed it, or the leader's session tracker expired it) and
     /// deletes its ephemeral znodes in the same txn.
-    CloseSession { session: SessionId },
+    CloseSession {
+        session: SessionId,
+    },
     Create {
         /// The final path, with the sequence suffix already appended.
         path: String,
@@ -32,7 +35,9 @@ pub enum TxnOp {
         /// The parent's cversion after this create.
         parent_cversion: i32,
     },
-    Delete { path: String },
+    Delete {
+        path: String,
+    },
     SetData {
         path: String,
         data: u64,
@@ -41,7 +46,9 @@ pub enum TxnOp {
     },
     /// A request that failed its checks at the leader still takes a zxid, so that its error
     /// reaches the client in order with the session's other writes (`OpCode.error`).
-    Error { err: KeeperError },
+    Error {
+        err: KeeperError,
+    },
 }
 
 /// Which client request a txn answers.
@@ -95,31 +102,6 @@ impl Txn {
             request: None,
             op: TxnOp::Initial,
         }
-    }
-}
-
-/// The in-memory state a server serves reads from (ZooKeeper's DataTree).
-///
-/// `applied` records which txns were applied, in order: the checkers compare these sequences
-/// across servers, which is how a txn kept in memory after TRUNC (zk-2845) shows up.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DataTree {
-    /// `DataTree.lastProcessedZxid`: what the server advertises in votes and ACKEPOCH.
-    pub last_processed: Zxid,
-    pub applied: Vec<TxnId>,
-    pub kv: BTreeMap<u32, u64>,
-}
-
-impl DataTree {
-    pub fn apply(&mut self, txn: &Txn) {
-        match txn.op {
-            TxnOp::Initial => {}
-            TxnOp::SetData { key, value } => {
-                self.kv.insert(key, value);
-            }
-        }
-        self.applied.push(txn.id());
-        self.last_processed = txn.zxid;
     }
 }
 

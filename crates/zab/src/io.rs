@@ -41,6 +41,8 @@ pub enum Timer {
     LeaderInit,
     /// Leader: twice a tick, ping learners and check for a synced quorum.
     LeaderTick,
+    /// Leader: a tick boundary, when sessions not heard from within their timeout expire.
+    SessionTick,
     /// Learner: nothing heard from the leader within initLimit (syncing) or syncLimit.
     LearnerTimeout,
     /// Learner: retry connecting to a leader that refused the connection.
@@ -48,7 +50,7 @@ pub enum Timer {
 }
 
 impl Timer {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
 
     pub fn index(self) -> usize {
         self as usize

@@ -7,11 +7,14 @@
 //! proposes, collects ACKs and commits in zxid order (propose, processAck, tryToCommit).
 
 use crate::bug::Bug;
-use crate::db::{Snapshot, Txn};
+use crate::client_api::{ClientOp, SessionId};
+use crate::db::{DataTree, RequestId, Snapshot, Txn, TxnOp};
 use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
-use crate::message::{Message, Request, ServerState};
+use crate::message::{Message, Request, RequestOp, ServerState};
+use crate::prep::prep_write;
 use crate::server::{AfterWrite, Role, Server};
+use crate::sessions::SessionTracker;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -70,6 +73,12 @@ pub(crate) struct Leader {
     committed_upto: Zxid,
     tick: u64,
     tick_skip: bool,
+    /// The tree with every proposed txn applied, committed or not: what PrepRequestProcessor
+    /// checks requests against (ZooKeeper's outstandingChanges over the DataTree).
+    prepped: DataTree,
+    pub(crate) tracker: SessionTracker,
+    /// `pendingSyncs`: syncs waiting for the proposal that was last when they arrived.
+    pending_syncs: BTreeMap<Zxid, Vec<Request>>,
 }
 
 impl Server {
@@ -108,6 +117,9 @@ impl Server {
             committed_upto: self.log.last().map(|t| t.zxid).unwrap_or(self.base.zxid),
             tick: 0,
             tick_skip: true,
+            prepped: DataTree::default(),
+            tracker: SessionTracker::default(),
+            pending_syncs: BTreeMap::new(),
         }));
         self.set_state(ServerState::Leading, ZabPhase::Discovery, out);
         out.set_timer(Timer::LeaderInit, self.now + self.cfg.init_limit_us());
@@ -301,6 +313,15 @@ impl Server {
         out.event(Event::Established { epoch, quorum });
         self.deliver_all(out);
         self.tree.last_processed = Zxid::new(epoch, 0);
+        // A new leader knows nothing of when sessions were last heard from: each one gets a
+        // full timeout from now, as ZooKeeper's leader does when it loads its database.
+        let prepped = self.tree.clone();
+        let l = self.leader_mut();
+        for (session, timeout_ms) in prepped.sessions() {
+            l.tracker.add(*session, *timeout_ms, now, tick);
+        }
+        l.prepped = prepped;
+        out.set_timer(Timer::SessionTick, (now / tick + 1) * tick);
         self.current_vote.peer_epoch = epoch;
         self.set_state(ServerState::Leading, ZabPhase::Broadcast, out);
         out.cancel_timer(Timer::LeaderInit);
@@ -332,7 +353,25 @@ impl Server {
             Message::Ack { zxid } => self.on_learner_ack(sid, zxid, out),
             // Requests before the leader serves are dropped, as ZooKeeperServer does while it
             // is not running.
-            Message::Request(req) if self.leader_ref().established => self.propose(req, out),
+            Message::Request(req) if self.leader_ref().established => self.leader_submit(req, out),
+            Message::Ping { sessions } if self.leader_ref().established => {
+                for (session, _) in sessions {
+                    self.leader_touch(session);
+                }
+            }
+            Message::Revalidate {
+                session,
+                timeout_ms,
+                ..
+            } if self.leader_ref().established => {
+                let valid = self.leader_touch(session);
+                let msg = Message::Revalidate {
+                    session,
+                    timeout_ms,
+                    valid,
+                };
+                out.send(sid, Channel::Quorum, msg);
+            }
             _ => {}
         }
     }
@@ -595,6 +634,7 @@ impl Server {
                 self.leader_shutdown(reason, out);
             }
             Timer::LeaderTick => self.leader_tick(out),
+            Timer::SessionTick => self.session_tick(out),
             _ => {}
         }
     }
@@ -643,7 +683,8 @@ impl Server {
             .map(|(s, _)| *s)
             .collect();
         for sid in ping {
-            out.send(sid, Channel::Quorum, Message::Ping);
+            let sessions = Vec::new();
+            out.send(sid, Channel::Quorum, Message::Ping { sessions });
         }
         out.set_timer(Timer::LeaderTick, now + half_tick);
     }
@@ -665,9 +706,86 @@ impl Server {
         self.start_looking(out);
     }
 
+    /// `SessionTrackerImpl.run`: once a tick, sessions not heard from within their timeout
+    /// expire; each one's closeSession is proposed with no client request behind it.
+    fn session_tick(&mut self, out: &mut Outputs) {
+        let now = self.now;
+        let tick = self.cfg.tick_us;
+        let l = self.leader_mut();
+        if !l.established {
+            return;
+        }
+        for session in l.tracker.expire_due(now) {
+            self.propose(TxnOp::CloseSession { session }, None, out);
+            if !matches!(self.role, Role::Leading(_)) {
+                return;
+            }
+        }
+        out.set_timer(Timer::SessionTick, (now / tick + 1) * tick);
+    }
+
+    /// Keeps a session alive; false if the leader does not know it or it is closing.
+    pub(crate) fn leader_touch(&mut self, session: SessionId) -> bool {
+        let (now, tick) = (self.now, self.cfg.tick_us);
+        self.leader_mut().tracker.touch(session, now, tick)
+    }
+
+    /// `PrepRequestProcessor` for a request of a client connected here or forwarded by a
+    /// learner: a new session, a write, or a sync.
+    pub(crate) fn leader_submit(&mut self, req: Request, out: &mut Outputs) {
+        let (now, tick) = (self.now, self.cfg.tick_us);
+        let l = self.leader_mut();
+        let op = match &req.op {
+            RequestOp::CreateSession { timeout_ms } => {
+                l.tracker.add(req.session, *timeout_ms, now, tick);
+                TxnOp::CreateSession {
+                    session: req.session,
+                    timeout_ms: *timeout_ms,
+                }
+            }
+            RequestOp::Client(ClientOp::Sync { .. }) => return self.leader_sync(req, out),
+            RequestOp::Client(op) => {
+                let valid = l.tracker.is_active(req.session);
+                let Some(txn_op) = prep_write(&l.prepped, req.session, valid, op) else {
+                    return; // reads are never forwarded
+                };
+                if let TxnOp::CloseSession { session } = txn_op {
+                    l.tracker.set_closing(session);
+                }
+                txn_op
+            }
+        };
+        let request = RequestId {
+            client: req.client,
+            cxid: req.cxid,
+        };
+        self.propose(op, Some(request), out);
+    }
+
+    /// `Leader.processSync`: a sync is answered once every proposal made before it commits.
+    fn leader_sync(&mut self, req: Request, out: &mut Outputs) {
+        let l = self.leader_mut();
+        if l.outstanding.is_empty() {
+            self.send_sync(req, out);
+        } else {
+            let last = l.last_proposed;
+            l.pending_syncs.entry(last).or_default().push(req);
+        }
+    }
+
+    /// `Leader.sendSync`: the server the client is connected to answers it; a learner learns
+    /// of it behind the COMMITs that precede it on the same channel.
+    fn send_sync(&mut self, req: Request, out: &mut Outputs) {
+        if req.via == self.id {
+            self.sync_done(&req, out);
+        } else {
+            out.send(req.via, Channel::Quorum, Message::Sync { request: req });
+        }
+    }
+
     /// `Leader.propose`: assign the next zxid, send PROPOSAL to the forwarding followers and
     /// log it; the leader's own ACK follows the fsync.
-    pub(crate) fn propose(&mut self, req: Request, out: &mut Outputs) {
+    pub(crate) fn propose(&mut self, op: TxnOp, request: Option<RequestId>, out: &mut Outputs) {
         let l = self.leader_ref();
         let next = Zxid(l.last_proposed.0.wrapping_add(1));
         if next.counter() == Zxid::COUNTER_MAX && !self.cfg.has(Bug::Zk1277) {
@@ -678,13 +796,11 @@ impl Server {
         let txn = Txn {
             zxid: next,
             proposer: self.id,
-            request: Some(crate::db::RequestId {
-                client: req.client,
-                cxid: req.cxid,
-            }),
-            op: req.op,
+            request,
+            op,
         };
         let l = self.leader_mut();
+        l.prepped.apply(&txn);
         l.last_proposed = next;
         l.outstanding.insert(
             next,
@@ -699,7 +815,11 @@ impl Server {
             .filter(|(_, h)| h.forwarding && !h.observer)
             .map(|(s, _)| *s)
             .collect();
-        out.event(Event::Proposed { txn: txn.id() });
+        out.event(Event::Proposed {
+            txn: txn.id(),
+            op: txn.op.clone(),
+            request,
+        });
         for sid in followers {
             out.send(sid, Channel::Quorum, Message::Proposal { txn: txn.clone() });
         }
@@ -767,6 +887,15 @@ impl Server {
             out.send(sid, Channel::Quorum, Message::Inform { txn: p.txn.clone() });
         }
         self.apply_committed(&p.txn, out);
+        if !matches!(self.role, Role::Leading(_)) {
+            return true;
+        }
+        let l = self.leader_mut();
+        let later = l.pending_syncs.split_off(&Zxid(zxid.0.wrapping_add(1)));
+        let due = std::mem::replace(&mut l.pending_syncs, later);
+        for req in due.into_values().flatten() {
+            self.send_sync(req, out);
+        }
         true
     }
 }

@@ -6,12 +6,13 @@
 //! blocked learner keeps such packets in a backlog until the writes it waits for are durable.
 
 use crate::bug::Bug;
+use crate::client_api::SessionId;
 use crate::db::{DiskOp, Snapshot, Txn};
 use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Output, Outputs, Timer, ZabPhase};
 use crate::message::{Message, ServerState};
 use crate::server::{AfterWrite, Role, Server};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// How long a learner waits before retrying a refused connection
@@ -77,6 +78,10 @@ pub(crate) struct Learner {
     /// The base snapshot and log a SNAP replaced in memory, while the replacement is not yet
     /// written: a sync that fails before then reloads them (ZOOKEEPER-3642).
     pre_snap: Option<(Arc<Snapshot>, Vec<Txn>)>,
+    /// `LearnerSessionTracker.touchTable`: sessions of clients connected here that were heard
+    /// from since the last PING, with their timeouts; the PING answer carries them to the
+    /// leader, which alone decides expiry.
+    touched: BTreeMap<SessionId, u32>,
 }
 
 impl Server {
@@ -114,6 +119,7 @@ impl Server {
             blocked: None,
             backlog: VecDeque::new(),
             pending_txns: VecDeque::new(),
+            touched: BTreeMap::new(),
         }));
         let state = if observer {
             ServerState::Observing
@@ -457,10 +463,14 @@ impl Server {
                 self.log_txn(txn.clone(), AfterWrite::Nothing, out);
                 self.apply_committed(&txn, out);
             }
-            Message::Ping => {
-                let leader = self.learner_ref().leader;
-                out.send(leader, Channel::Quorum, Message::Ping);
+            Message::Ping { .. } => {
+                let l = self.learner_mut();
+                let sessions = std::mem::take(&mut l.touched).into_iter().collect();
+                let leader = l.leader;
+                out.send(leader, Channel::Quorum, Message::Ping { sessions });
             }
+            Message::Revalidate { session, valid, .. } => self.revalidated(session, valid, out),
+            Message::Sync { request } => self.sync_done(&request, out),
             _ => {}
         }
     }
@@ -480,6 +490,11 @@ impl Server {
         }
         let txn = l.pending_txns.pop_front().expect("front");
         self.apply_committed(&txn, out);
+    }
+
+    /// A client connected here was heard from.
+    pub(crate) fn learner_touch(&mut self, session: SessionId, timeout_ms: u32) {
+        self.learner_mut().touched.insert(session, timeout_ms);
     }
 
     /// A proposal this follower logged is durable: acknowledge it.

@@ -1,11 +1,13 @@
 //! Sans-IO ZooKeeper server state machines: FastLeaderElection and ZAB (discovery,
 //! synchronization, broadcast), with the txn log, snapshots and epoch files as explicit
-//! durable writes.
+//! durable writes, and the side of a server its clients see: the znode tree, sessions and
+//! their expiry, watches, and the per-session order of answers.
 //!
 //! The simulator drives a [`Server`] with [`Input`]s and interprets the [`Output`]s it
 //! pushes. Nothing in this crate reads a clock, draws a random number or performs IO.
 
 pub mod bug;
+pub mod client;
 pub mod client_api;
 pub mod config;
 pub mod db;
@@ -15,18 +17,25 @@ pub mod io;
 mod leader;
 mod learner;
 pub mod message;
+mod prep;
 mod server;
 mod serving;
+mod sessions;
+#[cfg(test)]
+mod testkit;
+pub mod tree;
+mod watches;
 
 pub use bug::{Bug, BugSet};
+pub use client_api::{
+    ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, Stat, WatchKind,
+    WatchedEvent,
+};
 pub use config::Config;
 pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp};
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
 pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
-pub use client_api::{
-    ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, Stat, WatchKind,
-    WatchedEvent,
-};
 pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
 pub use server::Server;
+pub use tree::{Applied, Znode};

@@ -8,12 +8,15 @@
 use crate::config::Config;
 use crate::db::{DataTree, DiskImage, DiskOp, Snapshot, Txn};
 use crate::election::{Election, Vote};
+use crate::ids::ClientId;
 use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Input, Outputs, Timer, ZabPhase};
 use crate::leader::Leader;
 use crate::learner::Learner;
 use crate::message::{Message, ServerState};
-use std::collections::VecDeque;
+use crate::serving::ClientConn;
+use crate::watches::WatchManager;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// What a server does when one of its durable writes completes.
@@ -85,8 +88,12 @@ pub struct Server {
     /// as for every other peer: under a broken vote order (zk-1419) a server's own stale
     /// vote would otherwise beat its newer one forever within a single instant.
     pub(crate) self_notification: Option<crate::message::Notification>,
-    /// Clients connected to this server while it serves.
-    pub(crate) clients: std::collections::BTreeSet<crate::ids::ClientId>,
+    /// Clients connected to this server while it serves, with their sessions.
+    pub(crate) clients: BTreeMap<ClientId, ClientConn>,
+    /// Watches of the clients connected here.
+    pub(crate) watches: WatchManager,
+    /// The id the next session created here gets.
+    pub(crate) next_session_id: u64,
 }
 
 impl Server {
@@ -136,7 +143,9 @@ impl Server {
             role: Role::Failed,
             role_gen: 0,
             self_notification: None,
-            clients: Default::default(),
+            clients: BTreeMap::new(),
+            watches: WatchManager::default(),
+            next_session_id: crate::sessions::first_session_id(id, now),
         };
         out.event(Event::TreeReset { kept: 0 });
         // QuorumPeer.loadDataBase (ZOOKEEPER-1653): a log ahead of currentEpoch, or a
@@ -222,7 +231,9 @@ impl Server {
     fn on_timer(&mut self, timer: Timer, out: &mut Outputs) {
         match timer {
             Timer::FleTimeout | Timer::FleFinalize => self.election_timer(timer, out),
-            Timer::LeaderInit | Timer::LeaderTick => self.leader_timer(timer, out),
+            Timer::LeaderInit | Timer::LeaderTick | Timer::SessionTick => {
+                self.leader_timer(timer, out)
+            }
             Timer::LearnerTimeout | Timer::LearnerRetry => self.learner_timer(timer, out),
         }
     }
@@ -231,7 +242,7 @@ impl Server {
         let sid = match peer {
             Endpoint::Server(sid) => sid,
             Endpoint::Client(c) => {
-                self.clients.remove(&c);
+                self.client_disconnected(c);
                 return;
             }
         };
@@ -364,9 +375,9 @@ impl Server {
 
     /// Applies a committed txn to the data tree and reports it delivered.
     pub(crate) fn apply_committed(&mut self, txn: &Txn, out: &mut Outputs) {
-        self.tree.apply(txn);
+        let applied = self.tree.apply(txn);
         self.deliver_all(out);
-        self.answer_client(txn, out);
+        self.on_applied(txn, applied, out);
     }
 
     /// Marks everything in the data tree as delivered.
@@ -422,6 +433,7 @@ impl Server {
         for t in [
             Timer::LeaderInit,
             Timer::LeaderTick,
+            Timer::SessionTick,
             Timer::LearnerTimeout,
             Timer::LearnerRetry,
         ] {

@@ -1,248 +1,484 @@
-//! Simulated clients running the `kv` workload.
+//! Client processes: the sans-IO ZooKeeper client with its application program (a recipe or
+//! the kv workload), driven like servers are, plus the protected resource the recipes act
+//! on.
 //!
-//! A client keeps one session connection to one server and at most one operation in flight,
-//! like a synchronous ZooKeeper client. When its connection breaks, is refused, or stays
-//! silent for the read timeout (two thirds of the session timeout, as ClientCnxn computes
-//! it), it waits a random backoff of up to a second (ClientCnxn's reconnect delay), connects
-//! to another server and resubmits the unanswered operation under a new cxid. Sessions,
-//! znodes and the recipes build on this later.
+//! A client is an endpoint like a server: its messages cross the network on the client
+//! channel, it can be crashed (its session is then left to expire on the servers; a restart
+//! starts a new process with a new session), paused (inputs held until it resumes, as a long
+//! GC pause would) and cut off by partitions that name it.
 
 use super::{Ev, Sim};
-use crate::rng::between;
-use check::{ClientEvent, Happening};
+use check::Happening;
+use rand::seq::SliceRandom;
 use rand::Rng;
 use scenario::{Clients, OnKind};
-use zab::{Channel, ClientId, ClientOp, Endpoint, Message, ServerId, TxnOp};
+use std::collections::BTreeMap;
+use zab::client::{
+    Client, ClientConfig, ClientInput, ClientOutput, ClientOutputs, ClientTimer, ProgramSettings,
+    Workload,
+};
+use zab::client_api::{ClientEvent, RecipeEvent};
+use zab::{Channel, ClientId, Endpoint, Message, Zxid};
 
-/// Keys the kv workload writes and reads: few enough that clients contend.
-const KEYS: u32 = 8;
-/// ClientCnxn sleeps up to a second before it reconnects.
-const RECONNECT_BACKOFF_US: (u64, u64) = (0, 1_000_000);
-
-/// One client's operation that has not been answered yet.
-#[derive(Debug, Clone)]
-pub(crate) struct Pending {
-    op: u64,
-    cxid: u64,
-    what: ClientOp,
-}
-
-#[derive(Debug)]
-pub(crate) struct Client {
+/// One client process slot.
+pub(crate) struct ClientSlot {
     id: ClientId,
-    /// The server its session connection goes to, while connected.
-    server: Option<ServerId>,
-    pending: Option<Pending>,
-    next_op: u64,
-    next_cxid: u64,
-    /// Generation of its single timer (think, timeout or reconnect).
-    timer_gen: u64,
+    /// `None` while crashed.
+    pub(crate) proc: Option<Client>,
+    pub(crate) paused: bool,
+    /// Inputs that arrived while paused, handled in order on resume.
+    held: Vec<Ev>,
+    /// Bumped at every crash: events of an earlier process are dropped.
+    pub(crate) incarnation: u64,
+    timer_gen: BTreeMap<ClientTimer, u64>,
+    /// This client's share of the scenario's operations.
+    ops: u32,
 }
 
-/// The workload settings and the clients of one run.
-pub(crate) struct Workload {
+/// The resource outside ZooKeeper that recipe leaders act on. With fencing it refuses a
+/// token older than the newest it accepted, as a storage service checking a fencing token
+/// would.
+#[derive(Default)]
+struct Resource {
+    fencing: bool,
+    newest: Option<Zxid>,
+}
+
+/// The clients of one run.
+pub(crate) struct ClientsState {
     settings: Clients,
-    ops_left: u32,
-    read_timeout_us: u64,
-    pub(crate) clients: Vec<Client>,
+    pub(crate) slots: Vec<ClientSlot>,
+    resource: Resource,
+    out: ClientOutputs,
 }
 
-impl Workload {
-    pub(crate) fn new(settings: &Clients) -> Workload {
-        Workload {
+impl ClientsState {
+    pub(crate) fn new(settings: &Clients) -> ClientsState {
+        let count = settings.count;
+        let slots = (1..=count)
+            .map(|i| ClientSlot {
+                id: ClientId(i),
+                proc: None,
+                paused: false,
+                held: Vec::new(),
+                incarnation: 0,
+                timer_gen: BTreeMap::new(),
+                // The scenario's operations are shared out; the first clients take the rest.
+                ops: settings.ops / count + u32::from(i <= settings.ops % count),
+            })
+            .collect();
+        ClientsState {
             settings: settings.clone(),
-            ops_left: settings.ops,
-            read_timeout_us: settings.session_timeout_ms * 1000 * 2 / 3,
-            clients: (1..=settings.count)
-                .map(|i| Client {
-                    id: ClientId(i),
-                    server: None,
-                    pending: None,
-                    next_op: 1,
-                    next_cxid: 1,
-                    timer_gen: 0,
-                })
-                .collect(),
+            slots,
+            resource: Resource {
+                fencing: settings.fencing,
+                newest: None,
+            },
+            out: ClientOutputs::default(),
         }
+    }
+}
+
+fn workload(w: scenario::Workload) -> Workload {
+    match w {
+        scenario::Workload::Kv => Workload::Kv,
+        scenario::Workload::Election => Workload::Election,
+        scenario::Workload::Lock => Workload::Lock,
+        scenario::Workload::Queue => Workload::Queue,
+        scenario::Workload::Ids => Workload::Ids,
+        scenario::Workload::Config => Workload::Config,
     }
 }
 
 impl Sim {
-    /// Every client starts after one think time.
+    /// Starts every client process.
     pub(super) fn start_clients(&mut self) {
-        let Some(w) = &self.workload else { return };
-        let think = us_range(w.settings.think_ms);
-        for i in 0..w.clients.len() {
-            let delay = between(&mut self.rng_workload, think);
-            self.arm_client(i, delay);
+        let n = self.clients.as_ref().map_or(0, |c| c.slots.len());
+        for i in 0..n {
+            self.start_client(i);
         }
     }
 
-    fn arm_client(&mut self, i: usize, delay_us: u64) {
-        let Some(w) = &mut self.workload else { return };
-        let c = &mut w.clients[i];
-        c.timer_gen += 1;
-        let ev = Ev::ClientTimer {
-            id: c.id,
-            gen: c.timer_gen,
+    /// Starts a new process in slot `i`: it shuffles the connect string once (as
+    /// StaticHostProvider does) and draws its own seed, both from the workload stream.
+    fn start_client(&mut self, i: usize) {
+        let mut servers = self.world.members.clone();
+        servers.shuffle(&mut self.rng_workload);
+        let seed = self.rng_workload.gen();
+        let now = self.world.now;
+        let Some(cs) = &mut self.clients else { return };
+        let settings = &cs.settings;
+        let slot = &mut cs.slots[i];
+        let cfg = ClientConfig {
+            id: slot.id,
+            servers,
+            session_timeout_ms: u32::try_from(settings.session_timeout_ms).unwrap_or(u32::MAX),
+            seed,
+            program: ProgramSettings {
+                workload: workload(settings.workload),
+                ops: slot.ops,
+                write_ratio: settings.write_ratio,
+                think_ms: settings.think_ms,
+                index: slot.id.0,
+                count: settings.count,
+            },
         };
-        self.queue.push(self.world.now + delay_us, ev);
+        let mut out = std::mem::take(&mut cs.out);
+        slot.proc = Some(Client::new(cfg, now, &mut out));
+        self.world.clients_down.remove(&slot.id);
+        let id = slot.id;
+        self.process_client_outputs(id, out);
     }
 
-    fn client_index(&self, id: ClientId) -> Option<usize> {
-        let w = self.workload.as_ref()?;
+    fn client_slot(&self, id: ClientId) -> Option<&ClientSlot> {
         let i = usize::try_from(id.0).ok()?.checked_sub(1)?;
-        (i < w.clients.len()).then_some(i)
+        self.clients.as_ref()?.slots.get(i)
     }
 
-    /// The client's timer: think time over, request timed out, or reconnect backoff over.
-    pub(super) fn client_timer(&mut self, id: ClientId, gen: u64) {
-        let Some(i) = self.client_index(id) else {
+    fn client_slot_mut(&mut self, id: ClientId) -> Option<&mut ClientSlot> {
+        let i = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.clients.as_mut()?.slots.get_mut(i)
+    }
+
+    /// The incarnation of a running client process.
+    pub(super) fn client_incarnation(&self, id: ClientId) -> Option<u64> {
+        self.client_slot(id)
+            .filter(|s| s.proc.is_some())
+            .map(|s| s.incarnation)
+    }
+
+    fn client_alive(&self, id: ClientId, inc: u64) -> bool {
+        self.client_slot(id)
+            .is_some_and(|s| s.incarnation == inc && s.proc.is_some())
+    }
+
+    /// Feeds one input to a client, or holds it while the client is paused.
+    fn client_step(&mut self, id: ClientId, input: ClientInput, held: Ev) {
+        let now = self.world.now;
+        let Some(cs) = &mut self.clients else { return };
+        let mut out = std::mem::take(&mut cs.out);
+        let Some(slot) = self.client_slot_mut(id) else {
             return;
         };
-        let w = self.workload.as_mut().expect("workload");
-        let c = &w.clients[i];
-        if c.timer_gen != gen {
+        if slot.paused {
+            slot.held.push(held);
+            self.clients.as_mut().expect("clients").out = out;
             return;
         }
-        match (&c.pending, c.server) {
-            (Some(_), Some(server)) => self.client_lost(i, server),
-            (Some(_), None) => self.client_submit(i),
-            (None, _) => {
-                if w.ops_left == 0 {
-                    return;
+        let Some(proc) = slot.proc.as_mut() else {
+            self.clients.as_mut().expect("clients").out = out;
+            return;
+        };
+        proc.step(now, input, &mut out);
+        self.process_client_outputs(id, out);
+    }
+
+    /// Carries out what a client asked for; a fault triggered by one of its sends may crash
+    /// it mid-way, and the rest is lost with it.
+    fn process_client_outputs(&mut self, id: ClientId, mut out: ClientOutputs) {
+        let inc = self.client_slot(id).map_or(0, |s| s.incarnation);
+        let me = Endpoint::Client(id);
+        for output in out.items.drain(..) {
+            if !self.client_alive(id, inc) {
+                break;
+            }
+            match output {
+                ClientOutput::Send { to, msg } => {
+                    let to = Endpoint::Server(to);
+                    self.check_triggers(OnKind::Send, msg.name(), me, to);
+                    if !self.client_alive(id, inc) {
+                        break;
+                    }
+                    self.note(Happening::Send {
+                        from: me,
+                        to,
+                        msg: &msg,
+                    });
+                    self.send(me, to, Channel::Client, msg);
                 }
-                w.ops_left -= 1;
-                let write = self.rng_workload.gen_bool(w.settings.write_ratio);
-                let key = self.rng_workload.gen_range(0..KEYS);
-                let c = &mut self.workload.as_mut().expect("workload").clients[i];
-                let op = c.next_op;
-                c.next_op += 1;
-                let what = if write {
-                    ClientOp::Write(TxnOp::SetData {
-                        key,
-                        value: u64::from(c.id.0) << 32 | op,
-                    })
-                } else {
-                    ClientOp::Read { key }
-                };
-                c.pending = Some(Pending { op, cxid: 0, what });
-                self.client_submit(i);
+                ClientOutput::Close { to } => {
+                    let key = crate::network::conn_key(me, Endpoint::Server(to), Channel::Client);
+                    if self.world.net.break_conn(key) {
+                        self.notify(Endpoint::Server(to), me, Channel::Client);
+                    }
+                }
+                ClientOutput::SetTimer { timer, at_us } => {
+                    let slot = self.client_slot_mut(id).expect("client");
+                    let gen = slot.timer_gen.entry(timer).or_default();
+                    *gen += 1;
+                    let gen = *gen;
+                    let at = at_us.max(self.world.now);
+                    self.queue.push(
+                        at,
+                        Ev::ClientTimer {
+                            id,
+                            inc,
+                            timer,
+                            gen,
+                        },
+                    );
+                }
+                ClientOutput::CancelTimer(timer) => {
+                    let slot = self.client_slot_mut(id).expect("client");
+                    *slot.timer_gen.entry(timer).or_default() += 1;
+                }
+                ClientOutput::Event(event) => {
+                    self.track_recipe_leader(id, &event);
+                    self.note(Happening::Client { id, event: &event });
+                    if let ClientEvent::Recipe(RecipeEvent::UseResource { token }) = event {
+                        self.use_resource(id, token);
+                    }
+                }
             }
+        }
+        if let Some(cs) = &mut self.clients {
+            cs.out = out;
         }
     }
 
-    /// Sends the pending operation, connecting first if needed.
-    fn client_submit(&mut self, i: usize) {
-        let members = self.world.members.len();
-        let w = self.workload.as_mut().expect("workload");
-        let timeout = w.read_timeout_us;
-        let c = &mut w.clients[i];
-        let server = match c.server {
-            Some(s) => s,
-            None => {
-                let s = self.world.members[self.rng_workload.gen_range(0..members)];
-                c.server = Some(s);
-                s
+    /// Who believes it leads the election recipe or holds the lock, for `recipe-leader`.
+    fn track_recipe_leader(&mut self, id: ClientId, event: &ClientEvent) {
+        let w = &mut self.world;
+        match event {
+            ClientEvent::Recipe(RecipeEvent::Leading { .. } | RecipeEvent::LockAcquired { .. }) => {
+                w.recipe_leader = Some(id)
             }
-        };
-        let id = c.id;
-        let cxid = c.next_cxid;
-        c.next_cxid += 1;
-        let p = c.pending.as_mut().expect("pending");
-        p.cxid = cxid;
-        let event = ClientEvent::Submitted {
-            op: p.op,
-            cxid,
-            server,
-            write: matches!(p.what, ClientOp::Write(_)),
-        };
-        let msg = Message::ClientRequest {
-            cxid,
-            op: p.what.clone(),
-        };
-        self.arm_client(i, timeout);
-        self.note(Happening::Client { id, event: &event });
-        let (from, to) = (Endpoint::Client(id), Endpoint::Server(server));
-        self.check_triggers(OnKind::Send, msg.name(), from, to);
-        self.note(Happening::Send {
-            from,
-            to,
-            msg: &msg,
-        });
-        self.send(from, to, Channel::Client, msg);
-    }
-
-    /// The session connection to `server` is gone: back off, then try another server.
-    fn client_lost(&mut self, i: usize, server: ServerId) {
-        let w = self.workload.as_mut().expect("workload");
-        let c = &mut w.clients[i];
-        c.server = None;
-        let id = c.id;
-        let key = crate::network::conn_key(
-            Endpoint::Client(id),
-            Endpoint::Server(server),
-            Channel::Client,
-        );
-        if self.world.net.break_conn(key) {
-            self.notify(
-                Endpoint::Server(server),
-                Endpoint::Client(id),
-                Channel::Client,
-            );
+            ClientEvent::Recipe(RecipeEvent::NotLeading | RecipeEvent::LockReleased)
+            | ClientEvent::Expired { .. }
+            | ClientEvent::Crashed
+                if w.recipe_leader == Some(id) =>
+            {
+                w.recipe_leader = None
+            }
+            _ => {}
         }
-        let event = ClientEvent::ConnectionLoss { server };
-        self.note(Happening::Client { id, event: &event });
-        let backoff = between(&mut self.rng_workload, RECONNECT_BACKOFF_US);
-        self.arm_client(i, backoff);
     }
 
-    pub(super) fn client_receive(&mut self, id: ClientId, from: Endpoint, msg: Message) {
-        let Some(i) = self.client_index(id) else {
+    fn use_resource(&mut self, id: ClientId, token: Zxid) {
+        let Some(cs) = &mut self.clients else { return };
+        let r = &mut cs.resource;
+        let accepted = !r.fencing || r.newest.is_none_or(|n| token >= n);
+        if accepted {
+            r.newest = Some(r.newest.map_or(token, |n| n.max(token)));
+        }
+        let event = ClientEvent::ResourceUsed { token, accepted };
+        self.note(Happening::Client { id, event: &event });
+    }
+
+    pub(super) fn client_timer(&mut self, id: ClientId, inc: u64, timer: ClientTimer, gen: u64) {
+        let Some(slot) = self.client_slot(id) else {
             return;
         };
-        let Message::ClientReply { cxid, zxid, .. } = msg else {
+        if slot.incarnation != inc || slot.timer_gen.get(&timer) != Some(&gen) {
             return;
+        }
+        let held = Ev::ClientTimer {
+            id,
+            inc,
+            timer,
+            gen,
         };
+        self.client_step(id, ClientInput::Timer(timer), held);
+    }
+
+    /// A message reached a client.
+    pub(super) fn client_receive(
+        &mut self,
+        id: ClientId,
+        from: Endpoint,
+        gen: u64,
+        msg: Message,
+    ) {
         let Endpoint::Server(server) = from else {
             return;
         };
-        let w = self.workload.as_mut().expect("workload");
-        let think = us_range(w.settings.think_ms);
-        let c = &mut w.clients[i];
-        if c.server != Some(server) || c.pending.as_ref().is_none_or(|p| p.cxid != cxid) {
-            return; // an answer to a request it gave up on
-        }
-        let p = c.pending.take().expect("pending");
-        let event = ClientEvent::Answered {
-            op: p.op,
-            cxid,
-            server,
-            zxid,
-        };
-        self.note(Happening::Client { id, event: &event });
-        let delay = between(&mut self.rng_workload, think);
-        self.arm_client(i, delay);
-    }
-
-    /// The client learns that its connection broke.
-    pub(super) fn client_disconnected(&mut self, id: ClientId, peer: Endpoint) {
-        let Some(i) = self.client_index(id) else {
+        let Some(slot) = self.client_slot_mut(id) else {
             return;
         };
-        let c = &self.workload.as_ref().expect("workload").clients[i];
-        if let Endpoint::Server(s) = peer {
-            if c.server == Some(s) {
-                if c.pending.is_some() {
-                    self.client_lost(i, s);
-                } else {
-                    self.workload.as_mut().expect("workload").clients[i].server = None;
-                }
+        if slot.proc.is_none() {
+            return;
+        }
+        if slot.paused {
+            slot.held.push(Ev::Deliver {
+                from,
+                to: Endpoint::Client(id),
+                channel: Channel::Client,
+                gen,
+                msg,
+            });
+            return;
+        }
+        let inc = slot.incarnation;
+        let me = Endpoint::Client(id);
+        self.check_triggers(OnKind::Receive, msg.name(), from, me);
+        if !self.client_alive(id, inc) || self.client_slot(id).is_some_and(|s| s.paused) {
+            return;
+        }
+        self.note(Happening::Deliver {
+            from,
+            to: me,
+            msg: &msg,
+        });
+        let held = Ev::Deliver {
+            from,
+            to: me,
+            channel: Channel::Client,
+            gen,
+            msg: msg.clone(),
+        };
+        self.client_step(id, ClientInput::Receive { from: server, msg }, held);
+    }
+
+    /// The client learns that its connection to `peer` broke.
+    pub(super) fn client_disconnected(&mut self, id: ClientId, inc: u64, peer: Endpoint) {
+        let Endpoint::Server(server) = peer else {
+            return;
+        };
+        if !self.client_alive(id, inc) {
+            return;
+        }
+        let held = Ev::ClientNotify { id, inc, peer };
+        self.client_step(id, ClientInput::Disconnected { server }, held);
+    }
+
+    // ---- client faults ----
+
+    /// Crashes a client process: its connections break and the servers notice; its session
+    /// lives on until the leader expires it.
+    pub(super) fn crash_client(&mut self, id: ClientId, why: &str) -> bool {
+        let Some(slot) = self.client_slot_mut(id) else {
+            return false;
+        };
+        if slot.proc.is_none() {
+            return false;
+        }
+        slot.proc = None;
+        slot.paused = false;
+        slot.held.clear();
+        slot.incarnation += 1;
+        self.world.clients_down.insert(id);
+        let me = Endpoint::Client(id);
+        let keys: Vec<_> = self
+            .world
+            .net
+            .conns
+            .keys()
+            .copied()
+            .filter(|k| k.0 == me || k.1 == me)
+            .collect();
+        for key in keys {
+            if self.world.net.break_conn(key) {
+                let other = if key.0 == me { key.1 } else { key.0 };
+                self.notify(other, me, key.2);
             }
         }
+        self.log_fault(format!("{why} {id}"));
+        let event = ClientEvent::Crashed;
+        self.track_recipe_leader(id, &event);
+        self.note(Happening::Client { id, event: &event });
+        true
     }
-}
 
-fn us_range((a, b): (u64, u64)) -> (u64, u64) {
-    (a * 1000, b * 1000)
+    pub(super) fn restart_client(&mut self, id: ClientId) {
+        let Some(slot) = self.client_slot(id) else {
+            return;
+        };
+        if slot.proc.is_some() {
+            return;
+        }
+        self.log_fault(format!("restart {id}"));
+        self.start_client(usize::try_from(id.0 - 1).expect("client index"));
+    }
+
+    pub(super) fn pause_client(&mut self, id: ClientId, duration_us: u64, why: &str) -> bool {
+        let Some(slot) = self.client_slot_mut(id) else {
+            return false;
+        };
+        if slot.proc.is_none() || slot.paused {
+            return false;
+        }
+        slot.paused = true;
+        self.log_fault(format!("{why} {id} for {} ms", duration_us / 1000));
+        self.note(Happening::Client {
+            id,
+            event: &ClientEvent::Paused,
+        });
+        self.queue
+            .push(self.world.now + duration_us, Ev::ClientResume(id));
+        true
+    }
+
+    pub(super) fn resume_client(&mut self, id: ClientId) {
+        let Some(slot) = self.client_slot_mut(id) else {
+            return;
+        };
+        if !slot.paused {
+            return;
+        }
+        slot.paused = false;
+        let held = std::mem::take(&mut slot.held);
+        self.log_fault(format!("resume {id}"));
+        self.note(Happening::Client {
+            id,
+            event: &ClientEvent::Resumed,
+        });
+        for ev in held {
+            self.events += 1;
+            self.handle(ev);
+        }
+    }
+
+    /// Resolves a client selector when its fault fires: `up` asks for a running process.
+    pub(super) fn resolve_client(&mut self, sel: scenario::Selector, up: bool) -> Option<ClientId> {
+        let candidates: Vec<ClientId> = self
+            .clients
+            .as_ref()?
+            .slots
+            .iter()
+            .filter(|s| s.proc.is_some() == up)
+            .map(|s| s.id)
+            .collect();
+        match sel {
+            scenario::Selector::ClientN(n) => candidates.into_iter().find(|c| c.0 == n),
+            scenario::Selector::Client => candidates.choose(&mut self.rng_faults).copied(),
+            scenario::Selector::RecipeLeader => {
+                let leader = self.world.recipe_leader?;
+                candidates.into_iter().find(|c| *c == leader)
+            }
+            _ => None,
+        }
+    }
+
+    /// A random client crash or pause of the swarm.
+    pub(super) fn random_client_fault(&mut self, crash: bool, us: u64) {
+        let Some(id) = self.resolve_client(scenario::Selector::Client, true) else {
+            return;
+        };
+        let target = scenario::Selector::ClientN(id.0);
+        if crash {
+            self.executed(
+                None,
+                scenario::Action::Crash {
+                    target,
+                    restart_after_ms: Some(us / 1000),
+                },
+            );
+            if self.crash_client(id, "random crash") {
+                self.queue
+                    .push(self.world.now + us, Ev::ClientRestart(id));
+            }
+        } else {
+            if self.client_slot(id).is_some_and(|s| s.paused) {
+                return;
+            }
+            self.executed(
+                None,
+                scenario::Action::Pause {
+                    target,
+                    duration_ms: us / 1000,
+                },
+            );
+            self.pause_client(id, us, "random pause");
+        }
+    }
 }

@@ -1,0 +1,248 @@
+//! A tiny deterministic world for driving real servers through `step` in unit tests: messages
+//! arrive in send order with no delay, disk writes complete right after they are issued, and
+//! time moves only to the next timer. Messages to clients are collected per client.
+
+use crate::bug::Bug;
+use crate::client_api::{ClientOp, CreateMode, OpResult, SessionId};
+use crate::config::Config;
+use crate::db::DiskImage;
+use crate::ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
+use crate::io::{Event, Input, Output, Outputs, Timer, ZabPhase};
+use crate::message::{Message, ServerState};
+use crate::server::Server;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+pub(crate) const TICK_US: u64 = 100_000;
+
+pub(crate) struct Cluster {
+    pub(crate) now: u64,
+    pub(crate) servers: BTreeMap<ServerId, Server>,
+    queue: VecDeque<(ServerId, Input)>,
+    timers: BTreeMap<(ServerId, Timer), u64>,
+    /// What each client received, and from which server.
+    pub(crate) inbox: BTreeMap<ClientId, Vec<(ServerId, Message)>>,
+    /// Client connections a server closed.
+    pub(crate) closed: Vec<(ServerId, ClientId)>,
+    pub(crate) events: Vec<(ServerId, Event)>,
+    /// Servers cut off from every other server.
+    isolated: BTreeSet<ServerId>,
+}
+
+impl Cluster {
+    /// Boots `n` participants with empty disks and runs until they serve.
+    pub(crate) fn new(n: u8, bugs: &[Bug]) -> Cluster {
+        let cfg = Arc::new(Config {
+            participants: (1..=n).map(ServerId).collect(),
+            observers: vec![],
+            tick_us: TICK_US,
+            init_limit: 10,
+            sync_limit: 5,
+            snap_count: 1000,
+            initial_zxid_counter: 0,
+            bugs: bugs.iter().copied().collect(),
+        });
+        let mut c = Cluster {
+            now: 0,
+            servers: BTreeMap::new(),
+            queue: VecDeque::new(),
+            timers: BTreeMap::new(),
+            inbox: BTreeMap::new(),
+            closed: Vec::new(),
+            events: Vec::new(),
+            isolated: BTreeSet::new(),
+        };
+        for id in cfg.participants.clone() {
+            let mut out = Outputs::default();
+            let s = Server::boot(cfg.clone(), id, &DiskImage::default(), 0, &mut out);
+            c.servers.insert(id, s);
+            c.absorb(id, out);
+        }
+        c.run_for(2_000_000);
+        assert!(
+            c.servers.values().all(|s| s.phase() == ZabPhase::Broadcast),
+            "the ensemble serves after two seconds"
+        );
+        c
+    }
+
+    pub(crate) fn leader(&self) -> ServerId {
+        self.servers
+            .values()
+            .find(|s| s.state() == ServerState::Leading)
+            .map(|s| s.id())
+            .expect("a leader")
+    }
+
+    pub(crate) fn follower(&self) -> ServerId {
+        self.servers
+            .values()
+            .find(|s| s.state() == ServerState::Following)
+            .map(|s| s.id())
+            .expect("a follower")
+    }
+
+    pub(crate) fn server(&self, id: ServerId) -> &Server {
+        &self.servers[&id]
+    }
+
+    fn absorb(&mut self, id: ServerId, out: Outputs) {
+        for o in out.items {
+            match o {
+                Output::Send { to, channel, msg } => match to {
+                    Endpoint::Server(t) => {
+                        if !self.isolated.contains(&id) && !self.isolated.contains(&t) {
+                            let from = Endpoint::Server(id);
+                            let input = Input::Receive { from, channel, msg };
+                            self.queue.push_back((t, input));
+                        }
+                    }
+                    Endpoint::Client(c) => self.inbox.entry(c).or_default().push((id, msg)),
+                },
+                Output::SetTimer { timer, at_us } => {
+                    self.timers.insert((id, timer), at_us);
+                }
+                Output::CancelTimer(timer) => {
+                    self.timers.remove(&(id, timer));
+                }
+                Output::Disk { id: w, .. } => self.queue.push_back((id, Input::DiskDone { id: w })),
+                Output::Close { peer, channel } => match peer {
+                    Endpoint::Client(c) => self.closed.push((id, c)),
+                    Endpoint::Server(p) => {
+                        let input = Input::Disconnected {
+                            peer: Endpoint::Server(id),
+                            channel,
+                        };
+                        self.queue.push_back((p, input));
+                    }
+                },
+                Output::Event(e) => self.events.push((id, e)),
+            }
+        }
+    }
+
+    fn step(&mut self, id: ServerId, input: Input) {
+        let mut out = Outputs::default();
+        let now = self.now;
+        self.servers
+            .get_mut(&id)
+            .expect("server")
+            .step(now, input, &mut out);
+        self.absorb(id, out);
+    }
+
+    /// Delivers everything in flight, without moving time.
+    pub(crate) fn flush(&mut self) {
+        while let Some((id, input)) = self.queue.pop_front() {
+            self.step(id, input);
+        }
+    }
+
+    /// Moves time forward by `us`, firing timers on the way.
+    pub(crate) fn run_for(&mut self, us: u64) {
+        let end = self.now + us;
+        loop {
+            self.flush();
+            let next = self
+                .timers
+                .iter()
+                .filter(|(_, at)| **at <= end)
+                .min_by_key(|(k, at)| (**at, **k))
+                .map(|(k, at)| (*k, *at));
+            let Some(((id, timer), at)) = next else { break };
+            self.timers.remove(&(id, timer));
+            self.now = self.now.max(at);
+            self.step(id, Input::Timer(timer));
+        }
+        self.now = end;
+    }
+
+    /// A client packet reaches `server`; nothing else happens yet.
+    pub(crate) fn deliver(&mut self, client: ClientId, server: ServerId, msg: Message) {
+        let input = Input::Receive {
+            from: Endpoint::Client(client),
+            channel: Channel::Client,
+            msg,
+        };
+        self.step(server, input);
+    }
+
+    /// A client packet reaches `server`, and everything it sets off runs to quiescence.
+    pub(crate) fn send(&mut self, client: ClientId, server: ServerId, msg: Message) {
+        self.deliver(client, server, msg);
+        self.flush();
+    }
+
+    /// Takes what `client` received so far.
+    pub(crate) fn take(&mut self, client: ClientId) -> Vec<Message> {
+        self.inbox
+            .remove(&client)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    pub(crate) fn isolate(&mut self, id: ServerId) {
+        self.isolated.insert(id);
+    }
+}
+
+/// Opens a new session for `client` at `server`, asking for a 4 s timeout (granted 2 s, the
+/// 20-tick maximum).
+pub(crate) fn connect(c: &mut Cluster, client: ClientId, server: ServerId) -> SessionId {
+    let msg = Message::Connect {
+        session: SessionId::NONE,
+        last_zxid_seen: Zxid::default(),
+        timeout_ms: 4000,
+    };
+    c.send(client, server, msg);
+    match c.take(client).as_slice() {
+        [Message::ConnectResponse {
+            session,
+            timeout_ms: 2000,
+        }] => *session,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Sends one request and returns its answer, which must be all the client received.
+pub(crate) fn call(
+    c: &mut Cluster,
+    client: ClientId,
+    server: ServerId,
+    cxid: u64,
+    op: ClientOp,
+) -> (Zxid, OpResult) {
+    c.send(client, server, Message::ClientRequest { cxid, op });
+    let got = c.take(client);
+    match got.as_slice() {
+        [Message::ClientReply {
+            cxid: x,
+            zxid,
+            result,
+        }] if *x == cxid => (*zxid, result.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Sends one request that must succeed; returns its zxid.
+pub(crate) fn ok(
+    c: &mut Cluster,
+    client: ClientId,
+    server: ServerId,
+    cxid: u64,
+    op: ClientOp,
+) -> Zxid {
+    let (zxid, result) = call(c, client, server, cxid, op);
+    assert!(result.is_ok(), "{result:?}");
+    zxid
+}
+
+pub(crate) fn create(path: &str, mode: CreateMode) -> ClientOp {
+    ClientOp::Create {
+        path: path.into(),
+        data: 1,
+        mode,
+    }
+}
