@@ -8,26 +8,20 @@ use zab::{DataTree, SessionId};
 pub(crate) const ELECTION_DIR: &str = "/app/leader_election";
 
 /// The ephemeral znodes the tree holds for `session`.
-pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> impl Iterator<Item = &str> {
-    tree.ephemerals
-        .get(&session)
-        .into_iter()
-        .flat_map(|paths| paths.iter().map(String::as_str))
+pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> Vec<String> {
+    tree.ephemerals_of(session)
 }
 
-/// Every ephemeral znode of the tree with its owner.
-pub(crate) fn ephemerals(tree: &DataTree) -> impl Iterator<Item = (SessionId, &str)> {
-    tree.ephemerals
-        .iter()
-        .flat_map(|(s, paths)| paths.iter().map(move |p| (*s, p.as_str())))
+/// Every ephemeral znode of the tree with its owner, by owner.
+pub(crate) fn ephemerals(tree: &DataTree) -> Vec<(SessionId, Vec<String>)> {
+    tree.ephemeral_owners()
+        .map(|s| (s, tree.ephemerals_of(s)))
+        .collect()
 }
 
-/// The parent of a znode path (`/` for a child of the root).
+/// The parent of a znode path (the root is its own parent).
 pub(crate) fn parent(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(0) | None => "/",
-        Some(i) => &path[..i],
-    }
+    zab::tree::parent_of(path).unwrap_or("/")
 }
 
 /// The sequence number the server appended to a sequential znode's name (its last ten
@@ -41,8 +35,8 @@ pub(crate) fn sequence(path: &str) -> Option<u64> {
 }
 
 /// A list of paths for messages: `/a, /b`.
-pub(crate) fn list<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
-    paths.into_iter().collect::<Vec<_>>().join(", ")
+pub(crate) fn list(paths: &[String]) -> String {
+    paths.join(", ")
 }
 
 #[cfg(test)]
@@ -52,6 +46,7 @@ mod tests {
     #[test]
     fn parents_and_sequences() {
         assert_eq!(parent("/a"), "/");
+        assert_eq!(parent("/"), "/");
         assert_eq!(parent("/app/leader_election/x"), "/app/leader_election");
         assert_eq!(sequence("/q/item-0000000042"), Some(42));
         assert_eq!(sequence("/q/item"), None);
