@@ -8,9 +8,24 @@ run scenario="scenarios/leader-crash-before-commit.toml" seed="42":
 report scenario="scenarios/leader-crash-before-commit.toml" seed="42":
     cargo run --release -- run {{scenario}} --seed {{seed}} --report
 
-# Sweep seeds of a scenario, optionally with a bug variant: `just fuzz 0..500 zk-1154`.
-fuzz seeds="0..1000" bug="" scenario="scenarios/swarm/five-servers-writes.toml":
+# The long sweep: generated scenarios and mutated scenario files through proptest, then
+# swarm seeds of the 5-server swarm with writes (the tests run 512 and 256 cases).
+fuzz cases="20000" seeds="0..10000":
+    PROPTEST_CASES={{cases}} cargo test --release -p sim --test generated_scenarios
+    PROPTEST_CASES={{cases}} cargo test --release -p scenario --test no_panic
+    cargo run --release -- fuzz scenarios/swarm/five-servers-writes.toml --swarm --seeds {{seeds}}
+
+# Sweep seeds of a scenario, optionally with a bug variant: `just sweep 0..500 zk-1154`.
+sweep seeds="0..1000" bug="" scenario="scenarios/swarm/five-servers-writes.toml":
     cargo run --release -- fuzz {{scenario}} --seeds {{seeds}} {{ if bug != "" { "--bug " + bug } else { "" } }}
+
+# Sweep seeds and write the sweep's HTML report (reports/fuzz-<scenario>-<A>-<B>.html).
+fuzz-report seeds="0..200" bug="zk-1154" scenario="scenarios/swarm/five-servers-writes.toml":
+    cargo run --release -- fuzz {{scenario}} --seeds {{seeds}} {{ if bug != "" { "--bug " + bug } else { "" } }} --report
+
+# How fast a swarm sweep finds each bug variant, as the README's table.
+hunt:
+    cargo run --release -- hunt --markdown
 
 # The test suite (the README's test command).
 test:

@@ -129,7 +129,7 @@ impl EphemeralCleanup {
                 .entry(s)
                 .or_insert(Closed { txn: t, at_us: now });
             let Some(sv) = view.server(id) else { return };
-            let left = ephemerals_of(sv.tree, s);
+            let left: Vec<&str> = ephemerals_of(sv.tree, s).collect();
             if !left.is_empty() && self.reported.insert((id, s)) {
                 out.push(Violation {
                     invariant: "ephemeral-cleanup",
@@ -137,7 +137,7 @@ impl EphemeralCleanup {
                     server: Some(id),
                     message: format!(
                         "{id} delivered {t}, the closeSession of session {s}, yet still holds its ephemeral znode(s) {}: they must go in that same txn",
-                        list(&left)
+                        list(left)
                     ),
                 });
             }
@@ -168,7 +168,11 @@ impl EphemeralCleanup {
             if sv.phase != ZabPhase::Broadcast {
                 continue;
             }
-            for (s, paths) in ephemerals(sv.tree) {
+            let mut held: BTreeMap<SessionId, Vec<&str>> = BTreeMap::new();
+            for (s, path) in ephemerals(sv.tree) {
+                held.entry(s).or_default().push(path);
+            }
+            for (s, paths) in held {
                 let why = match self.closed.get(&s) {
                     Some(c) if c.txn.zxid <= sv.tree.last_processed => format!(
                         "whose closeSession {} was committed at {} ms and which {id} has applied past (up to {})",
@@ -197,7 +201,7 @@ impl EphemeralCleanup {
                     server: Some(id),
                     message: format!(
                         "at the end of the run {id} still holds ephemeral znode(s) {} of session {s}, {why}",
-                        list(&paths)
+                        list(paths)
                     ),
                 });
             }

@@ -225,10 +225,8 @@ impl Progress {
             return;
         };
         let Some((_, owner, path)) = ephemerals(sv.tree)
-            .into_iter()
-            .flat_map(|(s, paths)| paths.into_iter().map(move |p| (s, p)))
             .filter(|(_, p)| in_election(p))
-            .filter_map(|(s, p)| Some((sequence(&p)?, s, p)))
+            .filter_map(|(s, p)| Some((sequence(p)?, s, p)))
             .min()
         else {
             return;

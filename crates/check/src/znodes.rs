@@ -8,15 +8,13 @@ use zab::{DataTree, SessionId};
 pub(crate) const ELECTION_DIR: &str = "/app/leader_election";
 
 /// The ephemeral znodes the tree holds for `session`.
-pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> Vec<String> {
-    tree.ephemerals_of(session)
+pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> impl Iterator<Item = &str> {
+    tree.ephemeral_paths(session)
 }
 
-/// Every ephemeral znode of the tree with its owner, by owner.
-pub(crate) fn ephemerals(tree: &DataTree) -> Vec<(SessionId, Vec<String>)> {
-    tree.ephemeral_owners()
-        .map(|s| (s, tree.ephemerals_of(s)))
-        .collect()
+/// Every ephemeral znode of the tree with its owner.
+pub(crate) fn ephemerals(tree: &DataTree) -> impl Iterator<Item = (SessionId, &str)> {
+    tree.all_ephemerals()
 }
 
 /// The parent of a znode path (the root is its own parent).
@@ -35,8 +33,8 @@ pub(crate) fn sequence(path: &str) -> Option<u64> {
 }
 
 /// A list of paths for messages: `/a, /b`.
-pub(crate) fn list(paths: &[String]) -> String {
-    paths.join(", ")
+pub(crate) fn list<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
+    paths.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -1,17 +1,18 @@
-//! `sim fuzz SCENARIO... [--seeds A..B] [--jobs N] [--shard K/N] [--bug NAME]... [--out PATH]`:
-//! many seeds of each scenario, on several threads.
+//! `sim fuzz SCENARIO... [--seeds A..B] [--jobs N] [--shard K/N] [--bug NAME]... [--out PATH]
+//! [--report [PATH]]`: many seeds of each scenario, on several threads.
 //!
 //! A seed fails when its outcome differs from the scenario's `[expect]`. Each failure is
 //! appended to `--out` as one JSON line as soon as it is known, so an interrupted sweep
 //! keeps what it found; the summary groups failures by invariant and names the first
-//! failing seed of each, which is the seed to shrink.
+//! failing seed of each, which is the seed to shrink. `--report` draws the same summary as
+//! an HTML page, with charts.
 
 use crate::determinism;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
+use report::sweep::{SeedResult, Sweep, SweepScenario};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -43,6 +44,10 @@ pub struct FuzzArgs {
     /// network and disk speeds and client load (see `sim run --swarm`).
     #[arg(long)]
     swarm: bool,
+    /// Write a self-contained HTML report of the sweep (default:
+    /// reports/fuzz-<scenario>-<A>-<B>.html).
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    report: Option<Option<PathBuf>>,
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -69,16 +74,9 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
-/// What one seed of one scenario produced, as the summary needs it.
+/// What one seed of one scenario produced: what the summary counts, and the `--out` line.
 struct Done {
-    scenario: usize,
-    seed: u64,
-    /// What `--swarm` drew for this seed.
-    knobs: sim::swarm::Knobs,
-    events: u64,
-    passed: bool,
-    invariants: Vec<&'static str>,
-    reasons: Vec<String>,
+    result: SeedResult,
     line: String,
 }
 
@@ -139,7 +137,8 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let (tx, rx) = mpsc::channel::<Done>();
-    let mut results: Vec<Done> = Vec::new();
+    let mut results: Vec<SeedResult> = Vec::new();
+    let mut finished: Vec<(u64, bool)> = Vec::new();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
@@ -160,27 +159,25 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                     (scenarios[scenario].clone(), Vec::new())
                 };
                 let o = sim::run(&drawn, opts);
-                let command = report::reproduce_command(&o, bug_names);
+                let mut command = report::reproduce_command(&o, bug_names);
+                if swarm {
+                    command.push_str(" --swarm");
+                }
                 let mut reasons = o.verdict.reasons.clone();
                 if check_determinism {
                     if let Some(diff) = determinism::compare(&drawn, seed, bugs, &o) {
                         reasons.push(diff);
                     }
                 }
-                let passed = o.verdict.passed && reasons.len() == o.verdict.reasons.len();
+                let result =
+                    SeedResult::new(scenario, &o, &drawn.expect.violations, &reasons, knobs);
                 let done = Done {
-                    scenario,
-                    seed,
-                    knobs,
-                    events: o.events,
-                    passed,
-                    invariants: o.violations.iter().map(|v| v.invariant).collect(),
-                    reasons,
-                    line: if passed {
+                    line: if result.passed {
                         String::new()
                     } else {
                         report::json(&o, &command)
                     },
+                    result,
                 };
                 if tx.send(done).is_err() {
                     break;
@@ -191,7 +188,8 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         let mut failed = 0;
         for done in rx {
             bar.inc(1);
-            if !done.passed {
+            finished.push((started.elapsed().as_micros() as u64, !done.result.passed));
+            if !done.result.passed {
                 failed += 1;
                 bar.set_message(format!("{failed} failed"));
                 if let Some(w) = &mut out {
@@ -199,127 +197,139 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                     let _ = w.flush();
                 }
             }
-            results.push(done);
+            results.push(done.result);
         }
     });
     bar.finish_and_clear();
-    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-    results.sort_by_key(|d| (d.scenario, d.seed));
-    print_summary(&args, &scenarios, &seeds, &results, elapsed, jobs)
+    let wall_us = (started.elapsed().as_micros() as u64).max(1);
+    results.sort_by_key(|r| (r.scenario, r.seed));
+    let sweep = Sweep {
+        command: command_line(),
+        scenarios: args
+            .scenarios
+            .iter()
+            .zip(&scenarios)
+            .map(|(path, sc)| SweepScenario {
+                name: sc.name.clone(),
+                path: path.display().to_string(),
+            })
+            .collect(),
+        seeds: args.seeds,
+        shard: args.shard,
+        bugs: args.bugs.clone(),
+        swarm: args.swarm,
+        check_determinism: args.check_determinism,
+        jobs,
+        wall_us,
+        finished,
+        results,
+    };
+    let code = print_summary(&sweep);
+    if let Some(path) = &args.report {
+        let path = path.clone().unwrap_or_else(|| default_report_path(&sweep));
+        if let Err(e) = write_report(&path, &report::html::render_sweep(&sweep)) {
+            eprintln!("error: --report {}: {e}", path.display());
+            return 2;
+        }
+        println!("report: {}", path.display());
+    }
+    code
 }
 
-/// The command that reruns one seed of the sweep.
-fn reproduce(args: &FuzzArgs, d: &Done) -> String {
-    let mut cmd = format!(
-        "sim run {} --seed {}",
-        args.scenarios[d.scenario].display(),
-        d.seed
-    );
-    if args.swarm {
-        cmd.push_str(" --swarm");
+/// reports/fuzz-<scenario>-<A>-<B>.html, with the shard when there is one.
+fn default_report_path(sweep: &Sweep) -> PathBuf {
+    let names: Vec<&str> = sweep.scenarios.iter().map(|s| s.name.as_str()).collect();
+    let shard = match sweep.shard {
+        Some((k, n)) if n > 1 => format!("-shard-{k}-of-{n}"),
+        _ => String::new(),
+    };
+    PathBuf::from("reports").join(format!(
+        "fuzz-{}-{}-{}{shard}.html",
+        names.join("+"),
+        sweep.seeds.0,
+        sweep.seeds.1
+    ))
+}
+
+fn write_report(path: &Path, page: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
     }
-    for b in &args.bugs {
-        cmd.push_str(&format!(" --bug {b}"));
-    }
-    cmd
+    std::fs::write(path, page)
+}
+
+/// The command line as typed, as `sim ...`, quoted where a shell would need it.
+fn command_line() -> String {
+    let quote = |a: String| {
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./:=,@+-".contains(c));
+        if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once("sim".to_string())
+        .chain(std::env::args().skip(1).map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// For each knob value the swarm drew: its share among failing seeds against its share
 /// among all seeds, most over-represented first.
-fn print_knobs(results: &[Done], failed: &[&Done]) {
-    let mut all: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut bad: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for d in results {
-        for (k, v) in &d.knobs {
-            *all.entry((k, v.as_str())).or_default() += 1;
-        }
-    }
-    for d in failed {
-        for (k, v) in &d.knobs {
-            *bad.entry((k, v.as_str())).or_default() += 1;
-        }
-    }
-    let share = |n: usize, of: usize| n as f64 / of.max(1) as f64;
-    let mut rows: Vec<(f64, String)> = all
-        .iter()
-        .map(|((k, v), n)| {
-            let b = bad.get(&(*k, *v)).copied().unwrap_or(0);
-            let (fs, as_) = (share(b, failed.len()), share(*n, results.len()));
-            (
-                fs - as_,
-                format!(
-                    "  {k}={v}: in {:.0}% of failing seeds, {:.0}% of all",
-                    fs * 100.0,
-                    as_ * 100.0
-                ),
-            )
-        })
-        .collect();
-    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+fn print_knobs(sweep: &Sweep) {
+    let (failed, total) = (sweep.failed(), sweep.results.len());
+    let share = |n: usize, of: usize| n as f64 * 100.0 / of.max(1) as f64;
     println!("swarm knobs, most over-represented among failures first:");
-    for (_, row) in rows.iter().take(10) {
-        println!("{row}");
+    for k in sweep.knobs().iter().take(10) {
+        println!(
+            "  {}: in {:.0}% of failing seeds, {:.0}% of all",
+            k.label,
+            share(k.failing, failed),
+            share(k.all, total)
+        );
     }
 }
 
-fn print_summary(
-    args: &FuzzArgs,
-    scenarios: &[scenario::Scenario],
-    seeds: &[u64],
-    results: &[Done],
-    elapsed: f64,
-    jobs: usize,
-) -> u8 {
-    let events: u64 = results.iter().map(|d| d.events).sum();
-    let failed: Vec<&Done> = results.iter().filter(|d| !d.passed).collect();
-    let bugs = if args.bugs.is_empty() {
+fn print_summary(sweep: &Sweep) -> u8 {
+    let failed = sweep.failed();
+    let bugs = if sweep.bugs.is_empty() {
         String::new()
     } else {
-        format!(" with --bug {}", args.bugs.join(" --bug "))
+        format!(" with --bug {}", sweep.bugs.join(" --bug "))
     };
+    let per_scenario = sweep.results.len() / sweep.scenarios.len().max(1);
     println!(
-        "{} seeds x {} scenario(s){bugs}: {} passed, {} failed",
-        seeds.len(),
-        scenarios.len(),
-        results.len() - failed.len(),
-        failed.len()
+        "{per_scenario} seeds x {} scenario(s){bugs}: {} passed, {failed} failed",
+        sweep.scenarios.len(),
+        sweep.results.len() - failed,
     );
     println!(
-        "{:.1} s on {jobs} thread(s): {:.0} seeds/s, {:.0} events/s",
-        elapsed,
-        results.len() as f64 / elapsed,
-        events as f64 / elapsed
+        "{:.1} s on {} thread(s): {:.0} seeds/s, {:.0} events/s",
+        sweep.wall_us as f64 / 1e6,
+        sweep.jobs,
+        sweep.seeds_per_s(),
+        sweep.events_per_s()
     );
-    if failed.is_empty() {
+    if failed == 0 {
         return 0;
     }
-    // Failures by invariant (or by the verdict's reason when no invariant was violated).
-    let mut by: BTreeMap<String, (usize, &Done)> = BTreeMap::new();
-    for d in &failed {
-        let keys: Vec<String> = if d.invariants.is_empty() {
-            d.reasons.clone()
-        } else {
-            d.invariants.iter().map(|s| s.to_string()).collect()
-        };
-        for key in keys {
-            let e = by.entry(key).or_insert((0, d));
-            e.0 += 1;
-        }
-    }
-    if args.swarm {
-        print_knobs(results, &failed);
+    if sweep.swarm {
+        print_knobs(sweep);
     }
     println!("failures by invariant:");
-    for (key, (count, first)) in &by {
-        let nth = seeds
-            .iter()
-            .position(|s| *s == first.seed)
-            .map_or(0, |p| p + 1);
+    for g in sweep.by_failure() {
+        let first = &sweep.results[g.seeds[0]];
         println!(
-            "  {key}: {count} seed(s); first: {} seed {} (seed #{nth} of the sweep)",
-            scenarios[first.scenario].name, first.seed
+            "  {}: {} seed(s); first: {} seed {} (seed #{} of the sweep)",
+            g.key,
+            g.seeds.len(),
+            sweep.scenarios[first.scenario].name,
+            first.seed,
+            sweep.nth(g.seeds[0])
         );
-        println!("    {}", reproduce(args, first));
+        println!("    {}", sweep.reproduce(first));
     }
     1
 }

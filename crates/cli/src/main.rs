@@ -1,7 +1,8 @@
-//! `sim`: run, fuzz, shrink and list zabsim scenarios.
+//! `sim`: run, fuzz, hunt, shrink and list zabsim scenarios.
 
 mod determinism;
 mod fuzz;
+mod hunt;
 mod list;
 mod render;
 mod run;
@@ -28,6 +29,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run many seeds of scenarios in parallel and report the failures by invariant.
     Fuzz(fuzz::FuzzArgs),
+    /// Sweep seeds with each bug variant on until the first failure, and tabulate how fast
+    /// each is found and by which invariant.
+    Hunt(hunt::HuntArgs),
     /// Cut a failing run down to a small scenario that still fails the same way.
     Shrink(shrink::ShrinkArgs),
     /// Write the HTML report of a trace written by `sim run --trace`.
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Hunt(args) => hunt::hunt(args),
         Command::Shrink(args) => shrink::shrink(args),
         Command::Report(args) => render::report(args),
         Command::List { what, dir } => list::list(what, &dir),

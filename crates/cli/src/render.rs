@@ -11,6 +11,7 @@ use report::html::{self, Capture, Collector};
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -156,8 +157,14 @@ impl Reporting {
     }
 
     /// Closes the trace with the `outcome` line and writes the report. Returns the
-    /// report's path, if one was asked for.
-    pub fn finish(self, outcome: &sim::Outcome, command: &str) -> Result<Option<PathBuf>, u8> {
+    /// report's path, if one was asked for. `wall` (how long the run took) goes into the
+    /// report only: the trace stays the same from run to run.
+    pub fn finish(
+        self,
+        outcome: &sim::Outcome,
+        command: &str,
+        wall: Duration,
+    ) -> Result<Option<PathBuf>, u8> {
         let line = html::outcome_line(outcome, command);
         if let Some(path) = &self.trace {
             let appended = OpenOptions::new()
@@ -173,7 +180,8 @@ impl Reporting {
             return Ok(None);
         };
         capture.line(&line);
-        let run = capture.finish();
+        let mut run = capture.finish();
+        run.wall_us = Some(wall.as_micros() as u64);
         write_report(&out, &html::render(&run))?;
         Ok(Some(out))
     }

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Instant;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -89,7 +90,11 @@ pub fn run(args: RunArgs) -> u8 {
         }
         all
     };
+    // Wall time is the one thing in the report that differs from run to run; it is
+    // measured here and never reaches the simulator or the trace.
+    let started = Instant::now();
     let outcome = sim::run(&sc, opts);
+    let wall = started.elapsed();
     if let Some(path) = &args.export {
         let mut exported = sim::export::export(&sc, bugs, &outcome.executed);
         exported.seed = seed;
@@ -111,7 +116,7 @@ pub fn run(args: RunArgs) -> u8 {
     } else {
         print!("{}", report::summary(&outcome, &command));
     }
-    match reporting.finish(&outcome, &command) {
+    match reporting.finish(&outcome, &command, wall) {
         Ok(Some(path)) if args.json => eprintln!("report: {}", path.display()),
         Ok(Some(path)) => println!("report: {}", path.display()),
         Ok(None) => {}

@@ -1,7 +1,9 @@
-//! The HTML report in a real browser: headless Chromium opens the report of the leader
+//! The HTML reports in a real browser: headless Chromium opens the report of the leader
 //! crashing before its first COMMIT and the test checks that it draws, as a person opening
 //! the file would see it: the timeline has one lane per server with real size on the page,
-//! nothing is logged to the console, and the screenshot shows the lanes' colours.
+//! nothing is logged to the console, and the screenshot shows the lanes' colours. The
+//! report of a failing `sim fuzz` sweep gets the same treatment: its charts have real size,
+//! its failures table has rows, and nothing is logged.
 //!
 //! Without Chromium the test is skipped with a message, unless ZABSIM_REQUIRE_BROWSER is set
 //! (CI sets it, so CI never skips it silently). ZABSIM_CHROMIUM names the browser binary
@@ -108,6 +110,12 @@ struct Pixels {
     rgb: Vec<[u8; 3]>,
 }
 
+impl Pixels {
+    fn count(&self, c: [u8; 3]) -> usize {
+        self.rgb.iter().filter(|p| **p == c).count()
+    }
+}
+
 fn read_png(path: &Path) -> Pixels {
     let decoder = png::Decoder::new(std::fs::File::open(path).expect("screenshot written"));
     let mut reader = decoder.read_info().expect("a PNG");
@@ -130,19 +138,81 @@ fn read_png(path: &Path) -> Pixels {
     }
 }
 
-#[test]
-fn the_report_draws_in_a_real_browser() {
-    let Some(browser) = chromium() else {
+/// The browser, or `None` (after saying so) when the test is to be skipped.
+fn browser_or_skip(test: &str) -> Option<PathBuf> {
+    let browser = chromium();
+    if browser.is_none() {
         assert!(
             std::env::var_os("ZABSIM_REQUIRE_BROWSER").is_none(),
             "ZABSIM_REQUIRE_BROWSER is set but no chromium was found on PATH \
              (apt-get install chromium, or set ZABSIM_CHROMIUM)"
         );
         eprintln!(
-            "SKIPPED the_report_draws_in_a_real_browser: no chromium on PATH \
+            "SKIPPED {test}: no chromium on PATH \
              (apt-get install chromium, or set ZABSIM_CHROMIUM); \
              set ZABSIM_REQUIRE_BROWSER=1 to make this a failure"
         );
+    }
+    browser
+}
+
+/// Takes a screenshot of the page and checks that nothing was logged to the console and
+/// that the picture is not blank: at most `max_background` percent of it is page or chart
+/// background (a page of tables and white charts has more than one of timelines).
+fn screenshot_not_blank(browser: &Path, dir: &Path, page: &Path, max_background: usize) -> Pixels {
+    let shot = dir.join("shot.png");
+    let out = headless(
+        browser,
+        dir,
+        "shot",
+        page,
+        &[&format!("--screenshot={}", shot.display())],
+    );
+    assert!(shot.exists(), "no screenshot: {}", out.stderr);
+    let console = console_lines(&out);
+    assert!(
+        console.is_empty(),
+        "the page logged to the console: {console:#?}"
+    );
+    let px = read_png(&shot);
+    assert_eq!((px.width, px.height), (1280, 1400), "screenshot size");
+    let background = px.count([0xf6, 0xf7, 0xf9]) + px.count([0xff, 0xff, 0xff]);
+    assert!(
+        background * 100 < px.rgb.len() * max_background,
+        "the screenshot is almost blank: {background} of {} pixels are background",
+        px.rgb.len()
+    );
+    let distinct: std::collections::BTreeSet<[u8; 3]> = px.rgb.iter().copied().collect();
+    assert!(distinct.len() > 50, "only {} colours", distinct.len());
+    px
+}
+
+/// Loads a copy of the page with `measure` appended and returns what it wrote into
+/// `<pre id="check">`, checking that no error was recorded nor logged.
+fn measure(browser: &Path, dir: &Path, report: &Path, measure: &str) -> serde_json::Value {
+    let html = std::fs::read_to_string(report).expect("report");
+    let checked = html
+        .replacen("<head>", &format!("<head>{RECORD_ERRORS}"), 1)
+        .replacen("</body>", &format!("{measure}</body>"), 1);
+    let page = dir.join("check.html");
+    std::fs::write(&page, checked).expect("write");
+    let out = headless(browser, dir, "dom", &page, &["--dump-dom"]);
+    let dom = &out.stdout;
+    let start = dom
+        .find(r#"<pre id="check">"#)
+        .expect("the measuring script ran")
+        + 16;
+    let end = start + dom[start..].find("</pre>").expect("end of the measurement");
+    let text = dom[start..end].replace("&quot;", "\"");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("measurement is JSON");
+    assert_eq!(m["errors"], serde_json::json!([]), "{m}");
+    assert!(console_lines(&out).is_empty(), "{:#?}", console_lines(&out));
+    m
+}
+
+#[test]
+fn the_report_draws_in_a_real_browser() {
+    let Some(browser) = browser_or_skip("the_report_draws_in_a_real_browser") else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("zabsim-browser-{}", std::process::id()));
@@ -168,31 +238,7 @@ fn the_report_draws_in_a_real_browser() {
     );
 
     // What a person sees: a screenshot, and whatever the page logged to the console.
-    let shot = dir.join("shot.png");
-    let out = headless(
-        &browser,
-        &dir,
-        "shot",
-        &report,
-        &[&format!("--screenshot={}", shot.display())],
-    );
-    assert!(shot.exists(), "no screenshot: {}", out.stderr);
-    let console = console_lines(&out);
-    assert!(
-        console.is_empty(),
-        "the page logged to the console: {console:#?}"
-    );
-    let px = read_png(&shot);
-    assert_eq!((px.width, px.height), (1280, 1400), "screenshot size");
-    let count = |c: [u8; 3]| px.rgb.iter().filter(|p| **p == c).count();
-    let background = count([0xf6, 0xf7, 0xf9]) + count([0xff, 0xff, 0xff]);
-    assert!(
-        background < px.rgb.len() * 9 / 10,
-        "the screenshot is almost blank: {background} of {} pixels are background",
-        px.rgb.len()
-    );
-    let distinct: std::collections::BTreeSet<[u8; 3]> = px.rgb.iter().copied().collect();
-    assert!(distinct.len() > 50, "only {} colours", distinct.len());
+    let px = screenshot_not_blank(&browser, &dir, &report, 90);
     // The lanes' colours (style.css): LEADING, FOLLOWING and LOOKING spans are on screen,
     // and so is the red of the crash mark.
     for (name, c, min) in [
@@ -201,7 +247,7 @@ fn the_report_draws_in_a_real_browser() {
         ("LOOKING", [0xf0, 0xad, 0x2b], 100),
         ("crash", [0xff, 0x1f, 0x1f], 10),
     ] {
-        let n = count(c);
+        let n = px.count(c);
         assert!(
             n >= min,
             "{name}: {n} pixels of {c:02x?}, expected at least {min}"
@@ -210,21 +256,7 @@ fn the_report_draws_in_a_real_browser() {
 
     // The page's structure as laid out: one lane per server, each drawn with real size,
     // and no error from the start of the page on.
-    let html = std::fs::read_to_string(&report).expect("report");
-    let checked = html
-        .replacen("<head>", &format!("<head>{RECORD_ERRORS}"), 1)
-        .replacen("</body>", &format!("{MEASURE}</body>"), 1);
-    let page = dir.join("check.html");
-    std::fs::write(&page, checked).expect("write");
-    let out = headless(&browser, &dir, "dom", &page, &["--dump-dom"]);
-    let dom = &out.stdout;
-    let start = dom
-        .find(r#"<pre id="check">"#)
-        .expect("the measuring script ran")
-        + 16;
-    let end = start + dom[start..].find("</pre>").expect("end of the measurement");
-    let text = dom[start..end].replace("&quot;", "\"");
-    let m: serde_json::Value = serde_json::from_str(&text).expect("measurement is JSON");
+    let m = measure(&browser, &dir, &report, MEASURE);
     assert_eq!(m["lanes"], serde_json::json!(["s1", "s2", "s3"]), "{m}");
     assert_eq!(m["drawn"], 3, "every lane has real size on the page: {m}");
     assert!(m["width"].as_f64().unwrap() > 600.0, "{m}");
@@ -236,7 +268,69 @@ fn the_report_draws_in_a_real_browser() {
             .all(|n| n.as_u64().unwrap() >= 3),
         "each lane has its state spans: {m}"
     );
-    assert_eq!(m["errors"], serde_json::json!([]), "{m}");
-    assert!(console_lines(&out).is_empty(), "{:#?}", console_lines(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Measures the sweep report's tables and charts: each chart figure with its SVG, and how
+/// big it is on the page.
+const MEASURE_SWEEP: &str = r#"<script>addEventListener('load',function(){var figs=Array.from(document.querySelectorAll('figure[id]')).map(function(f){var svg=f.querySelector('svg');var r=svg?svg.getBoundingClientRect():{width:0,height:0};return {id:f.id,width:r.width,height:r.height,shapes:svg?svg.querySelectorAll('rect,path,polyline,line').length:0};});var rows=document.querySelectorAll('#failures-table tr').length;var out=document.createElement('pre');out.id='check';out.textContent=JSON.stringify({figures:figs,failure_rows:rows,errors:zErrors});document.body.appendChild(out);});</script>"#;
+
+#[test]
+fn the_fuzz_report_draws_in_a_real_browser() {
+    let Some(browser) = browser_or_skip("the_fuzz_report_draws_in_a_real_browser") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("zabsim-browser-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let report = dir.join("fuzz.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(root())
+        .args([
+            "fuzz",
+            "scenarios/swarm/five-servers-writes.toml",
+            "--seeds",
+            "0..8",
+            "--bug",
+            "zk-1154",
+            "--report",
+        ])
+        .arg(&report)
+        .output()
+        .expect("sim runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "seeds 3 and 5 fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let px = screenshot_not_blank(&browser, &dir, &report, 96);
+    // The red of the FAIL badge and of the failing seeds' bars is on screen (style.css,
+    // sweep_charts.rs).
+    let red = px.count([0xc6, 0x28, 0x28]);
+    assert!(red >= 2000, "{red} red pixels: no badge or no failure bars");
+
+    let m = measure(&browser, &dir, &report, MEASURE_SWEEP);
+    let figures = m["figures"].as_array().expect("figures");
+    let ids: Vec<&str> = figures.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "chart-failures",
+            "chart-families",
+            "chart-elect",
+            "chart-progress"
+        ],
+        "{m}"
+    );
+    for f in figures {
+        assert!(f["width"].as_f64().unwrap() > 400.0, "{f}");
+        assert!(f["height"].as_f64().unwrap() > 200.0, "{f}");
+        assert!(f["shapes"].as_u64().unwrap() >= 5, "{f}");
+    }
+    assert!(
+        m["failure_rows"].as_u64().unwrap() >= 2,
+        "a header and a row at least: {m}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

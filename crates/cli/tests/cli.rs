@@ -365,3 +365,66 @@ fn export_then_shrink_a_failing_swarm_seed() {
         "a passing run has nothing to shrink"
     );
 }
+
+#[test]
+fn hunt_tabulates_the_first_failing_seed_of_each_variant() {
+    let hunt = |extra: &[&str]| {
+        let mut args = vec!["hunt", "--bug", "zk-335", "--bug", "zk-3911"];
+        args.extend_from_slice(extra);
+        let out = sim(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let (code, one) = hunt(&["--jobs", "1", "--max-seeds", "200"]);
+    assert_eq!(code, Some(0), "{one}");
+    let row = |text: &str, bug: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{bug} ")))
+            .unwrap_or_else(|| panic!("no row for {bug}: {text}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    // variant, first failing seed, seeds run (the seed + 1 from 0), wall time "x s", caught by.
+    let zk_335 = row(&one, "zk-335");
+    let seed: u64 = zk_335[1].parse().expect("a seed");
+    assert_eq!(zk_335[2], (seed + 1).to_string(), "{one}");
+    assert!(one.contains("leadership"), "{one}");
+    assert!(one.contains("durable-ack"), "zk-3911 acks too early: {one}");
+    assert!(
+        one.contains(&format!(
+            "sim run scenarios/swarm/five-servers-writes.toml --seed {seed} --swarm --bug zk-335"
+        )),
+        "{one}"
+    );
+
+    // The same first failures on two threads; only the wall time differs.
+    let (_, two) = hunt(&["--jobs", "2", "--max-seeds", "200"]);
+    for bug in ["zk-335", "zk-3911"] {
+        assert_eq!(row(&one, bug)[..3], row(&two, bug)[..3], "{two}");
+    }
+
+    let (_, md) = hunt(&["--markdown", "--max-seeds", "200"]);
+    assert!(md.starts_with("| variant | first failing seed |"), "{md}");
+    assert!(
+        md.contains(&format!("| `zk-335` | {seed} | {} |", seed + 1)),
+        "{md}"
+    );
+    assert!(md.contains("`sim hunt scenarios/swarm/five-servers-writes.toml --max-seeds 200 --bug zk-335 --bug zk-3911`"), "{md}");
+
+    // Not found within the budget: exit 1 and say so.
+    let out = sim(&[
+        "hunt",
+        "--bug",
+        "zk-1419",
+        "--max-seeds",
+        "2",
+        "--jobs",
+        "1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not found in 2 seeds"), "{text}");
+
+    let out = sim(&["hunt", "--bug", "zk-9999"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,6 +1,6 @@
-//! `sim run --report` and `sim report` as users run them: where the report goes, that a
-//! report made from a trace file is the one `sim run` writes, and that a long run's report
-//! stays small.
+//! `sim run --report`, `sim report` and `sim fuzz --report` as users run them: where the
+//! report goes, that a report made from a trace file is the one `sim run` writes (but for
+//! the wall time), that a long run's report stays small, and what a sweep's report shows.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -74,7 +74,22 @@ fn run_report_defaults_to_reports_dir_and_matches_the_report_of_its_trace() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("report: t.html"));
     let from_trace = std::fs::read_to_string(dir.join("t.html")).expect("t.html");
-    assert!(from_trace == written, "one renderer, one page");
+    // The wall time is the one thing the trace does not keep: the run's own report has it,
+    // the trace's says it is unknown; the rest is the same page.
+    let wall = |page: &str| -> (String, String) {
+        let start = page.find(r#"<tr id="wall-time">"#).expect("wall time row");
+        let end = start + page[start..].find("</tr>").expect("row end");
+        (
+            format!("{}{}", &page[..start], &page[end..]),
+            page[start..end].to_string(),
+        )
+    };
+    let (written_rest, written_wall) = wall(&written);
+    let (trace_rest, trace_wall) = wall(&from_trace);
+    assert!(trace_rest == written_rest, "one renderer, one page");
+    assert!(written_wall.contains(" ms"), "{written_wall}");
+    assert!(!written_wall.contains("unknown"), "{written_wall}");
+    assert!(trace_wall.contains("unknown"), "{trace_wall}");
     let out = sim_in(&dir, &["report", "t.jsonl", "--out", "sub/dir/r.html"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(dir.join("sub/dir/r.html").exists());
@@ -159,5 +174,85 @@ fn an_hour_long_run_gives_a_report_under_5_mb() {
     let page = std::fs::read_to_string(dir.join("hour.html")).unwrap();
     assert_eq!(page.matches(r#"<g class="lane""#).count() % 7, 0);
     assert!(page.contains("60 min"), "the axis reaches the hour");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fuzz_report_shows_failures_charts_and_commands_whatever_the_jobs() {
+    let dir = temp_dir("fuzz");
+    let swarm = scenario("scenarios/swarm/five-servers-writes.toml");
+    let sweep = |jobs: &str, report: &[&str]| {
+        let mut args = vec![
+            "fuzz", &swarm, "--seeds", "0..8", "--bug", "zk-1154", "--jobs", jobs, "--report",
+        ];
+        args.extend_from_slice(report);
+        sim_in(&dir, &args)
+    };
+    // zk-1154 fails seeds 3 and 5 of the eight.
+    let out = sweep("2", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("6 passed, 2 failed"), "{stdout}");
+    assert!(
+        stdout.contains("report: reports/fuzz-swarm-five-servers-writes-0-8.html"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(dir.join("reports/fuzz-swarm-five-servers-writes-0-8.html"))
+        .expect("the default report path");
+
+    assert!(page.contains(r#"<table id="failures-table">"#));
+    assert!(page.contains(r#"<table id="families-table">"#));
+    assert!(page.contains(r#"<table id="elect-table">"#));
+    for id in [
+        "chart-failures",
+        "chart-families",
+        "chart-elect",
+        "chart-progress",
+    ] {
+        let start = page
+            .find(&format!(r#"<figure id="{id}">"#))
+            .unwrap_or_else(|| panic!("no {id}"));
+        let figure = &page[start..start + page[start..].find("</figure>").unwrap()];
+        assert!(figure.contains("<svg") && figure.contains("</svg>"), "{id}");
+    }
+    let run = format!("sim run {swarm} --seed 3 --bug zk-1154");
+    let shrink = format!("sim shrink {swarm} --seed 3 --bug zk-1154");
+    assert!(
+        page.contains(&run),
+        "reproduce command of the first failing seed"
+    );
+    assert!(
+        page.contains(&shrink),
+        "shrink command of the first failing seed"
+    );
+    assert!(page.contains("history-consistency"));
+    for fetch in [
+        "<script", "<link", "<img", "<iframe", "@import", "src=", "url(http",
+    ] {
+        assert!(
+            !page.contains(fetch),
+            "the page would load something: {fetch}"
+        );
+    }
+    let urls = page.matches("http://").count() + page.matches("https://").count();
+    assert_eq!(
+        urls,
+        page.matches(r#"xmlns="http://www.w3.org/2000/svg""#)
+            .count()
+    );
+
+    // The reproduce command does reproduce the failure.
+    let args: Vec<&str> = run.split(' ').skip(1).collect();
+    assert_eq!(sim_in(&dir, &args).status.code(), Some(1));
+
+    // One thread or two, the same page up to its "Sweep" section (threads and speed).
+    let out = sweep("1", &["one.html"]);
+    assert_eq!(out.status.code(), Some(1));
+    let one = std::fs::read_to_string(dir.join("one.html")).expect("one.html");
+    let results = |p: &str| p[..p.find(r#"<section id="sweep">"#).expect("sweep")].to_string();
+    assert!(
+        results(&one) == results(&page),
+        "results do not depend on --jobs"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

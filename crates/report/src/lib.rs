@@ -1,10 +1,11 @@
 //! Renders a run for people and for machines: the text summary that `sim run` prints, the
 //! JSON object of `sim run --json` (its keys are a contract, see DESIGN.md), and the HTML
-//! report of `sim run --report` and `sim report`.
+//! report of `sim run --report` and `sim report`, and the report of a `sim fuzz` sweep.
 
 pub mod html;
 mod json;
 mod summary;
+pub mod sweep;
 
 pub use json::json;
 pub use summary::summary;

@@ -257,3 +257,44 @@ fn a_trace_without_its_frame_still_draws() {
         3
     );
 }
+
+#[test]
+fn the_summary_counts_each_checked_invariant_and_shows_the_wall_time_when_known() {
+    let sc = load("scenarios/bugs/zk-1154.toml");
+    let (outcome, mut run, page) = report_of(&sc, 42, 300);
+    let violated: Vec<&str> = outcome.violations.iter().map(|v| v.invariant).collect();
+    assert!(!violated.is_empty());
+    // Every checked invariant is listed with its count, the quiet ones with 0.
+    let summary = &page[page.find(r#"<section id="summary">"#).unwrap()..];
+    let summary = &summary[..summary.find("</section>").unwrap()];
+    let checked = check::checked_invariants();
+    assert!(summary.contains(&format!(
+        "{} checked, {} violated",
+        checked.len(),
+        violated.len()
+    )));
+    for name in &checked {
+        let count = violated.iter().filter(|v| *v == name).count();
+        let class = if count > 0 { r#" class="bad""# } else { "" };
+        assert!(
+            summary.contains(&format!("<code{class}>{name}</code>&nbsp;{count}")),
+            "{name} {count}"
+        );
+    }
+    // The invariants table has the count too.
+    let row = |name: &str| {
+        let t = &page[page.find(r#"<section id="invariants">"#).unwrap()..];
+        let start = t.find(&format!("<tr><td><code>{name}</code>")).unwrap();
+        t[start..start + t[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(violated[0]).contains(r#"<td class="num">1</td>"#));
+    let quiet = checked.iter().find(|n| !violated.contains(n)).unwrap();
+    assert!(row(quiet).contains(r#"<td class="num">0</td>"#));
+
+    // A report made from a trace does not know the wall time; the run's own report does.
+    assert!(page.contains(r#"<tr id="wall-time"><th>wall time</th><td>unknown"#));
+    run.wall_us = Some(12_345);
+    let timed = html::render(&run);
+    assert!(timed.contains(r#"<tr id="wall-time"><th>wall time</th><td>12.345 ms"#));
+    assert!(timed.contains("events/s"));
+}

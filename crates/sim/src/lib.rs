@@ -8,6 +8,7 @@
 pub mod disk;
 pub mod export;
 pub mod faults;
+pub mod initial;
 pub mod network;
 pub mod outcome;
 pub mod queue;

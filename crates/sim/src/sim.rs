@@ -264,8 +264,9 @@ impl Sim {
     /// Runs to the end and reports.
     ///
     /// The run ends at `duration_ms` (or the liveness deadline, if later). If the ensemble is
-    /// between leaders then, because a leader stepped down or crashed, the run goes on until
-    /// a leader has a synced quorum again or `liveness_ms` after the last leader was lost,
+    /// between leaders then, because a leader stepped down, crashed or lost its synced quorum,
+    /// the run goes on until a leader has a synced quorum again or `liveness_ms` after the
+    /// last leader was lost,
     /// whichever comes first: the end-of-run leader check should judge the ensemble, not race an
     /// election that happened to start just before the end.
     pub fn run(mut self, sc: &Scenario, seed: u64) -> Outcome {
@@ -284,7 +285,15 @@ impl Sim {
                 }
             }
             let settled = check::view::leader_with_quorum(&self.world).is_some();
-            match self.last_leader_lost_us {
+            // A leader that still leads but has just lost its synced quorum (a connection
+            // reset a moment ago took a follower) is between leaders too: it steps down or
+            // the follower comes back, and the grace period is there to see which.
+            let lost = if !settled && !self.established_leaders.is_empty() {
+                Some(self.end_us)
+            } else {
+                self.last_leader_lost_us
+            };
+            match lost {
                 Some(lost) if !self.grace && !settled && lost + self.liveness_us > self.end_us => {
                     self.grace = true;
                     self.end_us = lost + self.liveness_us;

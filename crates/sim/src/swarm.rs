@@ -7,7 +7,11 @@
 //! network and disk speeds and the client load. The draw uses its own random stream, so the
 //! run itself is exactly the run of the drawn scenario with the same seed (which `--export`
 //! writes out).
+//!
+//! Some seeds also start from a past (see [`crate::initial`]): servers on different epochs
+//! and logs, some txns committed, as an ensemble is found after an outage.
 
+use crate::initial::{self, Epoch};
 use crate::rng::stream;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -20,10 +24,28 @@ const SWARM_STREAM: u64 = 6;
 /// What a seed drew, as `(knob, value)` labels for failure statistics.
 pub type Knobs = Vec<(&'static str, String)>;
 
-/// The scenario `base` becomes for `seed`: its timing (`[run]`, `[random] until_ms`),
-/// expectations, bugs and ticks stay; the ensemble, network, disk, faults and clients are
-/// drawn. Scripted faults and initial server states are dropped, as they name servers of one
-/// particular ensemble.
+/// The longest a LOOKING server may still wait, once the faults end at `faults_end_ms`,
+/// before it sends its vote again.
+///
+/// FastLeaderElection doubles a server's wait for notifications each time a wait ends in
+/// silence, from finalizeWait up to maxNotificationInterval (60 s), and only a new election
+/// round resets it. A server cut off from any quorum for a long stretch is therefore slow to
+/// notice that the network healed, and a 4-server ensemble whose halves were kept apart for
+/// 15 s can sit for 25 s in LOOKING after the heal: faithful to ZooKeeper, and no liveness
+/// failure. The waits double from finalizeWait, so the one in progress is never longer than
+/// the time spent looking so far (plus finalizeWait), which is at most the time until the
+/// faults end.
+pub fn election_backoff_ms(faults_end_ms: u64) -> u64 {
+    let finalize_ms = zab::config::FINALIZE_WAIT_US / 1000;
+    let max_ms = zab::config::MAX_NOTIFICATION_INTERVAL_US / 1000;
+    faults_end_ms.saturating_add(finalize_ms).min(max_ms)
+}
+
+/// The scenario `base` becomes for `seed`: its expectations, bugs, ticks, run duration and
+/// `[random] until_ms` stay; the ensemble, initial disks, network, disk, faults and clients
+/// are drawn, and the liveness window grows by the election backoff the faults can build up
+/// ([`election_backoff_ms`]). Scripted faults and the base's initial server states are
+/// dropped, as they name servers of one particular ensemble.
 pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
     let mut rng = stream(seed, SWARM_STREAM);
     let mut sc = base.clone();
@@ -84,6 +106,14 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
         client_crash_per_min: 0.0,
         client_pause_per_min: 0.0,
     };
+    // The simulator runs on to the end of this window after the last fault, so the
+    // run's duration follows.
+    let longest = random
+        .restart_ms
+        .1
+        .max(random.partition_ms.1)
+        .max(random.pause_ms.1);
+    sc.run.liveness_ms = base.run.liveness_ms + election_backoff_ms(until_ms + longest);
     if random.crash_per_min
         + random.partition_per_min
         + random.pause_per_min
@@ -118,12 +148,51 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
             ),
             write_ratio,
             think_ms,
+            fencing: false,
         });
     knobs.push(("clients", count.to_string()));
     knobs.push(("write_ratio", write_ratio.to_string()));
     knobs.push(("think_ms", format!("{}-{}", think_ms.0, think_ms.1)));
+
+    let members = sc.cluster.all().count();
+    if rng.gen_bool(PAST_SHARE) {
+        let durable = initial::play(&sc.cluster, &draw_past(&mut rng, members));
+        sc.servers = durable.servers;
+        sc.cluster.committed = durable.committed.filter(|_| rng.gen_bool(0.5));
+        knobs.push(("initial", "past".to_string()));
+    } else {
+        knobs.push(("initial", "empty".to_string()));
+    }
     sc.name = format!("{}-swarm", base.name);
     (sc, knobs)
+}
+
+/// Share of seeds whose servers start from a past rather than from empty disks.
+const PAST_SHARE: f64 = 0.3;
+
+/// One to three epochs. Most servers take part in each and most followers log every
+/// proposal, so that servers often end on the same zxid under different epochs, the state
+/// where only FastLeaderElection's epoch comparison tells the votes apart.
+fn draw_past(rng: &mut rand_chacha::ChaCha8Rng, members: usize) -> Vec<Epoch> {
+    let mask = |rng: &mut rand_chacha::ChaCha8Rng, p: f64| {
+        (0..members).fold(0u16, |m, i| m | (u16::from(rng.gen_bool(p)) << i))
+    };
+    (0..rng.gen_range(1..=3))
+        .map(|_| Epoch {
+            discovered: mask(rng, 0.8),
+            synced: mask(rng, 0.7),
+            proposals: rng.gen_range(0..=5),
+            logged: (0..members)
+                .map(|_| {
+                    if rng.gen_bool(0.6) {
+                        u32::MAX
+                    } else {
+                        rng.gen_range(0..=5)
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -148,9 +217,13 @@ mod tests {
     #[test]
     fn the_drawn_scenario_is_valid_and_keeps_the_base_timing() {
         let b = base();
+        let mut pasts = 0;
         for seed in 0..50 {
             let (sc, knobs) = draw(&b, seed);
-            assert_eq!(sc.run, b.run);
+            assert_eq!(sc.run.duration_ms, b.run.duration_ms);
+            // until_ms = 15 s, faults up to 4 s: the backoff is at most 19.2 s.
+            assert_eq!(sc.run.liveness_ms, 5000 + 19_200);
+            pasts += usize::from(!sc.servers.is_empty());
             let r = sc.random.as_ref().expect("random faults");
             assert!(
                 r.crash_per_min + r.partition_per_min + r.pause_per_min + r.one_way_per_min > 0.0
@@ -160,5 +233,16 @@ mod tests {
             scenario::parse(&text, std::path::Path::new("drawn.toml"))
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
         }
+        assert!(
+            (5..=30).contains(&pasts),
+            "some seeds start from a past: {pasts}"
+        );
+    }
+
+    #[test]
+    fn the_backoff_window_is_the_time_looking_up_to_max_notification_interval() {
+        assert_eq!(election_backoff_ms(0), 200);
+        assert_eq!(election_backoff_ms(24_000), 24_200);
+        assert_eq!(election_backoff_ms(100_000), 60_000);
     }
 }

@@ -307,6 +307,22 @@ impl DataTree {
             .unwrap_or_default()
     }
 
+    /// The ephemeral znodes of a session, without copying them (the checkers look after
+    /// every event).
+    pub fn ephemeral_paths(&self, session: SessionId) -> impl Iterator<Item = &str> {
+        self.ephemerals
+            .get(&session)
+            .into_iter()
+            .flat_map(|paths| paths.iter().map(String::as_str))
+    }
+
+    /// Every ephemeral znode with its owner.
+    pub fn all_ephemerals(&self) -> impl Iterator<Item = (SessionId, &str)> {
+        self.ephemerals
+            .iter()
+            .flat_map(|(s, paths)| paths.iter().map(move |p| (*s, p.as_str())))
+    }
+
     /// Every session that owns at least one ephemeral znode.
     pub fn ephemeral_owners(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.ephemerals.keys().copied()

@@ -8,7 +8,7 @@ use super::model::Run;
 use plotters::prelude::*;
 use std::collections::BTreeSet;
 
-const SIZE: (u32, u32) = (580, 300);
+pub(super) const SIZE: (u32, u32) = (580, 300);
 
 /// One colour per server, in lane order.
 pub const SERVER_COLOURS: [RGBColor; 10] = [
@@ -29,7 +29,7 @@ fn seconds(t_us: u64) -> f64 {
 }
 
 /// A chart with nothing to draw says so, at the same size.
-fn empty(title: &str, why: &str) -> String {
+pub(super) fn empty(title: &str, why: &str) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();

@@ -1,5 +1,6 @@
 //! The HTML report of a run: one self-contained file (inline style and SVG, no scripts, no
-//! fetches) with the election timeline, what led up to each violation, charts and tables.
+//! fetches) with the election timeline, what led up to each violation, charts and tables;
+//! and, in the same style, the report of a `sim fuzz` sweep.
 //!
 //! A report is made from trace lines, so `sim run --report` (which captures the lines in
 //! memory) and `sim report TRACE` (which reads them from a file) share one renderer. `sim
@@ -18,6 +19,8 @@ mod pairing;
 mod recent;
 mod scale;
 mod sequence;
+mod sweep_charts;
+mod sweep_page;
 mod timeline;
 
 pub use collect::{Capture, Collector, MAX_ROWS};
@@ -76,4 +79,9 @@ pub fn read_trace(reader: impl BufRead, window_ms: u64) -> std::io::Result<Run> 
 /// The report page.
 pub fn render(run: &Run) -> String {
     page::render(run)
+}
+
+/// The report page of a `sim fuzz` sweep.
+pub fn render_sweep(sweep: &crate::sweep::Sweep) -> String {
+    sweep_page::render(sweep)
 }

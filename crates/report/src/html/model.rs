@@ -269,6 +269,10 @@ pub struct Run {
     pub window_us: u64,
     /// The last simulated time seen.
     pub end_us: u64,
+    /// How long the run took on the wall clock, when the report is made by the run itself.
+    /// It is never written to the trace, which must stay the same from run to run, so a
+    /// report made from a trace file does not know it.
+    pub wall_us: Option<u64>,
     /// Trace lines read, and how many of them the report did not understand.
     pub lines: u64,
     pub skipped: u64,

@@ -191,6 +191,49 @@ fn summary(s: &mut String, run: &Run) {
         None => row(s, "verdict", &verdict_badge(run)),
     }
     row(s, "simulated time", &format!("{} ms", ms(run.end_us)));
+    let wall = match run.wall_us {
+        Some(us) => {
+            let rate = run
+                .outcome
+                .as_ref()
+                .map(|o| {
+                    format!(
+                        " <span class=\"muted\">({:.0} events/s, {:.0}x real time)</span>",
+                        o.events as f64 * 1e6 / us.max(1) as f64,
+                        run.end_us as f64 / us.max(1) as f64
+                    )
+                })
+                .unwrap_or_default();
+            format!("{} ms{rate}", ms(us))
+        }
+        None => "unknown <span class=\"muted\">(a trace does not record it, so that it stays \
+             the same from run to run)</span>"
+            .to_string(),
+    };
+    let _ = write!(
+        s,
+        r#"<tr id="wall-time"><th>wall time</th><td>{wall}</td></tr>"#
+    );
+    let counts = violation_counts(run);
+    let checked = check::checked_invariants();
+    let violated = checked.iter().filter(|n| counts(n) > 0).count();
+    row(
+        s,
+        "invariants checked",
+        &format!(
+            r##"{} checked, {violated} violated: {} <a href="#invariants">(table)</a>"##,
+            checked.len(),
+            checked
+                .iter()
+                .map(|n| {
+                    let c = counts(n);
+                    let class = if c > 0 { " class=\"bad\"" } else { "" };
+                    format!("<code{class}>{}</code>&nbsp;{c}", esc(n))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
     row(
         s,
         "violations",
@@ -494,9 +537,23 @@ fn elections_table(s: &mut String, run: &Run) {
     s.push_str("</section>");
 }
 
+/// How many violations each invariant reported in the run: from the outcome when the trace
+/// has one (it lists them all), else from the violation lines read.
+fn violation_counts(run: &Run) -> impl Fn(&str) -> usize + '_ {
+    move |name: &str| match &run.outcome {
+        Some(o) => o.violations.iter().filter(|v| v.invariant == name).count(),
+        None => run
+            .violations
+            .iter()
+            .filter(|v| v.invariant == name)
+            .count(),
+    }
+}
+
 fn invariants(s: &mut String, run: &Run) {
     let checked = check::checked_invariants();
-    s.push_str(r#"<section id="invariants"><h2>Invariants</h2><table><tr><th>invariant</th><th>kind</th><th>meaning</th><th>checked</th><th>result</th></tr>"#);
+    let counts = violation_counts(run);
+    s.push_str(r#"<section id="invariants"><h2>Invariants</h2><table><tr><th>invariant</th><th>kind</th><th>meaning</th><th>checked</th><th>violations</th><th>result</th></tr>"#);
     for info in check::INVARIANTS {
         let is_checked = checked.contains(&info.name);
         let kind = match info.kind {
@@ -527,9 +584,14 @@ fn invariants(s: &mut String, run: &Run) {
         } else {
             "—".to_string()
         };
+        let count = if is_checked {
+            counts(info.name).to_string()
+        } else {
+            "—".to_string()
+        };
         let _ = write!(
             s,
-            "<tr><td><code>{}</code></td><td>{kind}</td><td>{}</td><td>{when}</td><td>{result}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{kind}</td><td>{}</td><td>{when}</td><td class=\"num\">{count}</td><td>{result}</td></tr>",
             esc(info.name),
             esc(info.meaning)
         );
@@ -538,7 +600,7 @@ fn invariants(s: &mut String, run: &Run) {
         s,
         "</table><p class=\"muted\">{} invariants checked, {} violated.</p></section>",
         checked.len(),
-        run.violations.len()
+        checked.iter().filter(|n| counts(n) > 0).count()
     );
 }
 
