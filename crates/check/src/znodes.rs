@@ -3,9 +3,8 @@
 
 use zab::{DataTree, SessionId};
 
-/// The parent under which the election recipe's contenders create their znodes (issue 4's
-/// `election` workload).
-pub(crate) const ELECTION_DIR: &str = "/app/leader_election";
+/// The parent under which the election recipe's contenders create their znodes.
+pub(crate) use zab::client::ELECTION_DIR;
 
 /// The ephemeral znodes the tree holds for `session`.
 pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> impl Iterator<Item = &str> {
