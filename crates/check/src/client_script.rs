@@ -154,7 +154,7 @@ impl<C: Checker> Script<C> {
             session,
             timeout_ms,
         };
-        self.to_client(server, c, msg);
+        self.deliver_to_client(server, c, msg);
         self.client(
             c,
             ClientEvent::Connected {
@@ -174,7 +174,7 @@ impl<C: Checker> Script<C> {
         }
     }
 
-    fn to_client(&mut self, server: u8, c: u32, msg: Message) {
+    fn deliver_to_client(&mut self, server: u8, c: u32, msg: Message) {
         self.happen(Happening::Deliver {
             from: Endpoint::Server(ServerId(server)),
             to: Endpoint::Client(ClientId(c)),
@@ -206,7 +206,7 @@ impl<C: Checker> Script<C> {
     /// A CLIENT_REPLY from the client's server reaches it.
     pub fn reply(&mut self, c: u32, r: Req, zxid: Zxid, result: OpResult) {
         let server = self.server_of(c);
-        self.to_client(
+        self.deliver_to_client(
             server,
             c,
             Message::ClientReply {
@@ -220,7 +220,7 @@ impl<C: Checker> Script<C> {
     /// A CLIENT_REPLY from `server`, whichever server the client uses now.
     pub fn clients_reply_from(&mut self, server: u8, c: u32, cxid: u64, zxid: Zxid) {
         let result = Ok(Reply::Synced);
-        self.to_client(server, c, Message::ClientReply { cxid, zxid, result });
+        self.deliver_to_client(server, c, Message::ClientReply { cxid, zxid, result });
     }
 
     /// The client library reports the answer.
@@ -366,7 +366,7 @@ impl<C: Checker> Script<C> {
             path: path.into(),
             zxid,
         };
-        self.to_client(server, c, Message::WatcherEvent(event.clone()));
+        self.deliver_to_client(server, c, Message::WatcherEvent(event.clone()));
         self.client(
             c,
             ClientEvent::Watch {

@@ -32,6 +32,14 @@ struct Closed {
     at_us: u64,
 }
 
+/// A crashed client's session, and when its expiry must have happened.
+struct ExpiryDue {
+    client: ClientId,
+    crashed_us: u64,
+    timeout_ms: u32,
+    at_us: u64,
+}
+
 #[derive(Default)]
 pub struct EphemeralCleanup {
     deliveries: DeliveredCounts,
@@ -173,25 +181,16 @@ impl EphemeralCleanup {
                         sv.tree.last_processed
                     ),
                     Some(_) => continue,
-                    None => {
-                        let Some(due) = self.expiry_due(s, tick) else {
-                            continue;
-                        };
-                        if due > now || leader.is_none() {
-                            continue;
-                        }
-                        format!(
+                    None => match self.expiry_due(s, tick) {
+                        Some(due) if due.at_us <= now && leader.is_some() => format!(
                             "whose client {} crashed at {} ms: with a {} ms session timeout the leader had to expire it by {} ms",
-                            self.crashed[&s],
-                            self.clients
-                                .get(self.crashed[&s])
-                                .and_then(|c| c.crashed_us)
-                                .unwrap_or(0)
-                                / 1000,
-                            self.timeout_ms(s),
-                            due / 1000
-                        )
-                    }
+                            due.client,
+                            due.crashed_us / 1000,
+                            due.timeout_ms,
+                            due.at_us / 1000
+                        ),
+                        _ => continue,
+                    },
                 };
                 if !self.reported.insert((id, s)) {
                     continue;
@@ -209,19 +208,153 @@ impl EphemeralCleanup {
         }
     }
 
-    fn timeout_ms(&self, s: SessionId) -> u32 {
-        self.crashed
-            .get(&s)
-            .and_then(|c| self.clients.get(*c))
-            .map(|c| c.timeout_ms)
-            .unwrap_or(0)
+    /// When the leader must have expired the crashed client's session `s`.
+    fn expiry_due(&self, s: SessionId, tick_us: u64) -> Option<ExpiryDue> {
+        let client = *self.crashed.get(&s)?;
+        let c = self.clients.get(client)?;
+        let crashed_us = c.crashed_us?;
+        let start = crashed_us.max(self.last_established_us);
+        Some(ExpiryDue {
+            client,
+            crashed_us,
+            timeout_ms: c.timeout_ms,
+            at_us: start + u64::from(c.timeout_ms) * 1000 + 2 * tick_us,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_script::create;
+    use crate::script::Script;
+    use zab::db::RequestId;
+    use zab::{ClientOp, CreateMode, Txn};
+
+    /// c1 (session 0x1) on s2 holds the ephemeral /app/e.
+    fn holding() -> Script<EphemeralCleanup> {
+        let mut s = Script::serving(EphemeralCleanup::default());
+        s.connect(1, 2, 2000);
+        s.client_write(1, create("/app", CreateMode::Persistent));
+        s.client_write(1, create("/app/e", CreateMode::Ephemeral));
+        s
     }
 
-    /// When the leader must have expired the crashed client's session `s`.
-    fn expiry_due(&self, s: SessionId, tick_us: u64) -> Option<u64> {
-        let c = self.clients.get(*self.crashed.get(&s)?)?;
-        let crashed = c.crashed_us?;
-        let start = crashed.max(self.last_established_us);
-        Some(start + u64::from(c.timeout_ms) * 1000 + 2 * tick_us)
+    fn close(s: &mut Script<EphemeralCleanup>, c: u32) -> TxnOp {
+        TxnOp::CloseSession {
+            session: s.session(c),
+        }
+    }
+
+    #[test]
+    fn quiet_when_closed_and_expired_sessions_lose_their_ephemerals() {
+        let mut s = holding();
+        s.connect(2, 3, 2000);
+        s.client_write(2, create("/app/f", CreateMode::Ephemeral));
+        s.client_write(1, ClientOp::CloseSession);
+        // c2 crashes at 1 s and the leader expires its session.
+        s.v.now = 1_000_000;
+        s.client(2, ClientEvent::Crashed);
+        s.v.now = 3_000_000;
+        let op = close(&mut s, 2);
+        s.txn(op, None);
+        s.deadline(5_000_000, 10_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn quiet_before_a_crashed_clients_session_is_due_to_expire() {
+        let mut s = holding();
+        s.v.now = 9_000_000;
+        s.client(1, ClientEvent::Crashed);
+        s.deadline(5_000_000, 10_000_000);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn fires_when_a_server_keeps_an_ephemeral_after_delivering_the_close() {
+        let mut s = holding();
+        let op = close(&mut s, 1);
+        let t = s.propose_op(1, op, None, &[2, 3]);
+        s.commit(1, &t, &[1, 2], &[2]);
+        // s3 counts the close as applied without carrying it out.
+        let tree = &mut s.server(3).tree;
+        tree.applied.push(t.id());
+        tree.last_processed = t.zxid;
+        s.deliver(3);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].server, Some(ServerId(3)));
+        assert_eq!(
+            out[0].message,
+            format!("s3 delivered {}, the closeSession of session 0x1, yet still holds its ephemeral znode(s) /app/e: they must go in that same txn", t.id())
+        );
+    }
+
+    #[test]
+    fn fires_when_an_ephemeral_is_created_for_a_closed_session() {
+        let mut s = holding();
+        let op = close(&mut s, 1);
+        let closed = s.txn(op, None);
+        let t: Txn = s.txn(
+            TxnOp::Create {
+                path: "/app/g".into(),
+                data: 0,
+                ephemeral_owner: s.session(1),
+                parent_cversion: 3,
+            },
+            Some(RequestId {
+                client: ClientId(1),
+                cxid: 9,
+            }),
+        );
+        let out = s.take();
+        assert_eq!(out.len(), 3, "one per server: {out:?}");
+        assert_eq!(
+            out[0].message,
+            format!(
+                "s1 delivered {}, creating ephemeral /app/g for session 0x1, after that session's closeSession {} was committed",
+                t.id(),
+                closed.id()
+            )
+        );
+    }
+
+    #[test]
+    fn fires_at_the_end_when_a_follower_skipped_the_close() {
+        // zk-2355: s3 never gets the closeSession, but applies the next txn past it.
+        let mut s = holding();
+        let op = close(&mut s, 1);
+        let t = s.propose_op(1, op, None, &[2]);
+        s.commit(1, &t, &[1, 2], &[2]);
+        let next = s.propose_op(1, TxnOp::Delete { path: "/x".into() }, None, &[2, 3]);
+        s.commit(1, &next, &[1, 2, 3], &[2, 3]);
+        assert!(s.take().is_empty());
+        s.deadline(5_000_000, 10_000_000);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].server, Some(ServerId(3)));
+        assert!(
+            out[0].message.starts_with(&format!(
+                "at the end of the run s3 still holds ephemeral znode(s) /app/e of session 0x1, whose closeSession {} was committed",
+                t.id()
+            )),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn fires_at_the_end_when_a_crashed_clients_session_never_expired() {
+        let mut s = holding();
+        s.v.now = 1_000_000;
+        s.client(1, ClientEvent::Crashed);
+        s.deadline(5_000_000, 10_000_000);
+        let out = s.take();
+        assert_eq!(out.len(), 3, "one per server: {out:?}");
+        assert_eq!(
+            out[0].message,
+            "at the end of the run s1 still holds ephemeral znode(s) /app/e of session 0x1, whose client c1 crashed at 1001 ms: with a 2000 ms session timeout the leader had to expire it by 3201 ms"
+        );
     }
 }

@@ -224,14 +224,13 @@ impl Progress {
         let Some(sv) = view.server(leader) else {
             return;
         };
-        let Some((seq, owner, path)) = ephemerals(sv.tree)
+        let Some((_, owner, path)) = ephemerals(sv.tree)
             .filter(|(_, p)| in_election(p))
             .filter_map(|(s, p)| Some((sequence(p)?, s, p)))
             .min()
         else {
             return;
         };
-        let _ = seq;
         let Some((client, _)) = self
             .clients
             .iter()

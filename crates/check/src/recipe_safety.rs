@@ -222,3 +222,199 @@ impl RecipeSafety {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_script::create;
+    use crate::script::Script;
+    use zab::CreateMode;
+
+    const NODE: &str = "/app/leader_election/guid-1-n_0000000001";
+
+    fn leading(path: &str, token: Zxid) -> RecipeEvent {
+        RecipeEvent::Leading {
+            path: path.into(),
+            token,
+        }
+    }
+
+    fn three_clients() -> Script<RecipeSafety> {
+        let mut s = Script::serving(RecipeSafety::default());
+        for c in 1..=3 {
+            s.connect(c, 1 + (c % 3) as u8, 2000);
+        }
+        s
+    }
+
+    fn used(s: &mut Script<RecipeSafety>, c: u32, token: Zxid, accepted: bool) {
+        s.client(c, ClientEvent::ResourceUsed { token, accepted });
+    }
+
+    #[test]
+    fn quiet_when_recipes_keep_their_promises() {
+        let mut s = three_clients();
+        let t1 = Zxid::new(2, 5);
+        let t2 = Zxid::new(2, 9);
+        s.recipe(1, leading(NODE, t1));
+        used(&mut s, 1, t1, true);
+        s.recipe(1, RecipeEvent::NotLeading);
+        s.recipe(2, leading("/app/leader_election/guid-2-n_0000000002", t2));
+        used(&mut s, 2, t2, true);
+        // c3 leads after c2 froze and lost its session; c2 wakes still believing, and the
+        // fenced resource refuses its old token.
+        s.client(2, ClientEvent::Paused);
+        let session = s.session(2);
+        s.txn(TxnOp::CloseSession { session }, None);
+        let t3 = Zxid::new(2, 20);
+        s.recipe(3, leading("/app/leader_election/guid-3-n_0000000003", t3));
+        used(&mut s, 3, t3, true);
+        s.client(2, ClientEvent::Resumed);
+        used(&mut s, 2, t2, false);
+        s.recipe(
+            1,
+            RecipeEvent::LockAcquired {
+                path: "/app/lock/l-1".into(),
+            },
+        );
+        s.recipe(1, RecipeEvent::LockReleased);
+        s.recipe(
+            3,
+            RecipeEvent::LockAcquired {
+                path: "/app/lock/l-2".into(),
+            },
+        );
+        s.recipe(1, RecipeEvent::IdAssigned { id: 1 });
+        s.recipe(3, RecipeEvent::IdAssigned { id: 2 });
+        s.recipe(
+            1,
+            RecipeEvent::Produced {
+                item: "/q/i-0000000001".into(),
+            },
+        );
+        s.recipe(
+            3,
+            RecipeEvent::Consumed {
+                item: "/q/i-0000000001".into(),
+            },
+        );
+        // c3 takes an item before its producer hears back: the committed create vouches.
+        s.client_write(
+            1,
+            create("/q/i-0000000002", CreateMode::PersistentSequential),
+        );
+        s.recipe(
+            3,
+            RecipeEvent::Consumed {
+                item: "/q/i-0000000002".into(),
+            },
+        );
+        s.recipe(1, RecipeEvent::ConfigSeen { version: 1 });
+        s.recipe(1, RecipeEvent::ConfigSeen { version: 3 });
+        s.recipe(3, RecipeEvent::ConfigSeen { version: 2 });
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn fires_when_two_live_clients_believe_they_lead() {
+        let mut s = three_clients();
+        s.v.now = 1_000_000;
+        s.recipe(1, leading(NODE, Zxid::new(2, 5)));
+        s.recipe(
+            2,
+            leading("/app/leader_election/guid-2-n_0000000002", Zxid::new(2, 6)),
+        );
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(
+            out[0].message,
+            "c2 now believes it leads (/app/leader_election/guid-2-n_0000000002, session 0x2), while c1 has believed so since 1001 ms (/app/leader_election/guid-1-n_0000000001, session 0x1) and is running with a live session"
+        );
+    }
+
+    #[test]
+    fn fires_when_a_paused_lock_holder_wakes_with_its_session_alive() {
+        let mut s = three_clients();
+        s.recipe(
+            1,
+            RecipeEvent::LockAcquired {
+                path: "/app/lock/l-1".into(),
+            },
+        );
+        s.client(1, ClientEvent::Paused);
+        s.recipe(
+            2,
+            RecipeEvent::LockAcquired {
+                path: "/app/lock/l-2".into(),
+            },
+        );
+        assert!(s.take().is_empty(), "a paused holder cannot act");
+        s.client(1, ClientEvent::Resumed);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].message.starts_with(
+                "c1 resumed believes it holds the lock (/app/lock/l-1, session 0x1), while c2"
+            ),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn fires_when_the_resource_accepts_a_deposed_leaders_token() {
+        let mut s = three_clients();
+        used(&mut s, 2, Zxid::new(2, 9), true);
+        used(&mut s, 1, Zxid::new(2, 5), true);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].message.starts_with("the protected resource accepted c1's token 2:5 after it had accepted c2's newer token 2:9"),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn fires_for_broken_ids_queues_and_configurations() {
+        let mut s = three_clients();
+        s.recipe(1, RecipeEvent::IdAssigned { id: 4 });
+        s.recipe(2, RecipeEvent::IdAssigned { id: 4 });
+        s.recipe(
+            1,
+            RecipeEvent::Produced {
+                item: "/q/i-0000000001".into(),
+            },
+        );
+        s.recipe(
+            2,
+            RecipeEvent::Consumed {
+                item: "/q/i-0000000001".into(),
+            },
+        );
+        s.recipe(
+            3,
+            RecipeEvent::Consumed {
+                item: "/q/i-0000000001".into(),
+            },
+        );
+        s.recipe(
+            3,
+            RecipeEvent::Consumed {
+                item: "/q/i-0000000007".into(),
+            },
+        );
+        s.recipe(1, RecipeEvent::ConfigSeen { version: 3 });
+        s.recipe(1, RecipeEvent::ConfigSeen { version: 2 });
+        let out: Vec<String> = s.take().into_iter().map(|v| v.message).collect();
+        assert_eq!(
+            out,
+            [
+                "c2 was handed sequence id 4, which c1 was handed before: ids must be unique",
+                "c3 consumed queue item /q/i-0000000001, which c2 had consumed already: an item is consumed at most once",
+                "c3 consumed queue item /q/i-0000000007, which nobody produced",
+                "c1 acts on configuration version 2 after version 3: a subscriber's configuration never goes back",
+            ]
+        );
+    }
+}

@@ -393,3 +393,136 @@ fn kind_name(kind: WatchKind) -> &'static str {
         WatchKind::Child => "child",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_script::{create, delete, exists, get_children, get_data, read_ok, set_data};
+    use crate::script::Script;
+    use zab::{CreateMode, Reply};
+
+    /// c1 on s2 and c2 on s3; /a exists.
+    fn two_clients() -> Script<WatchOrder> {
+        let mut s = Script::serving(WatchOrder::default());
+        s.connect(1, 2, 4000);
+        s.connect(2, 3, 4000);
+        s.client_write(2, create("/a", CreateMode::Persistent));
+        s
+    }
+
+    fn watch_data(s: &mut Script<WatchOrder>, c: u32, path: &str) -> Zxid {
+        let r = get_data(path, true);
+        s.client_read(c, r.clone(), Ok(read_ok(&r)))
+    }
+
+    fn plain_read(s: &mut Script<WatchOrder>, c: u32) -> Zxid {
+        let r = get_data("/a", false);
+        s.client_read(c, r.clone(), Ok(read_ok(&r)))
+    }
+
+    #[test]
+    fn quiet_when_events_come_before_the_answers_that_reflect_them() {
+        let mut s = two_clients();
+        watch_data(&mut s, 1, "/a");
+        let r = get_children("/", true);
+        s.client_read(1, r.clone(), Ok(read_ok(&r)));
+        let missing = exists("/e", true);
+        s.client_read(1, missing.clone(), Ok(Reply::Exists { stat: None }));
+        let t = s.client_write(2, set_data("/a", 1));
+        s.watch_event(1, EventType::NodeDataChanged, "/a", t.zxid);
+        assert!(plain_read(&mut s, 1) >= t.zxid);
+        // c2's ephemeral /e triggers c1's exist watch and child watch on /.
+        let e = s.client_write(2, create("/e", CreateMode::Ephemeral));
+        s.watch_event(1, EventType::NodeCreated, "/e", e.zxid);
+        s.watch_event(1, EventType::NodeChildrenChanged, "/", e.zxid);
+        plain_read(&mut s, 1);
+        // A new data watch on /e fires when c2's session closes.
+        let r = exists("/e", true);
+        s.client_read(1, r.clone(), Ok(read_ok(&r)));
+        let session = s.session(2);
+        let closed = s.txn(TxnOp::CloseSession { session }, None);
+        s.watch_event(1, EventType::NodeDeleted, "/e", closed.zxid);
+        plain_read(&mut s, 1);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn fires_when_a_read_reflects_a_change_before_its_watch_event() {
+        let mut s = two_clients();
+        let r = watch_data(&mut s, 1, "/a");
+        let t = s.client_write(2, set_data("/a", 1));
+        let seen = plain_read(&mut s, 1);
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(
+            out[0].message,
+            format!("c1's getData /a (operation 2) was answered at zxid {seen} before the watch event for /a: the data watch its getData set at zxid {r} is triggered by the committed txn at zxid {}, so the event must come first", t.zxid)
+        );
+        s.watch_event(1, EventType::NodeDataChanged, "/a", t.zxid);
+        plain_read(&mut s, 1);
+        assert!(s.take().is_empty(), "reported once");
+    }
+
+    #[test]
+    fn fires_for_a_child_watch_set_on_a_lagging_server() {
+        // s2 has not applied c2's create of /a/x yet when it answers c1's getChildren.
+        let mut s = two_clients();
+        let op = s.txn_op(2, &create("/a/x", CreateMode::Persistent));
+        let t = s.propose_op(1, op, None, &[2, 3]);
+        s.commit(1, &t, &[1, 3], &[3]);
+        let r = get_children("/a", true);
+        let at = s.client_read(1, r.clone(), Ok(read_ok(&r)));
+        assert!(at < t.zxid);
+        s.apply(2, &t);
+        s.deliver(2);
+        s.client_write(1, delete("/b"));
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0]
+                .message
+                .starts_with("c1's delete /b (operation 2) was answered at zxid"),
+            "{}",
+            out[0].message
+        );
+        assert!(
+            out[0]
+                .message
+                .contains("the child watch its getChildren set"),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn quiet_for_a_create_undone_while_the_client_was_away() {
+        let mut s = two_clients();
+        let r = exists("/b", true);
+        s.client_read(1, r.clone(), Ok(Reply::Exists { stat: None }));
+        s.disconnect(1, &[]);
+        s.client_write(2, create("/b", CreateMode::Persistent));
+        s.client_write(2, delete("/b"));
+        s.connect(1, 3, 4000);
+        plain_read(&mut s, 1);
+        assert!(s.take().is_empty());
+    }
+
+    #[test]
+    fn quiet_after_the_session_ends() {
+        let mut s = two_clients();
+        watch_data(&mut s, 1, "/a");
+        s.client(
+            1,
+            ClientEvent::Expired {
+                session: s.session(1),
+            },
+        );
+        s.client_write(2, set_data("/a", 1));
+        s.client_read(
+            2,
+            get_data("/a", false),
+            Ok(read_ok(&get_data("/a", false))),
+        );
+        assert!(s.take().is_empty());
+    }
+}

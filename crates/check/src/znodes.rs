@@ -3,9 +3,8 @@
 
 use zab::{DataTree, SessionId};
 
-/// The parent under which the election recipe's contenders create their znodes (issue 4's
-/// `election` workload).
-pub(crate) const ELECTION_DIR: &str = "/app/leader_election";
+/// The parent under which the election recipe's contenders create their znodes.
+pub(crate) use zab::client::ELECTION_DIR;
 
 /// The ephemeral znodes the tree holds for `session`.
 pub(crate) fn ephemerals_of(tree: &DataTree, session: SessionId) -> impl Iterator<Item = &str> {
@@ -17,12 +16,9 @@ pub(crate) fn ephemerals(tree: &DataTree) -> impl Iterator<Item = (SessionId, &s
     tree.all_ephemerals()
 }
 
-/// The parent of a znode path (`/` for a child of the root).
+/// The parent of a znode path (the root is its own parent).
 pub(crate) fn parent(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(0) | None => "/",
-        Some(i) => &path[..i],
-    }
+    zab::tree::parent_of(path).unwrap_or("/")
 }
 
 /// The sequence number the server appended to a sequential znode's name (its last ten
@@ -47,6 +43,7 @@ mod tests {
     #[test]
     fn parents_and_sequences() {
         assert_eq!(parent("/a"), "/");
+        assert_eq!(parent("/"), "/");
         assert_eq!(parent("/app/leader_election/x"), "/app/leader_election");
         assert_eq!(sequence("/q/item-0000000042"), Some(42));
         assert_eq!(sequence("/q/item"), None);
