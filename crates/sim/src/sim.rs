@@ -81,6 +81,7 @@ pub enum Ev {
         inc: u64,
         peer: Endpoint,
     },
+    ClientStart(zab::ClientId),
     ClientRestart(zab::ClientId),
     ClientResume(zab::ClientId),
 }
@@ -484,6 +485,7 @@ impl Sim {
                 gen,
             } => self.client_timer(id, inc, timer, gen),
             Ev::ClientNotify { id, inc, peer } => self.client_disconnected(id, inc, peer),
+            Ev::ClientStart(id) => self.start_client((id.0 - 1) as usize),
             Ev::ClientRestart(id) => self.restart_client(id),
             Ev::ClientResume(id) => self.resume_client(id),
             Ev::LivenessDeadline => {

@@ -8,6 +8,7 @@
 //! GC pause would) and cut off by partitions that name it.
 
 use super::{Ev, Sim};
+use crate::rng::between;
 use check::Happening;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -91,17 +92,21 @@ fn workload(w: scenario::Workload) -> Workload {
 }
 
 impl Sim {
-    /// Starts every client process.
+    /// Every client process starts after one think time, so that a scenario can let the
+    /// ensemble settle (or not) before sessions and writes arrive.
     pub(super) fn start_clients(&mut self) {
-        let n = self.clients.as_ref().map_or(0, |c| c.slots.len());
-        for i in 0..n {
-            self.start_client(i);
+        let Some(cs) = &self.clients else { return };
+        let think = (cs.settings.think_ms.0 * 1000, cs.settings.think_ms.1 * 1000);
+        let ids: Vec<ClientId> = cs.slots.iter().map(|s| s.id).collect();
+        for id in ids {
+            let at = self.world.now + between(&mut self.rng_workload, think);
+            self.queue.push(at, Ev::ClientStart(id));
         }
     }
 
     /// Starts a new process in slot `i`: it shuffles the connect string once (as
     /// StaticHostProvider does) and draws its own seed, both from the workload stream.
-    fn start_client(&mut self, i: usize) {
+    pub(super) fn start_client(&mut self, i: usize) {
         let mut servers = self.world.members.clone();
         servers.shuffle(&mut self.rng_workload);
         let seed = self.rng_workload.gen();
