@@ -2,6 +2,10 @@
 //! the data of /app/config; every other client reads it with a data watch and re-reads (with
 //! a new watch) each time the watch fires, reporting each version it acts on.
 //!
+//! The version a subscriber reports is the znode's data version (its `Stat.version`), not the
+//! published number: ZooKeeper bumps it on every setData, so it keeps rising even when a
+//! publisher restarts and counts from 1 again.
+//!
 //! A subscriber that finds no /app/config yet waits on an exist watch. After a reconnect it
 //! reads again rather than trusting the re-registered watch alone: a read is cheap and it
 //! catches up at once. Version 0 is the publisher's placeholder before its first publication
@@ -150,10 +154,14 @@ impl ConfigRecipe {
                 Ok(_) => self.pause(ctx),
             },
             Phase::Reading(o) if o == op => match result {
-                Ok(Reply::Data { data, .. }) => {
-                    if data > 0 && data != self.version {
-                        self.version = data;
-                        ctx.emit(RecipeEvent::ConfigSeen { version: data });
+                Ok(Reply::Data { stat, .. }) => {
+                    // The configuration's version is the znode's data version, which only
+                    // ZooKeeper hands out: a publisher that restarts and counts again from 1
+                    // cannot make it go back.
+                    let version = u64::try_from(stat.version).unwrap_or(0);
+                    if version > 0 && version != self.version {
+                        self.version = version;
+                        ctx.emit(RecipeEvent::ConfigSeen { version });
                     }
                     self.phase = if self.spent >= self.budget {
                         Phase::Done

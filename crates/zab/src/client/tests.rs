@@ -201,10 +201,15 @@ fn get(path: &str, watch: bool) -> ClientOp {
     }
 }
 
+/// A getData answer whose znode holds `d` at data version `d` (what a publisher that
+/// counts from 1 on a fresh znode produces).
 fn data(d: u64) -> OpResult {
     Ok(Reply::Data {
         data: d,
-        stat: Stat::default(),
+        stat: Stat {
+            version: i32::try_from(d).expect("small"),
+            ..Stat::default()
+        },
     })
 }
 
