@@ -130,17 +130,24 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
     ] {
         knobs.push((name, if r > 0.0 { "on" } else { "off" }.to_string()));
     }
-    sc.random = Some(random);
-
     let count = rng.gen_range(1..=5);
     let write_ratio = *[0.5, 0.8, 1.0].choose(&mut rng).expect("non-empty");
     let thinks = [(1, 20), (10, 100), (50, 300)];
     let think_ms = *thinks.choose(&mut rng).expect("non-empty");
+    // The base's workload stays (a recipe scenario swarms with its recipe); recipes need
+    // someone to contend with.
+    let base_clients = base.clients.as_ref();
+    let workload = base_clients.map_or(Workload::Kv, |c| c.workload);
+    let count = if workload == Workload::Kv {
+        count
+    } else {
+        count.max(2)
+    };
     sc.clients =
         Some(Clients {
-            workload: Workload::Kv,
+            workload,
             count,
-            session_timeout_ms: 4000,
+            session_timeout_ms: base_clients.map_or(4000, |c| c.session_timeout_ms),
             // Few enough that the load is over when the faults are: a write near the end can
             // still trigger the zxid rollover's election, which no leader check should race.
             ops: base.clients.as_ref().map_or(300, |c| c.ops).min(
@@ -148,14 +155,26 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
             ),
             write_ratio,
             think_ms,
-            fencing: false,
+            fencing: base_clients.is_some_and(|c| c.fencing),
         });
     knobs.push(("clients", count.to_string()));
     knobs.push(("write_ratio", write_ratio.to_string()));
     knobs.push(("think_ms", format!("{}-{}", think_ms.0, think_ms.1)));
 
     let members = sc.cluster.all().count();
-    if rng.gen_bool(PAST_SHARE) {
+    let past = rng.gen_bool(PAST_SHARE);
+    // Client processes crash (and come back with a new session) and pause too; drawn last so
+    // that the server faults of a seed stay what they were without them.
+    random.client_crash_per_min = rate(&mut rng, 6.0);
+    random.client_pause_per_min = rate(&mut rng, 6.0);
+    for (name, r) in [
+        ("client-crash", random.client_crash_per_min),
+        ("client-pause", random.client_pause_per_min),
+    ] {
+        knobs.push((name, if r > 0.0 { "on" } else { "off" }.to_string()));
+    }
+    sc.random = Some(random);
+    if past {
         let durable = initial::play(&sc.cluster, &draw_past(&mut rng, members));
         sc.servers = durable.servers;
         sc.cluster.committed = durable.committed.filter(|_| rng.gen_bool(0.5));

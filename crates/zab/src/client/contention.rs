@@ -328,6 +328,21 @@ impl Contention {
             self.create(ctx);
             return;
         };
+        // A create that lost its connection may have gone through after all, while the
+        // server the client reconnected to had not applied it yet and the retry created a
+        // second znode. Both carry this session's GUID: keep the one it contends with and
+        // remove the others, or an orphan would block everyone behind it for as long as the
+        // session lives. (The answers are not waited for: a stray is gone either way.)
+        let prefix = (self.flavor.prefix)(ctx.session);
+        for stray in children
+            .iter()
+            .filter(|c| c.starts_with(&prefix) && **c != mine && sequence_of(c).is_some())
+        {
+            ctx.submit(ClientOp::Delete {
+                path: self.path(stray),
+                version: -1,
+            });
+        }
         match predecessor(children, &mine) {
             Some(pred) => {
                 let op = ctx.submit(ClientOp::Exists {
