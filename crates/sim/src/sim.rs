@@ -81,6 +81,13 @@ pub enum Ev {
         inc: u64,
         peer: Endpoint,
     },
+    /// A closed connection's last message has arrived: the connection ends now.
+    CloseConn {
+        from: Endpoint,
+        to: Endpoint,
+        channel: Channel,
+        gen: u64,
+    },
     ClientStart(zab::ClientId),
     ClientRestart(zab::ClientId),
     ClientResume(zab::ClientId),
@@ -485,6 +492,17 @@ impl Sim {
                 gen,
             } => self.client_timer(id, inc, timer, gen),
             Ev::ClientNotify { id, inc, peer } => self.client_disconnected(id, inc, peer),
+            Ev::CloseConn {
+                from,
+                to,
+                channel,
+                gen,
+            } => {
+                let key = conn_key(from, to, channel);
+                if self.world.net.gen(&key) == gen && self.world.net.break_conn(key) {
+                    self.notify(to, from, channel);
+                }
+            }
             Ev::ClientStart(id) => self.start_client((id.0 - 1) as usize),
             Ev::ClientRestart(id) => self.restart_client(id),
             Ev::ClientResume(id) => self.resume_client(id),
@@ -618,6 +636,10 @@ impl Sim {
                         .issue(now, write, op, latency);
                     self.queue.push(done, Ev::DiskDone { id, inc, write });
                 }
+                Output::Close {
+                    peer,
+                    channel: Channel::Client,
+                } => self.close_after_flush(Endpoint::Server(id), peer, Channel::Client),
                 Output::Close { peer, channel } => {
                     let key = conn_key(Endpoint::Server(id), peer, channel);
                     if self.world.net.break_conn(key) {
@@ -774,6 +796,26 @@ impl Sim {
                 channel,
                 gen,
                 msg,
+            },
+        );
+    }
+
+    /// Closes a connection the way a socket close does: what was already written still
+    /// arrives, then the peer sees the connection end. A server answers an expired session
+    /// and closes at once; the answer must not be lost with the close.
+    fn close_after_flush(&mut self, from: Endpoint, to: Endpoint, channel: Channel) {
+        let key = conn_key(from, to, channel);
+        let dir = usize::from(key.0 != from);
+        let now = self.world.now;
+        let c = self.world.net.conn(key);
+        let (gen, at) = (c.gen, c.last_delivery[dir].max(now));
+        self.queue.push(
+            at,
+            Ev::CloseConn {
+                from,
+                to,
+                channel,
+                gen,
             },
         );
     }
