@@ -3,8 +3,13 @@
 //! durable writes, and the side of a server its clients see: the znode tree, sessions and
 //! their expiry, watches, and the per-session order of answers.
 //!
+//! ZooKeeper's client library and the application programs on top of it (the recipes) are
+//! here too, in [`client`], as sans-IO state machines of the same kind.
+//!
 //! The simulator drives a [`Server`] with [`Input`]s and interprets the [`Output`]s it
-//! pushes. Nothing in this crate reads a clock, draws a random number or performs IO.
+//! pushes. Nothing in this crate reads a clock or performs IO; servers draw no random
+//! numbers at all, and a client draws only from the seeded stream its driver hands it (its
+//! reconnect backoff and its workload's choices), so a run stays a function of its seed.
 
 pub mod bug;
 pub mod client;
