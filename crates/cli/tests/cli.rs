@@ -389,7 +389,10 @@ fn hunt_tabulates_the_first_failing_seed_of_each_variant() {
     let seed: u64 = zk_335[1].parse().expect("a seed");
     assert_eq!(zk_335[2], (seed + 1).to_string(), "{one}");
     // Which invariant sees a split brain first depends on the seed's swarm draw.
-    assert!(zk_335.len() >= 5, "zk-335 is caught by some invariant: {one}");
+    assert!(
+        zk_335.len() >= 5,
+        "zk-335 is caught by some invariant: {one}"
+    );
     assert!(one.contains("durable-ack"), "zk-3911 acks too early: {one}");
     assert!(
         one.contains(&format!(

@@ -54,6 +54,7 @@ pub(crate) fn json_value(o: &sim::Outcome, command: &str) -> Value {
         "sim_ms": o.sim_us as f64 / 1000.0,
         "trace_hash": format!("{:016x}", o.trace_hash),
         "faults": faults,
+        "clients": o.clients,
         "reproduce": command,
     })
 }

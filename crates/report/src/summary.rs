@@ -74,6 +74,33 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
             );
         }
     }
+    if !o.clients.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nclients:   sessions connects disconnects expired crashes pauses   ops ok errors lost watches claims resource(ok/refused)"
+        );
+        for c in &o.clients {
+            let _ = writeln!(
+                s,
+                "  {:<8} {:>8} {:>8} {:>11} {:>7} {:>7} {:>6} {:>5} {:>2} {:>6} {:>4} {:>7} {:>6} {:>9}/{}",
+                c.client.to_string(),
+                c.sessions,
+                c.connects,
+                c.disconnects,
+                c.expired,
+                c.crashes,
+                c.pauses,
+                c.submitted,
+                c.ok,
+                c.errors,
+                c.lost,
+                c.watches,
+                c.claims,
+                c.resource_accepted,
+                c.resource_refused
+            );
+        }
+    }
     if o.violations.is_empty() {
         let _ = writeln!(s, "\nno invariant violated");
     } else {

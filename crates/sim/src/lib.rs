@@ -19,7 +19,7 @@ pub mod swarm;
 pub mod trace;
 pub mod world;
 
-pub use outcome::{ElectionRecord, Outcome, Verdict};
+pub use outcome::{ClientRecord, ElectionRecord, Outcome, Verdict};
 pub use sim::{Ev, Options, Sim};
 
 /// Runs a scenario with one seed.

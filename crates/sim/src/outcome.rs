@@ -20,6 +20,77 @@ pub struct ElectionRecord {
     pub recovered: Vec<TxnId>,
 }
 
+/// What one client slot did over the run (all its processes, if it was restarted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientRecord {
+    pub client: zab::ClientId,
+    /// Distinct sessions it held (a restarted process opens a new one).
+    pub sessions: u32,
+    /// Session (re)establishments, failovers included.
+    pub connects: u32,
+    pub disconnects: u32,
+    pub expired: u32,
+    pub crashes: u32,
+    pub pauses: u32,
+    pub submitted: u64,
+    pub ok: u64,
+    /// Answered with a ZooKeeper error (NoNode, NodeExists, BadVersion, ...).
+    pub errors: u64,
+    /// Ended with CONNECTIONLOSS or SESSIONEXPIRED: the outcome is unknown to the client.
+    pub lost: u64,
+    pub watches: u64,
+    /// Terms led (election recipe) or locks acquired.
+    pub claims: u64,
+    pub resource_accepted: u64,
+    pub resource_refused: u64,
+}
+
+impl ClientRecord {
+    pub(crate) fn new(client: zab::ClientId) -> ClientRecord {
+        ClientRecord {
+            client,
+            sessions: 0,
+            connects: 0,
+            disconnects: 0,
+            expired: 0,
+            crashes: 0,
+            pauses: 0,
+            submitted: 0,
+            ok: 0,
+            errors: 0,
+            lost: 0,
+            watches: 0,
+            claims: 0,
+            resource_accepted: 0,
+            resource_refused: 0,
+        }
+    }
+
+    pub(crate) fn count(&mut self, event: &zab::client_api::ClientEvent) {
+        use zab::client_api::{ClientEvent as E, KeeperError, RecipeEvent as R};
+        match event {
+            E::Connected { .. } => self.connects += 1,
+            E::Disconnected { .. } => self.disconnects += 1,
+            E::Expired { .. } => self.expired += 1,
+            E::Crashed => self.crashes += 1,
+            E::Paused => self.pauses += 1,
+            E::Submitted { .. } => self.submitted += 1,
+            E::Answered { result, .. } => match result {
+                Ok(_) => self.ok += 1,
+                Err(KeeperError::ConnectionLoss | KeeperError::SessionExpired) => self.lost += 1,
+                Err(_) => self.errors += 1,
+            },
+            E::Watch { .. } => self.watches += 1,
+            E::Recipe(R::Leading { .. } | R::LockAcquired { .. }) => self.claims += 1,
+            E::ResourceUsed { accepted: true, .. } => self.resource_accepted += 1,
+            E::ResourceUsed {
+                accepted: false, ..
+            } => self.resource_refused += 1,
+            _ => {}
+        }
+    }
+}
+
 pub(crate) struct Results {
     pub violations: Vec<Violation>,
     pub elections: Vec<ElectionRecord>,
@@ -33,6 +104,7 @@ pub(crate) struct Results {
     pub executed: Vec<crate::export::ExecutedFault>,
     pub trace_error: Option<String>,
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
+    pub clients: Vec<ClientRecord>,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -69,6 +141,8 @@ pub struct Outcome {
     pub trace_error: Option<String>,
     /// Each running server's delivered txns at the end, in order.
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
+    /// What each client did.
+    pub clients: Vec<ClientRecord>,
     pub verdict: Verdict,
 }
 
@@ -94,6 +168,7 @@ impl Outcome {
             executed: r.executed,
             trace_error: r.trace_error,
             delivered: r.delivered,
+            clients: r.clients,
             verdict,
         }
     }

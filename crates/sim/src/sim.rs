@@ -1399,6 +1399,10 @@ impl Sim {
                     Some((*id, s.tree().applied[..s.delivered()].to_vec()))
                 })
                 .collect(),
+            clients: self
+                .clients
+                .map(|c| c.slots.into_iter().map(|s| s.record).collect())
+                .unwrap_or_default(),
         }
     }
 }

@@ -34,6 +34,9 @@ pub(crate) struct ClientSlot {
     timer_gen: BTreeMap<ClientTimer, u64>,
     /// This client's share of the scenario's operations.
     ops: u32,
+    pub(crate) record: crate::outcome::ClientRecord,
+    /// Sessions seen, to count distinct ones.
+    last_session: Option<zab::SessionId>,
 }
 
 /// The resource outside ZooKeeper that recipe leaders act on. With fencing it refuses a
@@ -66,6 +69,8 @@ impl ClientsState {
                 timer_gen: BTreeMap::new(),
                 // The scenario's operations are shared out; the first clients take the rest.
                 ops: settings.ops / count + u32::from(i <= settings.ops % count),
+                record: crate::outcome::ClientRecord::new(ClientId(i)),
+                last_session: None,
             })
             .collect();
         ClientsState {
@@ -228,8 +233,7 @@ impl Sim {
                     *slot.timer_gen.entry(timer).or_default() += 1;
                 }
                 ClientOutput::Event(event) => {
-                    self.track_recipe_leader(id, &event);
-                    self.note(Happening::Client { id, event: &event });
+                    self.client_note(id, &event);
                     if let ClientEvent::Recipe(RecipeEvent::UseResource { token }) = event {
                         self.use_resource(id, token);
                     }
@@ -241,8 +245,20 @@ impl Sim {
         }
     }
 
-    /// Who believes it leads the election recipe or holds the lock, for `recipe-leader`.
-    fn track_recipe_leader(&mut self, id: ClientId, event: &ClientEvent) {
+    /// Shows a client event to the checkers and the trace, and keeps the run's per-client
+    /// counts and who believes it leads the election recipe or holds the lock (the
+    /// `recipe-leader` selector).
+    fn client_note(&mut self, id: ClientId, event: &ClientEvent) {
+        self.note(Happening::Client { id, event });
+        if let Some(slot) = self.client_slot_mut(id) {
+            slot.record.count(event);
+            if let ClientEvent::Connected { session, .. } = event {
+                if slot.last_session != Some(*session) {
+                    slot.last_session = Some(*session);
+                    slot.record.sessions += 1;
+                }
+            }
+        }
         let w = &mut self.world;
         match event {
             ClientEvent::Recipe(RecipeEvent::Leading { .. } | RecipeEvent::LockAcquired { .. }) => {
@@ -267,7 +283,7 @@ impl Sim {
             r.newest = Some(r.newest.map_or(token, |n| n.max(token)));
         }
         let event = ClientEvent::ResourceUsed { token, accepted };
-        self.note(Happening::Client { id, event: &event });
+        self.client_note(id, &event);
     }
 
     pub(super) fn client_timer(&mut self, id: ClientId, inc: u64, timer: ClientTimer, gen: u64) {
@@ -372,9 +388,7 @@ impl Sim {
             }
         }
         self.log_fault(format!("{why} {id}"));
-        let event = ClientEvent::Crashed;
-        self.track_recipe_leader(id, &event);
-        self.note(Happening::Client { id, event: &event });
+        self.client_note(id, &ClientEvent::Crashed);
         true
     }
 
@@ -398,10 +412,7 @@ impl Sim {
         }
         slot.paused = true;
         self.log_fault(format!("{why} {id} for {} ms", duration_us / 1000));
-        self.note(Happening::Client {
-            id,
-            event: &ClientEvent::Paused,
-        });
+        self.client_note(id, &ClientEvent::Paused);
         self.queue
             .push(self.world.now + duration_us, Ev::ClientResume(id));
         true
@@ -417,10 +428,7 @@ impl Sim {
         slot.paused = false;
         let held = std::mem::take(&mut slot.held);
         self.log_fault(format!("resume {id}"));
-        self.note(Happening::Client {
-            id,
-            event: &ClientEvent::Resumed,
-        });
+        self.client_note(id, &ClientEvent::Resumed);
         for ev in held {
             self.events += 1;
             self.handle(ev);
