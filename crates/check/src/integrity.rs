@@ -14,14 +14,15 @@
 //! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
 
 use crate::history::{applied_upto, DeliveredCounts};
-use crate::{Checker, Happening, View, Violation};
+use crate::txn_map::TxnMap;
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId};
 
 #[derive(Default)]
 pub struct Integrity {
     deliveries: DeliveredCounts,
-    proposed: BTreeSet<TxnId>,
+    proposed: TxnMap<()>,
     /// Txns reported `Proposed` that do not count, and why.
     improper: BTreeMap<TxnId, &'static str>,
     reported: BTreeSet<(ServerId, TxnId)>,
@@ -30,6 +31,10 @@ pub struct Integrity {
 impl Checker for Integrity {
     fn name(&self) -> &'static str {
         "integrity"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES.union(Interest::of(&[HappeningKind::Proposed]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -48,7 +53,7 @@ impl Checker for Integrity {
                 self.improper
                     .insert(*txn, "its leader proposed it for no client request");
             } else {
-                self.proposed.insert(*txn);
+                self.proposed.insert(*txn, ());
             }
             return;
         }

@@ -11,7 +11,7 @@
 //! Incremental: one entry per client with an operation outstanding.
 
 use crate::view::connected_quorum;
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::BTreeMap;
 use zab::{ClientId, ServerId};
 
@@ -31,6 +31,10 @@ pub struct Progress {
 impl Checker for Progress {
     fn name(&self) -> &'static str {
         "progress"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[HappeningKind::Client, HappeningKind::LivenessDeadline])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

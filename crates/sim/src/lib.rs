@@ -6,6 +6,7 @@
 //! seed, binary) triple always produces the same trace.
 
 pub mod bench;
+mod checking;
 pub mod disk;
 pub mod export;
 pub mod faults;

@@ -3,14 +3,15 @@
 
 mod clients;
 
+use crate::checking::Checkers;
 use crate::faults::{self, Armed, Planned};
 use crate::network::{conn_key, Partition};
 use crate::outcome::{ElectionRecord, Outcome};
 use crate::queue::Queue;
 use crate::rng::{between, stream, Stream};
-use crate::trace::{self, Fnv, TraceWriter};
+use crate::trace::{self, TraceHash, TraceWriter};
 use crate::world::World;
-use check::{Checker, Happening, Violation};
+use check::{Happening, Violation};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -123,10 +124,10 @@ pub struct Sim {
     faults_over_us: u64,
     liveness_us: u64,
     end_us: u64,
-    checkers: Vec<Box<dyn Checker>>,
+    checkers: Checkers,
     violations: Vec<Violation>,
     trace: Option<TraceWriter>,
-    hash: Fnv,
+    hash: TraceHash,
     events: u64,
     elections: Vec<ElectionRecord>,
     no_leader_since: Option<u64>,
@@ -205,14 +206,14 @@ impl Sim {
             faults_over_us: 0,
             liveness_us: us(sc.run.liveness_ms),
             end_us: us(sc.run.duration_ms),
-            checkers: if opts.checkers {
+            checkers: Checkers::new(if opts.checkers {
                 check::all_checkers()
             } else {
                 Vec::new()
-            },
+            }),
             violations: Vec::new(),
             trace: opts.trace.map(TraceWriter::new),
-            hash: Fnv::default(),
+            hash: TraceHash::default(),
             events: 0,
             elections: Vec::new(),
             no_leader_since: Some(0),
@@ -327,20 +328,7 @@ impl Sim {
             t.happening(world.now, &h, &parts);
         }
         let first_new = violations.len();
-        for c in checkers.iter_mut() {
-            let before = violations.len();
-            c.on(&h, &*world, violations);
-            // Keep the first violation of each invariant: later ones are consequences.
-            let mut i = before;
-            while i < violations.len() {
-                let name = violations[i].invariant;
-                if violations[..i].iter().any(|v| v.invariant == name) {
-                    violations.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-        }
+        checkers.on(&h, &*world, violations);
         if let Some(t) = trace {
             for v in &violations[first_new..] {
                 t.violation(world.now, v);
