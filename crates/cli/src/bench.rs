@@ -50,7 +50,7 @@ struct Case {
 const CASES: &[Case] = &[
     Case {
         name: "bare-loop",
-        what: "the event queue and RNG alone, 5 nodes bouncing 20 messages",
+        what: "the event queue and RNG alone: 5 nodes bouncing 400 messages",
         load: Load::Bare { events: 3_000_000 },
     },
     Case {
@@ -173,7 +173,7 @@ fn steady_scenario(servers: u8, secs: u64) -> scenario::Scenario {
         r#"name = "bench-steady-{servers}"
 [cluster]
 servers = {servers}
-snap_count = 1000
+snap_count = 100000
 [network]
 delay_ms = [1, 5]
 [disk]

@@ -1103,15 +1103,7 @@ impl Sim {
         }
         self.lost_leader(id);
         let me = Endpoint::Server(id);
-        let keys: Vec<_> = self
-            .world
-            .net
-            .conns
-            .keys()
-            .copied()
-            .filter(|k| k.0 == me || k.1 == me)
-            .collect();
-        for key in keys {
+        for key in self.world.net.conns_of(me) {
             if self.world.net.break_conn(key) && key.2 != Channel::Election {
                 let other = if key.0 == me { key.1 } else { key.0 };
                 self.notify(other, me, key.2);

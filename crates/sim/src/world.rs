@@ -126,7 +126,7 @@ impl View for World {
     }
     fn unflushed(&self, id: ServerId) -> Vec<&DiskOp> {
         self.slot(id)
-            .map(|s| s.disk.pending.values().collect())
+            .map(|s| s.disk.unflushed().collect())
             .unwrap_or_default()
     }
 }
