@@ -66,8 +66,7 @@ impl DeliveredCounts {
 
 /// The server's `tree.applied` up to `end` (clamped), or `None` if it is down.
 pub(crate) fn applied_upto(view: &dyn View, id: ServerId, end: usize) -> Option<&[TxnId]> {
-    let s = view.server(id)?;
-    let applied: &[TxnId] = &s.tree.applied;
+    let applied = view.applied(id)?;
     Some(&applied[..end.min(applied.len())])
 }
 

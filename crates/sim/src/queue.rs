@@ -1,16 +1,25 @@
 //! The event queue: ordered by (time, sequence number), so that events at the same
 //! microsecond run in the order they were scheduled.
 //!
-//! Every push and pop moves entries up and down the heap's levels, which makes the queue the
-//! costliest part of the event loop unless it moves little. So the heap holds only 16-byte
-//! keys, four children to a node (half the levels of a binary heap, and the four siblings
-//! share a cache line), and the events themselves (a delivery carries its whole message) stay
-//! put in a slab whose freed slots are reused.
+//! A calendar queue, because the queue is otherwise the costliest part of the event loop.
+//! Nearly every event is due within milliseconds (a network delay, an fsync, a client's think
+//! time), so time is cut into buckets of 256 µs and the next 512 buckets (131 ms) form a ring
+//! of unsorted vectors: scheduling such an event is a push onto its bucket. The bucket being
+//! drained is sorted once when its turn comes, and each pop takes its smallest entry. Events
+//! further out (timeouts, ticks, faults) wait in a heap and join their bucket when it comes
+//! up. Entries are 16-byte keys; the events themselves (a delivery carries its whole message)
+//! stay put in a slab whose freed slots are reused.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Bits of a key below the sequence number: the event's slot.
 const SLOT_BITS: u32 = 24;
-/// Children per heap node.
-const ARITY: usize = 4;
+/// A bucket spans 2^SHIFT µs.
+const SHIFT: u32 = 8;
+/// Buckets in the ring.
+const RING: usize = 512;
+const WORDS: usize = RING / 64;
 
 /// `at << 64 | seq << SLOT_BITS | slot`: ordering keys orders by time, then by sequence
 /// number, which is unique, so the slot never decides.
@@ -24,14 +33,27 @@ fn key_at(k: Key) -> u64 {
     (k >> 64) as u64
 }
 
+fn key_bucket(k: Key) -> u64 {
+    key_at(k) >> SHIFT
+}
+
 fn key_slot(k: Key) -> usize {
     (k as u32 & ((1 << SLOT_BITS) - 1)) as usize
 }
 
 /// A min-queue of timed events.
 pub struct Queue<E> {
-    /// A 4-ary min-heap: the children of entry i are 4i+1 ..= 4i+4.
-    heap: Vec<Key>,
+    /// Bucket `cur`, sorted descending, so the next event is the last; also anything
+    /// scheduled for an earlier bucket. Never empty while the queue is not.
+    current: Vec<Key>,
+    cur: u64,
+    /// Bucket `b` for `cur < b < cur + RING`, unsorted, at index `b % RING`.
+    ring: Vec<Vec<Key>>,
+    /// Which ring buckets hold keys, one bit each.
+    occupied: [u64; WORDS],
+    /// Keys of buckets from `cur + RING` on, as they were when scheduled.
+    far: BinaryHeap<Reverse<Key>>,
+    len: usize,
     /// Event storage, indexed by a key's slot; `None` once popped.
     slots: Vec<Option<E>>,
     /// Slots popped and free for reuse.
@@ -42,7 +64,12 @@ pub struct Queue<E> {
 impl<E> Default for Queue<E> {
     fn default() -> Self {
         Queue {
-            heap: Vec::new(),
+            current: Vec::new(),
+            cur: 0,
+            ring: (0..RING).map(|_| Vec::new()).collect(),
+            occupied: [0; WORDS],
+            far: BinaryHeap::new(),
+            len: 0,
             slots: Vec::new(),
             free: Vec::new(),
             seq: 0,
@@ -66,79 +93,91 @@ impl<E> Queue<E> {
             }
         };
         let k = key(at, self.seq, slot);
-        // Sift up: move parents down into the hole until k fits.
-        let mut i = self.heap.len();
-        self.heap.push(k);
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            if self.heap[parent] <= k {
-                break;
-            }
-            self.heap[i] = self.heap[parent];
-            i = parent;
+        let b = key_bucket(k);
+        self.len += 1;
+        if self.len == 1 {
+            self.cur = b;
+            self.current.push(k);
+        } else if b <= self.cur {
+            let i = self.current.partition_point(|x| *x > k);
+            self.current.insert(i, k);
+        } else if b < self.cur + RING as u64 {
+            let i = b as usize % RING;
+            self.ring[i].push(k);
+            self.occupied[i / 64] |= 1 << (i % 64);
+        } else {
+            self.far.push(Reverse(k));
         }
-        self.heap[i] = k;
     }
 
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let top = *self.heap.first()?;
-        let last = self.heap.pop().expect("non-empty");
-        let n = self.heap.len();
-        if n > 0 {
-            // The last key nearly always belongs near the bottom, so move the hole all the
-            // way down along the least children first, then sift the last key up into it
-            // (fewer comparisons than testing it against every level on the way down).
-            let mut i = 0;
-            loop {
-                let first = ARITY * i + 1;
-                let least = if first + ARITY <= n {
-                    let h = &self.heap[first..first + ARITY];
-                    let (a, ka) = if h[1] < h[0] { (1, h[1]) } else { (0, h[0]) };
-                    let (b, kb) = if h[3] < h[2] { (3, h[3]) } else { (2, h[2]) };
-                    first + if kb < ka { b } else { a }
-                } else if first < n {
-                    (first + 1..n).fold(
-                        first,
-                        |l, c| {
-                            if self.heap[c] < self.heap[l] {
-                                c
-                            } else {
-                                l
-                            }
-                        },
-                    )
-                } else {
-                    break;
-                };
-                self.heap[i] = self.heap[least];
-                i = least;
-            }
-            while i > 0 {
-                let parent = (i - 1) / ARITY;
-                if self.heap[parent] <= last {
-                    break;
-                }
-                self.heap[i] = self.heap[parent];
-                i = parent;
-            }
-            self.heap[i] = last;
+        let k = self.current.pop()?;
+        self.len -= 1;
+        if self.current.is_empty() && self.len > 0 {
+            self.advance();
         }
-        let slot = key_slot(top);
+        let slot = key_slot(k);
         self.free.push(slot as u32);
         let event = self.slots[slot].take().expect("a queued slot is full");
-        Some((key_at(top), event))
+        Some((key_at(k), event))
+    }
+
+    /// Moves on to the next bucket that holds keys, in the ring or in the far heap.
+    fn advance(&mut self) {
+        let in_ring = self.next_occupied();
+        let in_far = self.far.peek().map(|Reverse(k)| key_bucket(*k));
+        let next = match (in_ring, in_far) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).expect("keys left somewhere"),
+        };
+        // Every ring bucket lies in (cur, cur + RING) and none is below `next`, so they all
+        // stay inside the moved window.
+        self.cur = next;
+        if in_ring == Some(next) {
+            let i = next as usize % RING;
+            std::mem::swap(&mut self.current, &mut self.ring[i]);
+            self.occupied[i / 64] &= !(1 << (i % 64));
+        }
+        while let Some(Reverse(k)) = self.far.peek() {
+            if key_bucket(*k) != next {
+                break;
+            }
+            self.current.push(*k);
+            self.far.pop();
+        }
+        self.current.sort_unstable_by(|a, b| b.cmp(a));
+    }
+
+    /// The first bucket after `cur` whose ring slot holds keys.
+    fn next_occupied(&self) -> Option<u64> {
+        let start = (self.cur + 1) as usize % RING;
+        for step in 0..=WORDS {
+            let w = (start / 64 + step) % WORDS;
+            let mut bits = self.occupied[w];
+            if step == 0 {
+                bits &= !0u64 << (start % 64);
+            } else if step == WORDS {
+                bits &= !(!0u64 << (start % 64));
+            }
+            if bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                let ahead = (i + RING - start) % RING;
+                return Some(self.cur + 1 + ahead as u64);
+            }
+        }
+        None
     }
 
     pub fn peek_time(&self) -> Option<u64> {
-        self.heap.first().map(|k| key_at(*k))
+        self.current.last().map(|k| key_at(*k))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 }
 
@@ -186,10 +225,17 @@ mod tests {
         let mut q = Queue::default();
         let mut reference = std::collections::BTreeSet::new();
         let mut now = 0u64;
-        for n in 0..20_000u64 {
+        for n in 0..200_000u64 {
             if rng.gen_bool(0.55) || reference.is_empty() {
-                // Few distinct times, so that many events share one.
-                let at = now + rng.gen_range(0..50);
+                // Many events share a time; some are due in the current bucket, some in
+                // the ring, some beyond it, and the ring wraps many times.
+                let at = now
+                    + match rng.gen_range(0..10) {
+                        0..=3 => rng.gen_range(0..50),
+                        4..=7 => rng.gen_range(0..5_000),
+                        8 => rng.gen_range(0..400_000),
+                        _ => rng.gen_range(0..3) * 1_000_000,
+                    };
                 q.push(at, n);
                 reference.insert((at, n));
             } else {

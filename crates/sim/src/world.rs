@@ -113,6 +113,9 @@ impl View for World {
             delivered: s.delivered(),
         })
     }
+    fn applied(&self, id: ServerId) -> Option<&[zab::TxnId]> {
+        Some(&self.running(id)?.tree().applied)
+    }
     fn is_paused(&self, id: ServerId) -> bool {
         self.slot(id).is_some_and(|s| s.paused)
     }
