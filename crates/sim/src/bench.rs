@@ -35,6 +35,7 @@ pub fn bare_loop(seed: u64, events: u64) -> BareRun {
             from: node(i),
             to: node(i + 1 + i / u16::from(NODES) % (u16::from(NODES) - 1)),
             channel: Channel::Quorum,
+            conn: 0,
             gen: 0,
             msg: Message::Ping,
         };
@@ -59,6 +60,7 @@ pub fn bare_loop(seed: u64, events: u64) -> BareRun {
             from: to,
             to: Endpoint::Server(ServerId(peer)),
             channel: Channel::Quorum,
+            conn: 0,
             gen: 0,
             msg,
         };

@@ -7,28 +7,32 @@ use check::{Checker, Happening, HappeningKind, View, Violation};
 
 pub struct Checkers {
     checkers: Vec<Box<dyn Checker>>,
-    /// Per happening kind, the indices of the checkers that look at it, in checker order.
-    watching: Vec<Vec<usize>>,
+    /// Per happening kind, a bit for each checker that looks at it.
+    watching: [u64; HappeningKind::COUNT],
 }
 
 impl Checkers {
     pub fn new(checkers: Vec<Box<dyn Checker>>) -> Checkers {
-        let mut watching = vec![Vec::new(); HappeningKind::COUNT];
+        assert!(checkers.len() <= 64, "one bit per checker");
+        let mut watching = [0; HappeningKind::COUNT];
         for (i, c) in checkers.iter().enumerate() {
             let interest = c.interest();
             for (k, w) in HappeningKind::ALL.iter().zip(&mut watching) {
                 if interest.contains(*k) {
-                    w.push(i);
+                    *w |= 1 << i;
                 }
             }
         }
         Checkers { checkers, watching }
     }
 
-    /// Shows a happening to the checkers that watch its kind. Only the first violation of
-    /// each invariant is kept: later ones are consequences.
+    /// Shows a happening to the checkers that watch its kind, in checker order. Only the first
+    /// violation of each invariant is kept: later ones are consequences.
     pub fn on(&mut self, h: &Happening<'_>, view: &dyn View, violations: &mut Vec<Violation>) {
-        for &i in &self.watching[h.kind() as usize] {
+        let mut watchers = self.watching[h.kind() as usize];
+        while watchers != 0 {
+            let i = watchers.trailing_zeros() as usize;
+            watchers &= watchers - 1;
             let before = violations.len();
             self.checkers[i].on(h, view, violations);
             let mut j = before;

@@ -76,21 +76,36 @@ impl Network {
     }
 
     pub fn conn(&mut self, key: ConnKey) -> &mut Conn {
-        let i = match self.index.get(&key) {
-            Some(i) => *i as usize,
+        let i = self.index_of(key);
+        self.at(i)
+    }
+
+    /// The connection's number, for [`Network::at`]: stable, since connections are never
+    /// removed, so an event can carry it instead of looking its connection up again.
+    pub fn index_of(&mut self, key: ConnKey) -> u32 {
+        match self.index.get(&key) {
+            Some(i) => *i,
             None => {
                 self.all.push((key, Conn::default()));
-                self.index.insert(key, (self.all.len() - 1) as u32);
-                self.all.len() - 1
+                let i = (self.all.len() - 1) as u32;
+                self.index.insert(key, i);
+                i
             }
-        };
-        &mut self.all[i].1
+        }
+    }
+
+    pub fn at(&mut self, i: u32) -> &mut Conn {
+        &mut self.all[i as usize].1
     }
 
     pub fn gen(&self, key: &ConnKey) -> u64 {
         self.index
             .get(key)
             .map_or(0, |i| self.all[*i as usize].1.gen)
+    }
+
+    pub fn gen_at(&self, i: u32) -> u64 {
+        self.all[i as usize].1.gen
     }
 
     /// Breaks a connection; returns whether it was open (its ends must be told).

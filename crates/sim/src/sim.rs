@@ -37,6 +37,8 @@ pub enum Ev {
         from: Endpoint,
         to: Endpoint,
         channel: Channel,
+        /// The connection (`Network::index_of`) and its generation when the message left.
+        conn: u32,
         gen: u64,
         msg: Message,
     },
@@ -362,9 +364,10 @@ impl Sim {
                 from,
                 to,
                 channel,
+                conn,
                 gen,
                 msg,
-            } => self.deliver(from, to, channel, gen, msg),
+            } => self.deliver(from, to, channel, (conn, gen), msg),
             Ev::Timer {
                 id,
                 inc,
@@ -463,8 +466,15 @@ impl Sim {
         }
     }
 
-    fn deliver(&mut self, from: Endpoint, to: Endpoint, channel: Channel, gen: u64, msg: Message) {
-        if self.world.net.gen(&conn_key(from, to, channel)) != gen {
+    fn deliver(
+        &mut self,
+        from: Endpoint,
+        to: Endpoint,
+        channel: Channel,
+        (conn, gen): (u32, u64),
+        msg: Message,
+    ) {
+        if self.world.net.gen_at(conn) != gen {
             return; // lost with a broken connection
         }
         let id = match to {
@@ -489,6 +499,7 @@ impl Sim {
                 from,
                 to,
                 channel,
+                conn,
                 gen,
                 msg,
             });
@@ -694,18 +705,19 @@ impl Sim {
             }
             return;
         }
-        if channel != Channel::Election && self.world.net.conn(key).dead {
+        let conn = self.world.net.index_of(key);
+        if channel != Channel::Election && self.world.net.at(conn).dead {
             if !opens_connection(&msg) {
                 // A write on a broken socket fails; the sender finds out.
                 self.notify(from, to, channel);
                 return;
             }
-            self.world.net.conn(key).dead = false;
+            self.world.net.at(conn).dead = false;
         }
         if channel == Channel::Election {
             let now = self.world.now;
             let dir = usize::from(key.0 != from);
-            let c = self.world.net.conn(key);
+            let c = self.world.net.at(conn);
             if now < c.vote_busy_until[dir] {
                 // The SendWorker is still writing: wait in the queue, replacing an older vote.
                 if c.queued_vote[dir].replace(msg).is_none() {
@@ -715,18 +727,29 @@ impl Sim {
                 return;
             }
         }
-        self.transmit(from, to, channel, msg);
+        self.transmit_on(conn, from, to, channel, msg);
     }
 
-    /// Puts a message on the wire: delivered after a drawn delay, in order unless the
-    /// scenario allows reordering.
     fn transmit(&mut self, from: Endpoint, to: Endpoint, channel: Channel, msg: Message) {
-        let key = conn_key(from, to, channel);
+        let conn = self.world.net.index_of(conn_key(from, to, channel));
+        self.transmit_on(conn, from, to, channel, msg);
+    }
+
+    /// Puts a message on the wire of connection `conn`: delivered after a drawn delay, in
+    /// order unless the scenario allows reordering.
+    fn transmit_on(
+        &mut self,
+        conn: u32,
+        from: Endpoint,
+        to: Endpoint,
+        channel: Channel,
+        msg: Message,
+    ) {
         let now = self.world.now;
-        let dir = usize::from(key.0 != from);
+        let dir = usize::from(conn_key(from, to, channel).0 != from);
         let delay = self.delay();
         let reorder = self.reorder;
-        let c = self.world.net.conn(key);
+        let c = self.world.net.at(conn);
         c.open = true;
         let at = if reorder {
             now + delay
@@ -744,6 +767,7 @@ impl Sim {
                 from,
                 to,
                 channel,
+                conn,
                 gen,
                 msg,
             },
