@@ -31,9 +31,10 @@ hunt:
 test:
     cargo test --workspace --release
 
-# Benchmarks: events per second and simulated-to-wall ratio.
+# Benchmarks: events/s, simulated-to-wall ratio and peak memory per case, against the bare
+# event loop (the README's performance table; JSON in reports/bench.json).
 bench:
-    cargo bench -p sim
+    cargo run --release -- bench --json reports/bench.json
 
 # What CI runs.
 ci:

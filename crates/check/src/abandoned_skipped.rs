@@ -19,7 +19,7 @@
 //! the entries it adds.
 
 use crate::history::{applied_upto, first_of_epoch, DeliveredCounts};
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId};
 
@@ -42,6 +42,13 @@ pub struct AbandonedSkipped {
 impl Checker for AbandonedSkipped {
     fn name(&self) -> &'static str {
         "abandoned-skipped"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES.union(Interest::of(&[
+            HappeningKind::Proposed,
+            HappeningKind::Established,
+        ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

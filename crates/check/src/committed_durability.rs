@@ -36,7 +36,7 @@
 //! scans that server's log and the snapshot once. Elections and syncs are rare.
 
 use crate::history::{applied_upto, CommittedTxns, DeliveredCounts, How};
-use crate::{Checker, Happening, ServerView, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, ServerView, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{DiskOp, Event, ServerId, Snapshot, TxnId, Zxid};
 
@@ -50,6 +50,15 @@ pub struct CommittedDurability {
 impl Checker for CommittedDurability {
     fn name(&self) -> &'static str {
         "committed-durability"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES.union(Interest::of(&[
+            HappeningKind::InitiallyCommitted,
+            HappeningKind::DiskIssued,
+            HappeningKind::Established,
+            HappeningKind::Committed,
+        ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -17,7 +17,7 @@
 //! with the last LEADERINFO delivered to that learner by that leader, kept per pair and dropped
 //! when the learner crashes.
 
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{DiskImage, DiskOp, Endpoint, Message, ServerId, Zxid};
 
@@ -38,7 +38,9 @@ pub struct DurableAck {
 
 /// Whether the txn with `zxid` is on the durable disk: in the log, or covered by a snapshot.
 pub(crate) fn durably_holds(disk: &DiskImage, zxid: Zxid) -> bool {
-    if disk.log.binary_search_by_key(&zxid, |t| t.zxid).is_ok() {
+    // The txn acknowledged is nearly always among the last logged: search from the end.
+    let i = crate::txn_map::partition_point_from_end(&disk.log, |t| t.zxid < zxid);
+    if disk.log.get(i).is_some_and(|t| t.zxid == zxid) {
         return true;
     }
     // A buggy run may leave the log out of order; look again before blaming the server.
@@ -176,6 +178,14 @@ impl DurableAck {
 impl Checker for DurableAck {
     fn name(&self) -> &'static str {
         "durable-ack"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[
+            HappeningKind::Send,
+            HappeningKind::Deliver,
+            HappeningKind::Crash,
+        ])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

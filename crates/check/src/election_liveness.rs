@@ -12,7 +12,7 @@
 //! leadership ended.
 
 use crate::view::{connected_quorum, leader_with_quorum};
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::BTreeSet;
 use zab::{Event, ServerId};
 
@@ -33,6 +33,15 @@ impl ElectionLiveness {
 impl Checker for ElectionLiveness {
     fn name(&self) -> &'static str {
         "election-liveness"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[
+            HappeningKind::Established,
+            HappeningKind::LeaderShutdown,
+            HappeningKind::Crash,
+            HappeningKind::LivenessDeadline,
+        ])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

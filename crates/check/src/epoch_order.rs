@@ -22,7 +22,7 @@
 //! unflushed writes are read only when currentEpoch becomes durable on a syncing learner.
 
 use crate::durable_ack::{describe_write, undurable_history};
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{DiskOp, ServerId, ServerState, ZabPhase, Zxid};
 
@@ -83,6 +83,13 @@ impl EpochOrder {
 impl Checker for EpochOrder {
     fn name(&self) -> &'static str {
         "epoch-order"
+    }
+
+    fn interest(&self) -> Interest {
+        // The first disk write is issued before anything becomes durable, and only durable
+        // writes change a disk: seeing DiskIssued too, the checker still records every
+        // server's initial epochs before any of them changes.
+        Interest::of(&[HappeningKind::DiskIssued, HappeningKind::DiskDurable])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -8,8 +8,8 @@
 //! crash drops it to zero (a restart boots with `TreeReset{kept: 0}` as well). Each checker
 //! owns its own instances, so checkers stay independent of one another.
 
+use crate::txn_map::TxnMap;
 use crate::{Happening, View};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use zab::{Event, ServerId, TxnId, Zxid};
@@ -17,7 +17,9 @@ use zab::{Event, ServerId, TxnId, Zxid};
 /// Each server's delivered count, followed from the happenings.
 #[derive(Debug, Default)]
 pub(crate) struct DeliveredCounts {
-    counts: BTreeMap<ServerId, usize>,
+    /// Indexed by server id: a `Delivered` is the commonest happening most delivery checkers
+    /// act on, so this is a plain array lookup rather than a map search.
+    counts: Vec<usize>,
 }
 
 impl DeliveredCounts {
@@ -29,36 +31,42 @@ impl DeliveredCounts {
                 id,
                 event: Event::Delivered { count },
             } => {
-                let prev = self.counts.insert(*id, *count).unwrap_or(0);
+                let prev = std::mem::replace(self.slot(*id), *count);
                 (*count > prev).then_some((*id, prev..*count))
             }
             Happening::Server {
                 id,
                 event: Event::TreeReset { kept },
             } => {
-                if let Some(c) = self.counts.get_mut(id) {
-                    *c = (*c).min(*kept);
-                }
+                let c = self.slot(*id);
+                *c = (*c).min(*kept);
                 None
             }
             Happening::Crash { id } | Happening::Restart { id } => {
-                self.counts.remove(id);
+                *self.slot(*id) = 0;
                 None
             }
             _ => None,
         }
     }
 
+    fn slot(&mut self, id: ServerId) -> &mut usize {
+        let i = usize::from(id.0);
+        if self.counts.len() <= i {
+            self.counts.resize(i + 1, 0);
+        }
+        &mut self.counts[i]
+    }
+
     /// How many txns the server has delivered now.
     pub(crate) fn get(&self, id: ServerId) -> usize {
-        self.counts.get(&id).copied().unwrap_or(0)
+        self.counts.get(usize::from(id.0)).copied().unwrap_or(0)
     }
 }
 
 /// The server's `tree.applied` up to `end` (clamped), or `None` if it is down.
 pub(crate) fn applied_upto(view: &dyn View, id: ServerId, end: usize) -> Option<&[TxnId]> {
-    let s = view.server(id)?;
-    let applied: &[TxnId] = &s.tree.applied;
+    let applied = view.applied(id)?;
     Some(&applied[..end.min(applied.len())])
 }
 
@@ -87,7 +95,7 @@ impl fmt::Display for How {
 /// the txns of the epochs before `e` are one range.
 #[derive(Debug, Default)]
 pub(crate) struct CommittedTxns {
-    txns: BTreeMap<TxnId, How>,
+    txns: TxnMap<How>,
 }
 
 impl CommittedTxns {
@@ -104,7 +112,7 @@ impl CommittedTxns {
                 .flat_map(|s| s.tree.applied.iter().copied());
             for t in logged.chain(snapshotted) {
                 if t.proposer == ServerId::NONE && t.zxid <= upto {
-                    self.txns.entry(t).or_insert(How::Declared);
+                    self.txns.insert_new(t, How::Declared);
                 }
             }
         }
@@ -112,14 +120,7 @@ impl CommittedTxns {
 
     /// Records a committed txn; true if it was not known to be committed before.
     pub(crate) fn add(&mut self, txn: TxnId, how: How) -> bool {
-        use std::collections::btree_map::Entry;
-        match self.txns.entry(txn) {
-            Entry::Vacant(e) => {
-                e.insert(how);
-                true
-            }
-            Entry::Occupied(_) => false,
-        }
+        self.txns.insert_new(txn, how)
     }
 
     pub(crate) fn get(&self, txn: &TxnId) -> Option<How> {
@@ -129,7 +130,7 @@ impl CommittedTxns {
     /// The committed txns whose zxid is from an epoch before `epoch`.
     pub(crate) fn before_epoch(&self, epoch: u64) -> impl Iterator<Item = (TxnId, How)> + '_ {
         self.txns
-            .range(..first_of_epoch(epoch))
+            .below(first_of_epoch(epoch))
             .map(|(t, h)| (*t, *h))
     }
 }

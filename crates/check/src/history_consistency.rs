@@ -20,7 +20,7 @@
 //! history covers and are not judged, while everything below `epoch:0` is covered, since the
 //! leader's initial history is by definition its whole history of earlier epochs.
 
-use crate::{Checker, Happening, ServerView, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, ServerView, View, Violation};
 use std::collections::BTreeSet;
 use zab::{DiskOp, Event, ServerId, ServerState, Txn, TxnId, ZabPhase, Zxid};
 
@@ -39,7 +39,8 @@ enum Lookup {
 
 /// The txns at `zxid` in a list ascending by zxid (more than one only in buggy runs).
 fn at_zxid<T>(list: &[T], zxid: Zxid, key: fn(&T) -> TxnId) -> impl Iterator<Item = TxnId> + '_ {
-    let from = list.partition_point(|t| key(t).zxid < zxid);
+    // An appended txn is nearly always among the leader's newest: search from the end.
+    let from = crate::txn_map::partition_point_from_end(list, |t| key(t).zxid < zxid);
     list[from..]
         .iter()
         .map(key)
@@ -182,6 +183,10 @@ impl HistoryConsistency {
 impl Checker for HistoryConsistency {
     fn name(&self) -> &'static str {
         "history-consistency"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[HappeningKind::DiskIssued, HappeningKind::Synced])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -6,30 +6,46 @@
 //! to propose (a leader proposes only once a quorum acknowledged NEWLEADER). It catches
 //! corruption of txns in transit or in sync, and proposals made before establishment.
 //!
-//! A txn counts as properly proposed when its leader reported `Proposed` while the view shows
-//! it as an established leader, and it answers a client request, or is the closeSession of a
+//! A txn counts as properly proposed when its leader reported `Proposed` while it held an
+//! established epoch (it reported `Established` and has not left the role since: the
+//! outputs of one step are seen after the step, so the live view could already show a leader
+//! that stepped down at the end of that step, at the zxid rollover for instance), and it
+//! answers a client request, or is the closeSession of a
 //! session the leader's tracker expired (the one txn a leader makes up by itself). Initial
 //! txns (proposer `NONE`) are part of the scenario's given history and always allowed.
 //!
 //! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
 
 use crate::history::{applied_upto, DeliveredCounts};
-use crate::{Checker, Happening, View, Violation};
+use crate::txn_map::TxnMap;
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId, TxnOp};
 
 #[derive(Default)]
 pub struct Integrity {
     deliveries: DeliveredCounts,
-    proposed: BTreeSet<TxnId>,
+    proposed: TxnMap<()>,
     /// Txns reported `Proposed` that do not count, and why.
     improper: BTreeMap<TxnId, &'static str>,
     reported: BTreeSet<(ServerId, TxnId)>,
+    /// Leaders holding an established epoch.
+    established: BTreeSet<ServerId>,
 }
 
 impl Checker for Integrity {
     fn name(&self) -> &'static str {
         "integrity"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES.union(Interest::of(&[
+            HappeningKind::Proposed,
+            HappeningKind::Established,
+            HappeningKind::State,
+            HappeningKind::LeaderShutdown,
+            HappeningKind::Crash,
+        ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -38,18 +54,39 @@ impl Checker for Integrity {
             event: Event::Proposed { txn, op, request },
         } = h
         {
-            let Some(s) = view.server(*id) else { return };
             let expiry = matches!(op, TxnOp::CloseSession { .. });
-            if !s.established {
+            if !self.established.contains(id) {
                 self.improper
                     .insert(*txn, "its leader proposed it before it was established");
             } else if request.is_none() && !expiry {
                 self.improper
                     .insert(*txn, "its leader proposed it for no client request");
             } else {
-                self.proposed.insert(*txn);
+                self.proposed.insert(*txn, ());
             }
             return;
+        }
+        match h {
+            Happening::Server {
+                id,
+                event: Event::Established { .. },
+            } => {
+                self.established.insert(*id);
+            }
+            Happening::Server {
+                id,
+                event: Event::LeaderShutdown { .. },
+            }
+            | Happening::Crash { id } => {
+                self.established.remove(id);
+            }
+            Happening::Server {
+                id,
+                event: Event::State { state, .. },
+            } if *state != zab::ServerState::Leading => {
+                self.established.remove(id);
+            }
+            _ => {}
         }
         let Some((id, range)) = self.deliveries.follow(h) else {
             return;

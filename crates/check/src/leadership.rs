@@ -2,7 +2,7 @@
 //!
 //! Incremental: one map entry per epoch ever established.
 
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::BTreeMap;
 use zab::{Event, ServerId};
 
@@ -14,6 +14,10 @@ pub struct Leadership {
 impl Checker for Leadership {
     fn name(&self) -> &'static str {
         "leadership"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[HappeningKind::Established])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

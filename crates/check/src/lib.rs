@@ -50,6 +50,7 @@ pub mod protocol_error;
 pub mod recipe_safety;
 pub mod session_order;
 pub mod total_order;
+pub(crate) mod txn_map;
 pub mod view;
 pub mod watch_order;
 pub(crate) mod znodes;
@@ -143,12 +144,162 @@ pub enum Happening<'a> {
     },
 }
 
+/// The kinds of [`Happening`], with each protocol [`zab::Event`] a kind of its own: what a
+/// checker can ask to be shown (see [`Checker::interest`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HappeningKind {
+    State,
+    Vote,
+    Elected,
+    EpochDecided,
+    Established,
+    SyncDecision,
+    Synced,
+    Proposed,
+    Committed,
+    Delivered,
+    TreeReset,
+    LeaderShutdown,
+    LearnerShutdown,
+    ProtocolError,
+    StartupFailed,
+    Send,
+    Deliver,
+    DiskIssued,
+    DiskDurable,
+    Crash,
+    Restart,
+    Pause,
+    Resume,
+    Client,
+    Network,
+    InitiallyCommitted,
+    LivenessDeadline,
+}
+
+// An Interest holds one bit per kind.
+const _: () = assert!(HappeningKind::COUNT <= 64);
+
+impl HappeningKind {
+    /// Every kind, in numbering order.
+    pub const ALL: [HappeningKind; 27] = [
+        HappeningKind::State,
+        HappeningKind::Vote,
+        HappeningKind::Elected,
+        HappeningKind::EpochDecided,
+        HappeningKind::Established,
+        HappeningKind::SyncDecision,
+        HappeningKind::Synced,
+        HappeningKind::Proposed,
+        HappeningKind::Committed,
+        HappeningKind::Delivered,
+        HappeningKind::TreeReset,
+        HappeningKind::LeaderShutdown,
+        HappeningKind::LearnerShutdown,
+        HappeningKind::ProtocolError,
+        HappeningKind::StartupFailed,
+        HappeningKind::Send,
+        HappeningKind::Deliver,
+        HappeningKind::DiskIssued,
+        HappeningKind::DiskDurable,
+        HappeningKind::Crash,
+        HappeningKind::Restart,
+        HappeningKind::Pause,
+        HappeningKind::Resume,
+        HappeningKind::Client,
+        HappeningKind::Network,
+        HappeningKind::InitiallyCommitted,
+        HappeningKind::LivenessDeadline,
+    ];
+    /// How many kinds there are; every kind is below this as a number.
+    pub const COUNT: usize = HappeningKind::ALL.len();
+}
+
+impl Happening<'_> {
+    pub fn kind(&self) -> HappeningKind {
+        use zab::Event as E;
+        use HappeningKind as K;
+        match self {
+            Happening::Server { event, .. } => match event {
+                E::State { .. } => K::State,
+                E::Vote { .. } => K::Vote,
+                E::Elected { .. } => K::Elected,
+                E::EpochDecided { .. } => K::EpochDecided,
+                E::Established { .. } => K::Established,
+                E::SyncDecision { .. } => K::SyncDecision,
+                E::Synced { .. } => K::Synced,
+                E::Proposed { .. } => K::Proposed,
+                E::Committed { .. } => K::Committed,
+                E::Delivered { .. } => K::Delivered,
+                E::TreeReset { .. } => K::TreeReset,
+                E::LeaderShutdown { .. } => K::LeaderShutdown,
+                E::LearnerShutdown { .. } => K::LearnerShutdown,
+                E::ProtocolError { .. } => K::ProtocolError,
+                E::StartupFailed { .. } => K::StartupFailed,
+            },
+            Happening::Send { .. } => K::Send,
+            Happening::Deliver { .. } => K::Deliver,
+            Happening::DiskIssued { .. } => K::DiskIssued,
+            Happening::DiskDurable { .. } => K::DiskDurable,
+            Happening::Crash { .. } => K::Crash,
+            Happening::Restart { .. } => K::Restart,
+            Happening::Pause { .. } => K::Pause,
+            Happening::Resume { .. } => K::Resume,
+            Happening::Client { .. } => K::Client,
+            Happening::Network => K::Network,
+            Happening::InitiallyCommitted { .. } => K::InitiallyCommitted,
+            Happening::LivenessDeadline { .. } => K::LivenessDeadline,
+        }
+    }
+}
+
+/// A set of happening kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interest(u64);
+
+impl Interest {
+    pub const ALL: Interest = Interest(u64::MAX);
+
+    pub const fn of(kinds: &[HappeningKind]) -> Interest {
+        let mut bits = 0u64;
+        let mut i = 0;
+        while i < kinds.len() {
+            bits |= 1 << kinds[i] as u64;
+            i += 1;
+        }
+        Interest(bits)
+    }
+
+    pub const fn union(self, other: Interest) -> Interest {
+        Interest(self.0 | other.0)
+    }
+
+    pub const fn contains(self, kind: HappeningKind) -> bool {
+        self.0 & (1 << kind as u64) != 0
+    }
+}
+
+/// What [`history::DeliveredCounts`] follows: a checker that counts deliveries must see these.
+pub(crate) const DELIVERIES: Interest = Interest::of(&[
+    HappeningKind::Delivered,
+    HappeningKind::TreeReset,
+    HappeningKind::Crash,
+    HappeningKind::Restart,
+]);
+
 /// An invariant checker.
 pub trait Checker {
     /// The contract name it reports under.
     fn name(&self) -> &'static str;
     /// Looks at one happening; pushes violations, if any.
     fn on(&mut self, happening: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>);
+    /// The kinds of happening `on` acts on. The simulator shows a checker only these, so `on`
+    /// must neither change state nor report anything for the others: most checkers care about
+    /// a handful of the dozens of happenings per event, and being called for the rest costs
+    /// more than all their real work. The default, every kind, is always correct.
+    fn interest(&self) -> Interest {
+        Interest::ALL
+    }
 }
 
 /// Every checker that exists, fresh for one run.
@@ -181,4 +332,38 @@ pub fn all_checkers() -> Vec<Box<dyn Checker>> {
 /// cannot fire yet).
 pub fn checked_invariants() -> Vec<&'static str> {
     all_checkers().iter().map(|c| c.name()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_in_numbering_order() {
+        for (i, k) in HappeningKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn interest_holds_exactly_its_kinds() {
+        let i = DELIVERIES.union(Interest::of(&[HappeningKind::Send]));
+        let held: Vec<HappeningKind> = HappeningKind::ALL
+            .into_iter()
+            .filter(|k| i.contains(*k))
+            .collect();
+        assert_eq!(
+            held,
+            [
+                HappeningKind::Delivered,
+                HappeningKind::TreeReset,
+                HappeningKind::Send,
+                HappeningKind::Crash,
+                HappeningKind::Restart
+            ]
+        );
+        assert!(HappeningKind::ALL
+            .iter()
+            .all(|k| Interest::ALL.contains(*k)));
+    }
 }

@@ -18,7 +18,7 @@
 //! that one breach and are not checked until its count drops back below it.
 
 use crate::history::DeliveredCounts;
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{ServerId, TxnId};
 
@@ -37,6 +37,10 @@ pub struct PrefixConsistency {
 impl Checker for PrefixConsistency {
     fn name(&self) -> &'static str {
         "prefix-consistency"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -31,7 +31,7 @@
 //! delivered sets, which grow with their `Delivered` events.
 
 use crate::history::{applied_upto, CommittedTxns, DeliveredCounts, How};
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, ServerState, TxnId};
 
@@ -52,6 +52,20 @@ pub struct PrimaryIntegrity {
 impl Checker for PrimaryIntegrity {
     fn name(&self) -> &'static str {
         "primary-integrity"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[
+            HappeningKind::InitiallyCommitted,
+            HappeningKind::Crash,
+            HappeningKind::Restart,
+            HappeningKind::Established,
+            HappeningKind::Committed,
+            HappeningKind::Delivered,
+            HappeningKind::TreeReset,
+            HappeningKind::LeaderShutdown,
+            HappeningKind::State,
+        ])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

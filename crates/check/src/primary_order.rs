@@ -22,7 +22,7 @@
 //! (which is delivered and unchanged since, as `TreeReset` guarantees).
 
 use crate::history::{applied_upto, DeliveredCounts};
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
 use zab::{ServerId, TxnId};
 
@@ -35,6 +35,10 @@ pub struct PrimaryOrder {
 impl Checker for PrimaryOrder {
     fn name(&self) -> &'static str {
         "primary-order"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -12,7 +12,7 @@
 //! Stateless apart from remembering what it reported: it reacts only to `ProtocolError` and
 //! `StartupFailed` events.
 
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::BTreeSet;
 use zab::{Event, ServerId};
 
@@ -26,6 +26,10 @@ pub struct ProtocolError {
 impl Checker for ProtocolError {
     fn name(&self) -> &'static str {
         "protocol-error"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[HappeningKind::ProtocolError, HappeningKind::StartupFailed])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -22,8 +22,9 @@
 //! txns they order differently.
 
 use crate::history::{applied_upto, DeliveredCounts};
-use crate::{Checker, Happening, View, Violation};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::txn_map::TxnMap;
+use crate::{Checker, Happening, Interest, View, Violation};
+use std::collections::BTreeSet;
 use zab::{ServerId, TxnId};
 
 /// The first delivery of a txn anywhere.
@@ -38,13 +39,17 @@ struct First {
 #[derive(Default)]
 pub struct TotalOrder {
     deliveries: DeliveredCounts,
-    first: BTreeMap<TxnId, First>,
+    first: TxnMap<First>,
     reported: BTreeSet<(ServerId, TxnId)>,
 }
 
 impl Checker for TotalOrder {
     fn name(&self) -> &'static str {
         "total-order"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::DELIVERIES
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -32,6 +32,12 @@ pub trait View {
     fn members(&self) -> &[ServerId];
     /// Running: not crashed and not failed at startup. A paused server is up.
     fn server(&self, id: ServerId) -> Option<ServerView<'_>>;
+    /// A running server's `tree.applied`, as [`View::server`] shows it. The delivery checkers
+    /// read it at every `Delivered`, so a view can answer it without building a whole
+    /// [`ServerView`].
+    fn applied(&self, id: ServerId) -> Option<&[zab::TxnId]> {
+        self.server(id).map(|s| &s.tree.applied[..])
+    }
     fn is_paused(&self, id: ServerId) -> bool;
     /// Whether a message from `from` to `to` would be delivered now (no partition between).
     fn can_reach(&self, from: ServerId, to: ServerId) -> bool;

@@ -13,7 +13,7 @@
 //! Incremental: the epoch and last zxid of each current leadership, reset on `Established` and
 //! dropped when the leader shuts down or crashes; one comparison per proposal.
 
-use crate::{Checker, Happening, View, Violation};
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId, Zxid};
 
@@ -90,6 +90,15 @@ impl ZxidOrder {
 impl Checker for ZxidOrder {
     fn name(&self) -> &'static str {
         "zxid-order"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[
+            HappeningKind::Established,
+            HappeningKind::Proposed,
+            HappeningKind::LeaderShutdown,
+            HappeningKind::Crash,
+        ])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

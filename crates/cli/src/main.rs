@@ -1,5 +1,6 @@
-//! `sim`: run, fuzz, hunt, shrink and list zabsim scenarios.
+//! `sim`: run, fuzz, hunt, shrink and list zabsim scenarios, and measure the simulator.
 
+mod bench;
 mod determinism;
 mod fuzz;
 mod hunt;
@@ -44,6 +45,8 @@ enum Command {
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Measure events per second, simulated-to-wall time and peak memory on fixed seeds.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Shrink(args) => shrink::shrink(args),
         Command::Report(args) => render::report(args),
         Command::List { what, dir } => list::list(what, &dir),
+        Command::Bench(args) => bench::bench(args),
     };
     ExitCode::from(code)
 }

@@ -432,3 +432,59 @@ fn hunt_tabulates_the_first_failing_seed_of_each_variant() {
     let out = sim(&["hunt", "--bug", "zk-9999"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bench_quick_runs_every_case_in_its_own_process_and_writes_json() {
+    let dir = std::env::temp_dir().join(format!("zabsim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bench.json");
+    let out = sim(&["bench", "--quick", "--json", path.to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("events/s") && text.contains("vs bare"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("json written")).expect("json");
+    let cases = v["cases"].as_array().expect("cases");
+    let names: Vec<&str> = cases.iter().filter_map(|c| c["case"].as_str()).collect();
+    for name in [
+        "bare-loop",
+        "steady-5",
+        "steady-5-unchecked",
+        "steady-5-600s",
+        "swarm-20s",
+        "ensemble-3",
+        "ensemble-9",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for c in cases {
+        assert!(c["events"].as_u64().unwrap_or(0) > 0, "{c}");
+        assert_eq!(c["failed"], 0, "every seed matches its [expect]: {c}");
+        assert!(c["ratio_to_bare"].as_f64().is_some_and(|r| r > 0.0), "{c}");
+        if cfg!(target_os = "linux") {
+            assert!(c["peak_mb"].as_f64().is_some_and(|m| m > 0.0), "{c}");
+        }
+    }
+    let swarm = cases
+        .iter()
+        .find(|c| c["case"] == "swarm-20s")
+        .expect("swarm");
+    assert_eq!(swarm["seeds"], 10);
+    // The same seeds give the same runs, in a child process as anywhere else.
+    let steady = cases
+        .iter()
+        .find(|c| c["case"] == "steady-5")
+        .expect("steady");
+    let again = sim(&["bench", "--case", "steady-5", "--quick"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).expect("one json line");
+    assert_eq!(again["events"], steady["events"]);
+    assert_eq!(again["committed"], steady["committed"]);
+}

@@ -5,6 +5,8 @@
 //! comes from a ChaCha stream derived from the seed, one per concern, so that a (scenario,
 //! seed, binary) triple always produces the same trace.
 
+pub mod bench;
+mod checking;
 pub mod disk;
 pub mod export;
 pub mod faults;

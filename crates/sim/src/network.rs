@@ -4,7 +4,8 @@
 //! delay. Breaking a connection (partition, reset, crash, close) bumps its generation: every
 //! message still in flight on it is lost, and the ends are told.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use zab::{Channel, Endpoint};
 
 /// Unordered endpoint pair plus channel.
@@ -57,9 +58,15 @@ impl Partition {
     }
 }
 
+/// Looks connections up by key. Connections are never removed, so an index into `all` stays
+/// valid; the map is only ever searched, never iterated, so its order cannot leak into a run.
+type ConnIndex = HashMap<ConnKey, u32, BuildHasherDefault<KeyHasher>>;
+
 #[derive(Default)]
 pub struct Network {
-    pub conns: BTreeMap<ConnKey, Conn>,
+    /// Every connection used so far, in the order first used.
+    all: Vec<(ConnKey, Conn)>,
+    index: ConnIndex,
     pub partitions: Vec<Partition>,
 }
 
@@ -69,11 +76,36 @@ impl Network {
     }
 
     pub fn conn(&mut self, key: ConnKey) -> &mut Conn {
-        self.conns.entry(key).or_default()
+        let i = self.index_of(key);
+        self.at(i)
+    }
+
+    /// The connection's number, for [`Network::at`]: stable, since connections are never
+    /// removed, so an event can carry it instead of looking its connection up again.
+    pub fn index_of(&mut self, key: ConnKey) -> u32 {
+        match self.index.get(&key) {
+            Some(i) => *i,
+            None => {
+                self.all.push((key, Conn::default()));
+                let i = (self.all.len() - 1) as u32;
+                self.index.insert(key, i);
+                i
+            }
+        }
+    }
+
+    pub fn at(&mut self, i: u32) -> &mut Conn {
+        &mut self.all[i as usize].1
     }
 
     pub fn gen(&self, key: &ConnKey) -> u64 {
-        self.conns.get(key).map(|c| c.gen).unwrap_or(0)
+        self.index
+            .get(key)
+            .map_or(0, |i| self.all[*i as usize].1.gen)
+    }
+
+    pub fn gen_at(&self, i: u32) -> u64 {
+        self.all[i as usize].1.gen
     }
 
     /// Breaks a connection; returns whether it was open (its ends must be told).
@@ -86,22 +118,63 @@ impl Network {
         std::mem::take(&mut c.open)
     }
 
-    /// Open connections an endpoint takes part in.
-    pub fn open_conns_of(&self, e: Endpoint) -> Vec<ConnKey> {
-        self.conns
-            .iter()
-            .filter(|(k, c)| c.open && (k.0 == e || k.1 == e))
-            .map(|(k, _)| *k)
-            .collect()
+    /// The connections an endpoint takes part in, in key order.
+    pub fn conns_of(&self, e: Endpoint) -> Vec<ConnKey> {
+        self.sorted_keys(|k, _| k.0 == e || k.1 == e)
     }
 
-    /// Open connections that a partition now cuts.
+    /// Open connections an endpoint takes part in, in key order.
+    pub fn open_conns_of(&self, e: Endpoint) -> Vec<ConnKey> {
+        self.sorted_keys(|k, c| c.open && (k.0 == e || k.1 == e))
+    }
+
+    /// Open connections that a partition now cuts, in key order.
     pub fn open_conns_cut(&self) -> Vec<ConnKey> {
-        self.conns
+        self.sorted_keys(|k, c| c.open && (self.blocked(k.0, k.1) || self.blocked(k.1, k.0)))
+    }
+
+    /// Keys of the connections that pass `keep`, sorted: what a fault does to several
+    /// connections it does in key order, whatever order they were first used in.
+    fn sorted_keys(&self, keep: impl Fn(&ConnKey, &Conn) -> bool) -> Vec<ConnKey> {
+        let mut keys: Vec<ConnKey> = self
+            .all
             .iter()
-            .filter(|(k, c)| c.open && (self.blocked(k.0, k.1) || self.blocked(k.1, k.0)))
+            .filter(|(k, c)| keep(k, c))
             .map(|(k, _)| *k)
-            .collect()
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// A fast hasher for connection keys (a few small integers): FxHash's rotate, xor and
+/// multiply. Fixed, so lookups behave the same in every run.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn write_isize(&mut self, v: isize) {
+        self.write_u64(v as u64);
     }
 }
 

@@ -1,43 +1,77 @@
 //! The event queue: ordered by (time, sequence number), so that events at the same
 //! microsecond run in the order they were scheduled.
+//!
+//! A calendar queue, because the queue is otherwise the costliest part of the event loop.
+//! Nearly every event is due within milliseconds (a network delay, an fsync, a client's think
+//! time), so time is cut into buckets of 256 µs and the next 512 buckets (131 ms) form a ring
+//! of unsorted vectors: scheduling such an event is a push onto its bucket. The bucket being
+//! drained is sorted once when its turn comes, and each pop takes its smallest entry. Events
+//! further out (timeouts, ticks, faults) wait in a heap and join their bucket when it comes
+//! up. Entries are 16-byte keys; the events themselves (a delivery carries its whole message)
+//! stay put in a slab whose freed slots are reused.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-struct Entry<E> {
-    at: u64,
-    seq: u64,
-    event: E,
+/// Bits of a key below the sequence number: the event's slot.
+const SLOT_BITS: u32 = 24;
+/// A bucket spans 2^SHIFT µs.
+const SHIFT: u32 = 8;
+/// Buckets in the ring.
+const RING: usize = 512;
+const WORDS: usize = RING / 64;
+
+/// `at << 64 | seq << SLOT_BITS | slot`: ordering keys orders by time, then by sequence
+/// number, which is unique, so the slot never decides.
+type Key = u128;
+
+fn key(at: u64, seq: u64, slot: u32) -> Key {
+    u128::from(at) << 64 | u128::from(seq) << SLOT_BITS | u128::from(slot)
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
+fn key_at(k: Key) -> u64 {
+    (k >> 64) as u64
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+
+fn key_bucket(k: Key) -> u64 {
+    key_at(k) >> SHIFT
 }
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse for earliest first.
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
+
+fn key_slot(k: Key) -> usize {
+    (k as u32 & ((1 << SLOT_BITS) - 1)) as usize
 }
 
 /// A min-queue of timed events.
 pub struct Queue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    /// Bucket `cur`, sorted descending, so the next event is the last; also anything
+    /// scheduled for an earlier bucket. Never empty while the queue is not.
+    current: Vec<Key>,
+    cur: u64,
+    /// Bucket `b` for `cur < b < cur + RING`, unsorted, at index `b % RING`.
+    ring: Vec<Vec<Key>>,
+    /// Which ring buckets hold keys, one bit each.
+    occupied: [u64; WORDS],
+    /// Keys of buckets from `cur + RING` on, as they were when scheduled.
+    far: BinaryHeap<Reverse<Key>>,
+    len: usize,
+    /// Event storage, indexed by a key's slot; `None` once popped.
+    slots: Vec<Option<E>>,
+    /// Slots popped and free for reuse.
+    free: Vec<u32>,
     seq: u64,
 }
 
 impl<E> Default for Queue<E> {
     fn default() -> Self {
         Queue {
-            heap: BinaryHeap::new(),
+            current: Vec::new(),
+            cur: 0,
+            ring: (0..RING).map(|_| Vec::new()).collect(),
+            occupied: [0; WORDS],
+            far: BinaryHeap::new(),
+            len: 0,
+            slots: Vec::new(),
+            free: Vec::new(),
             seq: 0,
         }
     }
@@ -46,27 +80,104 @@ impl<E> Default for Queue<E> {
 impl<E> Queue<E> {
     pub fn push(&mut self, at: u64, event: E) {
         self.seq += 1;
-        self.heap.push(Entry {
-            at,
-            seq: self.seq,
-            event,
-        });
+        assert!(self.seq < 1 << (64 - SLOT_BITS), "sequence numbers run out");
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                assert!(self.slots.len() < 1 << SLOT_BITS, "too many pending events");
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let k = key(at, self.seq, slot);
+        let b = key_bucket(k);
+        self.len += 1;
+        if self.len == 1 {
+            self.cur = b;
+            self.current.push(k);
+        } else if b <= self.cur {
+            let i = self.current.partition_point(|x| *x > k);
+            self.current.insert(i, k);
+        } else if b < self.cur + RING as u64 {
+            let i = b as usize % RING;
+            self.ring[i].push(k);
+            self.occupied[i / 64] |= 1 << (i % 64);
+        } else {
+            self.far.push(Reverse(k));
+        }
     }
 
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        self.heap.pop().map(|e| (e.at, e.event))
+        let k = self.current.pop()?;
+        self.len -= 1;
+        if self.current.is_empty() && self.len > 0 {
+            self.advance();
+        }
+        let slot = key_slot(k);
+        self.free.push(slot as u32);
+        let event = self.slots[slot].take().expect("a queued slot is full");
+        Some((key_at(k), event))
+    }
+
+    /// Moves on to the next bucket that holds keys, in the ring or in the far heap.
+    fn advance(&mut self) {
+        let in_ring = self.next_occupied();
+        let in_far = self.far.peek().map(|Reverse(k)| key_bucket(*k));
+        let next = match (in_ring, in_far) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).expect("keys left somewhere"),
+        };
+        // Every ring bucket lies in (cur, cur + RING) and none is below `next`, so they all
+        // stay inside the moved window.
+        self.cur = next;
+        if in_ring == Some(next) {
+            let i = next as usize % RING;
+            std::mem::swap(&mut self.current, &mut self.ring[i]);
+            self.occupied[i / 64] &= !(1 << (i % 64));
+        }
+        while let Some(Reverse(k)) = self.far.peek() {
+            if key_bucket(*k) != next {
+                break;
+            }
+            self.current.push(*k);
+            self.far.pop();
+        }
+        self.current.sort_unstable_by(|a, b| b.cmp(a));
+    }
+
+    /// The first bucket after `cur` whose ring slot holds keys.
+    fn next_occupied(&self) -> Option<u64> {
+        let start = (self.cur + 1) as usize % RING;
+        for step in 0..=WORDS {
+            let w = (start / 64 + step) % WORDS;
+            let mut bits = self.occupied[w];
+            if step == 0 {
+                bits &= !0u64 << (start % 64);
+            } else if step == WORDS {
+                bits &= !(!0u64 << (start % 64));
+            }
+            if bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                let ahead = (i + RING - start) % RING;
+                return Some(self.cur + 1 + ahead as u64);
+            }
+        }
+        None
     }
 
     pub fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(|e| e.at)
+        self.current.last().map(|k| key_at(*k))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 }
 
@@ -83,5 +194,58 @@ mod tests {
         q.push(1, "b");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(order, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn reused_slots_keep_the_order() {
+        let mut q = Queue::default();
+        let mut popped = Vec::new();
+        for round in 0..100u64 {
+            // Three events per round, pushed out of time order; two popped per round, so
+            // slots are freed and reused while others are pending.
+            q.push(round * 10 + 7, (round, 2));
+            q.push(round * 10 + 3, (round, 0));
+            q.push(round * 10 + 3, (round, 1));
+            popped.extend(q.pop().map(|(_, e)| e));
+            popped.extend(q.pop().map(|(_, e)| e));
+        }
+        popped.extend(std::iter::from_fn(|| q.pop()).map(|(_, e)| e));
+        assert!(q.is_empty());
+        assert_eq!(popped.len(), 300);
+        let mut sorted = popped.clone();
+        sorted.sort();
+        assert_eq!(popped, sorted, "earliest first, FIFO at equal times");
+        assert!(q.slots.len() < 120, "slots are reused: {}", q.slots.len());
+    }
+
+    #[test]
+    fn matches_a_sorted_reference_under_random_pushes_and_pops() {
+        use rand::Rng;
+        let mut rng = crate::rng::stream(3, 99);
+        let mut q = Queue::default();
+        let mut reference = std::collections::BTreeSet::new();
+        let mut now = 0u64;
+        for n in 0..200_000u64 {
+            if rng.gen_bool(0.55) || reference.is_empty() {
+                // Many events share a time; some are due in the current bucket, some in
+                // the ring, some beyond it, and the ring wraps many times.
+                let at = now
+                    + match rng.gen_range(0..10) {
+                        0..=3 => rng.gen_range(0..50),
+                        4..=7 => rng.gen_range(0..5_000),
+                        8 => rng.gen_range(0..400_000),
+                        _ => rng.gen_range(0..3) * 1_000_000,
+                    };
+                q.push(at, n);
+                reference.insert((at, n));
+            } else {
+                let (at, e) = q.pop().expect("non-empty");
+                assert_eq!(Some((at, e)), reference.pop_first());
+                assert!(at >= now);
+                now = at;
+            }
+            assert_eq!(q.len(), reference.len());
+            assert_eq!(q.peek_time(), reference.first().map(|(at, _)| *at));
+        }
     }
 }

@@ -3,14 +3,15 @@
 
 mod clients;
 
+use crate::checking::Checkers;
 use crate::faults::{self, Armed, Planned};
 use crate::network::{conn_key, Partition};
 use crate::outcome::{ElectionRecord, Outcome};
 use crate::queue::Queue;
 use crate::rng::{between, stream, Stream};
-use crate::trace::{self, Fnv, TraceWriter};
+use crate::trace::{self, TraceHash, TraceWriter};
 use crate::world::World;
-use check::{Checker, Happening, Violation};
+use check::{Happening, Violation};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +37,8 @@ pub enum Ev {
         from: Endpoint,
         to: Endpoint,
         channel: Channel,
+        /// The connection (`Network::index_of`) and its generation when the message left.
+        conn: u32,
         gen: u64,
         msg: Message,
     },
@@ -136,10 +139,10 @@ pub struct Sim {
     faults_over_us: u64,
     liveness_us: u64,
     end_us: u64,
-    checkers: Vec<Box<dyn Checker>>,
+    checkers: Checkers,
     violations: Vec<Violation>,
     trace: Option<TraceWriter>,
-    hash: Fnv,
+    hash: TraceHash,
     events: u64,
     elections: Vec<ElectionRecord>,
     no_leader_since: Option<u64>,
@@ -218,14 +221,14 @@ impl Sim {
             faults_over_us: 0,
             liveness_us: us(sc.run.liveness_ms),
             end_us: us(sc.run.duration_ms),
-            checkers: if opts.checkers {
+            checkers: Checkers::new(if opts.checkers {
                 check::all_checkers()
             } else {
                 Vec::new()
-            },
+            }),
             violations: Vec::new(),
             trace: opts.trace.map(TraceWriter::new),
-            hash: Fnv::default(),
+            hash: TraceHash::default(),
             events: 0,
             elections: Vec::new(),
             no_leader_since: Some(0),
@@ -349,20 +352,7 @@ impl Sim {
             t.happening(world.now, &h, &parts);
         }
         let first_new = violations.len();
-        for c in checkers.iter_mut() {
-            let before = violations.len();
-            c.on(&h, &*world, violations);
-            // Keep the first violation of each invariant: later ones are consequences.
-            let mut i = before;
-            while i < violations.len() {
-                let name = violations[i].invariant;
-                if violations[..i].iter().any(|v| v.invariant == name) {
-                    violations.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
-        }
+        checkers.on(&h, &*world, violations);
         if let Some(t) = trace {
             for v in &violations[first_new..] {
                 t.violation(world.now, v);
@@ -396,9 +386,10 @@ impl Sim {
                 from,
                 to,
                 channel,
+                conn,
                 gen,
                 msg,
-            } => self.deliver(from, to, channel, gen, msg),
+            } => self.deliver(from, to, channel, (conn, gen), msg),
             Ev::Timer {
                 id,
                 inc,
@@ -516,13 +507,20 @@ impl Sim {
         }
     }
 
-    fn deliver(&mut self, from: Endpoint, to: Endpoint, channel: Channel, gen: u64, msg: Message) {
-        if self.world.net.gen(&conn_key(from, to, channel)) != gen {
+    fn deliver(
+        &mut self,
+        from: Endpoint,
+        to: Endpoint,
+        channel: Channel,
+        (conn, gen): (u32, u64),
+        msg: Message,
+    ) {
+        if self.world.net.gen_at(conn) != gen {
             return; // lost with a broken connection
         }
         let id = match to {
             Endpoint::Server(id) => id,
-            Endpoint::Client(c) => return self.client_receive(c, from, gen, msg),
+            Endpoint::Client(c) => return self.client_receive(c, from, (conn, gen), msg),
         };
         let Some(slot) = self.world.slot_mut(id) else {
             return;
@@ -535,6 +533,7 @@ impl Sim {
                 from,
                 to,
                 channel,
+                conn,
                 gen,
                 msg,
             });
@@ -744,18 +743,19 @@ impl Sim {
             }
             return;
         }
-        if channel != Channel::Election && self.world.net.conn(key).dead {
+        let conn = self.world.net.index_of(key);
+        if channel != Channel::Election && self.world.net.at(conn).dead {
             if !opens_connection(&msg) {
                 // A write on a broken socket fails; the sender finds out.
                 self.notify(from, to, channel);
                 return;
             }
-            self.world.net.conn(key).dead = false;
+            self.world.net.at(conn).dead = false;
         }
         if channel == Channel::Election {
             let now = self.world.now;
             let dir = usize::from(key.0 != from);
-            let c = self.world.net.conn(key);
+            let c = self.world.net.at(conn);
             if now < c.vote_busy_until[dir] {
                 // The SendWorker is still writing: wait in the queue, replacing an older vote.
                 if c.queued_vote[dir].replace(msg).is_none() {
@@ -765,18 +765,29 @@ impl Sim {
                 return;
             }
         }
-        self.transmit(from, to, channel, msg);
+        self.transmit_on(conn, from, to, channel, msg);
     }
 
-    /// Puts a message on the wire: delivered after a drawn delay, in order unless the
-    /// scenario allows reordering.
     fn transmit(&mut self, from: Endpoint, to: Endpoint, channel: Channel, msg: Message) {
-        let key = conn_key(from, to, channel);
+        let conn = self.world.net.index_of(conn_key(from, to, channel));
+        self.transmit_on(conn, from, to, channel, msg);
+    }
+
+    /// Puts a message on the wire of connection `conn`: delivered after a drawn delay, in
+    /// order unless the scenario allows reordering.
+    fn transmit_on(
+        &mut self,
+        conn: u32,
+        from: Endpoint,
+        to: Endpoint,
+        channel: Channel,
+        msg: Message,
+    ) {
         let now = self.world.now;
-        let dir = usize::from(key.0 != from);
+        let dir = usize::from(conn_key(from, to, channel).0 != from);
         let delay = self.delay();
         let reorder = self.reorder;
-        let c = self.world.net.conn(key);
+        let c = self.world.net.at(conn);
         c.open = true;
         let at = if reorder {
             now + delay
@@ -794,6 +805,7 @@ impl Sim {
                 from,
                 to,
                 channel,
+                conn,
                 gen,
                 msg,
             },
@@ -1270,15 +1282,7 @@ impl Sim {
         }
         self.lost_leader(id);
         let me = Endpoint::Server(id);
-        let keys: Vec<_> = self
-            .world
-            .net
-            .conns
-            .keys()
-            .copied()
-            .filter(|k| k.0 == me || k.1 == me)
-            .collect();
-        for key in keys {
+        for key in self.world.net.conns_of(me) {
             if self.world.net.break_conn(key) && key.2 != Channel::Election {
                 let other = if key.0 == me { key.1 } else { key.0 };
                 self.notify(other, me, key.2);

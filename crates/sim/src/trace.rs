@@ -1,33 +1,59 @@
 //! The trace: every happening as one JSON line, and a stable hash of the canonical trace.
 //!
-//! The hash is FNV-1a over a compact encoding of each happening, computed for every run (it
-//! is cheap); the JSON lines are written only when a trace file is asked for.
+//! The hash folds in every happening field by field, computed for every run (it is cheap: no
+//! formatting, no allocation); the JSON lines are written only when a trace file is asked
+//! for.
 
 use check::Happening;
 use serde::Serialize;
 use std::io::Write;
 use zab::client_api::ClientEvent;
-use zab::{DiskOp, Endpoint, Message};
+use zab::{DiskOp, Endpoint, Event, Message, ServerId, TxnId};
 
-/// FNV-1a, 64 bit: stable across platforms, Rust versions and runs.
+/// A 64-bit hash folded one word at a time (FxHash's rotate, xor, multiply). Stable across
+/// platforms, Rust versions and runs, which is all a trace hash promises: two runs agree or
+/// they do not. It is no defence against crafted collisions, and need not be.
 #[derive(Clone, Copy, Debug)]
-pub struct Fnv(pub u64);
+pub struct TraceHash(pub u64);
 
-impl Default for Fnv {
+impl Default for TraceHash {
     fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        TraceHash(0xcbf2_9ce4_8422_2325)
     }
 }
 
-impl Fnv {
+impl TraceHash {
+    pub fn u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    /// Eight bytes at a time, then the length, so that `"ab"` then `"c"` differs from `"a"`
+    /// then `"bc"`.
     pub fn bytes(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.u64(u64::from_le_bytes(last));
+        self.u64(bytes.len() as u64);
+    }
+
+    fn id(&mut self, id: ServerId) {
+        self.u64(u64::from(id.0));
+    }
+
+    fn ids(&mut self, ids: &[ServerId]) {
+        self.u64(ids.len() as u64);
+        for id in ids {
+            self.id(*id);
         }
     }
-    pub fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_le_bytes());
+
+    fn txn(&mut self, t: &TxnId) {
+        self.u64(t.zxid.0);
+        self.id(t.proposer);
     }
 }
 
@@ -39,14 +65,13 @@ fn endpoint_code(e: Endpoint) -> u64 {
 }
 
 /// Folds one happening into the hash.
-pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
+pub fn hash(h: &mut TraceHash, now: u64, happening: &Happening<'_>) {
     h.u64(now);
     match happening {
         Happening::Server { id, event } => {
             h.u64(1);
-            h.u64(u64::from(id.0));
-            // Debug formatting is stable for a given binary, which is all the hash promises.
-            h.bytes(format!("{event:?}").as_bytes());
+            h.id(*id);
+            hash_event(h, event);
         }
         Happening::Send { from, to, msg } | Happening::Deliver { from, to, msg } => {
             h.u64(if matches!(happening, Happening::Send { .. }) {
@@ -56,7 +81,7 @@ pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
             });
             h.u64(endpoint_code(*from));
             h.u64(endpoint_code(*to));
-            h.bytes(msg.name().as_bytes());
+            h.u64(message_code(msg));
             h.u64(msg.zxid().map(|z| z.0).unwrap_or(0));
         }
         Happening::DiskIssued { id, op } | Happening::DiskDurable { id, op } => {
@@ -65,24 +90,24 @@ pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
             } else {
                 5
             });
-            h.u64(u64::from(id.0));
+            h.id(*id);
             h.u64(disk_op_code(op));
         }
         Happening::Crash { id } => {
             h.u64(6);
-            h.u64(u64::from(id.0));
+            h.id(*id);
         }
         Happening::Restart { id } => {
             h.u64(7);
-            h.u64(u64::from(id.0));
+            h.id(*id);
         }
         Happening::Pause { id } => {
             h.u64(8);
-            h.u64(u64::from(id.0));
+            h.id(*id);
         }
         Happening::Resume { id } => {
             h.u64(9);
-            h.u64(u64::from(id.0));
+            h.id(*id);
         }
         Happening::Network => h.u64(10),
         Happening::LivenessDeadline { faults_over_us } => {
@@ -96,7 +121,198 @@ pub fn hash(h: &mut Fnv, now: u64, happening: &Happening<'_>) {
         Happening::Client { id, event } => {
             h.u64(13);
             h.u64(u64::from(id.0));
-            h.bytes(format!("{event:?}").as_bytes());
+            match event {
+                ClientEvent::Submitted {
+                    op,
+                    cxid,
+                    server,
+                    request,
+                } => {
+                    h.u64(1);
+                    h.u64(*op);
+                    h.u64(*cxid);
+                    h.id(*server);
+                    h.bytes(request.name().as_bytes());
+                    h.bytes(request.path().unwrap_or("").as_bytes());
+                }
+                ClientEvent::Answered {
+                    op,
+                    cxid,
+                    zxid,
+                    result,
+                } => {
+                    h.u64(2);
+                    h.u64(*op);
+                    h.u64(*cxid);
+                    h.u64(zxid.map_or(u64::MAX, |z| z.0));
+                    h.u64(u64::from(result.is_ok()));
+                }
+                ClientEvent::Connecting { server } => {
+                    h.u64(3);
+                    h.id(*server);
+                }
+                ClientEvent::Connected {
+                    session,
+                    server,
+                    timeout_ms,
+                } => {
+                    h.u64(4);
+                    h.u64(session.0);
+                    h.id(*server);
+                    h.u64(u64::from(*timeout_ms));
+                }
+                ClientEvent::Disconnected { server } => {
+                    h.u64(5);
+                    h.id(*server);
+                }
+                // Rare enough (watches, recipe claims, faults) to hash through their text.
+                other => h.bytes(format!("{other:?}").as_bytes()),
+            }
+        }
+    }
+}
+
+/// Which packet a message is. The match names every variant, so a new one cannot share a
+/// code by accident.
+fn message_code(msg: &Message) -> u64 {
+    match msg {
+        Message::Notification(_) => 1,
+        Message::FollowerInfo { .. } => 2,
+        Message::ObserverInfo { .. } => 3,
+        Message::LeaderInfo { .. } => 4,
+        Message::AckEpoch { .. } => 5,
+        Message::Diff { .. } => 6,
+        Message::Trunc { .. } => 7,
+        Message::Snap { .. } => 8,
+        Message::NewLeader { .. } => 9,
+        Message::UpToDate => 10,
+        Message::Proposal { .. } => 11,
+        Message::Ack { .. } => 12,
+        Message::Commit { .. } => 13,
+        Message::Inform { .. } => 14,
+        Message::Ping { .. } => 15,
+        Message::Request(_) => 16,
+        Message::ClientRequest { .. } => 17,
+        Message::ClientReply { .. } => 18,
+        Message::Revalidate { .. } => 19,
+        Message::Sync { .. } => 20,
+        Message::Connect { .. } => 21,
+        Message::ConnectResponse { .. } => 22,
+        Message::ClientPing => 23,
+        Message::WatcherEvent(_) => 24,
+        Message::SetWatches { .. } => 25,
+    }
+}
+
+/// What a txn does, as a number: its kind, plus the session it opens or closes (paths are
+/// left to the trace lines; the zxid already pins the txn).
+fn txn_op_code(op: &zab::TxnOp) -> u64 {
+    use zab::TxnOp as T;
+    match op {
+        T::Initial => 0,
+        T::CreateSession { session, .. } => 1 << 60 | session.0 >> 4,
+        T::CloseSession { session } => 2 << 60 | session.0 >> 4,
+        T::Create { data, .. } => 3 << 60 | data & 0xfff_ffff,
+        T::Delete { .. } => 4 << 60,
+        T::SetData { data, .. } => 5 << 60 | data & 0xfff_ffff,
+        T::Error { err } => 6 << 60 | *err as u64,
+    }
+}
+
+/// A protocol event, field by field. The match names every variant, so a new one cannot be
+/// left out of the hash by accident.
+fn hash_event(h: &mut TraceHash, event: &Event) {
+    match event {
+        Event::State {
+            state,
+            phase,
+            epoch,
+        } => {
+            h.u64(1);
+            h.u64(*state as u64);
+            h.u64(*phase as u64);
+            h.u64(*epoch);
+        }
+        Event::Vote {
+            leader,
+            zxid,
+            peer_epoch,
+            election_epoch,
+        } => {
+            h.u64(2);
+            h.id(*leader);
+            h.u64(zxid.0);
+            h.u64(*peer_epoch);
+            h.u64(*election_epoch);
+        }
+        Event::Elected {
+            leader,
+            election_epoch,
+        } => {
+            h.u64(3);
+            h.id(*leader);
+            h.u64(*election_epoch);
+        }
+        Event::EpochDecided { epoch } => {
+            h.u64(4);
+            h.u64(*epoch);
+        }
+        Event::Established { epoch, quorum } => {
+            h.u64(5);
+            h.u64(*epoch);
+            h.ids(quorum);
+        }
+        Event::SyncDecision {
+            learner,
+            mode,
+            zxid,
+            peer_last_zxid,
+        } => {
+            h.u64(6);
+            h.id(*learner);
+            h.u64(*mode as u64);
+            h.u64(zxid.0);
+            h.u64(peer_last_zxid.0);
+        }
+        Event::Synced { leader, epoch } => {
+            h.u64(7);
+            h.id(*leader);
+            h.u64(*epoch);
+        }
+        Event::Proposed { txn, op, request } => {
+            h.u64(8);
+            h.txn(txn);
+            h.u64(txn_op_code(op));
+            h.u64(request.map_or(0, |r| u64::from(r.client.0) << 32 | r.cxid));
+        }
+        Event::Committed { txn, acks } => {
+            h.u64(9);
+            h.txn(txn);
+            h.ids(acks);
+        }
+        Event::Delivered { count } => {
+            h.u64(10);
+            h.u64(*count as u64);
+        }
+        Event::TreeReset { kept } => {
+            h.u64(11);
+            h.u64(*kept as u64);
+        }
+        Event::LeaderShutdown { reason } => {
+            h.u64(12);
+            h.bytes(reason.as_bytes());
+        }
+        Event::LearnerShutdown { reason } => {
+            h.u64(13);
+            h.bytes(reason.as_bytes());
+        }
+        Event::ProtocolError { reason } => {
+            h.u64(14);
+            h.bytes(reason.as_bytes());
+        }
+        Event::StartupFailed { reason } => {
+            h.u64(15);
+            h.bytes(reason.as_bytes());
         }
     }
 }

@@ -119,6 +119,9 @@ impl View for World {
             delivered: s.delivered(),
         })
     }
+    fn applied(&self, id: ServerId) -> Option<&[zab::TxnId]> {
+        Some(&self.running(id)?.tree().applied)
+    }
     fn is_paused(&self, id: ServerId) -> bool {
         self.slot(id).is_some_and(|s| s.paused)
     }
@@ -132,7 +135,7 @@ impl View for World {
     }
     fn unflushed(&self, id: ServerId) -> Vec<&DiskOp> {
         self.slot(id)
-            .map(|s| s.disk.pending.values().collect())
+            .map(|s| s.disk.unflushed().collect())
             .unwrap_or_default()
     }
 }

@@ -303,7 +303,13 @@ impl Sim {
     }
 
     /// A message reached a client.
-    pub(super) fn client_receive(&mut self, id: ClientId, from: Endpoint, gen: u64, msg: Message) {
+    pub(super) fn client_receive(
+        &mut self,
+        id: ClientId,
+        from: Endpoint,
+        (conn, gen): (u32, u64),
+        msg: Message,
+    ) {
         let Endpoint::Server(server) = from else {
             return;
         };
@@ -318,6 +324,7 @@ impl Sim {
                 from,
                 to: Endpoint::Client(id),
                 channel: Channel::Client,
+                conn,
                 gen,
                 msg,
             });
@@ -338,6 +345,7 @@ impl Sim {
             from,
             to: me,
             channel: Channel::Client,
+            conn,
             gen,
             msg: msg.clone(),
         };
@@ -373,14 +381,7 @@ impl Sim {
         slot.incarnation += 1;
         self.world.clients_down.insert(id);
         let me = Endpoint::Client(id);
-        let keys: Vec<_> = self
-            .world
-            .net
-            .conns
-            .keys()
-            .copied()
-            .filter(|k| k.0 == me || k.1 == me)
-            .collect();
+        let keys = self.world.net.conns_of(me);
         for key in keys {
             if self.world.net.break_conn(key) {
                 let other = if key.0 == me { key.1 } else { key.0 };

@@ -1,0 +1,153 @@
+//! Lookups that stay cheap however long a run gets.
+//!
+//! Txns are proposed, committed, logged and delivered in zxid order, so the txns a checker
+//! looks up are nearly always among the newest it knows. A binary search over a whole history
+//! (or a B-tree descent) touches entries scattered across memory, and its cost grows with the
+//! run; searching back from the end touches a few neighbouring entries instead.
+
+use std::collections::BTreeMap;
+use zab::TxnId;
+
+/// `slice::partition_point`, searching back from the end in doubling steps: O(log d) for a
+/// partition point `d` entries before the end. `pred` must hold for a prefix of `list` only.
+pub(crate) fn partition_point_from_end<T>(list: &[T], pred: impl Fn(&T) -> bool) -> usize {
+    // Every entry from `hi` on fails `pred`.
+    let mut hi = list.len();
+    let mut step = 1;
+    while step <= hi {
+        let i = hi - step;
+        if pred(&list[i]) {
+            return i + 1 + list[i + 1..hi].partition_point(&pred);
+        }
+        hi = i;
+        step *= 2;
+    }
+    list[..hi].partition_point(pred)
+}
+
+/// A map keyed by txn id for keys that arrive in ascending order but for a few: those go to
+/// a sorted vector, where a lookup of a recent txn searches back from the end, and the rare
+/// key that arrives below the largest one goes to a B-tree.
+#[derive(Debug)]
+pub(crate) struct TxnMap<V> {
+    /// Ascending.
+    sorted: Vec<(TxnId, V)>,
+    /// Keys that arrived below `sorted`'s last key; all of them are below it.
+    late: BTreeMap<TxnId, V>,
+}
+
+impl<V> Default for TxnMap<V> {
+    fn default() -> Self {
+        TxnMap {
+            sorted: Vec::new(),
+            late: BTreeMap::new(),
+        }
+    }
+}
+
+impl<V> TxnMap<V> {
+    pub(crate) fn get(&self, t: &TxnId) -> Option<&V> {
+        let i = partition_point_from_end(&self.sorted, |(k, _)| k < t);
+        match self.sorted.get(i) {
+            Some((k, v)) if k == t => Some(v),
+            _ if self.late.is_empty() => None,
+            _ => self.late.get(t),
+        }
+    }
+
+    pub(crate) fn contains(&self, t: &TxnId) -> bool {
+        self.get(t).is_some()
+    }
+
+    /// Inserts unless the key is there already; true if it was not.
+    pub(crate) fn insert_new(&mut self, t: TxnId, v: V) -> bool {
+        let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
+        if i == self.sorted.len() {
+            // Above every sorted key, hence above every late one too.
+            self.sorted.push((t, v));
+            return true;
+        }
+        if self.sorted[i].0 == t {
+            return false;
+        }
+        match self.late.entry(t) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(v);
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    /// Inserts or replaces.
+    pub(crate) fn insert(&mut self, t: TxnId, v: V) {
+        let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
+        match self.sorted.get_mut(i) {
+            None => self.sorted.push((t, v)),
+            Some((k, old)) if *k == t => *old = v,
+            Some(_) => {
+                self.late.insert(t, v);
+            }
+        }
+    }
+
+    /// The entries below `bound`, ascending.
+    pub(crate) fn below(&self, bound: TxnId) -> impl Iterator<Item = (&TxnId, &V)> + '_ {
+        let end = self.sorted.partition_point(|(k, _)| *k < bound);
+        let mut sorted = self.sorted[..end].iter().map(|(k, v)| (k, v)).peekable();
+        let mut late = self.late.range(..bound).peekable();
+        std::iter::from_fn(move || match (sorted.peek(), late.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => late.next(),
+            (Some(_), _) => sorted.next(),
+            (None, _) => late.next(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zab::{ServerId, Zxid};
+
+    fn t(c: u64) -> TxnId {
+        TxnId {
+            zxid: Zxid::new(1, c),
+            proposer: ServerId(1),
+        }
+    }
+
+    #[test]
+    fn partition_point_from_end_agrees_with_the_slice_method() {
+        let list: Vec<u32> = (0..100).map(|x| x * 2).collect();
+        for n in 0..=list.len() {
+            for x in 0..=200 {
+                let l = &list[..n];
+                assert_eq!(
+                    partition_point_from_end(l, |v| *v < x),
+                    l.partition_point(|v| *v < x),
+                    "{n} {x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn keys_out_of_order_are_kept_and_listed_in_order() {
+        let mut m = TxnMap::default();
+        for c in [1, 2, 5, 8, 3, 9, 4, 7] {
+            assert!(m.insert_new(t(c), c));
+        }
+        assert!(!m.insert_new(t(3), 0), "already there (late)");
+        assert!(!m.insert_new(t(8), 0), "already there (sorted)");
+        assert_eq!(m.get(&t(3)), Some(&3));
+        assert_eq!(m.get(&t(9)), Some(&9));
+        assert!(!m.contains(&t(6)));
+        m.insert(t(6), 60);
+        m.insert(t(5), 50);
+        assert_eq!(m.get(&t(5)), Some(&50));
+        let below: Vec<u64> = m.below(t(8)).map(|(_, v)| *v).collect();
+        assert_eq!(below, [1, 2, 3, 4, 50, 60, 7]);
+        assert_eq!(m.below(t(1)).count(), 0);
+        assert_eq!(m.below(t(100)).count(), 9);
+    }
+}
