@@ -134,9 +134,9 @@ fn a_crashed_clients_session_expires_and_its_ephemeral_goes() {
     let session = r
         .client("Connected")
         .iter()
-        .filter(|(t, c, _)| c == "c1" && *t < crashed_at)
+        .rev()
+        .find(|(t, c, _)| c == "c1" && *t < crashed_at)
         .map(|(_, _, e)| e["session"].clone())
-        .last()
         .expect("c1 had a session");
     let expired = r
         .proposed()
