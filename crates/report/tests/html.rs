@@ -120,15 +120,29 @@ fn the_leader_crash_before_commit_shows_the_crash_the_election_and_the_new_leade
     assert!(s3_lane.contains("crashed as COMMIT s3-&gt;s1 about to leave</title>"));
     assert!(s3_lane.contains(r#"class="st-leading""#));
     assert!(lane(timeline, "s2").contains("LEADING e2 broadcast"));
-    assert!(timeline.contains("s2 established epoch 2 at 1468.668 ms, 359.116 ms after"));
+    assert!(timeline.contains(&format!(
+        "s2 established epoch 2 at {} ms, {} ms after",
+        report::ms(after.at_us),
+        report::ms(after.at_us - after.started_us)
+    )));
     let detail = svg(&page, "election-0");
-    assert!(detail.contains("359.1 ms to elect"));
+    let took = after.at_us - after.started_us;
+    assert!(detail.contains(&format!("{:.1} ms to elect", took as f64 / 1000.0)));
     assert!(lane(detail, "s1").contains(r#"class="st-looking""#));
     assert!(lane(detail, "s1").contains(r#"<g class="vote">"#));
     // Charts and tables.
     assert_eq!(page.matches("<figure><svg").count(), 3, "three charts");
+    let recovered: Vec<String> = outcome.elections[1]
+        .recovered
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
     assert!(
-        page.contains("1:1@s3, 1:2@s3"),
+        recovered.contains(&"1:1@s3".to_string()),
+        "s3's first txn, committed by no one before its crash, is recovered in epoch 2"
+    );
+    assert!(
+        page.contains(&recovered.join(", ")),
         "the txns committed on establishing epoch 2"
     );
     assert!(page.contains("sim run scenarios/leader-crash-before-commit.toml --seed 42"));
@@ -297,4 +311,123 @@ fn the_summary_counts_each_checked_invariant_and_shows_the_wall_time_when_known(
     let timed = html::render(&run);
     assert!(timed.contains(r#"<tr id="wall-time"><th>wall time</th><td>12.345 ms"#));
     assert!(timed.contains("events/s"));
+}
+
+/// The `<g class="client-lane" data-client="cN">` group of a timeline.
+fn client_lane<'a>(timeline: &'a str, client: &str) -> &'a str {
+    let start = timeline
+        .find(&format!(
+            r#"<g class="client-lane" data-client="{client}">"#
+        ))
+        .unwrap_or_else(|| panic!("no client lane {client}"));
+    let end = timeline[start + 1..]
+        .find(r#"<g class="client-lane""#)
+        .map(|e| start + 1 + e)
+        .unwrap_or(timeline.len());
+    &timeline[start..end]
+}
+
+/// The paused client of a recipe-gc-pause run and its pause, from the faults carried out.
+fn paused_client(outcome: &sim::Outcome) -> (u32, u64, u64) {
+    let (paused_at, what) = outcome
+        .faults
+        .iter()
+        .find(|(_, f)| f.starts_with("pause c"))
+        .expect("the pause");
+    let name = what.split(' ').nth(1).unwrap();
+    let resumed_at = outcome
+        .faults
+        .iter()
+        .find(|(_, f)| *f == format!("resume {name}"))
+        .expect("the resume")
+        .0;
+    (name[1..].parse().unwrap(), *paused_at, resumed_at)
+}
+
+#[test]
+fn the_gc_pause_report_shows_who_led_the_pause_and_the_deposed_leaders_use() {
+    let sc = load("scenarios/clients/recipe-gc-pause.toml");
+    let (outcome, run, page) = report_of(&sc, 42, 300);
+    let v = &run.violations[0];
+    assert_eq!(v.invariant, "recipe-safety");
+    let (c, paused_at, resumed_at) = paused_client(&outcome);
+    assert_eq!(v.t_us, resumed_at, "it acts as soon as it wakes");
+
+    // The paused client led before its pause and believed it led through it, while the
+    // others took turns.
+    let lane = &run.clients[&c];
+    assert_eq!(lane.pauses, vec![(paused_at, resumed_at)]);
+    let held = lane
+        .roles
+        .iter()
+        .find(|r| r.start_us < paused_at && r.end_us >= resumed_at)
+        .expect("a leadership span across the pause");
+    assert_eq!(held.role, html::model::Role::Leader);
+    let successors: Vec<u32> = run
+        .clients
+        .iter()
+        .filter(|(id, l)| {
+            **id != c
+                && l.roles
+                    .iter()
+                    .any(|r| r.start_us > paused_at && r.end_us < resumed_at)
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(!successors.is_empty(), "others led during the pause");
+
+    // Its use on waking carried its old token, older than one the resource had accepted
+    // from a successor; nothing was refused, as nothing is fenced.
+    let stale: Vec<_> = run.stale_uses.iter().collect();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    let u = stale[0];
+    assert_eq!((u.t_us, u.client, u.accepted), (resumed_at, c, true));
+    assert_eq!(Some(u.token), held.token);
+    let (newest, by, _) = u.newest.expect("a newer token came first");
+    assert!(newest > u.token && successors.contains(&by));
+
+    // On the page: the lanes, the pause, the roles around the violation, the stale use.
+    let name = format!("c{c}");
+    let timeline = svg(&page, "timeline");
+    assert_eq!(
+        timeline.matches(r#"<g class="client-lane""#).count(),
+        run.clients.len()
+    );
+    let drawn = client_lane(timeline, &name);
+    assert!(drawn.contains(&format!(
+        "{name} paused from {} to {} ms",
+        report::ms(paused_at),
+        report::ms(resumed_at)
+    )));
+    assert!(drawn.contains(r#"class="role-leader""#));
+    assert!(drawn.contains("still believing it"));
+    let before = svg(&page, "violation-timeline-0");
+    assert!(client_lane(before, &name).contains(r#"<g class="paused">"#));
+    assert!(client_lane(before, &format!("c{by}")).contains(r#"<g class="use accepted">"#));
+    assert!(page.contains(&format!(
+        r##"<a class="bad" href="#violation-0">recipe-safety at {} ms</a>"##,
+        report::ms(v.t_us)
+    )));
+    let stale_table = &page[page.find(r#"<table id="stale-uses-table">"#).unwrap()..];
+    assert!(stale_table.contains(r#"<span class="bad">accepted</span>"#));
+    let seq = svg(&page, "sequence-0");
+    assert!(seq.contains(&format!("resource accepted token {}", zab::Zxid(u.token))));
+    assert!(page.contains(r##"<a href="#clients">clients</a>"##));
+}
+
+#[test]
+fn the_fenced_gc_pause_report_shows_the_refused_use() {
+    let sc = load("scenarios/clients/recipe-gc-pause-fenced.toml");
+    let (outcome, run, page) = report_of(&sc, 42, 300);
+    assert!(run.violations.is_empty() && outcome.verdict.passed);
+    let (c, _, resumed_at) = paused_client(&outcome);
+    let refused: Vec<_> = run.stale_uses.iter().filter(|u| !u.accepted).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!((refused[0].client, refused[0].t_us), (c, resumed_at));
+    assert!(run.stale_uses.iter().all(|u| !u.accepted));
+    let drawn = client_lane(svg(&page, "timeline"), &format!("c{c}"));
+    assert!(drawn.contains(r#"<g class="use refused">"#));
+    assert!(drawn.contains(": refused</title>"));
+    let clients = &page[page.find(r#"<table id="clients-table">"#).unwrap()..];
+    assert!(clients.contains(r#"<span class="bad">1 refused</span>"#));
 }

@@ -4,7 +4,7 @@
 //! `sim report` feeds them from a file; both end in the same [`Run`], so both draw the same
 //! report.
 
-use super::line::{self, ClientEvent, DiskOp, Endpoint, Event, Line};
+use super::line::{self, Answer, ClientEvent, DiskOp, Endpoint, Event, Line, RecipeEvent};
 use super::model::*;
 use super::pairing::Pairing;
 use super::recent::Recent;
@@ -30,8 +30,14 @@ pub struct Collector {
     /// The partitions in force: each one's groups by endpoint.
     cuts: Vec<BTreeMap<Endpoint, usize>>,
     open_partitions: Vec<usize>,
-    /// Unanswered client operations: (client, op) to (first submission, write).
+    /// Unanswered client operations: (client, op) to (submission, write).
     submitted: BTreeMap<(u32, u64), (u64, bool)>,
+    /// Each client's open connection, role spans and pause, by index into its lane.
+    connected: BTreeMap<u32, usize>,
+    holding: BTreeMap<(u32, Role), usize>,
+    client_paused_since: BTreeMap<u32, u64>,
+    /// The newest token the protected resource has accepted: (token, client, when).
+    newest_token: Option<(u64, u32, u64)>,
     /// The last event-triggered fault: when, and what matched (a crash it causes follows at
     /// the same instant).
     trigger: Option<(u64, String)>,
@@ -54,6 +60,10 @@ impl Collector {
             cuts: Vec::new(),
             open_partitions: Vec::new(),
             submitted: BTreeMap::new(),
+            connected: BTreeMap::new(),
+            holding: BTreeMap::new(),
+            client_paused_since: BTreeMap::new(),
+            newest_token: None,
             trigger: None,
         }
     }
@@ -94,7 +104,268 @@ impl Collector {
             self.run.partitions[i].end_us = end;
         }
         self.run.unanswered = self.submitted.len() as u64;
+        for (cid, _) in std::mem::take(&mut self.submitted).into_keys() {
+            self.client_lane(cid).unanswered += 1;
+        }
+        for (cid, i) in std::mem::take(&mut self.connected) {
+            self.client_lane(cid).connections[i].end_us = end;
+        }
+        for ((cid, _), i) in std::mem::take(&mut self.holding) {
+            self.client_lane(cid).roles[i].end_us = end;
+        }
+        for (cid, since) in std::mem::take(&mut self.client_paused_since) {
+            self.client_lane(cid).pauses.push((since, end));
+        }
         self.run
+    }
+
+    fn client_lane(&mut self, id: u32) -> &mut ClientLane {
+        self.run.clients.entry(id).or_default()
+    }
+
+    /// Ends the client's connection, if it has one open.
+    fn disconnect(&mut self, id: u32, t: u64) {
+        if let Some(i) = self.connected.remove(&id) {
+            self.client_lane(id).connections[i].end_us = t;
+        }
+    }
+
+    fn take_role(&mut self, id: u32, t: u64, role: Role, token: Option<u64>, path: String) {
+        self.drop_role(id, t, role, "taken again");
+        let lane = self.client_lane(id);
+        lane.roles.push(RoleSpan {
+            role,
+            start_us: t,
+            end_us: t,
+            token,
+            path,
+            accepted: 0,
+            refused: 0,
+            ended: None,
+        });
+        let i = lane.roles.len() - 1;
+        self.holding.insert((id, role), i);
+    }
+
+    fn drop_role(&mut self, id: u32, t: u64, role: Role, why: &'static str) {
+        if let Some(i) = self.holding.remove(&(id, role)) {
+            let span = &mut self.client_lane(id).roles[i];
+            span.end_us = t;
+            span.ended = Some(why);
+        }
+    }
+
+    /// A client's report: its lane, its operations, and a note for the sequence diagrams.
+    /// Requests, answers and watches are routine notes; session and recipe events are not,
+    /// so that a client-side violation keeps them in its diagram.
+    fn client(&mut self, t: u64, id: u32, event: ClientEvent) {
+        let at = Some(Endpoint::Client(id));
+        match event {
+            ClientEvent::Connecting { server } => {
+                self.client_lane(id).connecting += 1;
+                self.routine_note(t, at, format!("connecting to s{server}"));
+            }
+            ClientEvent::Connected {
+                session,
+                server,
+                timeout_ms,
+            } => {
+                self.disconnect(id, t);
+                let lane = self.client_lane(id);
+                lane.connections.push(Connection {
+                    start_us: t,
+                    end_us: t,
+                    server,
+                    session,
+                });
+                lane.marks
+                    .push((t, SessionMark::Connected { server, session }));
+                if !lane.sessions.contains(&session) {
+                    lane.sessions.push(session);
+                }
+                let i = lane.connections.len() - 1;
+                self.connected.insert(id, i);
+                let text = format!(
+                    "session {} with s{server} ({timeout_ms} ms)",
+                    session_id(session)
+                );
+                self.note(t, at, text, false);
+            }
+            ClientEvent::Disconnected { server } => {
+                self.disconnect(id, t);
+                self.client_lane(id)
+                    .marks
+                    .push((t, SessionMark::Disconnected { server }));
+                self.note(t, at, format!("disconnected from s{server}"), false);
+            }
+            ClientEvent::Expired { session } => {
+                self.disconnect(id, t);
+                self.client_lane(id)
+                    .marks
+                    .push((t, SessionMark::Expired { session }));
+                let text = format!("session {} expired", session_id(session));
+                self.note(t, at, text, true);
+            }
+            ClientEvent::Submitted {
+                op,
+                server,
+                request,
+            } => {
+                self.submitted.insert((id, op), (t, request.write));
+                self.client_lane(id).submitted += 1;
+                let path = request.path.map(|p| format!(" {p}")).unwrap_or_default();
+                let text = format!("#{op} {}{path} to s{server}", request.name);
+                self.routine_note(t, at, text);
+            }
+            ClientEvent::Answered { op, zxid, result } => {
+                let submitted = self.submitted.remove(&(id, op));
+                let at_zxid = zxid.map(|z| format!(" at {}", line::zxid(z)));
+                let text = match result {
+                    Answer::Ok(reply) => {
+                        self.client_lane(id).answered_ok += 1;
+                        if let Some((since, write)) = submitted {
+                            self.run.client_ops.push(ClientOp {
+                                submitted_us: since,
+                                answered_us: t,
+                                write,
+                            });
+                        }
+                        format!("#{op} {reply}{}", at_zxid.unwrap_or_default())
+                    }
+                    Answer::Err(code) => {
+                        *self.run.client_failures.entry(code.clone()).or_default() += 1;
+                        let text = format!("#{op} {code}{}", at_zxid.unwrap_or_default());
+                        *self.client_lane(id).failed.entry(code).or_default() += 1;
+                        text
+                    }
+                };
+                self.routine_note(t, at, text);
+            }
+            ClientEvent::Watch { kind, path, server } => {
+                self.client_lane(id).watches += 1;
+                self.routine_note(t, at, format!("watch {kind} {path} from s{server}"));
+            }
+            ClientEvent::Recipe(r) => self.recipe(t, id, r),
+            ClientEvent::ResourceUsed { token, accepted } => {
+                let held = self.holding.get(&(id, Role::Leader)).copied();
+                let lane = self.client_lane(id);
+                lane.uses.push(ResourceUse {
+                    t_us: t,
+                    token,
+                    accepted,
+                });
+                if let Some(span) = held.map(|i| &mut lane.roles[i]) {
+                    if accepted {
+                        span.accepted += 1;
+                    } else {
+                        span.refused += 1;
+                    }
+                }
+                let newest = self.newest_token;
+                if !accepted || newest.is_some_and(|(n, _, _)| token < n) {
+                    self.run.stale_uses_total += 1;
+                    if self.run.stale_uses.len() < MAX_STALE_USES {
+                        self.run.stale_uses.push(StaleUse {
+                            t_us: t,
+                            client: id,
+                            token,
+                            accepted,
+                            newest,
+                        });
+                    }
+                }
+                if accepted && newest.is_none_or(|(n, _, _)| token > n) {
+                    self.newest_token = Some((token, id, t));
+                }
+                let (verdict, alarm) = if accepted {
+                    ("accepted", false)
+                } else {
+                    ("REFUSED", true)
+                };
+                let text = format!("resource {verdict} token {}", line::zxid(token));
+                self.note(t, at, text, alarm);
+            }
+            ClientEvent::Crashed => {
+                self.disconnect(id, t);
+                self.drop_role(id, t, Role::Leader, "crashed");
+                self.drop_role(id, t, Role::LockHolder, "crashed");
+                if let Some(since) = self.client_paused_since.remove(&id) {
+                    self.client_lane(id).pauses.push((since, t));
+                }
+                self.client_lane(id).marks.push((t, SessionMark::Crashed));
+                self.pairing.crash(Endpoint::Client(id));
+                self.note(t, at, "CRASH".into(), true);
+            }
+            ClientEvent::Paused => {
+                self.client_paused_since.insert(id, t);
+                self.client_lane(id).marks.push((t, SessionMark::Paused));
+                self.note(t, at, "paused".into(), true);
+            }
+            ClientEvent::Resumed => {
+                if let Some(since) = self.client_paused_since.remove(&id) {
+                    self.client_lane(id).pauses.push((since, t));
+                }
+                self.client_lane(id).marks.push((t, SessionMark::Resumed));
+                self.note(t, at, "resumed".into(), false);
+            }
+            ClientEvent::Other(name) => {
+                self.client_lane(id);
+                self.routine_note(t, at, name);
+            }
+        }
+    }
+
+    fn recipe(&mut self, t: u64, id: u32, r: RecipeEvent) {
+        let at = Some(Endpoint::Client(id));
+        let mut count = |kind: &'static str| {
+            *self
+                .run
+                .clients
+                .entry(id)
+                .or_default()
+                .recipe
+                .entry(kind)
+                .or_default() += 1;
+        };
+        let text = match r {
+            RecipeEvent::Leading { path, token } => {
+                let text = format!("LEADS with token {}", line::zxid(token));
+                self.take_role(id, t, Role::Leader, Some(token), path);
+                text
+            }
+            RecipeEvent::NotLeading => {
+                self.drop_role(id, t, Role::Leader, "stepped down");
+                "no longer leads".to_string()
+            }
+            RecipeEvent::LockAcquired { path } => {
+                self.take_role(id, t, Role::LockHolder, None, path);
+                "HOLDS the lock".to_string()
+            }
+            RecipeEvent::LockReleased => {
+                self.drop_role(id, t, Role::LockHolder, "released");
+                "released the lock".to_string()
+            }
+            RecipeEvent::IdAssigned { id: n } => {
+                count("ids assigned");
+                format!("got id {n}")
+            }
+            RecipeEvent::Produced { item } => {
+                count("items produced");
+                format!("produced {item}")
+            }
+            RecipeEvent::Consumed { item } => {
+                count("items consumed");
+                format!("consumed {item}")
+            }
+            RecipeEvent::ConfigSeen { version } => {
+                count("config versions seen");
+                format!("acts on config version {version}")
+            }
+            // The resource's verdict follows at once and is what the report shows.
+            RecipeEvent::UseResource { .. } => return,
+            RecipeEvent::Other(name) => name,
+        };
+        self.note(t, at, text, false);
     }
 
     /// A server's lane; a server first seen in the middle of the trace starts LOOKING at 0.
@@ -156,6 +427,18 @@ impl Collector {
             at,
             text,
             alarm,
+            routine: false,
+        });
+    }
+
+    /// A note a full diagram can do without (see [`SeqItem::routine`]).
+    fn routine_note(&mut self, t_us: u64, at: Option<Endpoint>, text: String) {
+        self.recent.push(SeqItem::Note {
+            t_us,
+            at,
+            text,
+            alarm: false,
+            routine: true,
         });
     }
 
@@ -252,7 +535,9 @@ impl Collector {
                 let text = match op {
                     DiskOp::Append(t) => {
                         self.lane(id).last_zxid = Some(t.zxid);
-                        format!("logged {}", line::zxid(t.zxid))
+                        let text = format!("logged {}", line::zxid(t.zxid));
+                        self.routine_note(t_us, Some(Endpoint::Server(id)), text);
+                        return;
                     }
                     DiskOp::Truncate(z) => {
                         self.lane(id).last_zxid = Some(z);
@@ -322,35 +607,8 @@ impl Collector {
                 client,
                 event,
             } => {
-                let Some(c) = Endpoint::parse(&client) else {
-                    return;
-                };
-                let Endpoint::Client(cid) = c else { return };
-                match event {
-                    ClientEvent::Submitted { op, server, write } => {
-                        self.submitted.entry((cid, op)).or_insert((t_us, write));
-                        let what = if write { "write" } else { "read" };
-                        self.note(t_us, Some(c), format!("{what} #{op} to s{server}"), false);
-                    }
-                    ClientEvent::Answered { op, server, zxid } => {
-                        if let Some((since, write)) = self.submitted.remove(&(cid, op)) {
-                            self.run.client_ops.push(ClientOp {
-                                submitted_us: since,
-                                answered_us: t_us,
-                                write,
-                            });
-                        }
-                        let z = line::zxid(zxid);
-                        self.note(
-                            t_us,
-                            Some(c),
-                            format!("#{op} answered by s{server} at {z}"),
-                            false,
-                        );
-                    }
-                    ClientEvent::ConnectionLoss { server } => {
-                        self.note(t_us, Some(c), format!("lost s{server}"), false);
-                    }
+                if let Some(Endpoint::Client(id)) = Endpoint::parse(&client) {
+                    self.client(t_us, id, event);
                 }
             }
             Line::InitiallyCommitted { t_us, upto } => {
@@ -514,7 +772,7 @@ impl Collector {
             Event::Delivered { count } => {
                 self.lane(id);
                 self.run.delivered.entry(id).or_default().push((t, count));
-                self.note(t, at, format!("delivered {count} txns"), false);
+                self.routine_note(t, at, format!("delivered {count} txns"));
             }
             Event::TreeReset { kept } => {
                 self.lane(id);
@@ -559,12 +817,14 @@ impl Collector {
         for p in &partitions {
             let mut by_endpoint = BTreeMap::new();
             let mut servers = BTreeMap::new();
+            let mut clients = BTreeMap::new();
             for (g, group) in p.iter().enumerate() {
                 for e in group.iter().filter_map(|n| Endpoint::parse(n)) {
                     by_endpoint.insert(e, g);
-                    if let Some(s) = e.server() {
-                        servers.insert(s, g);
-                    }
+                    match e {
+                        Endpoint::Server(s) => servers.insert(s, g),
+                        Endpoint::Client(c) => clients.insert(c, g),
+                    };
                 }
             }
             let text = p
@@ -585,6 +845,7 @@ impl Collector {
                         start_us: t,
                         end_us: t,
                         groups: servers,
+                        clients,
                         text,
                     });
                 }
@@ -607,6 +868,11 @@ impl Collector {
         };
         self.note(t, None, text, true);
     }
+}
+
+/// A session id as ZooKeeper prints it.
+pub fn session_id(id: u64) -> String {
+    format!("0x{id:x}")
 }
 
 /// A trace sink for the simulator that folds each line into a [`Collector`] as it is
@@ -662,5 +928,192 @@ impl Write for Capture {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(c: &mut Collector, t_us: u64, client: u32, event: &str) {
+        c.line(&format!(
+            r#"{{"kind":"client","t_us":{t_us},"client":"c{client}","event":{event}}}"#
+        ));
+    }
+
+    fn submit(c: &mut Collector, t_us: u64, op: u64, request: &str) {
+        let e =
+            format!(r#"{{"Submitted":{{"op":{op},"cxid":{op},"server":1,"request":{request}}}}}"#);
+        client(c, t_us, 1, &e);
+    }
+
+    fn answer(c: &mut Collector, t_us: u64, op: u64, zxid: &str, result: &str) {
+        let e =
+            format!(r#"{{"Answered":{{"op":{op},"cxid":{op},"zxid":{zxid},"result":{result}}}}}"#);
+        client(c, t_us, 1, &e);
+    }
+
+    fn use_resource(c: &mut Collector, t_us: u64, client_id: u32, token: u64, accepted: bool) {
+        let e = format!(r#"{{"ResourceUsed":{{"token":{token},"accepted":{accepted}}}}}"#);
+        client(c, t_us, client_id, &e);
+    }
+
+    /// A hand-made history of three clients: operations that succeed, fail and never end; a
+    /// leader paused through its successor's term that acts once more when it wakes; a
+    /// refused use; a crash.
+    fn history() -> Run {
+        let mut c = Collector::new(1_000_000);
+        c.line(r#"{"kind":"run","scenario":"x","servers":["s1","s2","s3"]}"#);
+        client(
+            &mut c,
+            10,
+            1,
+            r#"{"Connected":{"session":256,"server":1,"timeout_ms":2000}}"#,
+        );
+        submit(
+            &mut c,
+            20,
+            1,
+            r#"{"Create":{"path":"/a","data":0,"mode":"Ephemeral"}}"#,
+        );
+        answer(
+            &mut c,
+            50,
+            1,
+            "4294967297",
+            r#"{"Ok":{"Created":{"path":"/a"}}}"#,
+        );
+        submit(&mut c, 60, 2, r#"{"GetData":{"path":"/a","watch":true}}"#);
+        answer(&mut c, 90, 2, "null", r#"{"Err":"ConnectionLoss"}"#);
+        client(&mut c, 90, 1, r#"{"Disconnected":{"server":1}}"#);
+        submit(
+            &mut c,
+            100,
+            3,
+            r#"{"SetData":{"path":"/a","data":1,"version":-1}}"#,
+        );
+        client(
+            &mut c,
+            100,
+            1,
+            r#"{"Recipe":{"Leading":{"path":"/e/n_1","token":5}}}"#,
+        );
+        use_resource(&mut c, 110, 1, 5, true);
+        client(&mut c, 150, 1, r#""Paused""#);
+        client(
+            &mut c,
+            200,
+            2,
+            r#"{"Recipe":{"Leading":{"path":"/e/n_2","token":9}}}"#,
+        );
+        use_resource(&mut c, 210, 2, 9, true);
+        client(&mut c, 300, 1, r#""Resumed""#);
+        use_resource(&mut c, 300, 1, 5, true);
+        c.line(r#"{"kind":"violation","t_us":300,"invariant":"recipe-safety","server":null,"message":"stale"}"#);
+        client(&mut c, 300, 1, r#"{"Recipe":"NotLeading"}"#);
+        use_resource(&mut c, 320, 3, 3, false);
+        client(&mut c, 400, 2, r#""Crashed""#);
+        c.line(r#"{"kind":"outcome","sim_ms":1.0}"#);
+        c.finish()
+    }
+
+    #[test]
+    fn only_answers_without_error_make_latency() {
+        let run = history();
+        assert_eq!(run.skipped, 0);
+        assert_eq!(
+            run.client_ops,
+            vec![ClientOp {
+                submitted_us: 20,
+                answered_us: 50,
+                write: true
+            }]
+        );
+        assert_eq!(
+            run.client_failures,
+            BTreeMap::from([("CONNECTIONLOSS".to_string(), 1)])
+        );
+        assert_eq!(run.unanswered, 1, "the setData never answered");
+        let c1 = &run.clients[&1];
+        assert_eq!((c1.submitted, c1.answered_ok, c1.unanswered), (3, 1, 1));
+        assert_eq!(c1.failed["CONNECTIONLOSS"], 1);
+    }
+
+    #[test]
+    fn client_lanes_hold_sessions_pauses_roles_and_resource_uses() {
+        let run = history();
+        let c1 = &run.clients[&1];
+        assert_eq!(
+            c1.connections,
+            vec![Connection {
+                start_us: 10,
+                end_us: 90,
+                server: 1,
+                session: 256
+            }]
+        );
+        assert_eq!(c1.sessions, vec![256]);
+        assert_eq!(c1.pauses, vec![(150, 300)]);
+        let led = &c1.roles[0];
+        assert_eq!(
+            (led.role, led.start_us, led.end_us, led.token),
+            (Role::Leader, 100, 300, Some(5))
+        );
+        assert_eq!((led.accepted, led.refused), (2, 0));
+        assert_eq!(led.ended, Some("stepped down"));
+        let c2 = &run.clients[&2].roles[0];
+        assert_eq!((c2.end_us, c2.ended), (400, Some("crashed")));
+        assert!(run.clients[&2].marks.contains(&(400, SessionMark::Crashed)));
+
+        // The deposed leader's use after its successor's, and the refused one.
+        assert_eq!(
+            run.stale_uses,
+            vec![
+                StaleUse {
+                    t_us: 300,
+                    client: 1,
+                    token: 5,
+                    accepted: true,
+                    newest: Some((9, 2, 210))
+                },
+                StaleUse {
+                    t_us: 320,
+                    client: 3,
+                    token: 3,
+                    accepted: false,
+                    newest: Some((9, 2, 210))
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_client_violation_keeps_the_recipe_steps_before_it() {
+        let run = history();
+        let v = &run.violations[0];
+        let notes: Vec<&str> = v
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                SeqItem::Note {
+                    text,
+                    routine: false,
+                    ..
+                } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        for step in [
+            "LEADS with token 0:5",
+            "paused",
+            "LEADS with token 0:9",
+            "resource accepted token 0:9",
+            "resumed",
+            "resource accepted token 0:5",
+        ] {
+            assert!(notes.contains(&step), "{step} in {notes:?}");
+        }
+        assert!(v.items.iter().any(|i| matches!(i,
+            SeqItem::Note { text, routine: true, .. } if text == "#2 CONNECTIONLOSS")));
     }
 }

@@ -176,12 +176,238 @@ pub enum DiskOp {
     UpdatingEpoch(bool),
 }
 
-/// A client's report (`check::ClientEvent`).
-#[derive(Clone, Debug, Deserialize)]
+/// A client's report (`zab::client_api::ClientEvent`), as far as the report uses it.
+///
+/// Read leniently: a variant this reader does not know becomes [`ClientEvent::Other`] with
+/// its name, and so does a known variant whose fields changed shape, so that a newer client
+/// model still gives a report of everything else on the line.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientEvent {
-    Submitted { op: u64, server: u32, write: bool },
-    Answered { op: u64, server: u32, zxid: u64 },
-    ConnectionLoss { server: u32 },
+    Connecting {
+        server: u32,
+    },
+    Connected {
+        session: u64,
+        server: u32,
+        timeout_ms: u32,
+    },
+    Disconnected {
+        server: u32,
+    },
+    Expired {
+        session: u64,
+    },
+    Submitted {
+        op: u64,
+        server: u32,
+        request: Request,
+    },
+    Answered {
+        op: u64,
+        zxid: Option<u64>,
+        result: Answer,
+    },
+    Watch {
+        kind: String,
+        path: String,
+        server: u32,
+    },
+    Recipe(RecipeEvent),
+    ResourceUsed {
+        token: u64,
+        accepted: bool,
+    },
+    Crashed,
+    Paused,
+    Resumed,
+    /// A variant the report does not know, by name.
+    Other(String),
+}
+
+/// What a request asked for: ZooKeeper's name of the operation and the path it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub name: String,
+    pub path: Option<String>,
+    /// Writes go through the leader and a txn.
+    pub write: bool,
+}
+
+/// How a request ended: the reply's kind, or ZooKeeper's name of the error
+/// (`CONNECTIONLOSS`, `NODEEXISTS`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Ok(String),
+    Err(String),
+}
+
+/// What a recipe reports (`zab::client_api::RecipeEvent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipeEvent {
+    Leading { path: String, token: u64 },
+    NotLeading,
+    LockAcquired { path: String },
+    LockReleased,
+    IdAssigned { id: u64 },
+    Produced { item: String },
+    Consumed { item: String },
+    ConfigSeen { version: u64 },
+    UseResource { token: u64 },
+    Other(String),
+}
+
+/// An externally tagged enum value as serde writes it: `"Name"` for a unit variant, `{"Name":
+/// body}` otherwise.
+fn variant(v: &serde_json::Value) -> Option<(&str, &serde_json::Value)> {
+    match v {
+        serde_json::Value::String(name) => Some((name, &serde_json::Value::Null)),
+        serde_json::Value::Object(map) if map.len() == 1 => {
+            map.iter().next().map(|(k, body)| (k.as_str(), body))
+        }
+        _ => None,
+    }
+}
+
+fn field<T: serde::de::DeserializeOwned>(body: &serde_json::Value, name: &str) -> Option<T> {
+    serde_json::from_value(body.get(name)?.clone()).ok()
+}
+
+fn text(body: &serde_json::Value, name: &str) -> Option<String> {
+    body.get(name)?.as_str().map(str::to_string)
+}
+
+impl Request {
+    fn read(v: &serde_json::Value) -> Option<Request> {
+        let (name, body) = variant(v)?;
+        let (op, write) = match name {
+            "Create" => ("create", true),
+            "Delete" => ("delete", true),
+            "SetData" => ("setData", true),
+            "CloseSession" => ("closeSession", true),
+            "GetData" => ("getData", false),
+            "Exists" => ("exists", false),
+            "GetChildren" => ("getChildren", false),
+            "Sync" => ("sync", false),
+            other => (other, false),
+        };
+        Some(Request {
+            name: op.to_string(),
+            path: text(body, "path"),
+            write,
+        })
+    }
+}
+
+impl Answer {
+    fn read(v: &serde_json::Value) -> Option<Answer> {
+        match variant(v)? {
+            ("Ok", reply) => Some(Answer::Ok(variant(reply)?.0.to_string())),
+            // ZooKeeper spells its codes as the variant's name in capitals.
+            ("Err", code) => Some(Answer::Err(variant(code)?.0.to_uppercase())),
+            _ => None,
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Answer::Ok(_))
+    }
+}
+
+impl RecipeEvent {
+    fn read(v: &serde_json::Value) -> RecipeEvent {
+        let Some((name, b)) = variant(v) else {
+            return RecipeEvent::Other(String::new());
+        };
+        RecipeEvent::known(name, b).unwrap_or_else(|| RecipeEvent::Other(name.to_string()))
+    }
+
+    fn known(name: &str, b: &serde_json::Value) -> Option<RecipeEvent> {
+        Some(match name {
+            "Leading" => RecipeEvent::Leading {
+                path: text(b, "path")?,
+                token: field(b, "token")?,
+            },
+            "NotLeading" => RecipeEvent::NotLeading,
+            "LockAcquired" => RecipeEvent::LockAcquired {
+                path: text(b, "path")?,
+            },
+            "LockReleased" => RecipeEvent::LockReleased,
+            "IdAssigned" => RecipeEvent::IdAssigned {
+                id: field(b, "id")?,
+            },
+            "Produced" => RecipeEvent::Produced {
+                item: text(b, "item")?,
+            },
+            "Consumed" => RecipeEvent::Consumed {
+                item: text(b, "item")?,
+            },
+            "ConfigSeen" => RecipeEvent::ConfigSeen {
+                version: field(b, "version")?,
+            },
+            "UseResource" => RecipeEvent::UseResource {
+                token: field(b, "token")?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl ClientEvent {
+    fn read(v: &serde_json::Value) -> ClientEvent {
+        let Some((name, b)) = variant(v) else {
+            return ClientEvent::Other(String::new());
+        };
+        ClientEvent::known(name, b).unwrap_or_else(|| ClientEvent::Other(name.to_string()))
+    }
+
+    fn known(name: &str, b: &serde_json::Value) -> Option<ClientEvent> {
+        let server = || field::<u32>(b, "server");
+        Some(match name {
+            "Connecting" => ClientEvent::Connecting { server: server()? },
+            "Connected" => ClientEvent::Connected {
+                session: field(b, "session")?,
+                server: server()?,
+                timeout_ms: field(b, "timeout_ms")?,
+            },
+            "Disconnected" => ClientEvent::Disconnected { server: server()? },
+            "Expired" => ClientEvent::Expired {
+                session: field(b, "session")?,
+            },
+            "Submitted" => ClientEvent::Submitted {
+                op: field(b, "op")?,
+                server: server()?,
+                request: Request::read(b.get("request")?)?,
+            },
+            "Answered" => ClientEvent::Answered {
+                op: field(b, "op")?,
+                zxid: field(b, "zxid")?,
+                result: Answer::read(b.get("result")?)?,
+            },
+            "Watch" => {
+                let event = b.get("event")?;
+                ClientEvent::Watch {
+                    kind: text(event, "kind")?,
+                    path: text(event, "path")?,
+                    server: server()?,
+                }
+            }
+            "Recipe" => ClientEvent::Recipe(RecipeEvent::read(b)),
+            "ResourceUsed" => ClientEvent::ResourceUsed {
+                token: field(b, "token")?,
+                accepted: field(b, "accepted")?,
+            },
+            "Crashed" => ClientEvent::Crashed,
+            "Paused" => ClientEvent::Paused,
+            "Resumed" => ClientEvent::Resumed,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ClientEvent, D::Error> {
+        Ok(ClientEvent::read(&serde_json::Value::deserialize(d)?))
+    }
 }
 
 /// One line of the trace.
@@ -333,6 +559,160 @@ mod tests {
         assert!(Line::parse("not json").is_none());
         assert!(
             Line::parse(r#"{"kind":"event","t_us":1,"server":"s1","event":{"New":{}}}"#).is_none()
+        );
+    }
+
+    fn client_event(json: &str) -> ClientEvent {
+        let line = format!(r#"{{"kind":"client","t_us":1,"client":"c2","event":{json}}}"#);
+        match Line::parse(&line) {
+            Some(Line::Client { event, .. }) => event,
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_the_client_events_the_simulator_writes() {
+        assert_eq!(
+            client_event(
+                r#"{"Connected":{"session":72057594037927936,"server":1,"timeout_ms":2000}}"#
+            ),
+            ClientEvent::Connected {
+                session: 1 << 56,
+                server: 1,
+                timeout_ms: 2000
+            }
+        );
+        assert_eq!(
+            client_event(
+                r#"{"Submitted":{"op":1,"cxid":1,"server":1,"request":{"Create":{"path":"/app","data":0,"mode":"Persistent"}}}}"#
+            ),
+            ClientEvent::Submitted {
+                op: 1,
+                server: 1,
+                request: Request {
+                    name: "create".into(),
+                    path: Some("/app".into()),
+                    write: true
+                }
+            }
+        );
+        assert_eq!(
+            client_event(r#"{"Submitted":{"op":9,"cxid":9,"server":3,"request":"CloseSession"}}"#),
+            ClientEvent::Submitted {
+                op: 9,
+                server: 3,
+                request: Request {
+                    name: "closeSession".into(),
+                    path: None,
+                    write: true
+                }
+            }
+        );
+        assert_eq!(
+            client_event(
+                r#"{"Answered":{"op":1,"cxid":1,"zxid":4294967298,"result":{"Ok":{"Created":{"path":"/app"}}}}}"#
+            ),
+            ClientEvent::Answered {
+                op: 1,
+                zxid: Some(4294967298),
+                result: Answer::Ok("Created".into())
+            }
+        );
+        assert_eq!(
+            client_event(
+                r#"{"Answered":{"op":4,"cxid":4,"zxid":null,"result":{"Err":"ConnectionLoss"}}}"#
+            ),
+            ClientEvent::Answered {
+                op: 4,
+                zxid: None,
+                result: Answer::Err("CONNECTIONLOSS".into())
+            }
+        );
+        assert_eq!(
+            client_event(r#"{"Answered":{"op":5,"cxid":5,"zxid":7,"result":{"Ok":"Deleted"}}}"#),
+            ClientEvent::Answered {
+                op: 5,
+                zxid: Some(7),
+                result: Answer::Ok("Deleted".into())
+            }
+        );
+        assert_eq!(
+            client_event(
+                r#"{"Recipe":{"Leading":{"path":"/app/leader_election/n_0000000000","token":4294967300}}}"#
+            ),
+            ClientEvent::Recipe(RecipeEvent::Leading {
+                path: "/app/leader_election/n_0000000000".into(),
+                token: 4294967300
+            })
+        );
+        assert_eq!(
+            client_event(r#"{"Recipe":"NotLeading"}"#),
+            ClientEvent::Recipe(RecipeEvent::NotLeading)
+        );
+        assert_eq!(
+            client_event(r#"{"ResourceUsed":{"token":4294967320,"accepted":false}}"#),
+            ClientEvent::ResourceUsed {
+                token: 4294967320,
+                accepted: false
+            }
+        );
+        assert_eq!(
+            client_event(
+                r#"{"Watch":{"event":{"kind":"NodeDeleted","path":"/a","zxid":3},"server":1}}"#
+            ),
+            ClientEvent::Watch {
+                kind: "NodeDeleted".into(),
+                path: "/a".into(),
+                server: 1
+            }
+        );
+        assert_eq!(client_event(r#""Paused""#), ClientEvent::Paused);
+        assert_eq!(client_event(r#""Crashed""#), ClientEvent::Crashed);
+    }
+
+    #[test]
+    fn an_unknown_client_event_keeps_its_line() {
+        assert_eq!(
+            client_event(r#"{"Teleported":{"to":"s9"}}"#),
+            ClientEvent::Other("Teleported".into())
+        );
+        assert_eq!(
+            client_event(r#""Hibernating""#),
+            ClientEvent::Other("Hibernating".into())
+        );
+        // A known event whose fields changed shape, and an unknown recipe report.
+        assert_eq!(
+            client_event(r#"{"Connected":{"session":"abc"}}"#),
+            ClientEvent::Other("Connected".into())
+        );
+        assert_eq!(
+            client_event(r#"{"Recipe":{"BarrierEntered":{"n":3}}}"#),
+            ClientEvent::Recipe(RecipeEvent::Other("BarrierEntered".into()))
+        );
+        // An operation or an error this reader does not know still counts.
+        assert_eq!(
+            client_event(
+                r#"{"Submitted":{"op":2,"cxid":2,"server":1,"request":{"Multi":{"ops":[]}}}}"#
+            ),
+            ClientEvent::Submitted {
+                op: 2,
+                server: 1,
+                request: Request {
+                    name: "Multi".into(),
+                    path: None,
+                    write: false
+                }
+            }
+        );
+        assert_eq!(
+            client_event(
+                r#"{"Answered":{"op":2,"cxid":2,"zxid":null,"result":{"Err":"NoQuota"}}}"#
+            ),
+            ClientEvent::Answered {
+                op: 2,
+                zxid: None,
+                result: Answer::Err("NOQUOTA".into())
+            }
         );
     }
 

@@ -9,6 +9,8 @@
 //! run, just with less to say about it.
 
 mod charts;
+mod client_lanes;
+mod clients;
 mod collect;
 mod escape;
 mod explain;

@@ -1,5 +1,6 @@
 //! What the report draws, folded out of the trace: per-server lanes of states, the leaders,
-//! faults, partitions, progress, client latency and the windows before violations.
+//! faults, partitions, progress, per-client lanes of sessions and recipe roles, client
+//! latency and the windows before violations.
 //!
 //! The model is built in one pass over the trace (see `collect`) and keeps only what is
 //! drawn, so that a report of a long run does not hold the whole trace in memory.
@@ -149,16 +150,123 @@ pub struct PartitionSpan {
     pub end_us: u64,
     /// Each server's group, for the servers the partition names.
     pub groups: BTreeMap<u32, usize>,
+    /// Each client's group, for the clients the partition names.
+    pub clients: BTreeMap<u32, usize>,
     /// The groups as the trace lists them (servers and clients).
     pub text: String,
 }
 
-/// One client operation, from its first submission to its answer.
+/// One client operation answered without error, from its submission to its answer: what
+/// the latency chart and percentiles are made of. Operations that ended in an error
+/// (CONNECTIONLOSS among them) are counted apart, as their time says nothing of how fast the
+/// ensemble answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientOp {
     pub submitted_us: u64,
     pub answered_us: u64,
     pub write: bool,
+}
+
+/// What a recipe told its application it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// The election recipe's leader.
+    Leader,
+    /// The lock recipe's holder.
+    LockHolder,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::LockHolder => "lock holder",
+        }
+    }
+}
+
+/// A span in which a client believed it held a role, from the recipe's `Leading` (or
+/// `LockAcquired`) to its `NotLeading` (or `LockReleased`), the client's crash or the end of
+/// the run. A paused client keeps believing: its span goes on through the pause, which is
+/// exactly the hazard fencing exists for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleSpan {
+    pub role: Role,
+    pub start_us: u64,
+    pub end_us: u64,
+    /// The election znode's czxid, the fencing token the leader presents.
+    pub token: Option<u64>,
+    pub path: String,
+    /// Uses of the protected resource while it held the role.
+    pub accepted: u64,
+    pub refused: u64,
+    /// How it ended: `None` while held (or still held at the end of the run).
+    pub ended: Option<&'static str>,
+}
+
+/// A client's connection to one server, from its `Connected` to its `Disconnected`,
+/// `Expired` or crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub start_us: u64,
+    pub end_us: u64,
+    pub server: u32,
+    pub session: u64,
+}
+
+/// A session event of a client, drawn as a mark on its lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionMark {
+    Connected { server: u32, session: u64 },
+    Disconnected { server: u32 },
+    Expired { session: u64 },
+    Crashed,
+    Paused,
+    Resumed,
+}
+
+/// One use of the protected resource, and whether it let the client act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceUse {
+    pub t_us: u64,
+    pub token: u64,
+    pub accepted: bool,
+}
+
+/// A use of the protected resource with a token older than the newest it had accepted, or
+/// one it refused: a deposed leader acting (accepted) or fencing stopping it (refused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaleUse {
+    pub t_us: u64,
+    pub client: u32,
+    pub token: u64,
+    pub accepted: bool,
+    /// The newest token the resource had accepted before: (token, client, when).
+    pub newest: Option<(u64, u32, u64)>,
+}
+
+/// Everything drawn and counted for one client.
+#[derive(Clone, Debug, Default)]
+pub struct ClientLane {
+    pub connections: Vec<Connection>,
+    pub marks: Vec<(u64, SessionMark)>,
+    /// Pauses as (start, end).
+    pub pauses: Vec<(u64, u64)>,
+    pub roles: Vec<RoleSpan>,
+    pub uses: Vec<ResourceUse>,
+    /// Session ids it was given, in order.
+    pub sessions: Vec<u64>,
+    pub connecting: u64,
+    pub submitted: u64,
+    pub answered_ok: u64,
+    /// Operations that ended in an error, by ZooKeeper's name of it.
+    pub failed: BTreeMap<String, u64>,
+    /// Operations never answered (the client crashed, or the run ended first).
+    pub unanswered: u64,
+    pub watches: u64,
+    /// The recipes' other reports, by kind: ids assigned, items produced and consumed,
+    /// configuration versions seen.
+    pub recipe: BTreeMap<&'static str, u64>,
 }
 
 /// A message of the sequence diagram.
@@ -195,18 +303,22 @@ pub enum SeqItem {
         /// When it was sent, if the trace paired it with its send.
         sent_us: Option<u64>,
     },
-    /// Something a server did or that happened to it (state change, crash, fsync, ...).
+    /// Something a server or client did or that happened to it (state change, crash, fsync,
+    /// session event, recipe step, ...).
     Note {
         t_us: u64,
         at: Option<Endpoint>,
         text: String,
         /// Crashes, violations and the like are drawn in red.
         alarm: bool,
+        /// Log appends, deliveries and a client's requests and answers: dropped first when
+        /// the window is full.
+        routine: bool,
     },
 }
 
 impl SeqItem {
-    /// Heartbeats, log appends, deliveries and client traffic: what a diagram drops first
+    /// Heartbeats, log appends, deliveries and client requests: what a diagram drops first
     /// when its window holds more rows than it can show, so that the protocol's steps
     /// before a violation stay in view.
     pub fn routine(&self) -> bool {
@@ -217,14 +329,7 @@ impl SeqItem {
             SeqItem::Send { msg, .. } | SeqItem::Deliver { msg, .. } => {
                 msg.name == "PING" || client(msg)
             }
-            SeqItem::Note {
-                at, text, alarm, ..
-            } => {
-                !alarm
-                    && (matches!(at, Some(Endpoint::Client(_)))
-                        || text.starts_with("logged ")
-                        || text.starts_with("delivered "))
-            }
+            SeqItem::Note { alarm, routine, .. } => !alarm && *routine,
         }
     }
 
@@ -250,6 +355,9 @@ pub struct ViolationWindow {
     pub omitted: u64,
 }
 
+/// Out-of-order resource uses the model keeps, at most.
+pub const MAX_STALE_USES: usize = 1000;
+
 /// A whole run as the report sees it.
 #[derive(Clone, Debug, Default)]
 pub struct Run {
@@ -261,9 +369,17 @@ pub struct Run {
     pub faults: Vec<(u64, String)>,
     /// Each server's delivered count over time: (time, count).
     pub delivered: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// Client operations answered without error.
     pub client_ops: Vec<ClientOp>,
+    /// Client operations that ended in an error, by ZooKeeper's name of it.
+    pub client_failures: BTreeMap<String, u64>,
     /// Client operations never answered.
     pub unanswered: u64,
+    pub clients: BTreeMap<u32, ClientLane>,
+    /// Resource uses out of token order, or refused, in trace order (at most
+    /// [`MAX_STALE_USES`]; `stale_uses_total` counts them all).
+    pub stale_uses: Vec<StaleUse>,
+    pub stale_uses_total: u64,
     pub violations: Vec<ViolationWindow>,
     /// The window before each violation, microseconds.
     pub window_us: u64,

@@ -5,7 +5,7 @@ use super::escape::esc;
 use super::explain::{cell_html, explanation};
 use super::model::{Establishment, Run};
 use super::scale::{ms, time_label};
-use super::{charts, sequence, timeline};
+use super::{charts, clients, sequence, timeline};
 use std::fmt::Write;
 
 const STYLE: &str = include_str!("style.css");
@@ -35,6 +35,7 @@ pub fn render(run: &Run) -> String {
     violations(&mut s, run);
     summary(&mut s, run);
     charts_section(&mut s, run);
+    clients::section(&mut s, run);
     elections_table(&mut s, run);
     invariants(&mut s, run);
     faults(&mut s, run);
@@ -74,6 +75,14 @@ fn header(s: &mut String, run: &Run) {
         run.established.len(),
         run.faults.len()
     ));
+    if !run.clients.is_empty() {
+        let failed: u64 = run.client_failures.values().sum();
+        facts.push(format!(
+            "{} clients: {} ops answered OK, {failed} failed",
+            run.clients.len(),
+            run.client_ops.len()
+        ));
+    }
     let mut line = esc(&facts.join(" · ")).to_string();
     for (n, v) in run.violations.iter().enumerate() {
         let _ = write!(
@@ -93,11 +102,16 @@ fn header(s: &mut String, run: &Run) {
     }
     let _ = write!(
         s,
-        r##"<nav><a href="#timeline-section">timeline</a>{}<a href="#summary">summary</a><a href="#charts">charts</a><a href="#elections">elections</a><a href="#invariants">invariants</a><a href="#faults">faults</a></nav></header>"##,
+        r##"<nav><a href="#timeline-section">timeline</a>{}<a href="#summary">summary</a><a href="#charts">charts</a>{}<a href="#elections">elections</a><a href="#invariants">invariants</a><a href="#faults">faults</a></nav></header>"##,
         if run.violations.is_empty() {
             ""
         } else {
             r##"<a href="#violations">violations</a>"##
+        },
+        if run.clients.is_empty() {
+            ""
+        } else {
+            r##"<a href="#clients">clients</a>"##
         }
     );
 }
@@ -278,7 +292,15 @@ fn summary(s: &mut String, run: &Run) {
     s.push_str("</section>");
 }
 
-fn legend() -> &'static str {
+fn legend(run: &Run) -> String {
+    let mut s = server_legend().to_string();
+    if !run.clients.is_empty() {
+        s.push_str(client_legend());
+    }
+    s
+}
+
+fn server_legend() -> &'static str {
     concat!(
         r#"<div class="legend">"#,
         r#"<span><i class="sw looking"></i>LOOKING</span>"#,
@@ -299,11 +321,28 @@ fn legend() -> &'static str {
     )
 }
 
+fn client_legend() -> &'static str {
+    concat!(
+        r#"<div class="legend"><span>client lanes:</span>"#,
+        r#"<span><i class="sw leading"></i>believes it leads (election recipe)</span>"#,
+        r#"<span><i class="sw lock"></i>holds the lock</span>"#,
+        r#"<span><i class="sw conn"></i>connected (session live on a server)</span>"#,
+        r#"<span><b class="sym connected">●</b>connected</span>"#,
+        r#"<span><b class="sym">○</b>disconnected</span>"#,
+        r#"<span><b class="sym expired">◆</b>told its session expired</span>"#,
+        r#"<span><b class="sym crash">✕</b>crash</span>"#,
+        r#"<span><i class="sw cpaused"></i>paused (still believing what it held)</span>"#,
+        r#"<span><b class="sym use">|</b>resource use accepted</span>"#,
+        r#"<span><b class="sym refused">✕</b>resource use refused</span>"#,
+        "</div>"
+    )
+}
+
 fn timeline_section(s: &mut String, run: &Run) {
     let _ = write!(
         s,
-        r#"<section id="timeline-section"><h2>Election timeline</h2>{}<div class="scroll">{}</div><p class="muted">Hover over a span or mark for details: states, epochs and last zxids, votes, faults and partitions.</p></section>"#,
-        legend(),
+        r#"<section id="timeline-section"><h2>Election timeline</h2>{}<div class="scroll">{}</div><p class="muted">Hover over a span or mark for details: states, epochs and last zxids, votes, faults and partitions{}.</p></section>"#,
+        legend(run),
         timeline::render(
             run,
             &timeline::View {
@@ -312,7 +351,12 @@ fn timeline_section(s: &mut String, run: &Run) {
                 to_us: run.end_us.max(1),
                 highlight: None,
             }
-        )
+        ),
+        if run.clients.is_empty() {
+            ""
+        } else {
+            "; sessions, connections, recipe roles and resource uses of the clients"
+        }
     );
 }
 
@@ -463,7 +507,8 @@ fn charts_section(s: &mut String, run: &Run) {
         charts::latency(run),
         charts::time_to_elect(run)
     );
-    if !run.client_ops.is_empty() || run.unanswered > 0 {
+    let failed: u64 = run.client_failures.values().sum();
+    if !run.client_ops.is_empty() || run.unanswered > 0 || failed > 0 {
         let mut lat: Vec<u64> = run
             .client_ops
             .iter()
@@ -473,7 +518,7 @@ fn charts_section(s: &mut String, run: &Run) {
         let writes = run.client_ops.iter().filter(|o| o.write).count();
         let _ = write!(
             s,
-            r#"<table><tr><th>client operations answered</th><th>writes</th><th>reads</th><th>unanswered</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr><tr><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{} ms</td><td class="num">{} ms</td><td class="num">{} ms</td><td class="num">{} ms</td></tr></table>"#,
+            r#"<table id="client-ops"><tr><th>client operations answered OK</th><th>writes</th><th>reads</th><th>failed</th><th>unanswered</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr><tr><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{failed}</td><td class="num">{}</td><td class="num">{} ms</td><td class="num">{} ms</td><td class="num">{} ms</td><td class="num">{} ms</td></tr></table>"#,
             lat.len(),
             writes,
             lat.len() - writes,
@@ -482,6 +527,15 @@ fn charts_section(s: &mut String, run: &Run) {
             ms(percentile(&lat, 90.0)),
             ms(percentile(&lat, 99.0)),
             ms(lat.last().copied().unwrap_or(0))
+        );
+        let _ = write!(
+            s,
+            r#"<p class="muted">Latency is from submission to an answer without error. Failed operations are counted apart{}; they are not in the chart.</p>"#,
+            if failed > 0 {
+                format!(": {}", esc(&clients::failures_text(&run.client_failures)))
+            } else {
+                String::new()
+            }
         );
     }
     s.push_str("</section>");

@@ -75,6 +75,7 @@ mod tests {
             at: None,
             text: format!("at {t_us}"),
             alarm: false,
+            routine: false,
         }
     }
 

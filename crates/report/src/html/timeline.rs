@@ -1,11 +1,12 @@
 //! The election timeline: one lane per server over simulated time, coloured by what the
 //! server was doing, with faults, partitions, votes, commits and established leaders drawn
-//! on it.
+//! on it; under them a lane per client (see `client_lanes`).
 //!
 //! It is plain SVG with `<title>` tooltips, so it draws without scripts. However long the
 //! run, a lane holds at most a few marks per pixel: spans and marks closer together than that
 //! are merged, which keeps the report of an hour-long run small.
 
+use super::client_lanes;
 use super::escape::esc;
 use super::model::{Lane, Phase, Run, Segment, Status};
 use super::scale::{ms, time_label, TimeScale};
@@ -35,7 +36,7 @@ pub struct View<'a> {
     pub highlight: Option<u64>,
 }
 
-fn f(x: f64) -> String {
+pub(super) fn f(x: f64) -> String {
     format!("{x:.1}")
 }
 
@@ -44,7 +45,7 @@ fn lane_y(i: usize) -> f64 {
 }
 
 /// The label that fits a span `width` pixels wide, longest first.
-fn fitting(width: f64, options: &[String]) -> Option<&String> {
+pub(super) fn fitting(width: f64, options: &[String]) -> Option<&String> {
     options
         .iter()
         .find(|o| (o.chars().count() as f64) * CHAR_W + 6.0 <= width)
@@ -53,7 +54,8 @@ fn fitting(width: f64, options: &[String]) -> Option<&String> {
 pub fn render(run: &Run, view: &View<'_>) -> String {
     let scale = TimeScale::new(view.from_us, view.to_us, LEFT, WIDTH - LEFT - RIGHT);
     let lanes = run.lanes.len().max(1);
-    let lanes_bottom = lane_y(lanes) - LANE_GAP;
+    let servers_bottom = lane_y(lanes) - LANE_GAP;
+    let lanes_bottom = client_lanes::bottom(servers_bottom, client_lanes::shown(run).len());
     let height = lanes_bottom + 30.0;
     let mut s = String::new();
     let _ = write!(
@@ -65,7 +67,7 @@ pub fn render(run: &Run, view: &View<'_>) -> String {
     );
     let _ = write!(
         s,
-        r##"<defs><pattern id="{id}-down" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#3b3b3b"/><line x1="0" y1="0" x2="0" y2="6" stroke="#6a6a6a" stroke-width="2"/></pattern><pattern id="{id}-paused" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#ffffff" stroke-width="3" opacity="0.85"/></pattern></defs>"##,
+        r##"<defs><pattern id="{id}-down" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#3b3b3b"/><line x1="0" y1="0" x2="0" y2="6" stroke="#6a6a6a" stroke-width="2"/></pattern><pattern id="{id}-paused" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#ffffff" stroke-width="3" opacity="0.85"/></pattern><pattern id="{id}-cpaused" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#4a4a4a" stroke-width="2" opacity="0.45"/></pattern></defs>"##,
         id = esc(view.id)
     );
     axis(&mut s, &scale, lanes_bottom);
@@ -75,6 +77,7 @@ pub fn render(run: &Run, view: &View<'_>) -> String {
     for (i, (id, lane)) in run.lanes.iter().enumerate() {
         lane_svg(&mut s, *id, lane, lane_y(i), &scale, view.id);
     }
+    client_lanes::render(&mut s, run, servers_bottom, &scale, view.id);
     partition_sides(&mut s, run, &scale);
     established_marks(&mut s, run, &scale);
     violation_marks(&mut s, run, &scale, lanes_bottom);
@@ -508,7 +511,7 @@ fn lane_svg(s: &mut String, id: u32, lane: &Lane, y: f64, scale: &TimeScale, svg
 
 /// Marks closer than `min_px` become one, at the first one's place, whose tooltip lists
 /// the first `listed`: a long run keeps a bounded number of marks per lane.
-fn clustered(
+pub(super) fn clustered(
     marks: &[(u64, String)],
     scale: &TimeScale,
     min_px: f64,
