@@ -2,26 +2,10 @@
 //! violation it expects), and the specific thing it exists to show happens, read from the
 //! trace's client and server events.
 
+mod common;
+
 use serde_json::Value;
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::Path;
-use std::rc::Rc;
-
-/// A trace sink the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 struct Run {
     outcome: sim::Outcome,
@@ -29,25 +13,7 @@ struct Run {
 }
 
 fn run(name: &str) -> Run {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios/clients")
-        .join(name);
-    let sc = scenario::load(&path).expect("scenario loads");
-    let sink = Captured::default();
-    let mut opts = sim::Options::new(sc.seed);
-    opts.trace = Some(Box::new(sink.clone()));
-    let outcome = sim::run(&sc, opts);
-    assert!(
-        outcome.verdict.passed,
-        "{name}: {:?} {:?}",
-        outcome.verdict.reasons, outcome.violations
-    );
-    let bytes = sink.0.borrow();
-    let trace = bytes
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).expect("trace line is JSON"))
-        .collect();
+    let (outcome, trace) = common::run_passing("clients", name);
     Run { outcome, trace }
 }
 

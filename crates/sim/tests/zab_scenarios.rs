@@ -1,25 +1,9 @@
 //! The ZAB scenario library: each scenario passes, and the specific thing it exists to show
 //! happens (read from the trace and from every server's final delivered history).
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::path::Path;
-use std::rc::Rc;
+mod common;
+
 use zab::{ServerId, TxnId, Zxid};
-
-/// A trace sink the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 struct Run {
     outcome: sim::Outcome,
@@ -27,25 +11,7 @@ struct Run {
 }
 
 fn run(name: &str) -> Run {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios")
-        .join(name);
-    let sc = scenario::load(&path).expect("scenario loads");
-    let sink = Captured::default();
-    let mut opts = sim::Options::new(sc.seed);
-    opts.trace = Some(Box::new(sink.clone()));
-    let outcome = sim::run(&sc, opts);
-    assert!(
-        outcome.verdict.passed,
-        "{name}: {:?} {:?}",
-        outcome.verdict.reasons, outcome.violations
-    );
-    let bytes = sink.0.borrow();
-    let trace = bytes
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).expect("trace line is JSON"))
-        .collect();
+    let (outcome, trace) = common::run_passing("", name);
     Run { outcome, trace }
 }
 

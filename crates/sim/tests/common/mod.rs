@@ -1,0 +1,47 @@
+//! What the scenario-library tests share: running a library scenario with its trace captured
+//! in memory, and requiring that it matches its `[expect]` table.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::Path;
+use std::rc::Rc;
+
+/// A trace sink the test can read back.
+#[derive(Clone, Default)]
+struct Captured(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `scenarios/<dir>/<name>` with its own seed; it must pass. Returns the outcome and
+/// the trace, one JSON value per line.
+pub fn run_passing(dir: &str, name: &str) -> (sim::Outcome, Vec<serde_json::Value>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(dir)
+        .join(name);
+    let sc = scenario::load(&path).expect("scenario loads");
+    let sink = Captured::default();
+    let mut opts = sim::Options::new(sc.seed);
+    opts.trace = Some(Box::new(sink.clone()));
+    let outcome = sim::run(&sc, opts);
+    assert!(
+        outcome.verdict.passed,
+        "{name}: {:?} {:?}",
+        outcome.verdict.reasons, outcome.violations
+    );
+    let bytes = sink.0.borrow();
+    let trace = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("trace line is JSON"))
+        .collect();
+    (outcome, trace)
+}
