@@ -20,7 +20,7 @@
 use crate::clients::Clients;
 use crate::history::{applied_upto, DeliveredCounts};
 use crate::view::leader_with_quorum;
-use crate::znodes::{ephemerals, ephemerals_of, list};
+use crate::znodes::list;
 use crate::{Checker, ClientEvent, Happening, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{ClientId, Event, ServerId, SessionId, TxnId, TxnOp, ZabPhase};
@@ -129,7 +129,7 @@ impl EphemeralCleanup {
                 .entry(s)
                 .or_insert(Closed { txn: t, at_us: now });
             let Some(sv) = view.server(id) else { return };
-            let left: Vec<&str> = ephemerals_of(sv.tree, s).collect();
+            let left: Vec<&str> = sv.tree.ephemerals_of(s).collect();
             if !left.is_empty() && self.reported.insert((id, s)) {
                 out.push(Violation {
                     invariant: "ephemeral-cleanup",
@@ -169,7 +169,7 @@ impl EphemeralCleanup {
                 continue;
             }
             let mut held: BTreeMap<SessionId, Vec<&str>> = BTreeMap::new();
-            for (s, path) in ephemerals(sv.tree) {
+            for (s, path) in sv.tree.all_ephemerals() {
                 held.entry(s).or_default().push(path);
             }
             for (s, paths) in held {

@@ -22,7 +22,7 @@
 use crate::clients::Clients;
 use crate::committed_ops::CommittedOps;
 use crate::view::{connected_quorum, leader_with_quorum};
-use crate::znodes::{ephemerals, sequence, ELECTION_DIR};
+use crate::znodes::{sequence, ELECTION_DIR};
 use crate::{Checker, ClientEvent, Happening, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::client_api::RecipeEvent;
@@ -224,7 +224,9 @@ impl Progress {
         let Some(sv) = view.server(leader) else {
             return;
         };
-        let Some((_, owner, path)) = ephemerals(sv.tree)
+        let Some((_, owner, path)) = sv
+            .tree
+            .all_ephemerals()
             .filter(|(_, p)| in_election(p))
             .filter_map(|(s, p)| Some((sequence(p)?, s, p)))
             .min()

@@ -875,7 +875,10 @@ mod tests {
             watch: true,
         };
         ok(&mut c, C2, S1, 2, exists);
-        assert_eq!(c.server(S1).tree().ephemerals_of(s), vec!["/e"]);
+        assert_eq!(
+            c.server(S1).tree().ephemerals_of(s).collect::<Vec<_>>(),
+            vec!["/e"]
+        );
         let (z, r) = call(&mut c, C1, S1, 2, ClientOp::CloseSession);
         assert_eq!(r, Ok(Reply::Closed));
         assert_eq!(c.closed.last(), Some(&(S1, C1)));

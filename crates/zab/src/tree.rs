@@ -299,17 +299,9 @@ impl DataTree {
         self.nodes.len()
     }
 
-    /// Paths of the ephemeral znodes `session` owns, sorted.
-    pub fn ephemerals_of(&self, session: SessionId) -> Vec<String> {
-        self.ephemerals
-            .get(&session)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The ephemeral znodes of a session, without copying them (the checkers look after
-    /// every event).
-    pub fn ephemeral_paths(&self, session: SessionId) -> impl Iterator<Item = &str> {
+    /// Paths of the ephemeral znodes `session` owns, sorted, without copying them (the
+    /// checkers look after every event).
+    pub fn ephemerals_of(&self, session: SessionId) -> impl Iterator<Item = &str> {
         self.ephemerals
             .get(&session)
             .into_iter()
@@ -473,7 +465,10 @@ mod tests {
         t.apply(&txn(4, create("/app/a", 10, 1)));
         t.apply(&txn(5, create("/app/b", 11, 2)));
         t.apply(&txn(6, create("/c", 10, 2)));
-        assert_eq!(t.ephemerals_of(SessionId(10)), vec!["/app/a", "/c"]);
+        assert_eq!(
+            t.ephemerals_of(SessionId(10)).collect::<Vec<_>>(),
+            vec!["/app/a", "/c"]
+        );
         let r = t.apply(&txn(
             7,
             TxnOp::CloseSession {
@@ -485,7 +480,7 @@ mod tests {
         assert!(t.exists("/app/b") && t.exists("/app"));
         assert!(!t.has_session(SessionId(10)));
         assert!(t.has_session(SessionId(11)));
-        assert!(t.ephemerals_of(SessionId(10)).is_empty());
+        assert_eq!(t.ephemerals_of(SessionId(10)).count(), 0);
         let deleted: Vec<&str> = r
             .triggers
             .iter()

@@ -164,18 +164,22 @@ impl Sim {
 
     /// Feeds one input to a client, or holds it while the client is paused.
     fn client_step(&mut self, id: ClientId, input: ClientInput, held: Ev) {
-        let now = self.world.now;
-        let Some(cs) = &mut self.clients else { return };
-        let mut out = std::mem::take(&mut cs.out);
         let Some(slot) = self.client_slot_mut(id) else {
             return;
         };
         if slot.paused {
             slot.held.push(held);
-            self.clients.as_mut().expect("clients").out = out;
             return;
         }
-        let Some(proc) = slot.proc.as_mut() else {
+        self.client_run(id, input);
+    }
+
+    /// Feeds one input to a client that is known not to be paused.
+    fn client_run(&mut self, id: ClientId, input: ClientInput) {
+        let now = self.world.now;
+        let Some(cs) = &mut self.clients else { return };
+        let mut out = std::mem::take(&mut cs.out);
+        let Some(proc) = self.client_slot_mut(id).and_then(|s| s.proc.as_mut()) else {
             self.clients.as_mut().expect("clients").out = out;
             return;
         };
@@ -341,15 +345,8 @@ impl Sim {
             to: me,
             msg: &msg,
         });
-        let held = Ev::Deliver {
-            from,
-            to: me,
-            channel: Channel::Client,
-            conn,
-            gen,
-            msg: msg.clone(),
-        };
-        self.client_step(id, ClientInput::Receive { from: server, msg }, held);
+        // A pause was dealt with above, so the message needs no copy to hold.
+        self.client_run(id, ClientInput::Receive { from: server, msg });
     }
 
     /// The client learns that its connection to `peer` broke.
