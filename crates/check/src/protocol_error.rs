@@ -2,9 +2,9 @@
 //!
 //! ZooKeeper guards the protocol with checks that log an error, drop the connection or exit the
 //! JVM when they fail: a COMMIT that does not match the oldest pending txn
-//! (`UNMATCHED_TXN_COMMIT`), a TRUNC below the snapshot, a NEWLEADER ack from another epoch
-//! (`waitForNewLeaderAck`), a NEWLEADER whose epoch differs from LEADERINFO, and, at startup,
-//! epoch files that contradict the log (`QuorumPeer.loadDataBase`, ZOOKEEPER-1653). The correct
+//! (`UNMATCHED_TXN_COMMIT`), a TRUNC below a txn its snapshot holds, a NEWLEADER ack from
+//! another epoch (`waitForNewLeaderAck`), a NEWLEADER whose epoch differs from LEADERINFO, and,
+//! at startup, epoch files that contradict the log (`QuorumPeer.loadDataBase`, ZOOKEEPER-1653). The correct
 //! protocol never trips them, so each one is evidence that an earlier step went wrong, reported
 //! where it surfaces. Catches `zk-4685`: a proposal ACK overtakes the NEWLEADER ack, and the
 //! leader reads it as a NEWLEADER ack "from a different epoch".

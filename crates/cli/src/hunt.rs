@@ -39,9 +39,14 @@ pub struct HuntArgs {
     markdown: bool,
 }
 
-/// Variants a sweep cannot find yet, and why; left out unless named with `--bug`. Every
-/// variant is hunted today; the list stays for variants added before their workload is.
-const NOT_HUNTED: &[(&str, &str)] = &[];
+/// Variants the default sweep does not reach within its budget, and why; left out unless
+/// named with `--bug`.
+const NOT_HUNTED: &[(&str, &str)] = &[(
+    "ack-outlives-trunc",
+    "not by this swarm (none in 22,000 seeds): it needs a reset follower back on a slow \
+     truncation as its leader commits and crashes; `scenarios/swarm/three-servers-resets.toml` \
+     finds it at seed 1551",
+)];
 
 /// What the hunt for one variant found.
 struct Found {

@@ -259,6 +259,11 @@ impl Sim {
                 sim.extend_faults(at + faults::duration_us(&p));
                 sim.queue.push(at, Ev::Fault(p));
             }
+            if sc.network.reset > 0.0 {
+                // Connection resets are random faults too, drawn until `until_ms`: liveness
+                // is judged after they stop, not while they still break connections.
+                sim.extend_faults(sim.reset_until_us);
+            }
         }
         sim.schedule_liveness();
         if let Some(upto) = sc.cluster.committed {

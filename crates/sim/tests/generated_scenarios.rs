@@ -132,6 +132,30 @@ fn action(participants: u8, observers: u8, clients: Option<u32>) -> BoxedStrateg
     .boxed()
 }
 
+/// A recipe leader or lock holder that is paused past its session timeout and then wakes
+/// acts after its successor unless the resource checks fencing tokens: that is the recipe's
+/// documented limit (`scenarios/clients/recipe-gc-pause.toml`), not a protocol failure, so a
+/// generated election or lock run in which a client can be paused always fences.
+fn fence_paused_recipes(sc: &mut Scenario) {
+    let pausing_clients = sc.faults.iter().any(|f| {
+        matches!(
+            f.action,
+            Action::Pause {
+                target: Selector::Client | Selector::ClientN(_),
+                ..
+            }
+        )
+    }) || sc
+        .random
+        .as_ref()
+        .is_some_and(|r| r.client_pause_per_min > 0.0);
+    if let Some(c) = &mut sc.clients {
+        if pausing_clients && matches!(c.workload, Workload::Election | Workload::Lock) {
+            c.fencing = true;
+        }
+    }
+}
+
 fn workload() -> impl Strategy<Value = Workload> {
     prop_oneof![
         Just(Workload::Kv),
@@ -290,6 +314,7 @@ fn case() -> impl Strategy<Value = Case> {
                         leader: true,
                     },
                 };
+                fence_paused_recipes(&mut sc);
                 sc.run.liveness_ms =
                     SETTLE_MS + sim::swarm::election_backoff_ms(faults_end_ms(&sc));
                 sc.expect.leader = liveness_owed(&sc);

@@ -142,6 +142,37 @@ fn follower_with_abandoned_txn_gets_trunc() {
 }
 
 #[test]
+fn trunc_below_an_epoch_start_snapshot_keeps_the_snapshot() {
+    let r = run("trunc-below-snapshot-zxid.toml");
+    let decisions = r.events("SyncDecision");
+    let to_s5 = |mode: &str| -> Vec<u64> {
+        decisions
+            .iter()
+            .filter(|(_, d)| d["learner"] == 5 && d["mode"] == mode)
+            .map(|(_, d)| d["zxid"].as_u64().expect("zxid"))
+            .collect()
+    };
+    // s5 is sent a snapshot named after an epoch start, then a TRUNC below that name.
+    let snap = *to_s5("Snap").first().expect("s5 gets SNAP");
+    assert_eq!(
+        Zxid(snap).counter(),
+        0,
+        "the snapshot is named after an epoch start"
+    );
+    assert!(
+        to_s5("Trunc").iter().any(|z| *z < snap),
+        "s5 is later sent TRUNC below {}",
+        Zxid(snap)
+    );
+    let failed = r
+        .events("LearnerShutdown")
+        .into_iter()
+        .any(|(s, e)| s == "s5" && e["reason"] == "truncation failed");
+    assert!(!failed, "the truncation succeeds");
+    assert!(r.agreed_history().len() >= 60);
+}
+
+#[test]
 fn rolling_restart_and_minority_partition_lose_nothing() {
     for name in [
         "rolling-restart-under-writes.toml",

@@ -59,3 +59,25 @@ fn a_thousand_seeds_of_the_five_server_swarm_with_writes() {
         "{committed} txns committed over 1000 seeds"
     );
 }
+
+/// Swarm seeds that once broke the correct protocol, each for its own reason: 140 lost a
+/// txn committed on a follower's ACK from before its TRUNC (`ack-outlives-trunc` is that
+/// behaviour); 6602 sent TRUNC below a snapshot named after an epoch start; 17130 left a
+/// learner holding a leader's snapshot beside its old currentEpoch after its connection broke
+/// during NEWLEADER's writes. They must stay fixed.
+#[test]
+fn swarm_seeds_that_once_failed_pass() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/swarm/five-servers-writes.toml");
+    let base = scenario::load(&path).expect("scenario loads");
+    for seed in [140, 6602, 17130] {
+        let (sc, _) = sim::swarm::draw(&base, seed);
+        let o = sim::run(&sc, sim::Options::new(seed));
+        assert!(
+            o.verdict.passed && o.violations.is_empty(),
+            "swarm seed {seed}: {:?} {:?}",
+            o.verdict.reasons,
+            o.violations
+        );
+    }
+}

@@ -45,6 +45,7 @@ bugs! {
     QuorumOffByOne = "quorum-off-by-one": "a quorum is n/2 servers instead of n/2+1 (2 of 4 counts as a majority)",
     ObserverVotes = "observer-votes": "observers' ACKs and votes count towards quorums",
     StaleReadOwnWrite = "stale-read-own-write": "a follower answers a client's read before applying that client's own write",
+    AckOutlivesTrunc = "ack-outlives-trunc": "the leader keeps counting a follower's ACK of a proposal that the follower's next sync truncates",
 }
 
 impl Bug {

@@ -112,6 +112,14 @@ pub struct Snapshot {
     pub tree: DataTree,
 }
 
+impl Snapshot {
+    /// The newest txn the snapshot holds. Its name (`zxid`) can be higher: a leader's data
+    /// tree carries its NEWLEADER zxid, an epoch start with no txn behind it.
+    pub fn last_txn(&self) -> Option<Zxid> {
+        self.tree.applied.last().map(|t| t.zxid)
+    }
+}
+
 impl Serialize for Snapshot {
     /// Snapshots travel inside SNAP packets; the trace records only which zxid they hold.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -140,7 +148,7 @@ pub enum DiskOp {
     /// Append a txn to the txn log.
     Append(Txn),
     /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`), and every snapshot
-    /// newer than it.
+    /// holding a txn after it.
     Truncate(Zxid),
     /// Write a snapshot. `replaces_log` is set for a snapshot received by SNAP: the old log up
     /// to its zxid is superseded by it.
@@ -192,7 +200,8 @@ impl DiskImage {
             DiskOp::Truncate(zxid) => {
                 let keep = self.log.partition_point(|t| t.zxid <= *zxid);
                 self.log.truncate(keep);
-                self.snapshots.retain(|s| s.zxid <= *zxid);
+                self.snapshots
+                    .retain(|s| !matches!(s.last_txn(), Some(last) if last > *zxid));
             }
             DiskOp::Snapshot {
                 snapshot,

@@ -16,6 +16,7 @@ use crate::prep::prep_write;
 use crate::server::{AfterWrite, Role, Server};
 use crate::sessions::SessionTracker;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
 /// Where a `LearnerHandler` is in its conversation with its learner.
@@ -533,11 +534,23 @@ impl Server {
             peer_last_zxid: peer_last,
         });
         // startForwarding: outstanding proposals beyond what the learner will have.
-        let l = self.leader_ref();
+        let forget_acks = !self.cfg.has(Bug::AckOutlivesTrunc);
+        let l = self.leader_mut();
         if !observer && l.last_proposed > current {
-            for (z, p) in &l.outstanding {
-                if *z > current {
-                    packets.push(Message::Proposal { txn: p.txn.clone() });
+            for p in l
+                .outstanding
+                .range_mut((Excluded(current), Unbounded))
+                .map(|(_, p)| p)
+            {
+                packets.push(Message::Proposal { txn: p.txn.clone() });
+                // The learner's log will hold nothing above `current` until it logs these
+                // again, so an ACK it sent for one of them on an earlier connection no longer
+                // vouches for anything: a TRUNC has just undone it. ZooKeeper keeps such ACKs
+                // in the proposal's ack set (Leader.processAck), which lets a proposal commit
+                // on a copy that no longer exists; zabsim's correct protocol forgets them and
+                // waits for the ACKs that follow the re-sent proposals.
+                if forget_acks {
+                    p.acks.remove(&sid);
                 }
             }
         }

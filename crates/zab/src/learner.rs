@@ -72,6 +72,9 @@ pub(crate) struct Learner {
     /// packetsCommitted.
     committed: VecDeque<Zxid>,
     blocked: Option<Blocked>,
+    /// Why the connection to the leader was lost while NEWLEADER's disk writes were under way:
+    /// the learner gives up on the leader once they are done (see `learner_give_up`).
+    lost_during_newleader: Option<&'static str>,
     backlog: VecDeque<Message>,
     /// FollowerZooKeeperServer.pendingTxns: logged proposals waiting for their COMMIT.
     pending_txns: VecDeque<Txn>,
@@ -117,6 +120,7 @@ impl Server {
             not_logged: VecDeque::new(),
             committed: VecDeque::new(),
             blocked: None,
+            lost_during_newleader: None,
             backlog: VecDeque::new(),
             pending_txns: VecDeque::new(),
             touched: BTreeMap::new(),
@@ -229,10 +233,17 @@ impl Server {
                 self.replace_tree(snapshot.tree.clone(), out);
             }
             Message::Trunc { zxid } => {
-                if zxid < self.base.zxid {
+                // A snapshot's zxid can be an epoch start above every txn it holds (a leader
+                // sets lastProcessedZxid to its NEWLEADER zxid, and SNAP ships that), so the
+                // TRUNC may be below the snapshot's name yet undo nothing in it. Only a txn
+                // inside the snapshot cannot be truncated away.
+                let snapshot_last_txn = self.base.last_txn();
+                if snapshot_last_txn.is_some_and(|last| zxid < last) {
                     let reason = format!(
-                        "Not able to truncate the log to {zxid}: it is below the snapshot at {}",
-                        self.base.zxid
+                        "Not able to truncate the log to {zxid}: the snapshot at {} holds txns \
+                         up to {}",
+                        self.base.zxid,
+                        snapshot_last_txn.unwrap_or_default()
                     );
                     out.event(Event::ProtocolError { reason });
                     self.learner_shutdown("truncation failed", out);
@@ -244,12 +255,12 @@ impl Server {
                 // ZKDatabase.truncateLog truncates and reloads in one call on the learner
                 // thread: whatever happens to the connection meanwhile, the data tree never
                 // outlives the log it came from.
-                if self.cfg.has(Bug::Zk2845) {
-                    // The in-memory database survives the truncation.
-                    self.tree.last_processed = zxid;
-                } else {
+                if !self.cfg.has(Bug::Zk2845) {
                     self.reload_tree(out);
                 }
+                // Learner.syncWithLeader sets lastProcessedZxid to the TRUNC zxid whatever the
+                // reload gave; with zk-2845 the in-memory database survives the truncation.
+                self.tree.last_processed = zxid;
                 self.learner_mut().blocked = Some(Blocked::Trunc);
             }
             other => {
@@ -543,6 +554,12 @@ impl Server {
                 }
                 Blocked::NewLeaderEpoch => {
                     self.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
+                    if let Some(reason) = self.learner_ref().lost_during_newleader {
+                        // The NEWLEADER ack is where the learner thread next touches the
+                        // socket, and finds it gone.
+                        self.learner_shutdown(reason, out);
+                        return;
+                    }
                     let l = self.learner_mut();
                     let zxid = l.newleader_zxid.expect("newleader");
                     l.newleader_acked = true;
@@ -579,7 +596,7 @@ impl Server {
                 let limit = if l.newleader_acked { sync } else { init };
                 let due = l.last_heard_us + limit;
                 if now >= due {
-                    self.learner_shutdown(
+                    self.learner_give_up(
                         "no packet from the leader within the socket timeout",
                         out,
                     );
@@ -601,7 +618,25 @@ impl Server {
             out.set_timer(Timer::LearnerRetry, now + CONNECT_RETRY_US);
             return;
         }
-        self.learner_shutdown("connection to the leader broke", out);
+        self.learner_give_up("connection to the leader broke", out);
+    }
+
+    /// The leader is gone or silent. Learner.syncWithLeader handles NEWLEADER with synchronous
+    /// disk I/O (updatingEpoch marker, snapshot, synced txns, currentEpoch) and notices a dead
+    /// socket only when it writes the ack, so a learner inside those writes finishes them
+    /// first. Leaving in the middle would strand a snapshot taken from the new leader beside
+    /// the old currentEpoch: the server would vote as if it had never seen that epoch, and a
+    /// leader from the old epoch could order it to truncate below the snapshot.
+    fn learner_give_up(&mut self, reason: &'static str, out: &mut Outputs) {
+        let l = self.learner_mut();
+        if matches!(
+            l.blocked,
+            Some(Blocked::NewLeaderUpdating | Blocked::NewLeaderLog | Blocked::NewLeaderEpoch)
+        ) {
+            l.lost_during_newleader.get_or_insert(reason);
+            return;
+        }
+        self.learner_shutdown(reason, out);
     }
 
     /// `Learner.shutdown`: close the socket and look for a leader again.
