@@ -4,7 +4,8 @@
 //! dropped on its own. Then, greedily and until nothing more goes: drop each fault, end the run
 //! sooner, give the clients fewer operations and fewer clients, and switch off connection
 //! resets and reordering. A change is kept only if the run, with the same seed, still fails
-//! with the same invariant (or, for a run that broke no invariant, for the same reason). Each
+//! with the same invariant and breaks no other that the original run kept (or, for a run that
+//! broke no invariant, for the same reason). Each
 //! candidate is one deterministic run, so the result is the same every time.
 
 use crate::export::export;
@@ -53,11 +54,17 @@ fn failure(sc: &Scenario, o: &Outcome) -> Option<Failure> {
     })
 }
 
-fn still_fails(sc: &Scenario, seed: u64, target: &Failure) -> bool {
+/// Whether a candidate still fails the way the original run did. For an invariant, the
+/// candidate must also break nothing the original run kept: a shorter liveness window, say,
+/// can add an `election-liveness` failure of its own, and a shrunk scenario that fails for
+/// two reasons explains neither.
+fn still_fails(sc: &Scenario, seed: u64, target: &Failure, broken: &[&'static str]) -> bool {
     let o = crate::run(sc, Options::new(seed));
     match target {
         Failure::Invariant(name) => {
-            !o.verdict.passed && o.violations.iter().any(|v| v.invariant == *name)
+            !o.verdict.passed
+                && o.violations.iter().any(|v| v.invariant == *name)
+                && o.violations.iter().all(|v| broken.contains(&v.invariant))
         }
         Failure::Verdict(_) => failure(sc, &o).as_ref() == Some(target),
     }
@@ -73,6 +80,7 @@ pub fn shrink(sc: &Scenario, seed: u64, max_runs: usize) -> Result<Shrunk, Strin
             sc.name
         ));
     };
+    let broken: Vec<&'static str> = o.violations.iter().map(|v| v.invariant).collect();
     let mut cur = export(sc, sc.bugs, &o.executed);
     let faults_before = cur.faults.len();
     let runs = std::cell::Cell::new(1usize);
@@ -85,7 +93,7 @@ pub fn shrink(sc: &Scenario, seed: u64, max_runs: usize) -> Result<Shrunk, Strin
             return false;
         }
         runs.set(runs.get() + 1);
-        if still_fails(&cand, seed, &target) {
+        if still_fails(&cand, seed, &target, &broken) {
             *cur = cand;
             true
         } else {

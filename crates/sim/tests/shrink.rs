@@ -1,5 +1,5 @@
 //! Shrinking: a zk-1154 failure found by the swarm comes down to a few faults and still fails
-//! with the same invariant; a passing run has nothing to shrink.
+//! with the same invariant and no new one; a passing run has nothing to shrink.
 
 use std::path::Path;
 use zab::Bug;
@@ -35,6 +35,19 @@ fn a_zk_1154_swarm_failure_shrinks_to_at_most_three_faults() {
         panic!("zk-1154 breaks an invariant, got {}", shrunk.failure);
     };
     assert!(o.violations.iter().any(|v| v.invariant == name), "{text}");
+    // And it breaks nothing the original failure did not.
+    let original: Vec<&str> = sim::run(&sc, sim::Options::new(seed))
+        .violations
+        .iter()
+        .map(|v| v.invariant)
+        .collect();
+    for v in &o.violations {
+        assert!(
+            original.contains(&v.invariant),
+            "new: {}\n{text}",
+            v.invariant
+        );
+    }
     // Without the bug the same small schedule is fine.
     let mut fixed = back.clone();
     fixed.bugs = zab::BugSet::default();
