@@ -2,9 +2,12 @@
 //! reports: the session it holds, the server it talks to, and whether the process is crashed
 //! or paused. Each checker owns its own instance, so checkers stay independent of one another.
 
-use crate::{ClientEvent, Happening};
+use crate::{ClientEvent, Happening, HappeningKind, Interest};
 use std::collections::BTreeMap;
 use zab::{ClientId, ServerId, SessionId};
+
+/// What [`Clients::follow`] reads: a checker that follows clients must see these.
+pub(crate) const INTEREST: Interest = Interest::of(&[HappeningKind::Client]);
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Client {

@@ -9,9 +9,13 @@
 //! commit in order and a new leader delivers every older txn before it proposes.
 
 use crate::history::{applied_upto, DeliveredCounts};
-use crate::{Happening, View};
+use crate::{Happening, HappeningKind, Interest, View};
 use std::collections::BTreeMap;
 use zab::{Event, TxnId, TxnOp};
+
+/// What [`CommittedOps::follow`] reads: a checker that follows commits must see these.
+pub(crate) const INTEREST: Interest =
+    Interest::of(&[HappeningKind::Proposed, HappeningKind::Committed]).union(crate::DELIVERIES);
 
 #[derive(Debug, Default)]
 pub(crate) struct CommittedOps {

@@ -21,7 +21,7 @@ use crate::clients::Clients;
 use crate::history::{applied_upto, DeliveredCounts};
 use crate::view::leader_with_quorum;
 use crate::znodes::list;
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{ClientId, Event, ServerId, SessionId, TxnId, TxnOp, ZabPhase};
 
@@ -58,6 +58,18 @@ pub struct EphemeralCleanup {
 impl Checker for EphemeralCleanup {
     fn name(&self) -> &'static str {
         "ephemeral-cleanup"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::clients::INTEREST
+            .union(crate::DELIVERIES)
+            .union(Interest::of(&[
+                HappeningKind::Proposed,
+                HappeningKind::Committed,
+                HappeningKind::Established,
+                HappeningKind::Client,
+                HappeningKind::LivenessDeadline,
+            ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -20,7 +20,7 @@
 //! and each answer is one map lookup. The end-of-run check walks one history once.
 
 use crate::history::{applied_upto, DeliveredCounts};
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::db::RequestId;
 use zab::{ClientId, ClientOp, Event, ServerId, TxnId, Zxid};
@@ -78,6 +78,15 @@ fn at_zxid(zxid: Zxid) -> std::ops::RangeInclusive<TxnId> {
 impl Checker for LinearizableWrites {
     fn name(&self) -> &'static str {
         "linearizable-writes"
+    }
+
+    fn interest(&self) -> Interest {
+        Interest::of(&[
+            HappeningKind::Proposed,
+            HappeningKind::Client,
+            HappeningKind::LivenessDeadline,
+        ])
+        .union(crate::DELIVERIES)
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

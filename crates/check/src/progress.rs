@@ -23,7 +23,7 @@ use crate::clients::Clients;
 use crate::committed_ops::CommittedOps;
 use crate::view::{connected_quorum, leader_with_quorum};
 use crate::znodes::{sequence, ELECTION_DIR};
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::client_api::RecipeEvent;
 use zab::{ClientId, ClientOp, KeeperError, ServerId, SessionId, TxnOp};
@@ -59,6 +59,15 @@ fn in_election(path: &str) -> bool {
 impl Checker for Progress {
     fn name(&self) -> &'static str {
         "progress"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::clients::INTEREST
+            .union(crate::committed_ops::INTEREST)
+            .union(Interest::of(&[
+                HappeningKind::Client,
+                HappeningKind::LivenessDeadline,
+            ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -21,7 +21,7 @@
 
 use crate::clients::Clients;
 use crate::committed_ops::CommittedOps;
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::client_api::RecipeEvent;
 use zab::{ClientId, SessionId, TxnOp, Zxid};
@@ -54,6 +54,10 @@ pub struct RecipeSafety {
 impl Checker for RecipeSafety {
     fn name(&self) -> &'static str {
         "recipe-safety"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::clients::INTEREST.union(crate::committed_ops::INTEREST)
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

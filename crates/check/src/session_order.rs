@@ -19,7 +19,7 @@
 //! Incremental: per client, the cxids in flight and the highest zxid seen.
 
 use crate::clients::Clients;
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::BTreeMap;
 use zab::{ClientId, Endpoint, Message, ServerId, Zxid};
 
@@ -40,6 +40,13 @@ pub struct SessionOrder {
 impl Checker for SessionOrder {
     fn name(&self) -> &'static str {
         "session-order"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::clients::INTEREST.union(Interest::of(&[
+            HappeningKind::Client,
+            HappeningKind::Deliver,
+        ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

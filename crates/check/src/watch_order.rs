@@ -22,7 +22,7 @@
 
 use crate::committed_ops::CommittedOps;
 use crate::znodes::parent;
-use crate::{Checker, ClientEvent, Happening, View, Violation};
+use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use zab::{ClientId, ClientOp, EventType, Reply, SessionId, TxnOp, WatchKind, WatchedEvent, Zxid};
@@ -80,6 +80,10 @@ pub struct WatchOrder {
 impl Checker for WatchOrder {
     fn name(&self) -> &'static str {
         "watch-order"
+    }
+
+    fn interest(&self) -> Interest {
+        crate::committed_ops::INTEREST.union(Interest::of(&[HappeningKind::Client]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
