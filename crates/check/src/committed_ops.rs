@@ -17,6 +17,11 @@ use zab::{Event, TxnId, TxnOp};
 pub(crate) const INTEREST: Interest =
     Interest::of(&[HappeningKind::Proposed, HappeningKind::Committed]).union(crate::DELIVERIES);
 
+/// The txns one happening shows committed: at most one from a `Committed`, any number from a
+/// delivery.
+pub(crate) type Newly =
+    std::iter::Chain<std::option::IntoIter<(TxnId, TxnOp)>, std::vec::IntoIter<(TxnId, TxnOp)>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct CommittedOps {
     deliveries: DeliveredCounts,
@@ -24,15 +29,17 @@ pub(crate) struct CommittedOps {
 }
 
 impl CommittedOps {
-    /// Follows one happening; returns the txns it shows committed for the first time.
-    pub(crate) fn follow(&mut self, h: &Happening<'_>, view: &dyn View) -> Vec<(TxnId, TxnOp)> {
+    /// Follows one happening; returns the txns it shows committed for the first time. A
+    /// leader's `Committed` names one txn, the commonest case, and costs no allocation.
+    pub(crate) fn follow(&mut self, h: &Happening<'_>, view: &dyn View) -> Newly {
+        let none = || None.into_iter().chain(Vec::new());
         match h {
             Happening::Server {
                 event: Event::Proposed { txn, op, .. },
                 ..
             } => {
                 self.proposed.insert(*txn, op.clone());
-                Vec::new()
+                none()
             }
             Happening::Server {
                 event: Event::Committed { txn, .. },
@@ -41,22 +48,23 @@ impl CommittedOps {
                 .proposed
                 .remove_entry(txn)
                 .into_iter()
-                .collect::<Vec<_>>(),
+                .chain(Vec::new()),
             _ => {
                 let Some((id, range)) = self.deliveries.follow(h) else {
-                    return Vec::new();
+                    return none();
                 };
                 if self.proposed.is_empty() {
-                    return Vec::new();
+                    return none();
                 }
                 let Some(applied) = applied_upto(view, id, range.end) else {
-                    return Vec::new();
+                    return none();
                 };
-                applied
+                let many: Vec<_> = applied
                     .iter()
                     .skip(range.start)
                     .filter_map(|t| self.proposed.remove_entry(t))
-                    .collect()
+                    .collect();
+                None.into_iter().chain(many)
             }
         }
     }

@@ -23,7 +23,7 @@ use crate::view::leader_with_quorum;
 use crate::znodes::list;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
-use zab::{ClientId, Event, ServerId, SessionId, TxnId, TxnOp, ZabPhase};
+use zab::{ClientId, Event, Path, ServerId, SessionId, TxnId, TxnOp, ZabPhase};
 
 /// A committed closeSession.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +47,7 @@ pub struct EphemeralCleanup {
     /// closeSession proposals.
     closes: BTreeMap<TxnId, SessionId>,
     /// Proposals creating an ephemeral znode: its owner and path.
-    creates: BTreeMap<TxnId, (SessionId, String)>,
+    creates: BTreeMap<TxnId, (SessionId, Path)>,
     closed: BTreeMap<SessionId, Closed>,
     /// Sessions of crashed clients.
     crashed: BTreeMap<SessionId, ClientId>,

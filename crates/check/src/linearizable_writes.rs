@@ -22,22 +22,47 @@
 use crate::history::{applied_upto, DeliveredCounts};
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use zab::db::RequestId;
-use zab::{ClientId, ClientOp, Event, ServerId, TxnId, Zxid};
+use zab::{ClientId, ClientOp, Event, Path, ServerId, TxnId, Zxid};
+
+/// Which write, for messages: printed as "c1's create /a (operation 3)". Kept as parts, not
+/// text, because only a violation ever prints it and every write carries one.
+#[derive(Clone, Debug)]
+struct What {
+    client: ClientId,
+    op: u64,
+    name: &'static str,
+    path: Option<Path>,
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let What {
+            client,
+            op,
+            name,
+            path,
+        } = self;
+        match path {
+            Some(path) => write!(f, "{client}'s {name} {path} (operation {op})"),
+            None => write!(f, "{client}'s {name} (operation {op})"),
+        }
+    }
+}
 
 /// An acknowledged write.
 #[derive(Clone, Debug)]
 struct Acked {
     request: RequestId,
     zxid: Zxid,
-    /// "c1's create /a (operation 3)".
-    what: String,
+    what: What,
     at_us: u64,
 }
 
 /// A write submitted and not yet answered.
 struct InFlight {
-    what: String,
+    what: What,
     submitted_us: u64,
     /// The acknowledged write with the highest zxid when it was submitted.
     must_follow: Option<Acked>,
@@ -57,10 +82,12 @@ pub struct LinearizableWrites {
     reported: BTreeSet<Zxid>,
 }
 
-fn describe(client: ClientId, op: u64, request: &ClientOp) -> String {
-    match request.path() {
-        Some(path) => format!("{client}'s {} {path} (operation {op})", request.name()),
-        None => format!("{client}'s {} (operation {op})", request.name()),
+fn describe(client: ClientId, op: u64, request: &ClientOp) -> What {
+    What {
+        client,
+        op,
+        name: request.name(),
+        path: request.path().cloned(),
     }
 }
 

@@ -26,10 +26,11 @@ use crate::znodes::{sequence, ELECTION_DIR};
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::client_api::RecipeEvent;
-use zab::{ClientId, ClientOp, KeeperError, ServerId, SessionId, TxnOp};
+use zab::{ClientId, ClientOp, KeeperError, Path, ServerId, SessionId, TxnOp};
 
 struct Waiting {
-    what: String,
+    /// The request's name and path, printed only if it stalls.
+    what: (&'static str, Option<Path>),
     first_us: u64,
     submitted_us: u64,
     server: ServerId,
@@ -110,10 +111,7 @@ impl Progress {
                         self.election_changed_us = now;
                     }
                 }
-                let what = match request.path() {
-                    Some(p) => format!("{} {p}", request.name()),
-                    None => request.name().to_string(),
-                };
+                let what = (request.name(), request.path().cloned());
                 let first_us = self.stalled.get(&id).copied().unwrap_or(now);
                 self.waiting.insert(
                     (id, *op),
@@ -198,13 +196,16 @@ impl Progress {
             } else {
                 format!(" (submitted at {} ms)", w.submitted_us / 1000)
             };
+            let what = match &w.what {
+                (name, Some(path)) => format!("{name} {path}"),
+                (name, None) => name.to_string(),
+            };
             out.push(Violation {
                 invariant: "progress",
                 at_us: now,
                 server: Some(w.server),
                 message: format!(
-                    "{client}'s {} (operation {op}) to {}{stalled} is still unanswered {} ms after the last fault ended (at {} ms); {quorum} were up and connected",
-                    w.what,
+                    "{client}'s {what} (operation {op}) to {}{stalled} is still unanswered {} ms after the last fault ended (at {} ms); {quorum} were up and connected",
                     w.server,
                     now.saturating_sub(faults_over_us) / 1000,
                     faults_over_us / 1000,
@@ -366,7 +367,7 @@ mod tests {
             s.recipe(
                 1,
                 RecipeEvent::Leading {
-                    path: format!("{ELECTION_DIR}/guid-1-n_0000000001"),
+                    path: format!("{ELECTION_DIR}/guid-1-n_0000000001").into(),
                     token: zab::Zxid::new(2, 5),
                 },
             );

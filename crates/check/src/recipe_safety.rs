@@ -24,14 +24,14 @@ use crate::committed_ops::CommittedOps;
 use crate::{Checker, ClientEvent, Happening, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::client_api::RecipeEvent;
-use zab::{ClientId, SessionId, TxnOp, Zxid};
+use zab::{ClientId, Path, SessionId, TxnOp, Zxid};
 
 /// A client's belief that it leads or holds the lock.
 #[derive(Clone, Debug)]
 struct Claim {
     since_us: u64,
     session: SessionId,
-    path: String,
+    path: Path,
 }
 
 #[derive(Default)]
@@ -44,7 +44,7 @@ pub struct RecipeSafety {
     ids: BTreeMap<u64, ClientId>,
     produced: BTreeSet<String>,
     /// Znodes a committed create made.
-    created: BTreeSet<String>,
+    created: BTreeSet<Path>,
     consumed: BTreeMap<String, ClientId>,
     config: BTreeMap<ClientId, u64>,
     /// The newest token the protected resource accepted, and from whom.
@@ -166,7 +166,7 @@ impl RecipeSafety {
                     )));
                     return;
                 }
-                if !self.produced.contains(item) && !self.created.contains(item) {
+                if !self.produced.contains(item) && !self.created.contains(item.as_str()) {
                     out.push(violation(format!(
                         "{c} consumed queue item {item}, which nobody produced"
                     )));

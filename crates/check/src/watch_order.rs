@@ -25,7 +25,9 @@ use crate::znodes::parent;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use zab::{ClientId, ClientOp, EventType, Reply, SessionId, TxnOp, WatchKind, WatchedEvent, Zxid};
+use zab::{
+    ClientId, ClientOp, EventType, Path, Reply, SessionId, TxnOp, WatchKind, WatchedEvent, Zxid,
+};
 
 /// Which changes trigger a watch: data and exist watches fire on any change to the znode
 /// itself, child watches on changes to its children (and its deletion).
@@ -56,7 +58,7 @@ struct Watch {
     trigger: Option<Zxid>,
 }
 
-type WatchKey = (ClientId, String, Table);
+type WatchKey = (ClientId, Path, Table);
 
 #[derive(Default)]
 pub struct WatchOrder {
@@ -64,17 +66,17 @@ pub struct WatchOrder {
     /// Requests submitted and not yet answered.
     in_flight: BTreeMap<(ClientId, u64), ClientOp>,
     /// Committed changes of each znode: zxid, and whether the znode exists after it.
-    node_changes: BTreeMap<String, BTreeMap<Zxid, bool>>,
+    node_changes: BTreeMap<Path, BTreeMap<Zxid, bool>>,
     /// Committed changes of each znode's children (and its own deletion).
-    child_changes: BTreeMap<String, BTreeSet<Zxid>>,
+    child_changes: BTreeMap<Path, BTreeSet<Zxid>>,
     /// Ephemeral znodes by owner, as committed: a closeSession deletes them.
-    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
-    owners: BTreeMap<String, SessionId>,
+    ephemerals: BTreeMap<SessionId, BTreeSet<Path>>,
+    owners: BTreeMap<Path, SessionId>,
     watches: BTreeMap<WatchKey, Watch>,
     /// Watches whose trigger is not committed yet, by what they watch.
-    unarmed: BTreeMap<(String, Table), BTreeSet<ClientId>>,
+    unarmed: BTreeMap<(Path, Table), BTreeSet<ClientId>>,
     /// Watches with a known trigger, per client, smallest trigger first.
-    armed: BTreeMap<ClientId, BTreeSet<(Zxid, String, Table)>>,
+    armed: BTreeMap<ClientId, BTreeSet<(Zxid, Path, Table)>>,
 }
 
 impl Checker for WatchOrder {
@@ -130,7 +132,7 @@ impl WatchOrder {
         view: &dyn View,
         out: &mut Vec<Violation>,
     ) {
-        let what = match request {
+        let what = || match request {
             Some(r) => match r.path() {
                 Some(p) => format!("{} {p}", r.name()),
                 None => r.name().to_string(),
@@ -152,7 +154,8 @@ impl WatchOrder {
                     at_us: view.now_us(),
                     server: None,
                     message: format!(
-                        "{c}'s {what} (operation {op}) was answered at zxid {zxid} before the watch event for {}: the {} watch its {} set at zxid {} is triggered by the committed txn at zxid {z}, so the event must come first",
+                        "{c}'s {} (operation {op}) was answered at zxid {zxid} before the watch event for {}: the {} watch its {} set at zxid {} is triggered by the committed txn at zxid {z}, so the event must come first",
+                        what(),
                         key.1,
                         kind_name(w.kind),
                         w.by,
@@ -235,7 +238,7 @@ impl WatchOrder {
     /// if the znode exists on the new server, so a create undone while the client was away
     /// goes unnoticed.
     fn forgive_missed_creates(&mut self, c: ClientId) {
-        let lo = (c, String::new(), Table::Node);
+        let lo = (c, Path::from(""), Table::Node);
         let missed: Vec<WatchKey> = self
             .watches
             .range(lo..)
@@ -257,7 +260,7 @@ impl WatchOrder {
     }
 
     fn end_session(&mut self, c: ClientId) {
-        let lo = (c, String::new(), Table::Node);
+        let lo = (c, Path::from(""), Table::Node);
         let keys: Vec<WatchKey> = self
             .watches
             .range(lo..)
@@ -319,7 +322,8 @@ impl WatchOrder {
                     self.owners.insert(path.clone(), ephemeral_owner);
                 }
                 self.node_changed(&path, z, true);
-                self.child_changed(parent(&path), z);
+                let parent = self.shared(parent(&path));
+                self.child_changed(&parent, z);
             }
             TxnOp::Delete { path } => self.deleted(&path, z),
             TxnOp::SetData { path, .. } => self.node_changed(&path, z, true),
@@ -332,7 +336,7 @@ impl WatchOrder {
         }
     }
 
-    fn deleted(&mut self, path: &str, z: Zxid) {
+    fn deleted(&mut self, path: &Path, z: Zxid) {
         if let Some(owner) = self.owners.remove(path) {
             if let Some(set) = self.ephemerals.get_mut(&owner) {
                 set.remove(path);
@@ -340,28 +344,38 @@ impl WatchOrder {
         }
         self.node_changed(path, z, false);
         self.child_changed(path, z);
-        self.child_changed(parent(path), z);
+        let parent = self.shared(parent(path));
+        self.child_changed(&parent, z);
     }
 
-    fn node_changed(&mut self, path: &str, z: Zxid, exists: bool) {
+    /// The path as this checker already holds it, so that indexing a parent again costs no
+    /// allocation.
+    fn shared(&self, path: &str) -> Path {
+        match self.child_changes.get_key_value(path) {
+            Some((p, _)) => p.clone(),
+            None => Path::from(path),
+        }
+    }
+
+    fn node_changed(&mut self, path: &Path, z: Zxid, exists: bool) {
         self.node_changes
-            .entry(path.to_string())
+            .entry(path.clone())
             .or_default()
             .insert(z, exists);
         self.arm(path, Table::Node, z);
     }
 
-    fn child_changed(&mut self, path: &str, z: Zxid) {
+    fn child_changed(&mut self, path: &Path, z: Zxid) {
         self.child_changes
-            .entry(path.to_string())
+            .entry(path.clone())
             .or_default()
             .insert(z);
         self.arm(path, Table::Child, z);
     }
 
     /// A committed change at `z` triggers the waiting watches set before it.
-    fn arm(&mut self, path: &str, table: Table, z: Zxid) {
-        let k = (path.to_string(), table);
+    fn arm(&mut self, path: &Path, table: Table, z: Zxid) {
+        let k = (path.clone(), table);
         let Some(waiting) = self.unarmed.get_mut(&k) else {
             return;
         };
@@ -370,18 +384,18 @@ impl WatchOrder {
             .copied()
             .filter(|c| {
                 self.watches
-                    .get(&(*c, path.to_string(), table))
+                    .get(&(*c, path.clone(), table))
                     .is_some_and(|w| w.registered < z)
             })
             .collect();
         for c in ready {
             waiting.remove(&c);
-            if let Some(w) = self.watches.get_mut(&(c, path.to_string(), table)) {
+            if let Some(w) = self.watches.get_mut(&(c, path.clone(), table)) {
                 w.trigger = Some(z);
                 self.armed
                     .entry(c)
                     .or_default()
-                    .insert((z, path.to_string(), table));
+                    .insert((z, path.clone(), table));
             }
         }
         if waiting.is_empty() {

@@ -8,7 +8,7 @@ use check::Happening;
 use serde::Serialize;
 use std::io::Write;
 use zab::client_api::ClientEvent;
-use zab::{DiskOp, Endpoint, Event, Message, ServerId, TxnId};
+use zab::{DiskOp, Endpoint, Event, Message, Path, ServerId, ServerSet, TxnId};
 
 /// A 64-bit hash folded one word at a time (FxHash's rotate, xor, multiply). Stable across
 /// platforms, Rust versions and runs, which is all a trace hash promises: two runs agree or
@@ -48,6 +48,14 @@ impl TraceHash {
         self.u64(ids.len() as u64);
         for id in ids {
             self.id(*id);
+        }
+    }
+
+    /// As [`TraceHash::ids`] would hash the same ids listed in order.
+    fn set(&mut self, ids: &ServerSet) {
+        self.u64(ids.len() as u64);
+        for id in ids.iter() {
+            self.id(id);
         }
     }
 
@@ -133,7 +141,7 @@ pub fn hash(h: &mut TraceHash, now: u64, happening: &Happening<'_>) {
                     h.u64(*cxid);
                     h.id(*server);
                     h.bytes(request.name().as_bytes());
-                    h.bytes(request.path().unwrap_or("").as_bytes());
+                    h.bytes(request.path().map_or("", Path::as_str).as_bytes());
                 }
                 ClientEvent::Answered {
                     op,
@@ -288,7 +296,7 @@ fn hash_event(h: &mut TraceHash, event: &Event) {
         Event::Committed { txn, acks } => {
             h.u64(9);
             h.txn(txn);
-            h.ids(acks);
+            h.set(acks);
         }
         Event::Delivered { count } => {
             h.u64(10);

@@ -7,6 +7,7 @@
 //! messages cheap to clone.
 
 use crate::ids::Zxid;
+use crate::path::Path;
 use serde::Serialize;
 use std::fmt;
 
@@ -124,7 +125,7 @@ pub enum WatchKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WatchedEvent {
     pub kind: EventType,
-    pub path: String,
+    pub path: Path,
     pub zxid: Zxid,
 }
 
@@ -132,36 +133,36 @@ pub struct WatchedEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum ClientOp {
     Create {
-        path: String,
+        path: Path,
         data: u64,
         mode: CreateMode,
     },
     /// `version` -1 matches any version.
     Delete {
-        path: String,
+        path: Path,
         version: i32,
     },
     SetData {
-        path: String,
+        path: Path,
         data: u64,
         version: i32,
     },
     GetData {
-        path: String,
+        path: Path,
         watch: bool,
     },
     Exists {
-        path: String,
+        path: Path,
         watch: bool,
     },
     GetChildren {
-        path: String,
+        path: Path,
         watch: bool,
     },
     /// Answered once the server has applied everything the leader had committed when the
     /// request reached it (a follower forwards it; the leader answers with SYNC).
     Sync {
-        path: String,
+        path: Path,
     },
     /// Ends the session: a closeSession txn removes its ephemeral znodes.
     CloseSession,
@@ -180,7 +181,7 @@ impl ClientOp {
     }
 
     /// The path it is about (`None` for closeSession).
-    pub fn path(&self) -> Option<&str> {
+    pub fn path(&self) -> Option<&Path> {
         match self {
             ClientOp::Create { path, .. }
             | ClientOp::Delete { path, .. }
@@ -213,7 +214,7 @@ impl ClientOp {
 pub enum Reply {
     /// The created path (with the sequence suffix for sequential modes).
     Created {
-        path: String,
+        path: Path,
     },
     Deleted,
     SetData {
@@ -245,7 +246,7 @@ pub enum RecipeEvent {
     /// Election recipe: the client now believes it leads; `token` is its election znode's
     /// czxid, the fencing token a protected resource may check.
     Leading {
-        path: String,
+        path: Path,
         token: Zxid,
     },
     /// It no longer believes it leads (it saw its session expire, lost its connection and
@@ -253,7 +254,7 @@ pub enum RecipeEvent {
     NotLeading,
     /// Lock recipe: the client holds the lock.
     LockAcquired {
-        path: String,
+        path: Path,
     },
     LockReleased,
     /// Sequence-id recipe: the id the client was handed.

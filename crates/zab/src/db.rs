@@ -6,6 +6,7 @@
 
 use crate::client_api::{KeeperError, SessionId};
 use crate::ids::{ClientId, ServerId, Zxid};
+use crate::path::Path;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub enum TxnOp {
     },
     Create {
         /// The final path, with the sequence suffix already appended.
-        path: String,
+        path: Path,
         data: u64,
         /// `SessionId::NONE` for a persistent znode.
         ephemeral_owner: SessionId,
@@ -36,10 +37,10 @@ pub enum TxnOp {
         parent_cversion: i32,
     },
     Delete {
-        path: String,
+        path: Path,
     },
     SetData {
-        path: String,
+        path: Path,
         data: u64,
         /// The znode's version after this write.
         version: i32,

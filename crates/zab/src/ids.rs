@@ -20,6 +20,88 @@ impl fmt::Display for ServerId {
     }
 }
 
+/// A set of servers as one bit per possible id: a proposal's ACKs, a commit's quorum. Copying
+/// it allocates nothing, which matters because every proposal carries one. Iterates in id
+/// order, like the `BTreeSet` it stands in for.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ServerSet([u64; 4]);
+
+impl ServerSet {
+    pub fn new() -> ServerSet {
+        ServerSet::default()
+    }
+
+    fn bit(id: ServerId) -> (usize, u64) {
+        (usize::from(id.0 >> 6), 1 << (id.0 & 63))
+    }
+
+    /// Adds `id`; true if it was not there.
+    pub fn insert(&mut self, id: ServerId) -> bool {
+        let (w, b) = Self::bit(id);
+        let new = self.0[w] & b == 0;
+        self.0[w] |= b;
+        new
+    }
+
+    /// Removes `id`; true if it was there.
+    pub fn remove(&mut self, id: ServerId) -> bool {
+        let (w, b) = Self::bit(id);
+        let had = self.0[w] & b != 0;
+        self.0[w] &= !b;
+        had
+    }
+
+    pub fn contains(&self, id: ServerId) -> bool {
+        let (w, b) = Self::bit(id);
+        self.0[w] & b != 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+
+    /// The ids in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = ServerId> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, bits)| {
+            let mut rest = *bits;
+            std::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let i = rest.trailing_zeros();
+                rest &= rest - 1;
+                Some(ServerId((w as u32 * 64 + i) as u8))
+            })
+        })
+    }
+}
+
+impl FromIterator<ServerId> for ServerSet {
+    fn from_iter<I: IntoIterator<Item = ServerId>>(ids: I) -> ServerSet {
+        let mut set = ServerSet::new();
+        for id in ids {
+            set.insert(id);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for ServerSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for ServerSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// A client process of the simulation, numbered from 1 (`c1`, `c2`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClientId(pub u32);
@@ -82,4 +164,31 @@ pub enum Channel {
     Election,
     Quorum,
     Client,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn server_set_behaves_as_an_ordered_set_of_ids() {
+        let ids = [200u8, 3, 64, 1, 255, 63, 3];
+        let set: ServerSet = ids.iter().map(|i| ServerId(*i)).collect();
+        let tree: BTreeSet<ServerId> = ids.iter().map(|i| ServerId(*i)).collect();
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            tree.iter().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(set.len(), 6);
+        assert!(set.contains(ServerId(64)) && !set.contains(ServerId(65)));
+        let mut s = set;
+        assert!(s.remove(ServerId(64)) && !s.remove(ServerId(64)));
+        assert!(!s.insert(ServerId(3)) && s.insert(ServerId(0)));
+        assert_eq!(
+            format!("{:?}", ServerSet::from_iter([ServerId(2), ServerId(1)])),
+            "{ServerId(1), ServerId(2)}"
+        );
+        assert!(ServerSet::new().is_empty());
+    }
 }

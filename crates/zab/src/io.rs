@@ -6,7 +6,7 @@
 //! server can hold back an acknowledgement until what it vouches for is on disk.
 
 use crate::db::{DiskOp, TxnId};
-use crate::ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
+use crate::ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
 use crate::message::{Message, ServerState};
 use serde::Serialize;
 
@@ -141,7 +141,7 @@ pub enum Event {
         request: Option<crate::db::RequestId>,
     },
     /// Leader: a txn gathered a quorum of ACKs and is committed.
-    Committed { txn: TxnId, acks: Vec<ServerId> },
+    Committed { txn: TxnId, acks: ServerSet },
     /// The first `count` txns of the data tree's applied sequence are delivered: committed and
     /// visible to clients.
     Delivered { count: usize },

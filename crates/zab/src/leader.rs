@@ -9,7 +9,7 @@
 use crate::bug::Bug;
 use crate::client_api::{ClientOp, SessionId};
 use crate::db::{DataTree, RequestId, Snapshot, Txn, TxnOp};
-use crate::ids::{Channel, Endpoint, ServerId, Zxid};
+use crate::ids::{Channel, Endpoint, ServerId, ServerSet, Zxid};
 use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
 use crate::message::{Message, Request, RequestOp, ServerState};
 use crate::prep::prep_write;
@@ -50,7 +50,7 @@ struct Handler {
 #[derive(Debug)]
 struct Proposal {
     txn: Txn,
-    acks: BTreeSet<ServerId>,
+    acks: ServerSet,
 }
 
 pub(crate) struct Leader {
@@ -550,7 +550,7 @@ impl Server {
                 // on a copy that no longer exists; zabsim's correct protocol forgets them and
                 // waits for the ACKs that follow the re-sent proposals.
                 if forget_acks {
-                    p.acks.remove(&sid);
+                    p.acks.remove(sid);
                 }
             }
         }
@@ -819,7 +819,7 @@ impl Server {
             next,
             Proposal {
                 txn: txn.clone(),
-                acks: BTreeSet::new(),
+                acks: ServerSet::new(),
             },
         );
         let followers: Vec<ServerId> = l
@@ -867,9 +867,9 @@ impl Server {
         }
         let p = &l.outstanding[&zxid];
         let ok = if self.cfg.has(Bug::CommitBeforeQuorum) {
-            p.acks.contains(&me)
+            p.acks.contains(me)
         } else {
-            self.cfg.is_quorum(p.acks.iter().copied())
+            self.cfg.is_quorum(p.acks.iter())
         };
         if !ok {
             return false;
@@ -878,26 +878,24 @@ impl Server {
         let p = l.outstanding.remove(&zxid).expect("outstanding");
         l.last_committed = zxid;
         l.committed_upto = zxid;
-        let mut followers = Vec::new();
-        let mut observers = Vec::new();
-        for (sid, h) in &l.learners {
-            if h.forwarding {
-                if h.observer {
-                    observers.push(*sid);
-                } else {
-                    followers.push(*sid);
-                }
-            }
-        }
         out.event(Event::Committed {
             txn: p.txn.id(),
-            acks: p.acks.iter().copied().collect(),
+            acks: p.acks,
         });
-        for sid in followers {
-            out.send(sid, Channel::Quorum, Message::Commit { zxid });
+        // Followers get COMMIT first, then observers INFORM, each in id order.
+        for (sid, h) in &l.learners {
+            if h.forwarding && !h.observer {
+                out.send(*sid, Channel::Quorum, Message::Commit { zxid });
+            }
         }
-        for sid in observers {
-            out.send(sid, Channel::Quorum, Message::Inform { txn: p.txn.clone() });
+        for (sid, h) in &l.learners {
+            if h.forwarding && h.observer {
+                out.send(
+                    *sid,
+                    Channel::Quorum,
+                    Message::Inform { txn: p.txn.clone() },
+                );
+            }
         }
         self.apply_committed(&p.txn, out);
         if !matches!(self.role, Role::Leading(_)) {

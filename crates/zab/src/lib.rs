@@ -22,6 +22,7 @@ pub mod io;
 mod leader;
 mod learner;
 pub mod message;
+pub mod path;
 mod prep;
 mod server;
 mod serving;
@@ -39,8 +40,9 @@ pub use client_api::{
 pub use config::Config;
 pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp};
 pub use election::Vote;
-pub use ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
+pub use ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
 pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
 pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
+pub use path::Path;
 pub use server::Server;
 pub use tree::{Applied, Znode};

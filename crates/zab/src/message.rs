@@ -4,6 +4,7 @@
 use crate::client_api::{ClientOp, OpResult, SessionId, WatchedEvent};
 use crate::db::{Snapshot, Txn};
 use crate::ids::{ClientId, ServerId, Zxid};
+use crate::path::Path;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -163,9 +164,9 @@ pub enum Message {
     /// fired since `relative_zxid` fire at once.
     SetWatches {
         relative_zxid: Zxid,
-        data: Vec<String>,
-        exist: Vec<String>,
-        child: Vec<String>,
+        data: Vec<Path>,
+        exist: Vec<Path>,
+        child: Vec<Path>,
     },
 }
 

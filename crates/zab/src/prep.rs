@@ -9,6 +9,7 @@
 
 use crate::client_api::{ClientOp, KeeperError, SessionId};
 use crate::db::TxnOp;
+use crate::path::Path;
 use crate::tree::{parent_of, validate_path, DataTree};
 
 /// `pRequest2Txn` for a write. `session_valid` is the session tracker's verdict
@@ -44,7 +45,7 @@ pub(crate) fn prep_write(
 fn prep_create(
     tree: &DataTree,
     session: SessionId,
-    path: &str,
+    path: &Path,
     data: u64,
     mode: crate::client_api::CreateMode,
 ) -> Result<TxnOp, KeeperError> {
@@ -57,9 +58,9 @@ fn prep_create(
     let path = if mode.is_sequential() {
         // The sequence number is the parent's cversion before this create, so it never
         // repeats under one parent, not even after deletes.
-        format!("{path}{:010}", parent.cversion)
+        Path::from(format!("{path}{:010}", parent.cversion))
     } else {
-        path.to_string()
+        path.clone()
     };
     validate_path(&path, false)?;
     if tree.exists(&path) {
@@ -89,7 +90,7 @@ fn check_version(current: i32, expected: i32) -> Result<(), KeeperError> {
     }
 }
 
-fn prep_delete(tree: &DataTree, path: &str, version: i32) -> Result<TxnOp, KeeperError> {
+fn prep_delete(tree: &DataTree, path: &Path, version: i32) -> Result<TxnOp, KeeperError> {
     validate_path(path, false)?;
     // The root (a "special path") cannot be deleted.
     let parent_path = parent_of(path).ok_or(KeeperError::BadArguments)?;
@@ -99,14 +100,12 @@ fn prep_delete(tree: &DataTree, path: &str, version: i32) -> Result<TxnOp, Keepe
     if node.num_children > 0 {
         return Err(KeeperError::NotEmpty);
     }
-    Ok(TxnOp::Delete {
-        path: path.to_string(),
-    })
+    Ok(TxnOp::Delete { path: path.clone() })
 }
 
 fn prep_set_data(
     tree: &DataTree,
-    path: &str,
+    path: &Path,
     data: u64,
     version: i32,
 ) -> Result<TxnOp, KeeperError> {
@@ -114,7 +113,7 @@ fn prep_set_data(
     let node = tree.stat(path).ok_or(KeeperError::NoNode)?;
     check_version(node.version, version)?;
     Ok(TxnOp::SetData {
-        path: path.to_string(),
+        path: path.clone(),
         data,
         version: node.version + 1,
     })
@@ -183,7 +182,7 @@ mod tests {
     fn sequential_names_come_from_the_parent_cversion() {
         let mut p = Prepped::new();
         p.submit(create("/q", CreateMode::Persistent));
-        let names: Vec<String> = (0..3)
+        let names: Vec<Path> = (0..3)
             .map(
                 |_| match p.submit(create("/q/n-", CreateMode::EphemeralSequential)) {
                     TxnOp::Create {

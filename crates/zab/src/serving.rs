@@ -18,6 +18,7 @@ use crate::db::{RequestId, Txn, TxnOp};
 use crate::ids::{Channel, ClientId, Endpoint, Zxid};
 use crate::io::{Output, Outputs, ZabPhase};
 use crate::message::{Message, Request, RequestOp};
+use crate::path::Path;
 use crate::server::{Role, Server};
 use crate::sessions::negotiate_timeout;
 use crate::tree::{validate_path, Applied};
@@ -319,15 +320,15 @@ impl Server {
         &mut self,
         client: ClientId,
         relative_zxid: Zxid,
-        data: Vec<String>,
-        exist: Vec<String>,
-        child: Vec<String>,
+        data: Vec<Path>,
+        exist: Vec<Path>,
+        child: Vec<Path>,
         out: &mut Outputs,
     ) {
         let last = self.tree.last_processed;
         // An event fired here carries the zxid of the change when the tree still shows it,
         // and the server's last zxid for a node that is gone.
-        let mut fire = |kind: EventType, path: String, zxid: Zxid| {
+        let mut fire = |kind: EventType, path: Path, zxid: Zxid| {
             let event = WatchedEvent { kind, path, zxid };
             out.reply(client, Message::WatcherEvent(event));
         };

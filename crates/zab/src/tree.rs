@@ -9,6 +9,8 @@
 use crate::client_api::{EventType, KeeperError, OpResult, Reply, SessionId, Stat};
 use crate::db::{Txn, TxnId, TxnOp};
 use crate::ids::Zxid;
+use crate::path::Path;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One znode: its data, its `Stat`, and the names (not paths) of its children.
@@ -29,9 +31,9 @@ pub struct DataTree {
     pub last_processed: Zxid,
     pub applied: Vec<TxnId>,
     /// Every znode by full path; "/" always exists.
-    nodes: BTreeMap<String, Znode>,
+    nodes: BTreeMap<Path, Znode>,
     /// `DataTree.ephemerals`: the paths each session owns.
-    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
+    ephemerals: BTreeMap<SessionId, BTreeSet<Path>>,
     /// `sessionsWithTimeouts`: live sessions and their negotiated timeouts (ms).
     sessions: BTreeMap<SessionId, u32>,
 }
@@ -39,7 +41,7 @@ pub struct DataTree {
 impl Default for DataTree {
     fn default() -> Self {
         let mut nodes = BTreeMap::new();
-        nodes.insert("/".to_string(), Znode::default());
+        nodes.insert(Path::from("/"), Znode::default());
         DataTree {
             last_processed: Zxid::default(),
             applied: Vec::new(),
@@ -57,8 +59,12 @@ pub struct Applied {
     /// `None` for txns that answer no client operation (initial txns, createSession).
     pub result: Option<OpResult>,
     /// In firing order: the event, and the path it is about.
-    pub triggers: Vec<(EventType, String)>,
+    pub triggers: Triggers,
 }
+
+/// The watch triggers of one txn, in firing order. A create or delete fires two and a setData
+/// one, so they fit inline; only a closeSession with many ephemerals spills to the heap.
+pub type Triggers = SmallVec<[(EventType, Path); 2]>;
 
 /// The parent of an absolute path: "/a" → "/", "/a/b" → "/a"; the root has none.
 pub fn parent_of(path: &str) -> Option<&str> {
@@ -106,7 +112,7 @@ impl DataTree {
     /// Applies a committed txn (`DataTree.processTxn`).
     pub fn apply(&mut self, txn: &Txn) -> Applied {
         let zxid = txn.zxid;
-        let mut triggers = Vec::new();
+        let mut triggers = Triggers::new();
         let result = match &txn.op {
             TxnOp::Initial => None,
             TxnOp::CreateSession {
@@ -157,12 +163,12 @@ impl DataTree {
 
     fn create_node(
         &mut self,
-        path: &str,
+        path: &Path,
         data: u64,
         owner: SessionId,
         parent_cversion: i32,
         zxid: Zxid,
-        triggers: &mut Vec<(EventType, String)>,
+        triggers: &mut Triggers,
     ) -> Result<(), KeeperError> {
         let parent_path = parent_of(path).ok_or(KeeperError::NodeExists)?;
         let name = name_of(path);
@@ -189,23 +195,23 @@ impl DataTree {
             },
             children: BTreeSet::new(),
         };
-        self.nodes.insert(path.to_string(), node);
+        self.nodes.insert(path.clone(), node);
         if owner != SessionId::NONE {
             self.ephemerals
                 .entry(owner)
                 .or_default()
-                .insert(path.to_string());
+                .insert(path.clone());
         }
-        triggers.push((EventType::NodeCreated, path.to_string()));
-        triggers.push((EventType::NodeChildrenChanged, parent_path.to_string()));
+        triggers.push((EventType::NodeCreated, path.clone()));
+        triggers.push((EventType::NodeChildrenChanged, self.key(parent_path)));
         Ok(())
     }
 
     fn delete_node(
         &mut self,
-        path: &str,
+        path: &Path,
         zxid: Zxid,
-        triggers: &mut Vec<(EventType, String)>,
+        triggers: &mut Triggers,
     ) -> Result<(), KeeperError> {
         let parent_path = parent_of(path).ok_or(KeeperError::BadArguments)?;
         let node = self.nodes.get(path).ok_or(KeeperError::NoNode)?;
@@ -232,34 +238,29 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
         }
-        triggers.push((EventType::NodeDeleted, path.to_string()));
-        triggers.push((EventType::NodeChildrenChanged, parent_path.to_string()));
+        triggers.push((EventType::NodeDeleted, path.clone()));
+        triggers.push((EventType::NodeChildrenChanged, self.key(parent_path)));
         Ok(())
     }
 
     fn set_data(
         &mut self,
-        path: &str,
+        path: &Path,
         data: u64,
         version: i32,
         zxid: Zxid,
-        triggers: &mut Vec<(EventType, String)>,
+        triggers: &mut Triggers,
     ) -> Result<Stat, KeeperError> {
         let node = self.nodes.get_mut(path).ok_or(KeeperError::NoNode)?;
         node.data = data;
         node.stat.version = version;
         node.stat.mzxid = zxid;
-        triggers.push((EventType::NodeDataChanged, path.to_string()));
+        triggers.push((EventType::NodeDataChanged, path.clone()));
         Ok(node.stat)
     }
 
     /// `DataTree.killSession`: the session's ephemerals go, then the session.
-    fn kill_session(
-        &mut self,
-        session: SessionId,
-        zxid: Zxid,
-        triggers: &mut Vec<(EventType, String)>,
-    ) {
+    fn kill_session(&mut self, session: SessionId, zxid: Zxid, triggers: &mut Triggers) {
         let paths = self.ephemerals.remove(&session).unwrap_or_default();
         // Deepest first would only matter for ephemerals with children, which cannot exist;
         // reverse order still keeps a child before its parent should a bug create one.
@@ -267,6 +268,14 @@ impl DataTree {
             let _ = self.delete_node(path, zxid, triggers);
         }
         self.sessions.remove(&session);
+    }
+
+    /// The tree's own copy of an existing node's path, shared rather than allocated anew.
+    fn key(&self, path: &str) -> Path {
+        match self.nodes.get_key_value(path) {
+            Some((k, _)) => k.clone(),
+            None => Path::from(path),
+        }
     }
 
     // ---- reads ----
@@ -305,7 +314,7 @@ impl DataTree {
         self.ephemerals
             .get(&session)
             .into_iter()
-            .flat_map(|paths| paths.iter().map(String::as_str))
+            .flat_map(|paths| paths.iter().map(Path::as_str))
     }
 
     /// Every ephemeral znode with its owner.
@@ -387,7 +396,7 @@ mod tests {
         let a = t.apply(&txn(1, create("/a", 0, 1)));
         assert_eq!(a.result, Some(Ok(Reply::Created { path: "/a".into() })));
         assert_eq!(
-            a.triggers,
+            a.triggers.to_vec(),
             vec![
                 (EventType::NodeCreated, "/a".into()),
                 (EventType::NodeChildrenChanged, "/".into())

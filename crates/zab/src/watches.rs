@@ -7,17 +7,18 @@
 
 use crate::client_api::{EventType, WatchKind};
 use crate::ids::ClientId;
+use crate::path::Path;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct WatchManager {
-    data: BTreeMap<String, BTreeSet<ClientId>>,
-    exist: BTreeMap<String, BTreeSet<ClientId>>,
-    child: BTreeMap<String, BTreeSet<ClientId>>,
+    data: BTreeMap<Path, BTreeSet<ClientId>>,
+    exist: BTreeMap<Path, BTreeSet<ClientId>>,
+    child: BTreeMap<Path, BTreeSet<ClientId>>,
 }
 
 impl WatchManager {
-    fn table(&mut self, kind: WatchKind) -> &mut BTreeMap<String, BTreeSet<ClientId>> {
+    fn table(&mut self, kind: WatchKind) -> &mut BTreeMap<Path, BTreeSet<ClientId>> {
         match kind {
             WatchKind::Data => &mut self.data,
             WatchKind::Exist => &mut self.exist,
@@ -25,9 +26,9 @@ impl WatchManager {
         }
     }
 
-    pub(crate) fn add(&mut self, kind: WatchKind, path: &str, client: ClientId) {
+    pub(crate) fn add(&mut self, kind: WatchKind, path: &Path, client: ClientId) {
         self.table(kind)
-            .entry(path.to_string())
+            .entry(path.clone())
             .or_default()
             .insert(client);
     }
@@ -89,9 +90,9 @@ mod tests {
     #[test]
     fn each_kind_fires_once_for_its_events() {
         let mut w = WatchManager::default();
-        w.add(WatchKind::Data, "/a", C1);
-        w.add(WatchKind::Exist, "/b", C2);
-        w.add(WatchKind::Child, "/", C1);
+        w.add(WatchKind::Data, &Path::from("/a"), C1);
+        w.add(WatchKind::Exist, &Path::from("/b"), C2);
+        w.add(WatchKind::Child, &Path::from("/"), C1);
         assert!(w.trigger(EventType::NodeChildrenChanged, "/a").is_empty());
         assert_eq!(
             w.trigger(EventType::NodeDataChanged, "/a"),
@@ -116,9 +117,9 @@ mod tests {
     #[test]
     fn a_delete_reaches_data_and_child_watchers_once() {
         let mut w = WatchManager::default();
-        w.add(WatchKind::Data, "/a", C1);
-        w.add(WatchKind::Child, "/a", C1);
-        w.add(WatchKind::Child, "/a", C2);
+        w.add(WatchKind::Data, &Path::from("/a"), C1);
+        w.add(WatchKind::Child, &Path::from("/a"), C1);
+        w.add(WatchKind::Child, &Path::from("/a"), C2);
         assert_eq!(
             w.trigger(EventType::NodeDeleted, "/a"),
             BTreeSet::from([C1, C2])
@@ -129,9 +130,9 @@ mod tests {
     #[test]
     fn a_closed_connection_drops_its_watches() {
         let mut w = WatchManager::default();
-        w.add(WatchKind::Data, "/a", C1);
-        w.add(WatchKind::Data, "/a", C2);
-        w.add(WatchKind::Child, "/a", C1);
+        w.add(WatchKind::Data, &Path::from("/a"), C1);
+        w.add(WatchKind::Data, &Path::from("/a"), C2);
+        w.add(WatchKind::Child, &Path::from("/a"), C1);
         w.remove_client(C1);
         assert!(!w.has(WatchKind::Data, "/a", C1));
         assert!(w.has(WatchKind::Data, "/a", C2));

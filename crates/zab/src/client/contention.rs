@@ -21,6 +21,7 @@ use crate::client_api::{
     ClientOp, CreateMode, KeeperError, OpResult, RecipeEvent, Reply, SessionId,
 };
 use crate::ids::Zxid;
+use crate::path::Path;
 
 /// What distinguishes the election from the lock.
 #[derive(Clone, Debug)]
@@ -35,7 +36,7 @@ pub struct Flavor {
     pub use_resource: bool,
     /// Think intervals a winner holds before it gives up.
     pub hold_intervals: u32,
-    pub acquired: fn(path: String, token: Zxid) -> RecipeEvent,
+    pub acquired: fn(path: Path, token: Zxid) -> RecipeEvent,
     pub released: RecipeEvent,
 }
 
@@ -113,8 +114,8 @@ impl Contention {
         self.flavor.parents.last().copied().unwrap_or("/")
     }
 
-    fn path(&self, name: &str) -> String {
-        format!("{}/{}", self.dir(), name)
+    fn path(&self, name: &str) -> Path {
+        Path::from(format!("{}/{}", self.dir(), name))
     }
 
     pub fn on(&mut self, notice: Notice, ctx: &mut Ctx) {
@@ -362,7 +363,7 @@ impl Contention {
         }
     }
 
-    fn acquire(&mut self, path: String, token: Zxid, ctx: &mut Ctx) {
+    fn acquire(&mut self, path: Path, token: Zxid, ctx: &mut Ctx) {
         self.rounds_left = self.rounds_left.saturating_sub(1);
         self.held_intervals = 0;
         self.believes = true;

@@ -8,6 +8,7 @@ use super::contention::{Contention, Flavor};
 use super::program::ProgramSettings;
 use crate::client_api::{RecipeEvent, SessionId};
 use crate::ids::Zxid;
+use crate::path::Path;
 
 /// Uses of the protected resource per term.
 pub const TERM_USES: u32 = 3;
@@ -27,7 +28,7 @@ pub fn election(settings: &ProgramSettings) -> Contention {
         fencing: true,
         use_resource: true,
         hold_intervals: TERM_USES,
-        acquired: |path: String, token: Zxid| RecipeEvent::Leading { path, token },
+        acquired: |path: Path, token: Zxid| RecipeEvent::Leading { path, token },
         released: RecipeEvent::NotLeading,
     };
     Contention::new(flavor, settings.think_ms, settings.ops)

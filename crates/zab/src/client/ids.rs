@@ -90,7 +90,7 @@ impl IdsRecipe {
     fn request(&mut self, ctx: &mut Ctx) {
         self.spent += 1;
         let op = ctx.submit(ClientOp::Create {
-            path: format!("{IDS_DIR}/id-"),
+            path: format!("{IDS_DIR}/id-").into(),
             data: 0,
             mode: CreateMode::PersistentSequential,
         });

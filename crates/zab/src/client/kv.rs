@@ -8,8 +8,8 @@
 
 use super::program::{Ctx, Notice, ProgramSettings};
 use crate::client_api::{ClientOp, CreateMode, KeeperError, OpResult};
+use crate::path::Path;
 use rand::Rng;
-use std::collections::BTreeMap;
 
 /// Keys /kv-0 .. /kv-7.
 pub const KEYS: u32 = 8;
@@ -17,8 +17,8 @@ pub const KEYS: u32 = 8;
 /// What an in-flight op was for, to know the follow-up its answer calls for.
 #[derive(Clone, Debug, PartialEq)]
 enum KvOp {
-    Write { path: String, data: u64 },
-    Create { path: String, data: u64 },
+    Write { path: Path, data: u64 },
+    Create { path: Path, data: u64 },
     Read,
 }
 
@@ -30,7 +30,10 @@ pub struct Kv {
     index: u32,
     issued: u32,
     writes: u64,
-    in_flight: BTreeMap<u64, KvOp>,
+    /// By op number; at most two at a time (a write and its pipelined read), so a list.
+    in_flight: Vec<(u64, KvOp)>,
+    /// The keys' paths, made once: every operation names one.
+    paths: Vec<Path>,
     /// A think timer is pending.
     thinking: bool,
     expired: bool,
@@ -45,7 +48,8 @@ impl Kv {
             index: settings.index,
             issued: 0,
             writes: 0,
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
+            paths: (0..KEYS).map(|k| Path::from(format!("/kv-{k}"))).collect(),
             thinking: false,
             expired: false,
         }
@@ -67,7 +71,8 @@ impl Kv {
                 }
             }
             Notice::Answer { op, result } => {
-                if let Some(kind) = self.in_flight.remove(&op) {
+                let i = self.in_flight.iter().position(|(o, _)| *o == op);
+                if let Some((_, kind)) = i.map(|i| self.in_flight.remove(i)) {
                     self.answered(kind, &result, ctx);
                     self.idle(ctx);
                 }
@@ -86,7 +91,7 @@ impl Kv {
 
     fn issue(&mut self, ctx: &mut Ctx) {
         let key = ctx.rng().gen_range(0..KEYS);
-        let path = format!("/kv-{key}");
+        let path = self.paths[key as usize].clone();
         let write = ctx.rng().gen_bool(self.write_ratio);
         if write {
             self.writes += 1;
@@ -101,19 +106,19 @@ impl Kv {
         }
     }
 
-    fn read(&mut self, path: String, ctx: &mut Ctx) {
+    fn read(&mut self, path: Path, ctx: &mut Ctx) {
         let op = ctx.submit(ClientOp::GetData { path, watch: false });
-        self.in_flight.insert(op, KvOp::Read);
+        self.in_flight.push((op, KvOp::Read));
         self.issued += 1;
     }
 
-    fn write(&mut self, path: String, data: u64, ctx: &mut Ctx) {
+    fn write(&mut self, path: Path, data: u64, ctx: &mut Ctx) {
         let op = ctx.submit(ClientOp::SetData {
             path: path.clone(),
             data,
             version: -1,
         });
-        self.in_flight.insert(op, KvOp::Write { path, data });
+        self.in_flight.push((op, KvOp::Write { path, data }));
     }
 
     /// A write of a missing key creates it; a create that lost the race writes instead. Both
@@ -127,7 +132,7 @@ impl Kv {
                     data,
                     mode: CreateMode::Persistent,
                 });
-                self.in_flight.insert(op, KvOp::Create { path, data });
+                self.in_flight.push((op, KvOp::Create { path, data }));
             }
             (KvOp::Create { path, data }, Err(KeeperError::NodeExists)) => {
                 self.write(path, data, ctx)

@@ -6,6 +6,7 @@ use super::contention::{Contention, Flavor};
 use super::program::ProgramSettings;
 use crate::client_api::{RecipeEvent, SessionId};
 use crate::ids::Zxid;
+use crate::path::Path;
 
 pub const LOCK_DIR: &str = "/app/lock";
 
@@ -21,7 +22,7 @@ pub fn lock(settings: &ProgramSettings) -> Contention {
         fencing: false,
         use_resource: false,
         hold_intervals: 1,
-        acquired: |path: String, _token: Zxid| RecipeEvent::LockAcquired { path },
+        acquired: |path: Path, _token: Zxid| RecipeEvent::LockAcquired { path },
         released: RecipeEvent::LockReleased,
     };
     Contention::new(flavor, settings.think_ms, settings.ops)

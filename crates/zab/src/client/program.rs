@@ -11,9 +11,11 @@ use super::kv::Kv;
 use super::queue::QueueRecipe;
 use crate::client_api::WatchedEvent;
 use crate::client_api::{ClientOp, CreateMode, KeeperError, OpResult, RecipeEvent, SessionId};
+use crate::path::Path;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 /// Which program the clients of a run execute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -105,13 +107,16 @@ pub enum Action {
 
 /// A program's view of the client while it handles one notice. Actions are collected and
 /// carried out afterwards, so the program never sees the client half-way through a change.
+/// What one notice makes a program do: mostly a submit and a timer, so kept inline.
+pub type Actions = SmallVec<[Action; 2]>;
+
 pub struct Ctx<'a> {
     pub now_us: u64,
     pub session: SessionId,
     pub connected: bool,
     rng: &'a mut ChaCha8Rng,
     next_op: u64,
-    actions: Vec<Action>,
+    actions: Actions,
 }
 
 impl<'a> Ctx<'a> {
@@ -128,7 +133,7 @@ impl<'a> Ctx<'a> {
             connected,
             rng,
             next_op,
-            actions: Vec::new(),
+            actions: Actions::new(),
         }
     }
 
@@ -160,7 +165,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The op counter after this notice, and the actions to carry out in order.
-    pub fn finish(self) -> (u64, Vec<Action>) {
+    pub fn finish(self) -> (u64, Actions) {
         (self.next_op, self.actions)
     }
 }
@@ -235,7 +240,7 @@ impl Parents {
             .iter()
             .map(|p| {
                 ctx.submit(ClientOp::Create {
-                    path: p.to_string(),
+                    path: Path::from(*p),
                     data: 0,
                     mode: CreateMode::Persistent,
                 })

@@ -11,6 +11,7 @@
 use super::program::{Ctx, Notice, Parents, ProgramSettings};
 use super::sequence::by_sequence;
 use crate::client_api::{ClientOp, CreateMode, KeeperError, OpResult, RecipeEvent, Reply};
+use crate::path::Path;
 
 pub const QUEUE_DIR: &str = "/app/queue";
 
@@ -111,7 +112,7 @@ impl QueueRecipe {
             self.produced += 1;
             self.spent += 1;
             let op = ctx.submit(ClientOp::Create {
-                path: format!("{QUEUE_DIR}/item-"),
+                path: format!("{QUEUE_DIR}/item-").into(),
                 data: self.produced,
                 mode: CreateMode::PersistentSequential,
             });
@@ -146,7 +147,9 @@ impl QueueRecipe {
         match (self.phase.clone(), result) {
             (Phase::Producing(o), result) if o == op => match result {
                 Ok(Reply::Created { path }) => {
-                    ctx.emit(RecipeEvent::Produced { item: path });
+                    ctx.emit(RecipeEvent::Produced {
+                        item: path.to_string(),
+                    });
                     self.pause(ctx);
                 }
                 // The outcome of a lost create is unknown: report nothing, carry on.
@@ -198,7 +201,7 @@ impl QueueRecipe {
 
     fn take(&mut self, path: String, rest: Vec<String>, ctx: &mut Ctx) {
         let op = ctx.submit(ClientOp::Delete {
-            path: path.clone(),
+            path: Path::from(&path),
             version: -1,
         });
         self.phase = Phase::Taking { op, path, rest };

@@ -558,7 +558,7 @@ fn election_created(h: &mut Harness) -> u64 {
     assert_eq!(
         op,
         ClientOp::Create {
-            path: format!("{DIR}/guid-101-n_"),
+            path: format!("{DIR}/guid-101-n_").into(),
             data: 0,
             mode: CreateMode::EphemeralSequential
         }
@@ -584,7 +584,7 @@ fn elect(h: &mut Harness) -> Zxid {
     assert_eq!(
         recipe(&outs),
         vec![RecipeEvent::Leading {
-            path: format!("{DIR}/{OURS}"),
+            path: format!("{DIR}/{OURS}").into(),
             token: Zxid(0x1_0000_0007)
         }]
     );
@@ -613,7 +613,7 @@ fn election_re_evaluates_when_the_predecessor_vanishes_between_get_children_and_
     assert_eq!(
         op,
         ClientOp::Exists {
-            path: format!("{DIR}/guid-bb-n_0000000001"),
+            path: format!("{DIR}/guid-bb-n_0000000001").into(),
             watch: true
         }
     );
@@ -623,7 +623,10 @@ fn election_re_evaluates_when_the_predecessor_vanishes_between_get_children_and_
     assert!(matches!(op, ClientOp::GetChildren { .. }));
     let outs = h.answer(S1, cxid, children(&["guid-aa-n_0000000000", OURS]));
     let (cxid, op) = only_request(&outs);
-    assert_eq!(op.path(), Some(&*format!("{DIR}/guid-aa-n_0000000000")));
+    assert_eq!(
+        op.path().map(|p| p.as_str()),
+        Some(&*format!("{DIR}/guid-aa-n_0000000000"))
+    );
     let outs = h.answer(S1, cxid, exists(Some(czxid_stat(1))));
     assert!(requests(&outs).is_empty() && recipe(&outs).is_empty());
 
@@ -641,7 +644,7 @@ fn election_re_evaluates_when_the_predecessor_vanishes_between_get_children_and_
     assert_eq!(
         op,
         ClientOp::Exists {
-            path: format!("{DIR}/{OURS}"),
+            path: format!("{DIR}/{OURS}").into(),
             watch: false
         }
     );
@@ -650,7 +653,7 @@ fn election_re_evaluates_when_the_predecessor_vanishes_between_get_children_and_
     assert_eq!(
         recipe(&outs),
         vec![RecipeEvent::Leading {
-            path: format!("{DIR}/{OURS}"),
+            path: format!("{DIR}/{OURS}").into(),
             token
         }]
     );
@@ -667,7 +670,7 @@ fn election_re_evaluates_when_the_predecessor_vanishes_between_get_children_and_
     assert_eq!(
         op,
         ClientOp::Delete {
-            path: format!("{DIR}/{OURS}"),
+            path: format!("{DIR}/{OURS}").into(),
             version: -1
         }
     );
@@ -710,7 +713,7 @@ fn after_connection_loss_during_create_the_election_finds_its_node_by_guid() {
     assert_eq!(
         op,
         ClientOp::Exists {
-            path: format!("{DIR}/guid-1010-n_0000000004"),
+            path: format!("{DIR}/guid-1010-n_0000000004").into(),
             watch: true
         },
         "no second create, and guid-1010 is another session's: it waits behind it"
@@ -789,7 +792,7 @@ fn a_lock_holder_releases_on_disconnect_and_reacquires_its_own_node_after_reconn
     let (mut h, _) = Harness::new(settings(Workload::Lock, 3, 1));
     let outs = set_up(&mut h, &["/app", "/app/lock"]);
     let (cxid, op) = only_request(&outs);
-    assert_eq!(op.path(), Some("/app/lock/x-101-"));
+    assert_eq!(op.path().map(|p| p.as_str()), Some("/app/lock/x-101-"));
     let outs = h.answer(S1, cxid, created("/app/lock/x-101-0000000000"));
     let (cxid, _) = only_request(&outs);
     let mut log = h.answer(S1, cxid, children(&["x-101-0000000000"]));
@@ -864,11 +867,17 @@ fn a_consumer_takes_the_smallest_item_and_moves_on_when_another_consumer_won_it(
     );
     let outs = h.answer(S1, cxid, children(&["item-0000000002", "item-0000000001"]));
     let (cxid, op) = only_request(&outs);
-    assert_eq!(op.path(), Some("/app/queue/item-0000000001"));
+    assert_eq!(
+        op.path().map(|p| p.as_str()),
+        Some("/app/queue/item-0000000001")
+    );
     let outs = h.answer(S1, cxid, Err(KeeperError::NoNode));
     assert!(recipe(&outs).is_empty());
     let (cxid, op) = only_request(&outs);
-    assert_eq!(op.path(), Some("/app/queue/item-0000000002"));
+    assert_eq!(
+        op.path().map(|p| p.as_str()),
+        Some("/app/queue/item-0000000002")
+    );
     let outs = h.answer(S1, cxid, Ok(Reply::Deleted));
     assert_eq!(
         recipe(&outs),

@@ -3,14 +3,15 @@
 //! the ones still armed after a reconnect.
 
 use crate::client_api::{ClientOp, EventType, KeeperError, OpResult, Reply, WatchedEvent};
+use crate::path::Path;
 use std::collections::BTreeSet;
 
 /// Registered watches by table. BTreeSets keep SetWatches deterministic and sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Watches {
-    pub data: BTreeSet<String>,
-    pub exist: BTreeSet<String>,
-    pub child: BTreeSet<String>,
+    pub data: BTreeSet<Path>,
+    pub exist: BTreeSet<Path>,
+    pub child: BTreeSet<Path>,
 }
 
 impl Watches {
