@@ -22,13 +22,31 @@ pub(crate) const INTEREST: Interest =
 pub(crate) type Newly =
     std::iter::Chain<std::option::IntoIter<(TxnId, TxnOp)>, std::vec::IntoIter<(TxnId, TxnOp)>>;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CommittedOps {
     deliveries: DeliveredCounts,
     proposed: BTreeMap<TxnId, TxnOp>,
+    /// Which operations the owner wants to hear of; the others are never stored.
+    keep: fn(&TxnOp) -> bool,
+}
+
+impl Default for CommittedOps {
+    fn default() -> Self {
+        CommittedOps::keeping(|_| true)
+    }
 }
 
 impl CommittedOps {
+    /// Hands out only the operations `keep` accepts: a checker that reads a few kinds of txn
+    /// need not track the setData stream of a write load.
+    pub(crate) fn keeping(keep: fn(&TxnOp) -> bool) -> CommittedOps {
+        CommittedOps {
+            deliveries: DeliveredCounts::default(),
+            proposed: BTreeMap::new(),
+            keep,
+        }
+    }
+
     /// Follows one happening; returns the txns it shows committed for the first time. A
     /// leader's `Committed` names one txn, the commonest case, and costs no allocation.
     pub(crate) fn follow(&mut self, h: &Happening<'_>, view: &dyn View) -> Newly {
@@ -38,7 +56,9 @@ impl CommittedOps {
                 event: Event::Proposed { txn, op, .. },
                 ..
             } => {
-                self.proposed.insert(*txn, op.clone());
+                if (self.keep)(op) {
+                    self.proposed.insert(*txn, op.clone());
+                }
                 none()
             }
             Happening::Server {

@@ -20,6 +20,7 @@
 //! and each answer is one map lookup. The end-of-run check walks one history once.
 
 use crate::history::{applied_upto, DeliveredCounts};
+use crate::txn_map::TxnMap;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -72,12 +73,12 @@ struct InFlight {
 pub struct LinearizableWrites {
     deliveries: DeliveredCounts,
     /// The request each client-request proposal answers.
-    requests: BTreeMap<TxnId, RequestId>,
+    requests: TxnMap<RequestId>,
     in_flight: BTreeMap<(ClientId, u64), InFlight>,
     latest: Option<Acked>,
-    acked: BTreeMap<Zxid, Acked>,
+    acked: TxnMap<Acked, Zxid>,
     /// Every txn some server delivered, with the first server that did.
-    delivered: BTreeMap<TxnId, ServerId>,
+    delivered: TxnMap<ServerId>,
     /// Zxids whose loss is already reported.
     reported: BTreeSet<Zxid>,
 }
@@ -92,14 +93,17 @@ fn describe(client: ClientId, op: u64, request: &ClientOp) -> What {
 }
 
 /// Every txn id with this zxid, whoever proposed it.
-fn at_zxid(zxid: Zxid) -> std::ops::RangeInclusive<TxnId> {
-    TxnId {
-        zxid,
-        proposer: ServerId(0),
-    }..=TxnId {
-        zxid,
-        proposer: ServerId(u8::MAX),
-    }
+fn at_zxid(zxid: Zxid) -> (TxnId, TxnId) {
+    (
+        TxnId {
+            zxid,
+            proposer: ServerId(0),
+        },
+        TxnId {
+            zxid,
+            proposer: ServerId(u8::MAX),
+        },
+    )
 }
 
 impl Checker for LinearizableWrites {
@@ -139,7 +143,11 @@ impl Checker for LinearizableWrites {
                     return;
                 };
                 for t in applied.iter().skip(range.start) {
-                    self.delivered.entry(*t).or_insert(id);
+                    // A txn another server delivered first was checked then, and the ack
+                    // check covers those delivered before their ack.
+                    if !self.delivered.insert_new(*t, id) {
+                        continue;
+                    }
                     let Some(a) = self.acked.get(&t.zxid) else {
                         continue;
                     };
@@ -251,7 +259,8 @@ impl LinearizableWrites {
             return;
         }
         let mut lost = None;
-        for (t, server) in self.delivered.range(at_zxid(a.zxid)) {
+        let (lo, hi) = at_zxid(a.zxid);
+        for (t, server) in self.delivered.between(lo, hi) {
             if self.requests.get(t) != Some(&a.request) {
                 lost = Some((*server, *t));
             }
@@ -296,7 +305,7 @@ impl LinearizableWrites {
             })
             .map(|t| t.zxid)
             .collect();
-        for a in self.acked.range(..=last).map(|(_, a)| a) {
+        for a in self.acked.between(Zxid(0), last).map(|(_, a)| a) {
             if held.contains(&a.zxid) || !self.reported.insert(a.zxid) {
                 continue;
             }

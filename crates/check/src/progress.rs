@@ -36,7 +36,6 @@ struct Waiting {
     server: ServerId,
 }
 
-#[derive(Default)]
 pub struct Progress {
     clients: Clients,
     committed: CommittedOps,
@@ -50,6 +49,25 @@ pub struct Progress {
     election: bool,
     /// The last time the election's contenders changed.
     election_changed_us: u64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            clients: Clients::default(),
+            committed: CommittedOps::keeping(|op| match op {
+                TxnOp::CloseSession { .. } => true,
+                TxnOp::Create { path, .. } | TxnOp::Delete { path } => in_election(path),
+                _ => false,
+            }),
+            waiting: BTreeMap::new(),
+            stalled: BTreeMap::new(),
+            closed: BTreeSet::new(),
+            leaders: BTreeMap::new(),
+            election: false,
+            election_changed_us: 0,
+        }
+    }
 }
 
 fn in_election(path: &str) -> bool {

@@ -34,7 +34,6 @@ struct Claim {
     path: Path,
 }
 
-#[derive(Default)]
 pub struct RecipeSafety {
     clients: Clients,
     committed: CommittedOps,
@@ -49,6 +48,26 @@ pub struct RecipeSafety {
     config: BTreeMap<ClientId, u64>,
     /// The newest token the protected resource accepted, and from whom.
     resource: Option<(Zxid, ClientId, u64)>,
+}
+
+impl Default for RecipeSafety {
+    fn default() -> Self {
+        RecipeSafety {
+            clients: Clients::default(),
+            committed: CommittedOps::keeping(|op| {
+                matches!(op, TxnOp::CloseSession { .. } | TxnOp::Create { .. })
+            }),
+            closed: BTreeSet::new(),
+            leaders: BTreeMap::new(),
+            holders: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            produced: BTreeSet::new(),
+            created: BTreeSet::new(),
+            consumed: BTreeMap::new(),
+            config: BTreeMap::new(),
+            resource: None,
+        }
+    }
 }
 
 impl Checker for RecipeSafety {

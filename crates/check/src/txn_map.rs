@@ -25,18 +25,18 @@ pub(crate) fn partition_point_from_end<T>(list: &[T], pred: impl Fn(&T) -> bool)
     list[..hi].partition_point(pred)
 }
 
-/// A map keyed by txn id for keys that arrive in ascending order but for a few: those go to
+/// A map keyed by txn id (or zxid) for keys that arrive in ascending order but for a few: those go to
 /// a sorted vector, where a lookup of a recent txn searches back from the end, and the rare
 /// key that arrives below the largest one goes to a B-tree.
 #[derive(Debug)]
-pub(crate) struct TxnMap<V> {
+pub(crate) struct TxnMap<V, K = TxnId> {
     /// Ascending.
-    sorted: Vec<(TxnId, V)>,
+    sorted: Vec<(K, V)>,
     /// Keys that arrived below `sorted`'s last key; all of them are below it.
-    late: BTreeMap<TxnId, V>,
+    late: BTreeMap<K, V>,
 }
 
-impl<V> Default for TxnMap<V> {
+impl<V, K> Default for TxnMap<V, K> {
     fn default() -> Self {
         TxnMap {
             sorted: Vec::new(),
@@ -45,8 +45,8 @@ impl<V> Default for TxnMap<V> {
     }
 }
 
-impl<V> TxnMap<V> {
-    pub(crate) fn get(&self, t: &TxnId) -> Option<&V> {
+impl<V, K: Ord + Copy> TxnMap<V, K> {
+    pub(crate) fn get(&self, t: &K) -> Option<&V> {
         let i = partition_point_from_end(&self.sorted, |(k, _)| k < t);
         match self.sorted.get(i) {
             Some((k, v)) if k == t => Some(v),
@@ -55,12 +55,12 @@ impl<V> TxnMap<V> {
         }
     }
 
-    pub(crate) fn contains(&self, t: &TxnId) -> bool {
+    pub(crate) fn contains(&self, t: &K) -> bool {
         self.get(t).is_some()
     }
 
     /// Inserts unless the key is there already; true if it was not.
-    pub(crate) fn insert_new(&mut self, t: TxnId, v: V) -> bool {
+    pub(crate) fn insert_new(&mut self, t: K, v: V) -> bool {
         let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
         if i == self.sorted.len() {
             // Above every sorted key, hence above every late one too.
@@ -80,7 +80,7 @@ impl<V> TxnMap<V> {
     }
 
     /// Inserts or replaces.
-    pub(crate) fn insert(&mut self, t: TxnId, v: V) {
+    pub(crate) fn insert(&mut self, t: K, v: V) {
         let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
         match self.sorted.get_mut(i) {
             None => self.sorted.push((t, v)),
@@ -92,16 +92,31 @@ impl<V> TxnMap<V> {
     }
 
     /// The entries below `bound`, ascending.
-    pub(crate) fn below(&self, bound: TxnId) -> impl Iterator<Item = (&TxnId, &V)> + '_ {
+    pub(crate) fn below(&self, bound: K) -> impl Iterator<Item = (&K, &V)> + '_ {
         let end = self.sorted.partition_point(|(k, _)| *k < bound);
-        let mut sorted = self.sorted[..end].iter().map(|(k, v)| (k, v)).peekable();
-        let mut late = self.late.range(..bound).peekable();
-        std::iter::from_fn(move || match (sorted.peek(), late.peek()) {
-            (Some(a), Some(b)) if b.0 < a.0 => late.next(),
-            (Some(_), _) => sorted.next(),
-            (None, _) => late.next(),
-        })
+        merge(&self.sorted[..end], self.late.range(..bound))
     }
+
+    /// The entries from `lo` to `hi` inclusive, ascending; cheap for recent txns.
+    pub(crate) fn between(&self, lo: K, hi: K) -> impl Iterator<Item = (&K, &V)> + '_ {
+        let start = partition_point_from_end(&self.sorted, |(k, _)| *k < lo);
+        let end = start + self.sorted[start..].partition_point(|(k, _)| *k <= hi);
+        merge(&self.sorted[start..end], self.late.range(lo..=hi))
+    }
+}
+
+/// Two ascending runs of entries as one.
+fn merge<'a, K: Ord + 'a, V>(
+    sorted: &'a [(K, V)],
+    late: impl Iterator<Item = (&'a K, &'a V)> + 'a,
+) -> impl Iterator<Item = (&'a K, &'a V)> + 'a {
+    let mut sorted = sorted.iter().map(|(k, v)| (k, v)).peekable();
+    let mut late = late.peekable();
+    std::iter::from_fn(move || match (sorted.peek(), late.peek()) {
+        (Some(a), Some(b)) if b.0 < a.0 => late.next(),
+        (Some(_), _) => sorted.next(),
+        (None, _) => late.next(),
+    })
 }
 
 #[cfg(test)]
@@ -129,6 +144,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn between_lists_sorted_and_late_keys_in_order() {
+        let mut m = TxnMap::default();
+        for c in [1, 2, 5, 8, 3, 9, 4, 7] {
+            m.insert(t(c), c);
+        }
+        let got: Vec<u64> = m.between(t(3), t(8)).map(|(_, v)| *v).collect();
+        assert_eq!(got, [3, 4, 5, 7, 8]);
+        assert_eq!(m.between(t(10), t(12)).count(), 0);
     }
 
     #[test]

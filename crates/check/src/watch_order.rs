@@ -21,10 +21,10 @@
 //! trigger, so each answer compares against the smallest only.
 
 use crate::committed_ops::CommittedOps;
+use crate::txn_map::partition_point_from_end;
 use crate::znodes::parent;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
 use zab::{
     ClientId, ClientOp, EventType, Path, Reply, SessionId, TxnOp, WatchKind, WatchedEvent, Zxid,
 };
@@ -58,6 +58,36 @@ struct Watch {
     trigger: Option<Zxid>,
 }
 
+/// One znode's committed changes, ascending by zxid. They come in zxid order in a correct
+/// run, so adding one is nearly always a push, and a list holds them in a fraction of a map's
+/// memory.
+struct Changes<V>(Vec<(Zxid, V)>);
+
+impl<V> Default for Changes<V> {
+    fn default() -> Self {
+        Changes(Vec::new())
+    }
+}
+
+impl<V> Changes<V> {
+    fn insert(&mut self, z: Zxid, v: V) {
+        let i = partition_point_from_end(&self.0, |(k, _)| *k < z);
+        match self.0.get_mut(i) {
+            Some((k, old)) if *k == z => *old = v,
+            _ => self.0.insert(i, (z, v)),
+        }
+    }
+
+    /// The changes after `r`.
+    fn after(&self, r: Zxid) -> &[(Zxid, V)] {
+        &self.0[partition_point_from_end(&self.0, |(k, _)| *k <= r)..]
+    }
+
+    fn first_after(&self, r: Zxid) -> Option<Zxid> {
+        self.after(r).first().map(|(z, _)| *z)
+    }
+}
+
 type WatchKey = (ClientId, Path, Table);
 
 #[derive(Default)]
@@ -66,9 +96,9 @@ pub struct WatchOrder {
     /// Requests submitted and not yet answered.
     in_flight: BTreeMap<(ClientId, u64), ClientOp>,
     /// Committed changes of each znode: zxid, and whether the znode exists after it.
-    node_changes: BTreeMap<Path, BTreeMap<Zxid, bool>>,
+    node_changes: BTreeMap<Path, Changes<bool>>,
     /// Committed changes of each znode's children (and its own deletion).
-    child_changes: BTreeMap<Path, BTreeSet<Zxid>>,
+    child_changes: BTreeMap<Path, Changes<()>>,
     /// Ephemeral znodes by owner, as committed: a closeSession deletes them.
     ephemerals: BTreeMap<SessionId, BTreeSet<Path>>,
     owners: BTreeMap<Path, SessionId>,
@@ -192,16 +222,9 @@ impl WatchOrder {
             // trigger comes first and consumes both.
             return;
         }
-        let after = (Bound::Excluded(r), Bound::Unbounded);
         let trigger = match table {
-            Table::Node => self
-                .node_changes
-                .get(path)
-                .and_then(|m| m.range(after).next().map(|(z, _)| *z)),
-            Table::Child => self
-                .child_changes
-                .get(path)
-                .and_then(|m| m.range(after).next().copied()),
+            Table::Node => self.node_changes.get(path).and_then(|m| m.first_after(r)),
+            Table::Child => self.child_changes.get(path).and_then(|m| m.first_after(r)),
         };
         match trigger {
             Some(z) => {
@@ -246,10 +269,9 @@ impl WatchOrder {
             .filter(|(k, w)| {
                 w.kind == WatchKind::Exist
                     && w.trigger.is_some_and(|z| {
-                        self.node_changes.get(&k.1).is_some_and(|m| {
-                            m.range((Bound::Excluded(z), Bound::Unbounded))
-                                .any(|(_, exists)| !exists)
-                        })
+                        self.node_changes
+                            .get(&k.1)
+                            .is_some_and(|m| m.after(z).iter().any(|(_, exists)| !exists))
                     })
             })
             .map(|(k, _)| k.clone())
@@ -358,18 +380,26 @@ impl WatchOrder {
     }
 
     fn node_changed(&mut self, path: &Path, z: Zxid, exists: bool) {
-        self.node_changes
-            .entry(path.clone())
-            .or_default()
-            .insert(z, exists);
+        match self.node_changes.get_mut(path) {
+            Some(m) => m.insert(z, exists),
+            None => {
+                let mut m = Changes::default();
+                m.insert(z, exists);
+                self.node_changes.insert(path.clone(), m);
+            }
+        }
         self.arm(path, Table::Node, z);
     }
 
     fn child_changed(&mut self, path: &Path, z: Zxid) {
-        self.child_changes
-            .entry(path.clone())
-            .or_default()
-            .insert(z);
+        match self.child_changes.get_mut(path) {
+            Some(m) => m.insert(z, ()),
+            None => {
+                let mut m = Changes::default();
+                m.insert(z, ());
+                self.child_changes.insert(path.clone(), m);
+            }
+        }
         self.arm(path, Table::Child, z);
     }
 
