@@ -60,7 +60,20 @@ impl Partition {
 
 /// Looks connections up by key. Connections are never removed, so an index into `all` stays
 /// valid; the map is only ever searched, never iterated, so its order cannot leak into a run.
-type ConnIndex = HashMap<ConnKey, u32, BuildHasherDefault<KeyHasher>>;
+/// Keyed by [`packed`] keys: one integer hashes in two multiplies, where the tuple's derived
+/// hash takes one per field and discriminant.
+type ConnIndex = HashMap<u128, u32, BuildHasherDefault<KeyHasher>>;
+
+/// A connection key as one integer, distinct for distinct keys.
+fn packed((a, b, channel): ConnKey) -> u128 {
+    fn endpoint(e: Endpoint) -> u128 {
+        match e {
+            Endpoint::Server(s) => u128::from(s.0),
+            Endpoint::Client(c) => 1 << 32 | u128::from(c.0),
+        }
+    }
+    endpoint(a) << 64 | endpoint(b) << 8 | channel as u128
+}
 
 #[derive(Default)]
 pub struct Network {
@@ -83,12 +96,12 @@ impl Network {
     /// The connection's number, for [`Network::at`]: stable, since connections are never
     /// removed, so an event can carry it instead of looking its connection up again.
     pub fn index_of(&mut self, key: ConnKey) -> u32 {
-        match self.index.get(&key) {
+        match self.index.get(&packed(key)) {
             Some(i) => *i,
             None => {
                 self.all.push((key, Conn::default()));
                 let i = (self.all.len() - 1) as u32;
-                self.index.insert(key, i);
+                self.index.insert(packed(key), i);
                 i
             }
         }
@@ -100,7 +113,7 @@ impl Network {
 
     pub fn gen(&self, key: &ConnKey) -> u64 {
         self.index
-            .get(key)
+            .get(&packed(*key))
             .map_or(0, |i| self.all[*i as usize].1.gen)
     }
 
@@ -169,6 +182,10 @@ impl Hasher for KeyHasher {
     }
     fn write_u64(&mut self, v: u64) {
         self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
     }
     fn write_usize(&mut self, v: usize) {
         self.write_u64(v as u64);
