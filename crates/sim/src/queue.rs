@@ -43,9 +43,12 @@ fn key_slot(k: Key) -> usize {
 
 /// A min-queue of timed events.
 pub struct Queue<E> {
-    /// Bucket `cur`, sorted descending, so the next event is the last; also anything
-    /// scheduled for an earlier bucket. Never empty while the queue is not.
+    /// Bucket `cur`, sorted ascending from `head` (entries before it are popped); also
+    /// anything scheduled for an earlier bucket. Ascending, because an event scheduled into the
+    /// bucket being drained is due after nearly all of it, so it goes in near the end and
+    /// moves few entries. Holds keys from `head` on while the queue is not empty.
     current: Vec<Key>,
+    head: usize,
     cur: u64,
     /// Bucket `b` for `cur < b < cur + RING`, unsorted, at index `b % RING`.
     ring: Vec<Vec<Key>>,
@@ -65,6 +68,7 @@ impl<E> Default for Queue<E> {
     fn default() -> Self {
         Queue {
             current: Vec::new(),
+            head: 0,
             cur: 0,
             ring: (0..RING).map(|_| Vec::new()).collect(),
             occupied: [0; WORDS],
@@ -97,9 +101,11 @@ impl<E> Queue<E> {
         self.len += 1;
         if self.len == 1 {
             self.cur = b;
+            self.current.clear();
+            self.head = 0;
             self.current.push(k);
         } else if b <= self.cur {
-            let i = self.current.partition_point(|x| *x > k);
+            let i = self.head + self.current[self.head..].partition_point(|x| *x < k);
             self.current.insert(i, k);
         } else if b < self.cur + RING as u64 {
             let i = b as usize % RING;
@@ -111,10 +117,15 @@ impl<E> Queue<E> {
     }
 
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let k = self.current.pop()?;
+        let k = *self.current.get(self.head)?;
+        self.head += 1;
         self.len -= 1;
-        if self.current.is_empty() && self.len > 0 {
-            self.advance();
+        if self.head == self.current.len() {
+            self.current.clear();
+            self.head = 0;
+            if self.len > 0 {
+                self.advance();
+            }
         }
         let slot = key_slot(k);
         self.free.push(slot as u32);
@@ -145,7 +156,7 @@ impl<E> Queue<E> {
             self.current.push(*k);
             self.far.pop();
         }
-        self.current.sort_unstable_by(|a, b| b.cmp(a));
+        self.current.sort_unstable();
     }
 
     /// The first bucket after `cur` whose ring slot holds keys.
@@ -169,7 +180,7 @@ impl<E> Queue<E> {
     }
 
     pub fn peek_time(&self) -> Option<u64> {
-        self.current.last().map(|k| key_at(*k))
+        self.current.get(self.head).map(|k| key_at(*k))
     }
 
     pub fn len(&self) -> usize {
