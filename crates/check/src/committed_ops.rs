@@ -18,9 +18,28 @@ pub(crate) const INTEREST: Interest =
     Interest::of(&[HappeningKind::Proposed, HappeningKind::Committed]).union(crate::DELIVERIES);
 
 /// The txns one happening shows committed: at most one from a `Committed`, any number from a
-/// delivery.
-pub(crate) type Newly =
-    std::iter::Chain<std::option::IntoIter<(TxnId, TxnOp)>, std::vec::IntoIter<(TxnId, TxnOp)>>;
+/// delivery. Most happenings show none, so that case is a bare tag, cheap to make and drop.
+pub(crate) enum Newly {
+    None,
+    One((TxnId, TxnOp)),
+    Many(std::vec::IntoIter<(TxnId, TxnOp)>),
+}
+
+impl Iterator for Newly {
+    type Item = (TxnId, TxnOp);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match std::mem::replace(self, Newly::None) {
+            Newly::None => None,
+            Newly::One(t) => Some(t),
+            Newly::Many(mut rest) => {
+                let t = rest.next();
+                *self = Newly::Many(rest);
+                t
+            }
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct CommittedOps {
@@ -50,7 +69,6 @@ impl CommittedOps {
     /// Follows one happening; returns the txns it shows committed for the first time. A
     /// leader's `Committed` names one txn, the commonest case, and costs no allocation.
     pub(crate) fn follow(&mut self, h: &Happening<'_>, view: &dyn View) -> Newly {
-        let none = || None.into_iter().chain(Vec::new());
         match h {
             Happening::Server {
                 event: Event::Proposed { txn, op, .. },
@@ -59,7 +77,7 @@ impl CommittedOps {
                 if (self.keep)(op) {
                     self.proposed.insert(*txn, op.clone());
                 }
-                none()
+                Newly::None
             }
             Happening::Server {
                 event: Event::Committed { txn, .. },
@@ -67,24 +85,28 @@ impl CommittedOps {
             } => self
                 .proposed
                 .remove_entry(txn)
-                .into_iter()
-                .chain(Vec::new()),
+                .map_or(Newly::None, Newly::One),
             _ => {
                 let Some((id, range)) = self.deliveries.follow(h) else {
-                    return none();
+                    return Newly::None;
                 };
-                if self.proposed.is_empty() {
-                    return none();
-                }
+                let Some((first, _)) = self.proposed.first_key_value() else {
+                    return Newly::None;
+                };
                 let Some(applied) = applied_upto(view, id, range.end) else {
-                    return none();
+                    return Newly::None;
                 };
-                let many: Vec<_> = applied
+                let delivered = applied.get(range.start..).unwrap_or_default();
+                // Usually the leader's `Committed` came first and every txn delivered here sorts
+                // before anything still waiting (no assumption that a history is in order).
+                if delivered.iter().all(|t| t < first) {
+                    return Newly::None;
+                }
+                let many: Vec<_> = delivered
                     .iter()
-                    .skip(range.start)
                     .filter_map(|t| self.proposed.remove_entry(t))
                     .collect();
-                None.into_iter().chain(many)
+                Newly::Many(many.into_iter())
             }
         }
     }
