@@ -20,7 +20,7 @@ pub struct BenchArgs {
     /// A tenth of the simulated time and fewer seeds: checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
-    /// Run each case this many times and keep the fastest run (default 3; 1 with --quick):
+    /// Run each case this many times and keep the fastest run (default 5; 1 with --quick):
     /// other work on the machine only ever slows a run down.
     #[arg(long, value_name = "N")]
     repeat: Option<u32>,
@@ -340,7 +340,7 @@ pub fn bench(args: BenchArgs) -> u8 {
     if let Some(name) = &args.case {
         return run_case(name, args.quick);
     }
-    let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
     let mut rows: Vec<Value> = Vec::new();
     let load = |c: &Case| if args.quick { c.load.quick() } else { c.load };
     for case in CASES {
