@@ -20,8 +20,8 @@ pub(crate) const INTEREST: Interest =
 /// The txns one happening shows committed: at most one from a `Committed`, any number from a
 /// delivery. Most happenings show none, so that case is a bare tag, cheap to make and drop.
 pub(crate) enum Newly {
-    None,
-    One((TxnId, TxnOp)),
+    /// Nothing (`Few(None)`) or the one txn a leader's `Committed` names.
+    Few(Option<(TxnId, TxnOp)>),
     Many(std::vec::IntoIter<(TxnId, TxnOp)>),
 }
 
@@ -29,14 +29,9 @@ impl Iterator for Newly {
     type Item = (TxnId, TxnOp);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match std::mem::replace(self, Newly::None) {
-            Newly::None => None,
-            Newly::One(t) => Some(t),
-            Newly::Many(mut rest) => {
-                let t = rest.next();
-                *self = Newly::Many(rest);
-                t
-            }
+        match self {
+            Newly::Few(one) => one.take(),
+            Newly::Many(rest) => rest.next(),
         }
     }
 }
@@ -77,30 +72,27 @@ impl CommittedOps {
                 if (self.keep)(op) {
                     self.proposed.insert(*txn, op.clone());
                 }
-                Newly::None
+                Newly::Few(None)
             }
             Happening::Server {
                 event: Event::Committed { txn, .. },
                 ..
-            } => self
-                .proposed
-                .remove_entry(txn)
-                .map_or(Newly::None, Newly::One),
+            } => Newly::Few(self.proposed.remove_entry(txn)),
             _ => {
                 let Some((id, range)) = self.deliveries.follow(h) else {
-                    return Newly::None;
+                    return Newly::Few(None);
                 };
                 let Some((first, _)) = self.proposed.first_key_value() else {
-                    return Newly::None;
+                    return Newly::Few(None);
                 };
                 let Some(applied) = applied_upto(view, id, range.end) else {
-                    return Newly::None;
+                    return Newly::Few(None);
                 };
                 let delivered = applied.get(range.start..).unwrap_or_default();
                 // Usually the leader's `Committed` came first and every txn delivered here sorts
                 // before anything still waiting (no assumption that a history is in order).
                 if delivered.iter().all(|t| t < first) {
-                    return Newly::None;
+                    return Newly::Few(None);
                 }
                 let many: Vec<_> = delivered
                     .iter()

@@ -48,20 +48,11 @@ fn at_zxid<T>(list: &[T], zxid: Zxid, key: fn(&T) -> TxnId) -> impl Iterator<Ite
 }
 
 fn lookup(leader: &ServerView<'_>, txn: TxnId) -> Lookup {
-    classify(
-        at_zxid(leader.log, txn.zxid, Txn::id).chain(at_zxid(
-            &leader.tree.applied,
-            txn.zxid,
-            |t| *t,
-        )),
-        txn,
-    )
-}
-
-/// What the leader holds at `txn`'s zxid, given the txns it has there.
-fn classify(at_zxid: impl Iterator<Item = TxnId>, txn: TxnId) -> Lookup {
     let mut other = None;
-    for found in at_zxid {
+    for found in
+        at_zxid(leader.log, txn.zxid, Txn::id)
+            .chain(at_zxid(&leader.tree.applied, txn.zxid, |t| *t))
+    {
         if found == txn {
             return Lookup::Same;
         }
@@ -70,42 +61,6 @@ fn classify(at_zxid: impl Iterator<Item = TxnId>, txn: TxnId) -> Lookup {
     match other {
         Some(t) => Lookup::Other(t),
         None => Lookup::Missing,
-    }
-}
-
-/// A position in a zxid-ordered list, moved forward by ascending lookups.
-struct Cursor<'a, T> {
-    list: &'a [T],
-    key: fn(&T) -> TxnId,
-    pos: usize,
-    last: Zxid,
-}
-
-impl<'a, T> Cursor<'a, T> {
-    fn new(list: &'a [T], key: fn(&T) -> TxnId) -> Self {
-        Cursor {
-            list,
-            key,
-            pos: 0,
-            last: Zxid(0),
-        }
-    }
-
-    /// The entries at `zxid`. Lookups are expected in ascending order; one that goes back
-    /// starts over from the beginning, so the answer is right either way.
-    fn at(&mut self, zxid: Zxid) -> impl Iterator<Item = TxnId> + 'a {
-        if zxid < self.last {
-            self.pos = 0;
-        }
-        self.last = zxid;
-        let key = self.key;
-        while self.pos < self.list.len() && key(&self.list[self.pos]).zxid < zxid {
-            self.pos += 1;
-        }
-        self.list[self.pos..]
-            .iter()
-            .map(key)
-            .take_while(move |t| t.zxid == zxid)
     }
 }
 
@@ -164,15 +119,11 @@ impl HistoryConsistency {
             return;
         };
         let mut bad: Vec<(TxnId, Lookup)> = Vec::new();
-        // Both histories ascend by zxid: walk them side by side rather than search the
-        // leader's for each txn, so a sync costs one pass over the learner's log.
-        let mut in_log = Cursor::new(lv.log, Txn::id);
-        let mut in_tree = Cursor::new(&lv.tree.applied, |t| *t);
         for txn in logged_history(view, id) {
             if txn.zxid > covered {
                 continue;
             }
-            let found = classify(in_log.at(txn.zxid).chain(in_tree.at(txn.zxid)), txn);
+            let found = lookup(&lv, txn);
             if !matches!(found, Lookup::Same) && self.reported.insert((id, epoch, txn)) {
                 bad.push((txn, found));
             }
