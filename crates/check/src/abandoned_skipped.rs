@@ -18,7 +18,7 @@
 //! pending older proposal), and keeps those missing as abandoned. A `Delivered` looks up only
 //! the entries it adds.
 
-use crate::history::{applied_upto, first_of_epoch, DeliveredCounts};
+use crate::history::{applied_upto, first_of_epoch, newly_delivered};
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId};
@@ -32,7 +32,6 @@ struct Abandoned {
 
 #[derive(Default)]
 pub struct AbandonedSkipped {
-    deliveries: DeliveredCounts,
     /// Proposals no leader of a newer epoch has established over yet.
     pending: BTreeSet<TxnId>,
     abandoned: BTreeMap<TxnId, Abandoned>,
@@ -64,7 +63,7 @@ impl Checker for AbandonedSkipped {
                 event: Event::Established { epoch, .. },
             } => self.established(*id, *epoch, view),
             _ => {
-                let Some((id, range)) = self.deliveries.follow(h) else {
+                let Some((id, range)) = newly_delivered(h) else {
                     return;
                 };
                 if self.abandoned.is_empty() {

@@ -35,14 +35,13 @@
 //! truncation looks only at the log suffix it drops; a log-replacing snapshot (a SNAP sync)
 //! scans that server's log and the snapshot once. Elections and syncs are rare.
 
-use crate::history::{applied_upto, CommittedTxns, DeliveredCounts, How};
+use crate::history::{applied_upto, newly_delivered, CommittedTxns, How};
 use crate::{Checker, Happening, HappeningKind, Interest, ServerView, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{DiskOp, Event, ServerId, Snapshot, TxnId, Zxid};
 
 #[derive(Default)]
 pub struct CommittedDurability {
-    deliveries: DeliveredCounts,
     committed: CommittedTxns,
     reported: BTreeSet<(ServerId, TxnId)>,
 }
@@ -87,7 +86,7 @@ impl Checker for CommittedDurability {
                 self.committed.add(*txn, How::CommittedBy(*id));
             }
             _ => {
-                let Some((id, range)) = self.deliveries.follow(h) else {
+                let Some((id, range)) = newly_delivered(h) else {
                     return;
                 };
                 if let Some(applied) = applied_upto(view, id, range.end) {

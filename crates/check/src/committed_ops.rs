@@ -8,7 +8,7 @@
 //! known to be committed. In a correct run the txns come out in zxid order, since leaders
 //! commit in order and a new leader delivers every older txn before it proposes.
 
-use crate::history::{applied_upto, DeliveredCounts};
+use crate::history::{applied_upto, newly_delivered};
 use crate::{Happening, HappeningKind, Interest, View};
 use std::collections::BTreeMap;
 use zab::{Event, TxnId, TxnOp};
@@ -38,7 +38,6 @@ impl Iterator for Newly {
 
 #[derive(Debug)]
 pub(crate) struct CommittedOps {
-    deliveries: DeliveredCounts,
     proposed: BTreeMap<TxnId, TxnOp>,
     /// Which operations the owner wants to hear of; the others are never stored.
     keep: fn(&TxnOp) -> bool,
@@ -55,7 +54,6 @@ impl CommittedOps {
     /// need not track the setData stream of a write load.
     pub(crate) fn keeping(keep: fn(&TxnOp) -> bool) -> CommittedOps {
         CommittedOps {
-            deliveries: DeliveredCounts::default(),
             proposed: BTreeMap::new(),
             keep,
         }
@@ -79,7 +77,7 @@ impl CommittedOps {
                 ..
             } => Newly::Few(self.proposed.remove_entry(txn)),
             _ => {
-                let Some((id, range)) = self.deliveries.follow(h) else {
+                let Some((id, range)) = newly_delivered(h) else {
                     return Newly::Few(None);
                 };
                 let Some((first, _)) = self.proposed.first_key_value() else {

@@ -18,7 +18,7 @@
 //! delivered txn is one lookup; the end-of-run check reads each server's ephemerals once.
 
 use crate::clients::Clients;
-use crate::history::{applied_upto, DeliveredCounts};
+use crate::history::{applied_upto, newly_delivered};
 use crate::view::leader_with_quorum;
 use crate::znodes::list;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
@@ -42,7 +42,6 @@ struct ExpiryDue {
 
 #[derive(Default)]
 pub struct EphemeralCleanup {
-    deliveries: DeliveredCounts,
     clients: Clients,
     /// closeSession proposals.
     closes: BTreeMap<TxnId, SessionId>,
@@ -119,7 +118,7 @@ impl Checker for EphemeralCleanup {
             }
             Happening::LivenessDeadline { .. } => self.at_deadline(view, out),
             _ => {
-                let Some((id, range)) = self.deliveries.follow(h) else {
+                let Some((id, range)) = newly_delivered(h) else {
                     return;
                 };
                 let Some(applied) = applied_upto(view, id, range.end) else {

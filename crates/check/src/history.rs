@@ -1,12 +1,9 @@
-//! What the delivery checkers know about the replicated history, kept incrementally: which
-//! entries of a server's `tree.applied` a `Delivered` event adds, and which txns are known to
-//! be committed.
+//! What the delivery checkers know about the replicated history: which entries of a server's
+//! `tree.applied` a `Delivered` event adds, and which txns are known to be committed.
 //!
-//! `Event::Delivered{count}` only says how long a server's delivered prefix now is. Counting
-//! here, from the events alone, gives exactly the entries it adds (`prev..count`) without ever
-//! rescanning a history: `TreeReset{kept}` lowers the count to what is known unchanged, and a
-//! crash drops it to zero (a restart boots with `TreeReset{kept: 0}` as well). Each checker
-//! owns its own instances, so checkers stay independent of one another.
+//! `Event::Delivered{from, count}` names the entries it adds (`from..count`), so a checker
+//! reads them off its `tree.applied` without ever rescanning a history or following each
+//! server's count through resets and crashes itself.
 
 use crate::txn_map::TxnMap;
 use crate::{Happening, View};
@@ -14,53 +11,15 @@ use std::fmt;
 use std::ops::Range;
 use zab::{Event, ServerId, TxnId, Zxid};
 
-/// Each server's delivered count, followed from the happenings.
-#[derive(Debug, Default)]
-pub(crate) struct DeliveredCounts {
-    /// Indexed by server id: a `Delivered` is the commonest happening most delivery checkers
-    /// act on, so this is a plain array lookup rather than a map search.
-    counts: Vec<usize>,
-}
-
-impl DeliveredCounts {
-    /// Follows one happening. For a `Delivered` that adds entries, returns the server and the
-    /// range of its `tree.applied` that has just become delivered.
-    pub(crate) fn follow(&mut self, h: &Happening<'_>) -> Option<(ServerId, Range<usize>)> {
-        match h {
-            Happening::Server {
-                id,
-                event: Event::Delivered { count },
-            } => {
-                let prev = std::mem::replace(self.slot(*id), *count);
-                (*count > prev).then_some((*id, prev..*count))
-            }
-            Happening::Server {
-                id,
-                event: Event::TreeReset { kept },
-            } => {
-                let c = self.slot(*id);
-                *c = (*c).min(*kept);
-                None
-            }
-            Happening::Crash { id } | Happening::Restart { id } => {
-                *self.slot(*id) = 0;
-                None
-            }
-            _ => None,
-        }
-    }
-
-    fn slot(&mut self, id: ServerId) -> &mut usize {
-        let i = usize::from(id.0);
-        if self.counts.len() <= i {
-            self.counts.resize(i + 1, 0);
-        }
-        &mut self.counts[i]
-    }
-
-    /// How many txns the server has delivered now.
-    pub(crate) fn get(&self, id: ServerId) -> usize {
-        self.counts.get(usize::from(id.0)).copied().unwrap_or(0)
+/// For a `Delivered`, the server and the range of its `tree.applied` that has just become
+/// delivered.
+pub(crate) fn newly_delivered(h: &Happening<'_>) -> Option<(ServerId, Range<usize>)> {
+    match h {
+        Happening::Server {
+            id,
+            event: Event::Delivered { from, count },
+        } => Some((*id, *from..*count)),
+        _ => None,
     }
 }
 

@@ -16,7 +16,7 @@
 //!
 //! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
 
-use crate::history::{applied_upto, DeliveredCounts};
+use crate::history::{applied_upto, newly_delivered};
 use crate::txn_map::TxnMap;
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,6 @@ use zab::{Event, ServerId, TxnId, TxnOp};
 
 #[derive(Default)]
 pub struct Integrity {
-    deliveries: DeliveredCounts,
     proposed: TxnMap<()>,
     /// Txns reported `Proposed` that do not count, and why.
     improper: BTreeMap<TxnId, &'static str>,
@@ -88,7 +87,7 @@ impl Checker for Integrity {
             }
             _ => {}
         }
-        let Some((id, range)) = self.deliveries.follow(h) else {
+        let Some((id, range)) = newly_delivered(h) else {
             return;
         };
         let Some(applied) = applied_upto(view, id, range.end) else {

@@ -19,7 +19,7 @@
 //! Incremental: one entry per write in flight and per acknowledged write; each delivered txn
 //! and each answer is one map lookup. The end-of-run check walks one history once.
 
-use crate::history::{applied_upto, DeliveredCounts};
+use crate::history::{applied_upto, newly_delivered};
 use crate::txn_map::TxnMap;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,7 +71,6 @@ struct InFlight {
 
 #[derive(Default)]
 pub struct LinearizableWrites {
-    deliveries: DeliveredCounts,
     /// The request each client-request proposal answers.
     requests: TxnMap<RequestId>,
     in_flight: BTreeMap<(ClientId, u64), InFlight>,
@@ -136,7 +135,7 @@ impl Checker for LinearizableWrites {
             Happening::Client { id, event } => self.client(*id, event, view, out),
             Happening::LivenessDeadline { .. } => self.at_deadline(view, out),
             _ => {
-                let Some((id, range)) = self.deliveries.follow(h) else {
+                let Some((id, range)) = newly_delivered(h) else {
                     return;
                 };
                 let Some(applied) = applied_upto(view, id, range.end) else {

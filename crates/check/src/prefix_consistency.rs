@@ -13,18 +13,17 @@
 //! Incremental: positions are fixed forever once anyone delivered there, so one canonical
 //! sequence (txn and first deliverer per position) is enough. A `Delivered` compares only the
 //! entries it adds with the canonical one at the same positions, extending it when the server
-//! is the first to reach a position; `TreeReset` and crashes only lower the server's count.
+//! is the first to reach a position.
 //! Once a server departs from the canonical sequence, its later positions are consequences of
 //! that one breach and are not checked until its count drops back below it.
 
-use crate::history::DeliveredCounts;
-use crate::{Checker, Happening, Interest, View, Violation};
+use crate::history::newly_delivered;
+use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
-use zab::{ServerId, TxnId};
+use zab::{Event, ServerId, TxnId};
 
 #[derive(Default)]
 pub struct PrefixConsistency {
-    deliveries: DeliveredCounts,
     /// Position i: the txn first delivered there, and the server that delivered it.
     canonical: Vec<(TxnId, ServerId)>,
     /// Servers whose delivered sequence departs from the canonical one, and where.
@@ -40,23 +39,35 @@ impl Checker for PrefixConsistency {
     }
 
     fn interest(&self) -> Interest {
-        crate::DELIVERIES
+        crate::DELIVERIES.union(Interest::of(&[
+            HappeningKind::TreeReset,
+            HappeningKind::Crash,
+            HappeningKind::Restart,
+        ]))
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
-        let id = match h {
-            Happening::Server { id, .. } | Happening::Crash { id } | Happening::Restart { id } => {
-                *id
-            }
-            _ => return,
-        };
-        let Some((_, range)) = self.deliveries.follow(h) else {
-            if let Some(at) = self.diverged.get(&id) {
-                if self.deliveries.get(id) <= *at {
-                    self.diverged.remove(&id);
+        // A diverged server is checked again once its count drops back to the breach: while
+        // diverged its count stays above it, so only a reset keeping no more than the breach,
+        // or a crash, does that.
+        let (id, range) = match h {
+            Happening::Server {
+                id,
+                event: Event::TreeReset { kept },
+            } => {
+                if self.diverged.get(id).is_some_and(|at| kept <= at) {
+                    self.diverged.remove(id);
                 }
+                return;
             }
-            return;
+            Happening::Crash { id } | Happening::Restart { id } => {
+                self.diverged.remove(id);
+                return;
+            }
+            _ => match newly_delivered(h) {
+                Some(d) => d,
+                None => return,
+            },
         };
         if self.diverged.contains_key(&id) {
             return;

@@ -30,7 +30,7 @@
 //! (elections are rare); each newly committed txn is looked up in the (few) current leaders'
 //! delivered sets, which grow with their `Delivered` events.
 
-use crate::history::{applied_upto, CommittedTxns, DeliveredCounts, How};
+use crate::history::{applied_upto, newly_delivered, CommittedTxns, How};
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, ServerState, TxnId};
@@ -43,7 +43,6 @@ struct Leader {
 
 #[derive(Default)]
 pub struct PrimaryIntegrity {
-    deliveries: DeliveredCounts,
     committed: CommittedTxns,
     leaders: BTreeMap<ServerId, Leader>,
     reported: BTreeSet<(ServerId, TxnId)>,
@@ -72,7 +71,6 @@ impl Checker for PrimaryIntegrity {
         match h {
             Happening::InitiallyCommitted { upto } => self.committed.declare(*upto, view),
             Happening::Crash { id } | Happening::Restart { id } => {
-                self.deliveries.follow(h);
                 self.leaders.remove(id);
             }
             Happening::Server { id, event } => match event {
@@ -81,7 +79,7 @@ impl Checker for PrimaryIntegrity {
                     self.newly_committed(*txn, How::CommittedBy(*id), view, out)
                 }
                 Event::Delivered { .. } => {
-                    let Some((id, range)) = self.deliveries.follow(h) else {
+                    let Some((id, range)) = newly_delivered(h) else {
                         return;
                     };
                     let Some(applied) = applied_upto(view, id, range.end) else {
@@ -96,7 +94,6 @@ impl Checker for PrimaryIntegrity {
                     }
                 }
                 Event::TreeReset { .. } | Event::LeaderShutdown { .. } => {
-                    self.deliveries.follow(h);
                     self.leaders.remove(id);
                 }
                 Event::State { state, .. } if *state != ServerState::Leading => {

@@ -21,14 +21,13 @@
 //! Incremental: a `Delivered` looks only at the entries it adds and the one before them
 //! (which is delivered and unchanged since, as `TreeReset` guarantees).
 
-use crate::history::{applied_upto, DeliveredCounts};
+use crate::history::{applied_upto, newly_delivered};
 use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
 use zab::{ServerId, TxnId};
 
 #[derive(Default)]
 pub struct PrimaryOrder {
-    deliveries: DeliveredCounts,
     reported: BTreeSet<(ServerId, Option<TxnId>, TxnId)>,
 }
 
@@ -42,7 +41,7 @@ impl Checker for PrimaryOrder {
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
-        let Some((id, range)) = self.deliveries.follow(h) else {
+        let Some((id, range)) = newly_delivered(h) else {
             return;
         };
         let Some(applied) = applied_upto(view, id, range.end) else {

@@ -198,9 +198,9 @@ impl<C: Checker> Script<C> {
     pub fn deliver(&mut self, id: u8) {
         let s = self.server(id);
         if s.delivered != s.tree.applied.len() {
-            s.delivered = s.tree.applied.len();
+            let from = std::mem::replace(&mut s.delivered, s.tree.applied.len());
             let count = s.delivered;
-            self.event(id, Event::Delivered { count });
+            self.event(id, Event::Delivered { from, count });
         }
     }
 
@@ -462,7 +462,13 @@ impl<C: Checker> Script<C> {
             },
         );
         if count != before {
-            self.event(id, Event::Delivered { count });
+            self.event(
+                id,
+                Event::Delivered {
+                    from: before,
+                    count,
+                },
+            );
         }
         self.state_event(id);
     }
@@ -511,7 +517,8 @@ impl<C: Checker> Script<C> {
     pub fn commit(&mut self, leader: u8, t: &Txn, acks: &[u8], appliers: &[u8]) {
         self.apply(leader, t);
         let s = self.server(leader);
-        s.delivered = s.tree.applied.len();
+        let from = std::mem::replace(&mut s.delivered, s.tree.applied.len());
+        let count = s.delivered;
         self.event(
             leader,
             Event::Committed {
@@ -519,8 +526,7 @@ impl<C: Checker> Script<C> {
                 acks: acks.iter().map(|a| ServerId(*a)).collect(),
             },
         );
-        let count = self.v.servers[&ServerId(leader)].delivered;
-        self.event(leader, Event::Delivered { count });
+        self.event(leader, Event::Delivered { from, count });
         for f in appliers {
             self.send(leader, *f, Message::Commit { zxid: t.zxid });
             self.apply(*f, t);

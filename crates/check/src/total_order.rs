@@ -21,7 +21,7 @@
 //! it adds. Only when reporting does it compare the two servers' prefixes, to name a pair of
 //! txns they order differently.
 
-use crate::history::{applied_upto, DeliveredCounts};
+use crate::history::{applied_upto, newly_delivered};
 use crate::txn_map::TxnMap;
 use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
@@ -38,7 +38,6 @@ struct First {
 
 #[derive(Default)]
 pub struct TotalOrder {
-    deliveries: DeliveredCounts,
     first: TxnMap<First>,
     reported: BTreeSet<(ServerId, TxnId)>,
 }
@@ -53,7 +52,7 @@ impl Checker for TotalOrder {
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
-        let Some((id, range)) = self.deliveries.follow(h) else {
+        let Some((id, range)) = newly_delivered(h) else {
             return;
         };
         let Some(applied) = applied_upto(view, id, range.end) else {

@@ -684,7 +684,7 @@ impl Sim {
                 self.established_leaders.insert(id);
             }
             Event::LeaderShutdown { .. } => self.lost_leader(id),
-            Event::Delivered { count } => {
+            Event::Delivered { count, .. } => {
                 let establishing = self.establishing.take();
                 if *count <= self.max_delivered {
                     return;

@@ -143,8 +143,10 @@ pub enum Event {
     /// Leader: a txn gathered a quorum of ACKs and is committed.
     Committed { txn: TxnId, acks: ServerSet },
     /// The first `count` txns of the data tree's applied sequence are delivered: committed and
-    /// visible to clients.
-    Delivered { count: usize },
+    /// visible to clients. Those from `from` on are newly so; `from` is the count the server last
+    /// reported, lowered by any `TreeReset` since (0 after a restart), so an observer learns what
+    /// changed without following every earlier report itself.
+    Delivered { from: usize, count: usize },
     /// The server's data tree was replaced (restart, SNAP, TRUNC reload); nothing after its
     /// first `kept` applied txns is known to match what it delivered before.
     TreeReset { kept: usize },

@@ -383,8 +383,9 @@ impl Server {
     /// Marks everything in the data tree as delivered.
     pub(crate) fn deliver_all(&mut self, out: &mut Outputs) {
         if self.delivered != self.tree.applied.len() {
-            self.delivered = self.tree.applied.len();
+            let from = std::mem::replace(&mut self.delivered, self.tree.applied.len());
             out.event(Event::Delivered {
+                from,
                 count: self.delivered,
             });
         }
