@@ -220,3 +220,52 @@ fn zxid_rollover_forces_a_new_epoch() {
     );
     assert!(history.iter().all(|t| t.zxid.counter() < Zxid::COUNTER_MAX));
 }
+
+/// A `Delivered` names the txns it adds: `from` is the server's previous count, lowered by any
+/// `TreeReset` since and zero after a crash or restart. The delivery checkers read that range
+/// instead of following every server's count themselves, so a wrong `from` would make them
+/// skip txns or look at some twice.
+#[test]
+fn delivered_starts_where_the_server_last_left_off() {
+    let (mut lowering_resets, mut crashes) = (0, 0);
+    // commit-before-quorum's new leader resyncs an old one that delivered a txn nobody else
+    // had, so a reset lowers a count below what was delivered.
+    for (dir, name) in [
+        ("", "rolling-restart-under-writes.toml"),
+        ("", "follower-far-behind-snap.toml"),
+        ("", "trunc-below-snapshot-zxid.toml"),
+        ("bugs", "commit-before-quorum.toml"),
+    ] {
+        let (_, trace) = common::run_passing(dir, name);
+        let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+        for l in &trace {
+            let Some(server) = l["server"].as_str() else {
+                continue;
+            };
+            let c = counts.entry(server.to_string()).or_default();
+            match l["kind"].as_str() {
+                Some("crash" | "restart") => {
+                    crashes += 1;
+                    *c = 0;
+                }
+                Some("event") => {
+                    if let Some(d) = l["event"].get("Delivered") {
+                        assert_eq!(d["from"].as_u64(), Some(*c), "{name}: {l}");
+                        let count = d["count"].as_u64().expect("a count");
+                        assert!(count > *c, "{name}: {l}");
+                        *c = count;
+                    } else if let Some(kept) = l["event"]["TreeReset"]["kept"].as_u64() {
+                        if kept < *c {
+                            lowering_resets += 1;
+                        }
+                        *c = (*c).min(kept);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // The runs exercise both ways a count drops.
+    assert!(lowering_resets > 0, "no TreeReset lowered a count");
+    assert!(crashes > 0, "no crash or restart");
+}
