@@ -39,6 +39,7 @@ impl FakeView {
             snap_count: 100,
             initial_zxid_counter: 0,
             bugs: BugSet::default(),
+            version: zab::ZkVersion::Fixed,
         };
         let members = cfg.participants.clone();
         let servers = members

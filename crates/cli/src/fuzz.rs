@@ -34,6 +34,10 @@ pub struct FuzzArgs {
     /// Switch on a bug variant (repeatable); see `sim list bugs`.
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
+    /// The ZooKeeper release to model (default: the scenario's `zk`, else 3.9.4); see
+    /// `sim list versions`.
+    #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk)]
+    zk: Option<zab::ZkVersion>,
     /// Append one JSON line per failing seed to this file.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -145,6 +149,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
             let (next, seeds, scenarios, bug_names) = (&next, &seeds, &scenarios, &args.bugs);
             let check_determinism = args.check_determinism;
             let swarm = args.swarm;
+            let zk = args.zk;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 if i >= seeds.len() * scenarios.len() {
@@ -153,13 +158,17 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 let (scenario, seed) = (i / seeds.len(), seeds[i % seeds.len()]);
                 let mut opts = sim::Options::new(seed);
                 opts.bugs = bugs;
+                opts.zk = zk;
                 let (drawn, knobs) = if swarm {
                     sim::swarm::draw(&scenarios[scenario], seed)
                 } else {
                     (scenarios[scenario].clone(), Vec::new())
                 };
-                let o = sim::run(&drawn, opts);
-                let mut command = report::reproduce_command(&o, bug_names);
+                let mut o = sim::run(&drawn, opts);
+                if !o.verdict.passed {
+                    o.attribution = Some(sim::attribute(&drawn, seed, zk, bugs));
+                }
+                let mut command = report::reproduce_command(&o, zk, bug_names);
                 if swarm {
                     command.push_str(" --swarm");
                 }
@@ -169,8 +178,9 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                         reasons.push(diff);
                     }
                 }
-                let result =
+                let mut result =
                     SeedResult::new(scenario, &o, &drawn.expect.violations, &reasons, knobs);
+                result.attributed_to = o.attribution.as_ref().and_then(|a| a.name());
                 let done = Done {
                     line: if result.passed {
                         String::new()
@@ -212,11 +222,13 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
             .map(|(path, sc)| SweepScenario {
                 name: sc.name.clone(),
                 path: path.display().to_string(),
+                zk_version: sim::effective_version(sc, args.zk),
             })
             .collect(),
         seeds: args.seeds,
         shard: args.shard,
         bugs: args.bugs.clone(),
+        zk: args.zk,
         swarm: args.swarm,
         check_determinism: args.check_determinism,
         jobs,
@@ -300,9 +312,16 @@ fn print_summary(sweep: &Sweep) -> u8 {
         format!(" with --bug {}", sweep.bugs.join(" --bug "))
     };
     let per_scenario = sweep.results.len() / sweep.scenarios.len().max(1);
+    let mut versions: Vec<&str> = sweep
+        .scenarios
+        .iter()
+        .map(|s| s.zk_version.name())
+        .collect();
+    versions.dedup();
     println!(
-        "{per_scenario} seeds x {} scenario(s){bugs}: {} passed, {failed} failed",
+        "{per_scenario} seeds x {} scenario(s) on ZooKeeper {}{bugs}: {} passed, {failed} failed",
         sweep.scenarios.len(),
+        versions.join(", "),
         sweep.results.len() - failed,
     );
     println!(
@@ -328,6 +347,21 @@ fn print_summary(sweep: &Sweep) -> u8 {
             sweep.scenarios[first.scenario].name,
             first.seed,
             sweep.nth(g.seeds[0])
+        );
+        println!("    {}", sweep.reproduce(first));
+    }
+    println!("failures by cause (the known bug or hazard whose fix makes the seed pass):");
+    for g in sweep.by_attribution() {
+        let first = &sweep.results[g.seeds[0]];
+        let name = g
+            .name
+            .as_deref()
+            .unwrap_or("unexplained (no known bug's fix makes it pass)");
+        println!(
+            "  {name}: {} seed(s); first: {} seed {}",
+            g.seeds.len(),
+            sweep.scenarios[first.scenario].name,
+            first.seed,
         );
         println!("    {}", sweep.reproduce(first));
     }

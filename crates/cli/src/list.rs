@@ -7,6 +7,7 @@ pub enum What {
     Scenarios,
     Invariants,
     Bugs,
+    Versions,
 }
 
 pub fn list(what: What, dir: &Path) -> u8 {
@@ -29,7 +30,35 @@ pub fn list(what: What, dir: &Path) -> u8 {
         }
         What::Bugs => {
             for b in zab::Bug::ALL {
-                println!("{:<22} {}", b.name(), b.description());
+                let carried: Vec<&str> = b.carried_by().iter().map(|v| v.name()).collect();
+                let carried = if carried.is_empty() {
+                    "in no modelled release".to_string()
+                } else {
+                    format!("in {}", carried.join(", "))
+                };
+                println!("{:<22} {:<26} {}", b.name(), carried, b.description());
+            }
+            0
+        }
+        What::Versions => {
+            for v in zab::ZkVersion::ALL {
+                let default = if *v == zab::ZkVersion::default() {
+                    " (default)"
+                } else {
+                    ""
+                };
+                let tag = v
+                    .tag()
+                    .map(|t| format!(", apache/zookeeper tag {t}"))
+                    .unwrap_or_default();
+                println!("{}{default}: {}{tag}", v.name(), v.description());
+                let carried = v.carried();
+                if carried.is_empty() {
+                    println!("    carries no known bug or hazard");
+                }
+                for b in carried.iter() {
+                    println!("    {:<22} {}", b.name(), b.description());
+                }
             }
             0
         }

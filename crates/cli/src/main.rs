@@ -2,6 +2,7 @@
 
 mod bench;
 mod determinism;
+mod flags;
 mod fuzz;
 mod hunt;
 mod list;
@@ -37,9 +38,10 @@ enum Command {
     Shrink(shrink::ShrinkArgs),
     /// Write the HTML report of a trace written by `sim run --trace`.
     Report(render::ReportArgs),
-    /// List the scenario library, the invariants or the bug variants.
+    /// List the scenario library, the invariants, the bug variants or the modelled
+    /// ZooKeeper releases.
     List {
-        /// scenarios | invariants | bugs
+        /// scenarios | invariants | bugs | versions
         what: list::What,
         /// Where the scenario library is (for `list scenarios`).
         #[arg(long, default_value = "scenarios")]

@@ -100,6 +100,8 @@ pub struct RunSpec<'a> {
     pub sc: &'a scenario::Scenario,
     pub seed: u64,
     pub extra_bugs: &'a [String],
+    /// `--zk`, if given.
+    pub zk: Option<zab::ZkVersion>,
     pub swarm: bool,
 }
 
@@ -194,7 +196,8 @@ fn header(spec: &RunSpec<'_>, opts: &sim::Options) -> String {
             bugs.push(b.name());
         }
     }
-    let mut reproduce = report::reproduce_command_for(&spec.sc.path, spec.seed, spec.extra_bugs);
+    let mut reproduce =
+        report::reproduce_command_for(&spec.sc.path, spec.seed, spec.zk, spec.extra_bugs);
     // A swarm run's ensemble is drawn from the seed, not read from the file: show what ran.
     let source = if spec.swarm {
         reproduce.push_str(" --swarm");

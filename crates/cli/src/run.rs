@@ -14,6 +14,14 @@ pub struct RunArgs {
     /// Switch on a bug variant (repeatable); see `sim list bugs`.
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
+    /// The ZooKeeper release to model (default: the scenario's `zk`, else 3.9.4); see
+    /// `sim list versions`.
+    #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk)]
+    zk: Option<zab::ZkVersion>,
+    /// Switch off a bug or hazard the release (or the scenario) carries (repeatable): the
+    /// same run with that one fixed.
+    #[arg(long = "fix", value_name = "NAME", value_parser = crate::flags::parse_bug)]
+    fixes: Vec<zab::Bug>,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
@@ -38,6 +46,10 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> u8 {
+    if args.export.is_some() && !args.fixes.is_empty() {
+        eprintln!("error: --export cannot record --fix: a scenario file has no key for it");
+        return 2;
+    }
     let sc = match scenario::load(&args.scenario) {
         Ok(sc) => sc,
         Err(e) => {
@@ -54,6 +66,8 @@ pub fn run(args: RunArgs) -> u8 {
         sc
     };
     let mut opts = sim::Options::new(seed);
+    opts.zk = args.zk;
+    opts.fixes = args.fixes.iter().copied().collect();
     for name in &args.bugs {
         match zab::Bug::from_name(name) {
             Some(b) => opts.bugs.insert(b),
@@ -71,6 +85,7 @@ pub fn run(args: RunArgs) -> u8 {
         sc: &sc,
         seed,
         extra_bugs: &args.bugs,
+        zk: args.zk,
         swarm: args.swarm,
     };
     let reporting = match crate::render::Reporting::start(
@@ -93,11 +108,17 @@ pub fn run(args: RunArgs) -> u8 {
     // Wall time is the one thing in the report that differs from run to run; it is
     // measured here and never reaches the simulator or the trace.
     let started = Instant::now();
-    let outcome = sim::run(&sc, opts);
+    let extra = opts.bugs;
+    let fixes = opts.fixes;
+    let mut outcome = sim::run(&sc, opts);
     let wall = started.elapsed();
+    if !outcome.verdict.passed && fixes.is_empty() {
+        outcome.attribution = Some(sim::attribute(&sc, seed, args.zk, extra));
+    }
     if let Some(path) = &args.export {
         let mut exported = sim::export::export(&sc, bugs, &outcome.executed);
         exported.seed = seed;
+        exported.zk = Some(outcome.zk_version);
         if let Err(e) = std::fs::write(path, scenario::to_toml(&exported)) {
             eprintln!("error: --export {}: {e}", path.display());
             return 2;
@@ -107,9 +128,12 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("error: writing the trace failed: {e}");
         return 2;
     }
-    let mut command = report::reproduce_command(&outcome, &args.bugs);
+    let mut command = report::reproduce_command(&outcome, args.zk, &args.bugs);
     if args.swarm {
         command.push_str(" --swarm");
+    }
+    for f in &args.fixes {
+        command.push_str(&format!(" --fix {f}"));
     }
     if args.json {
         println!("{}", report::json(&outcome, &command));

@@ -14,6 +14,10 @@ pub struct ShrinkArgs {
     /// Bug variants the failing run had switched on (repeatable).
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
+    /// The ZooKeeper release to model (default: the scenario's `zk`, else 3.9.4); see
+    /// `sim list versions`.
+    #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk)]
+    zk: Option<zab::ZkVersion>,
     /// Where to write the shrunk scenario (default: reports/<name>-<seed>-shrunk.toml).
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -39,6 +43,9 @@ pub fn shrink(args: ShrinkArgs) -> u8 {
             }
         }
     }
+    // The shrunk scenario names the release the failure happened on, so that it fails the
+    // same way whatever the default release is.
+    sc.zk = Some(sim::effective_version(&sc, args.zk));
     let seed = args.seed.unwrap_or(sc.seed);
     let shrunk = match sim::shrink::shrink(&sc, seed, args.max_runs) {
         Ok(s) => s,

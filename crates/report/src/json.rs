@@ -38,10 +38,17 @@ pub(crate) fn json_value(o: &sim::Outcome, command: &str) -> Value {
         .iter()
         .map(|(t, f)| json!({ "at_ms": *t as f64 / 1000.0, "fault": f }))
         .collect();
+    let startup_failures: Vec<Value> = o
+        .startup_failures
+        .iter()
+        .map(|(t, id, reason)| json!({ "at_ms": *t as f64 / 1000.0, "server": id.0, "reason": reason }))
+        .collect();
     json!({
         "scenario": o.scenario,
         "seed": o.seed,
+        "zk_version": o.zk_version.name(),
         "bugs": o.bugs,
+        "carried": o.carried,
         "passed": o.verdict.passed,
         "exit_code": o.verdict.exit_code,
         "reasons": o.verdict.reasons,
@@ -55,6 +62,8 @@ pub(crate) fn json_value(o: &sim::Outcome, command: &str) -> Value {
         "trace_hash": format!("{:016x}", o.trace_hash),
         "faults": faults,
         "clients": o.clients,
+        "startup_failures": startup_failures,
+        "attributed_to": o.attribution.as_ref().and_then(|a| a.name()),
         "reproduce": command,
     })
 }

@@ -19,7 +19,11 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
     } else {
         format!(" with bugs {}", o.bugs.join(", "))
     };
-    let _ = writeln!(s, "scenario {} (seed {}){bugs}", o.scenario, o.seed);
+    let _ = writeln!(
+        s,
+        "scenario {} (seed {}) on ZooKeeper {}{bugs}",
+        o.scenario, o.seed, o.zk_version
+    );
     let _ = writeln!(
         s,
         "simulated {} ms, {} events, trace {:016x}",
@@ -74,6 +78,12 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
             );
         }
     }
+    if !o.startup_failures.is_empty() {
+        let _ = writeln!(s, "\nservers that refused to start from their disk:");
+        for (t, id, reason) in &o.startup_failures {
+            let _ = writeln!(s, "  {:>10} ms  {id}: {reason}", ms(*t));
+        }
+    }
     if !o.clients.is_empty() {
         let _ = writeln!(
             s,
@@ -122,6 +132,25 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
         let _ = writeln!(s, "\nFAIL:");
         for r in &o.verdict.reasons {
             let _ = writeln!(s, "  {r}");
+        }
+        match &o.attribution {
+            Some(crate::Attribution::Known(bugs)) => {
+                let names: Vec<&str> = bugs.iter().map(|b| b.name()).collect();
+                let fixes: String = names.iter().map(|n| format!(" --fix {n}")).collect();
+                let _ = writeln!(
+                    s,
+                    "attributed to: {} (with it fixed this seed passes: {command}{fixes})",
+                    names.join(" + ")
+                );
+            }
+            Some(crate::Attribution::Unexplained) => {
+                let _ = writeln!(
+                    s,
+                    "attributed to: nothing known (no fix of a bug or hazard {} carries makes this seed pass)",
+                    o.zk_version
+                );
+            }
+            None => {}
         }
         let _ = writeln!(s, "reproduce: {command}");
     }

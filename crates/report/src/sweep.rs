@@ -42,6 +42,9 @@ pub struct SeedResult {
     /// What `--swarm` drew for it (empty without `--swarm`).
     pub knobs: sim::swarm::Knobs,
     pub recovery: Recovery,
+    /// For a failing seed: the known bug or hazard whose fix makes it pass (see
+    /// [`sim::attribute`]); `None` if it passed or the failure is unexplained.
+    pub attributed_to: Option<String>,
 }
 
 impl SeedResult {
@@ -82,6 +85,7 @@ impl SeedResult {
             families,
             knobs,
             recovery: recovery(o),
+            attributed_to: None,
         }
     }
 }
@@ -148,6 +152,8 @@ pub struct SweepScenario {
     pub name: String,
     /// As given on the command line, for the commands that rerun a seed.
     pub path: String,
+    /// The release its seeds modelled.
+    pub zk_version: zab::ZkVersion,
 }
 
 /// A whole sweep.
@@ -161,6 +167,8 @@ pub struct Sweep {
     /// `--shard K/N`.
     pub shard: Option<(u64, u64)>,
     pub bugs: Vec<String>,
+    /// `--zk`, if given.
+    pub zk: Option<zab::ZkVersion>,
     pub swarm: bool,
     pub check_determinism: bool,
     /// Threads that ran it.
@@ -181,6 +189,15 @@ pub struct FailureGroup {
     pub key: String,
     /// Indices into [`Sweep::results`], in (scenario, seed) order: the first is the seed to
     /// shrink.
+    pub seeds: Vec<usize>,
+}
+
+/// The failing seeds put down to one known bug (or set of bugs), or to none.
+#[derive(Clone, Debug)]
+pub struct AttributionGroup {
+    /// The bug's name (names joined by `+` for a set), or `None`: unexplained.
+    pub name: Option<String>,
+    /// Indices into [`Sweep::results`], in (scenario, seed) order.
     pub seeds: Vec<usize>,
 }
 
@@ -242,10 +259,39 @@ impl Sweep {
         if self.swarm {
             cmd.push_str(" --swarm");
         }
+        cmd.push_str(&self.zk_flag());
         for b in &self.bugs {
             cmd.push_str(&format!(" --bug {b}"));
         }
         cmd
+    }
+
+    /// ` --zk VERSION` when the sweep named a release, else nothing.
+    fn zk_flag(&self) -> String {
+        self.zk.map(|v| format!(" --zk {v}")).unwrap_or_default()
+    }
+
+    /// Failing seeds grouped by what they are attributed to: unexplained ones first (they
+    /// are what to look at), then by name.
+    pub fn by_attribution(&self) -> Vec<AttributionGroup> {
+        let mut by: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
+        for (i, r) in self.results.iter().enumerate().filter(|(_, r)| !r.passed) {
+            by.entry(r.attributed_to.as_deref()).or_default().push(i);
+        }
+        by.into_iter()
+            .map(|(name, seeds)| AttributionGroup {
+                name: name.map(str::to_string),
+                seeds,
+            })
+            .collect()
+    }
+
+    /// How many failing seeds no known bug explains.
+    pub fn unexplained(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| !r.passed && r.attributed_to.is_none())
+            .count()
     }
 
     /// The commands that cut a failing seed down to a small scenario. A swarm seed's
@@ -260,7 +306,12 @@ impl Sweep {
                 format!("sim shrink {drawn}"),
             ]
         } else {
-            vec![format!("sim shrink {} --seed {}{bugs}", sc.path, r.seed)]
+            vec![format!(
+                "sim shrink {} --seed {}{}{bugs}",
+                sc.path,
+                r.seed,
+                self.zk_flag()
+            )]
         }
     }
 
@@ -443,6 +494,7 @@ mod tests {
             families: families.to_vec(),
             knobs: Vec::new(),
             recovery: Recovery::NoFaults,
+            attributed_to: None,
         }
     }
 
@@ -452,6 +504,7 @@ mod tests {
             scenarios: vec![SweepScenario {
                 name: "t".into(),
                 path: "t.toml".into(),
+                zk_version: zab::ZkVersion::default(),
             }],
             results: vec![
                 seed(0, true, &[], &["pause"]),

@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 fn report_of(sc: &scenario::Scenario, seed: u64, window_ms: u64) -> (sim::Outcome, Run, String) {
     let capture = Capture::new(Collector::new(window_ms * 1000));
     let source = std::fs::read_to_string(&sc.path).ok();
-    let command = report::reproduce_command_for(&sc.path, seed, &[]);
+    let command = report::reproduce_command_for(&sc.path, seed, None, &[]);
     capture.line(&html::header_line(
         sc,
         seed,

@@ -36,6 +36,7 @@ fn sweep_of(seeds: std::ops::Range<u64>) -> Sweep {
         scenarios: vec![SweepScenario {
             name: sc.name.clone(),
             path: rel.to_string(),
+            zk_version: zab::ZkVersion::default(),
         }],
         seeds: (seeds.start, seeds.end),
         bugs: vec!["zk-1154".to_string()],

@@ -5,7 +5,7 @@
 //! time, as in the file.
 
 use std::path::PathBuf;
-use zab::{BugSet, ServerId, Zxid};
+use zab::{BugSet, ServerId, ZkVersion, Zxid};
 
 /// One scenario file, resolved.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +16,9 @@ pub struct Scenario {
     /// The default seed; `--seed` overrides it.
     pub seed: u64,
     pub bugs: BugSet,
+    /// The ZooKeeper release the scenario models (key `zk`); `None` leaves it to `--zk`,
+    /// else the default release.
+    pub zk: Option<ZkVersion>,
     /// Where the scenario was read from (for messages and the reproduce command).
     pub path: PathBuf,
     pub cluster: Cluster,

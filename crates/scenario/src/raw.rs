@@ -29,6 +29,7 @@ pub(crate) struct RawScenario {
     pub description: Option<Str>,
     pub seed: Option<Int>,
     pub bugs: Option<Vec<Str>>,
+    pub zk: Option<Str>,
     pub cluster: Option<RawCluster>,
     #[serde(default)]
     pub server: Vec<Spanned<RawServer>>,

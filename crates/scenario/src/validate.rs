@@ -9,7 +9,7 @@ use crate::raw::{Float, IntRange, RawClients, RawRandom, RawScenario, Str};
 use crate::selector::World;
 use crate::servers;
 use crate::values::{ms, ms_or, ms_range_or, probability, rate, uint, uint32};
-use zab::{Bug, BugSet};
+use zab::{Bug, BugSet, ZkVersion};
 
 pub(crate) fn scenario(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
     let name = name(src, raw.name.as_ref())?;
@@ -19,6 +19,7 @@ pub(crate) fn scenario(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
         None => 0,
     };
     let bugs = bugs(src, raw.bugs.as_deref().unwrap_or_default())?;
+    let zk = raw.zk.as_ref().map(|v| zk(src, v)).transpose()?;
 
     let cluster_out = cluster::cluster(src, &raw.cluster.unwrap_or_default())?;
     let cluster = cluster_out.cluster;
@@ -70,6 +71,7 @@ pub(crate) fn scenario(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
         description,
         seed,
         bugs,
+        zk,
         path: src.file.to_path_buf(),
         cluster,
         servers,
@@ -116,6 +118,17 @@ fn bugs(src: Source<'_>, raw: &[Str]) -> Result<BugSet> {
         set.insert(bug);
     }
     Ok(set)
+}
+
+fn zk(src: Source<'_>, raw: &Str) -> Result<ZkVersion> {
+    ZkVersion::from_name(raw.get_ref()).ok_or_else(|| {
+        let msg = format!(
+            "unknown ZooKeeper release {:?}; modelled releases: {}",
+            raw.get_ref(),
+            ZkVersion::names()
+        );
+        src.err(&raw.span(), "zk", msg)
+    })
 }
 
 fn invariants(src: Source<'_>, raw: &[Str]) -> Result<Vec<String>> {

@@ -18,6 +18,9 @@ pub fn to_toml(sc: &Scenario) -> String {
     let _ = writeln!(s, "seed = {}", sc.seed);
     let bugs: Vec<String> = sc.bugs.iter().map(|b| string(b.name())).collect();
     let _ = writeln!(s, "bugs = [{}]", bugs.join(", "));
+    if let Some(zk) = sc.zk {
+        let _ = writeln!(s, "zk = {}", string(zk.name()));
+    }
 
     let c = &sc.cluster;
     let _ = writeln!(s, "\n[cluster]");

@@ -5,6 +5,7 @@
 //! comes from a ChaCha stream derived from the seed, one per concern, so that a (scenario,
 //! seed, binary) triple always produces the same trace.
 
+pub mod attribute;
 pub mod bench;
 mod checking;
 pub mod disk;
@@ -21,8 +22,9 @@ pub mod swarm;
 pub mod trace;
 pub mod world;
 
+pub use attribute::{attribute, Attribution};
 pub use outcome::{ClientRecord, ElectionRecord, Outcome, Verdict};
-pub use sim::{Ev, Options, Sim};
+pub use sim::{effective_bugs, effective_version, Ev, Options, Sim};
 
 /// Runs a scenario with one seed.
 pub fn run(sc: &scenario::Scenario, opts: Options) -> Outcome {

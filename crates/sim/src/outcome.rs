@@ -105,6 +105,7 @@ pub(crate) struct Results {
     pub trace_error: Option<String>,
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
     pub clients: Vec<ClientRecord>,
+    pub startup_failures: Vec<(u64, ServerId, String)>,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -123,7 +124,14 @@ pub struct Outcome {
     pub scenario: String,
     pub path: std::path::PathBuf,
     pub seed: u64,
+    /// The release modelled.
+    pub zk_version: zab::ZkVersion,
+    /// Variants switched on by the scenario or the command line, beyond what the release
+    /// carries.
     pub bugs: Vec<&'static str>,
+    /// The bugs and hazards of the release that were on in this run (all of them, unless
+    /// some were fixed to attribute a failure).
+    pub carried: Vec<&'static str>,
     pub violations: Vec<Violation>,
     pub elections: Vec<ElectionRecord>,
     /// The leader with a synced quorum at the end, and its epoch.
@@ -143,19 +151,40 @@ pub struct Outcome {
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
     /// What each client did.
     pub clients: Vec<ClientRecord>,
+    /// Servers that refused to start from their disk: when, which, and ZooKeeper's reason.
+    pub startup_failures: Vec<(u64, ServerId, String)>,
     pub verdict: Verdict,
+    /// For a failing run, what it is attributed to, once [`crate::attribute`] was asked
+    /// (`sim run`, `fuzz` and `hunt` ask; a library call leaves it `None`).
+    pub attribution: Option<crate::Attribution>,
 }
 
 impl Outcome {
     pub(crate) fn build(sc: &Scenario, seed: u64, sim: crate::sim::Sim) -> Outcome {
-        let bugs = sim.world.cfg.bugs.iter().map(|b| b.name()).collect();
+        let cfg = &sim.world.cfg;
+        let carried_set = cfg.version.carried();
+        let bugs = cfg
+            .bugs
+            .difference(carried_set)
+            .iter()
+            .map(|b| b.name())
+            .collect();
+        let carried = cfg
+            .bugs
+            .iter()
+            .filter(|b| carried_set.has(*b))
+            .map(|b| b.name())
+            .collect();
+        let zk_version = cfg.version;
         let r = sim.take_results();
         let verdict = verdict(sc, &r.violations, r.leader.is_some());
         Outcome {
             scenario: sc.name.clone(),
             path: sc.path.clone(),
             seed,
+            zk_version,
             bugs,
+            carried,
             violations: r.violations,
             elections: r.elections,
             leader: r.leader,
@@ -169,7 +198,9 @@ impl Outcome {
             trace_error: r.trace_error,
             delivered: r.delivered,
             clients: r.clients,
+            startup_failures: r.startup_failures,
             verdict,
+            attribution: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use zab::{
     BugSet, Channel, Config, DiskImage, Endpoint, Event, Input, Message, Output, Outputs, Server,
-    ServerId, ServerState, Timer, Txn,
+    ServerId, ServerState, Timer, Txn, ZkVersion,
 };
 
 /// Something scheduled to happen.
@@ -101,6 +101,11 @@ pub struct Options {
     pub seed: u64,
     /// Bug variants on top of the scenario's own.
     pub bugs: BugSet,
+    /// The release to model (`--zk`), over the scenario's `zk` key.
+    pub zk: Option<ZkVersion>,
+    /// Bugs and hazards to switch off even where the release or the scenario carries them:
+    /// how a failure is attributed (rerun with one fixed at a time).
+    pub fixes: BugSet,
     /// Where to write the JSON Lines trace, if anywhere.
     pub trace: Option<Box<dyn std::io::Write>>,
     /// Run the invariant checkers (benchmarks switch them off to measure the bare cost).
@@ -112,6 +117,8 @@ impl Options {
         Options {
             seed,
             bugs: BugSet::default(),
+            zk: None,
+            fixes: BugSet::default(),
             trace: None,
             checkers: true,
         }
@@ -158,6 +165,8 @@ pub struct Sim {
     fault_log: Vec<(u64, String)>,
     executed: Vec<crate::export::ExecutedFault>,
     last_crashed_leader: Option<ServerId>,
+    /// Servers that refused to start, for the summary (see [`Event::StartupFailed`]).
+    startup_failures: Vec<(u64, ServerId, String)>,
 }
 
 /// How long QuorumCnxManager's SendWorker takes to write one notification to its socket.
@@ -165,6 +174,21 @@ pub struct Sim {
 /// replaces an older one; without this bound a vote circle (zk-1419) would multiply messages
 /// without limit in zero simulated time.
 const VOTE_WRITE_US: u64 = 100;
+
+/// The release a run models: `--zk`, else the scenario's `zk`, else the default.
+pub fn effective_version(sc: &Scenario, zk: Option<ZkVersion>) -> ZkVersion {
+    zk.or(sc.zk).unwrap_or_default()
+}
+
+/// Every deviation a run has on: the release's own, the scenario's and the command line's
+/// variants, less the ones fixed for attribution.
+pub fn effective_bugs(sc: &Scenario, opts: &Options) -> BugSet {
+    effective_version(sc, opts.zk)
+        .carried()
+        .union(sc.bugs)
+        .union(opts.bugs)
+        .difference(opts.fixes)
+}
 
 fn us(ms: u64) -> u64 {
     ms.saturating_mul(1000)
@@ -174,10 +198,8 @@ impl Sim {
     /// Builds the world of a scenario: every server booted from its initial disk, every timed
     /// and random fault scheduled.
     pub fn new(sc: &Scenario, opts: Options) -> Sim {
-        let mut bugs = sc.bugs;
-        for b in opts.bugs.iter() {
-            bugs.insert(b);
-        }
+        let version = effective_version(sc, opts.zk);
+        let bugs = effective_bugs(sc, &opts);
         let cfg = Arc::new(Config {
             participants: sc.cluster.participants.clone(),
             observers: sc.cluster.observers.clone(),
@@ -187,6 +209,7 @@ impl Sim {
             snap_count: sc.cluster.snap_count,
             initial_zxid_counter: sc.cluster.initial_zxid_counter,
             bugs,
+            version,
         });
         let disks = sc
             .cluster
@@ -240,6 +263,7 @@ impl Sim {
             fault_log: Vec::new(),
             executed: Vec::new(),
             last_crashed_leader: None,
+            startup_failures: Vec::new(),
         };
         for (index, f) in sc.faults.iter().enumerate() {
             match f.trigger {
@@ -684,6 +708,9 @@ impl Sim {
                 self.established_leaders.insert(id);
             }
             Event::LeaderShutdown { .. } => self.lost_leader(id),
+            Event::StartupFailed { reason } => {
+                self.startup_failures.push((now, id, reason.clone()));
+            }
             Event::Delivered { count, .. } => {
                 let establishing = self.establishing.take();
                 if *count <= self.max_delivered {
@@ -1412,6 +1439,7 @@ impl Sim {
                 .clients
                 .map(|c| c.slots.into_iter().map(|s| s.record).collect())
                 .unwrap_or_default(),
+            startup_failures: self.startup_failures,
         }
     }
 }

@@ -35,6 +35,12 @@ fn each_bug_scenario_is_caught_and_passes_without_its_bug() {
             path.display(),
             o.verdict.reasons
         );
+        assert_eq!(
+            sc.zk,
+            Some(zab::ZkVersion::Fixed),
+            "{}: a bug scenario runs its bug alone on the correct protocol",
+            path.display()
+        );
         let mut fixed = sc.clone();
         fixed.bugs = BugSet::default();
         let o = sim::run(&fixed, sim::Options::new(seed));

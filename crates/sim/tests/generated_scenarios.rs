@@ -291,6 +291,7 @@ fn case() -> impl Strategy<Value = Case> {
                     // TOML integers stop at i64::MAX; `--seed` carries the rest.
                     seed: seed.min(i64::MAX as u64),
                     bugs: BugSet::default(),
+                    zk: None,
                     path: "generated.toml".into(),
                     cluster,
                     servers: durable.servers,

@@ -4,10 +4,11 @@
 //! scenario can show which invariant catches it. Names with a number mirror the ZooKeeper JIRA
 //! issue of that number.
 
+use crate::version::ZkVersion;
 use std::fmt;
 
 macro_rules! bugs {
-    ($($variant:ident = $name:literal : $doc:literal,)*) => {
+    ($($variant:ident = $name:literal [$($carrier:ident),*] : $doc:literal,)*) => {
         /// A deliberate deviation from ZooKeeper's correct behaviour.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Bug { $( #[doc = $doc] $variant, )* }
@@ -25,27 +26,34 @@ macro_rules! bugs {
             pub fn description(self) -> &'static str {
                 match self { $(Bug::$variant => $doc,)* }
             }
+
+            /// The modelled releases that ship with this behaviour; empty for a bug fixed
+            /// before every one of them and for the teaching variants no release ever had.
+            /// A release's profile ([`ZkVersion::carried`]) is read off this column.
+            pub fn carried_by(self) -> &'static [ZkVersion] {
+                match self { $(Bug::$variant => &[$(ZkVersion::$carrier),*],)* }
+            }
         }
     };
 }
 
 bugs! {
-    Zk335 = "zk-335": "the new epoch is derived from the last logged zxid, not from a quorum of acceptedEpochs",
-    Zk790 = "zk-790": "the leader starts serving before a quorum has acknowledged NEWLEADER",
-    Zk1154 = "zk-1154": "the leader sends DIFF to a follower that holds a txn the leader lacks, instead of TRUNC",
-    Zk1277 = "zk-1277": "the zxid counter is allowed to overflow into the epoch bits",
-    Zk1419 = "zk-1419": "FastLeaderElection's vote order without the epoch parentheses: not a total order",
-    Zk2355 = "zk-2355": "a follower advances its last zxid to the DIFF target before applying the txns",
-    Zk2845 = "zk-2845": "after TRUNC a follower keeps the truncated txns applied in memory",
-    Zk3911 = "zk-3911": "a follower acknowledges NEWLEADER before the synced txns are durable",
-    Zk4643 = "zk-4643": "a follower writes currentEpoch before the synced txns are durable",
-    Zk4685 = "zk-4685": "a proposal ACK can overtake the NEWLEADER ack and the leader drops it",
-    Zk4712 = "zk-4712": "a follower's log writer from the old epoch keeps logging after it reported its last zxid",
-    CommitBeforeQuorum = "commit-before-quorum": "the leader commits a proposal after its own ACK alone",
-    QuorumOffByOne = "quorum-off-by-one": "a quorum is n/2 servers instead of n/2+1 (2 of 4 counts as a majority)",
-    ObserverVotes = "observer-votes": "observers' ACKs and votes count towards quorums",
-    StaleReadOwnWrite = "stale-read-own-write": "a follower answers a client's read before applying that client's own write",
-    AckOutlivesTrunc = "ack-outlives-trunc": "the leader keeps counting a follower's ACK of a proposal that the follower's next sync truncates",
+    Zk335 = "zk-335" []: "the new epoch is derived from the last logged zxid, not from a quorum of acceptedEpochs",
+    Zk790 = "zk-790" []: "the leader starts serving before a quorum has acknowledged NEWLEADER",
+    Zk1154 = "zk-1154" []: "the leader sends DIFF to a follower that holds a txn the leader lacks, instead of TRUNC",
+    Zk1277 = "zk-1277" []: "the zxid counter is allowed to overflow into the epoch bits",
+    Zk1419 = "zk-1419" []: "FastLeaderElection's vote order without the epoch parentheses: not a total order",
+    Zk2355 = "zk-2355" []: "a follower advances its last zxid to the DIFF target before applying the txns",
+    Zk2845 = "zk-2845" []: "after TRUNC a follower keeps the truncated txns applied in memory",
+    Zk3911 = "zk-3911" []: "a follower acknowledges NEWLEADER before the synced txns are durable",
+    Zk4643 = "zk-4643" []: "a follower writes currentEpoch before the synced txns are durable",
+    Zk4685 = "zk-4685" []: "a proposal ACK can overtake the NEWLEADER ack and the leader drops it",
+    Zk4712 = "zk-4712" []: "a follower's log writer from the old epoch keeps logging after it reported its last zxid",
+    CommitBeforeQuorum = "commit-before-quorum" []: "the leader commits a proposal after its own ACK alone",
+    QuorumOffByOne = "quorum-off-by-one" []: "a quorum is n/2 servers instead of n/2+1 (2 of 4 counts as a majority)",
+    ObserverVotes = "observer-votes" []: "observers' ACKs and votes count towards quorums",
+    StaleReadOwnWrite = "stale-read-own-write" []: "a follower answers a client's read before applying that client's own write",
+    AckOutlivesTrunc = "ack-outlives-trunc" [V3_8_0, V3_9_4]: "the leader keeps counting a follower's ACK of a proposal that the follower's next sync truncates",
 }
 
 impl Bug {
@@ -64,7 +72,7 @@ impl fmt::Display for Bug {
 /// The set of variants switched on for one run. A bit set, so that the hot path asks
 /// `bugs.has(Bug::X)` for the price of a mask test.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct BugSet(u32);
+pub struct BugSet(u64);
 
 impl BugSet {
     pub fn has(self, bug: Bug) -> bool {
@@ -73,8 +81,20 @@ impl BugSet {
     pub fn insert(&mut self, bug: Bug) {
         self.0 |= 1 << bug as u32;
     }
+    pub fn remove(&mut self, bug: Bug) {
+        self.0 &= !(1 << bug as u32);
+    }
+    pub fn union(self, other: BugSet) -> BugSet {
+        BugSet(self.0 | other.0)
+    }
+    pub fn difference(self, other: BugSet) -> BugSet {
+        BugSet(self.0 & !other.0)
+    }
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
     }
     pub fn iter(self) -> impl Iterator<Item = Bug> {
         Bug::ALL.iter().copied().filter(move |b| self.has(*b))

@@ -2,6 +2,7 @@
 
 use crate::bug::{Bug, BugSet};
 use crate::ids::ServerId;
+use crate::version::ZkVersion;
 
 /// What zoo.cfg tells every server: who votes, who observes, and the timing limits.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,7 +21,11 @@ pub struct Config {
     pub snap_count: u32,
     /// Counter a new epoch's first proposal continues from (`zookeeper.testingonly.initialZxid`).
     pub initial_zxid_counter: u64,
+    /// Every deviation from the correct protocol switched on: the release's own (see
+    /// [`ZkVersion::carried`]) and the scenario's and command line's bug variants.
     pub bugs: BugSet,
+    /// The release modelled; its behaviour is entirely in `bugs`, this names it.
+    pub version: ZkVersion,
 }
 
 /// FastLeaderElection's finalizeWait: how long a server waits for a better vote once its own
@@ -86,6 +91,7 @@ mod tests {
             snap_count: 100,
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect(),
+            version: crate::version::ZkVersion::Fixed,
         }
     }
 

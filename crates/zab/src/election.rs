@@ -487,6 +487,7 @@ mod tests {
             snap_count: 100,
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect::<BugSet>(),
+            version: crate::version::ZkVersion::Fixed,
         };
         Server::boot(
             Arc::new(cfg),

@@ -30,6 +30,7 @@ mod sessions;
 #[cfg(test)]
 mod testkit;
 pub mod tree;
+pub mod version;
 mod watches;
 
 pub use bug::{Bug, BugSet};
@@ -46,3 +47,4 @@ pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAG
 pub use path::Path;
 pub use server::Server;
 pub use tree::{Applied, Znode};
+pub use version::ZkVersion;

@@ -41,6 +41,7 @@ impl Cluster {
             snap_count: 1000,
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect(),
+            version: crate::version::ZkVersion::Fixed,
         });
         let mut c = Cluster {
             now: 0,

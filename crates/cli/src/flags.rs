@@ -1,0 +1,22 @@
+//! Flags shared by several commands.
+
+/// `--zk VERSION`: one of the modelled releases.
+pub fn parse_zk(s: &str) -> Result<zab::ZkVersion, String> {
+    zab::ZkVersion::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown ZooKeeper release {s:?}; modelled releases: {} (see `sim list versions`)",
+            zab::ZkVersion::names()
+        )
+    })
+}
+
+/// `--bug NAME`: one of the bug variants.
+pub fn parse_bug(s: &str) -> Result<zab::Bug, String> {
+    zab::Bug::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = zab::Bug::ALL.iter().map(|b| b.name()).collect();
+        format!(
+            "unknown bug variant {s:?}; known: {} (see `sim list bugs`)",
+            names.join(", ")
+        )
+    })
+}
