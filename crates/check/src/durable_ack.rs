@@ -115,12 +115,11 @@ impl DurableAck {
         out: &mut Vec<Violation>,
     ) {
         let disk = view.disk(s);
-        // A counter-0 ACK is the NEWLEADER ack of the epoch the learner is joining; one of
-        // another epoch can only acknowledge a proposal whose counter wrapped (zk-1277).
-        let newleader = zxid.counter() == 0
-            && view
-                .server(s)
-                .is_some_and(|v| v.role_epoch == Some(zxid.epoch()));
+        // A counter-0 ACK is the NEWLEADER ack of the epoch the learner accepted (acceptedEpoch
+        // is durable before ACKEPOCH); one of a later epoch can only acknowledge a proposal
+        // whose counter wrapped (zk-1277). The learner's role is no guide: it may leave it in
+        // the very step that sends the ack.
+        let newleader = zxid.counter() == 0 && zxid.epoch() <= disk.accepted_epoch;
         if !newleader {
             if durably_holds(disk, zxid) {
                 return;

@@ -40,6 +40,7 @@ impl FakeView {
             initial_zxid_counter: 0,
             bugs: BugSet::default(),
             version: zab::ZkVersion::Fixed,
+            seed: 0,
         };
         let members = cfg.participants.clone();
         let servers = members

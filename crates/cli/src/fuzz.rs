@@ -166,7 +166,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 };
                 let mut o = sim::run(&drawn, opts);
                 if !o.verdict.passed {
-                    o.attribution = Some(sim::attribute(&drawn, seed, zk, bugs));
+                    o.attribution = sim::attribute(&drawn, seed, zk, bugs, &o);
                 }
                 let mut command = report::reproduce_command(&o, zk, bug_names);
                 if swarm {

@@ -113,7 +113,7 @@ pub fn run(args: RunArgs) -> u8 {
     let mut outcome = sim::run(&sc, opts);
     let wall = started.elapsed();
     if !outcome.verdict.passed && fixes.is_empty() {
-        outcome.attribution = Some(sim::attribute(&sc, seed, args.zk, extra));
+        outcome.attribution = sim::attribute(&sc, seed, args.zk, extra, &outcome);
     }
     if let Some(path) = &args.export {
         let mut exported = sim::export::export(&sc, bugs, &outcome.executed);

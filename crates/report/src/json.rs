@@ -63,6 +63,7 @@ pub(crate) fn json_value(o: &sim::Outcome, command: &str) -> Value {
         "faults": faults,
         "clients": o.clients,
         "startup_failures": startup_failures,
+        "fired": o.fired.iter().map(|(t, id, b)| json!({ "at_ms": *t as f64 / 1000.0, "server": id.0, "bug": b.name() })).collect::<Vec<_>>(),
         "attributed_to": o.attribution.as_ref().and_then(|a| a.name()),
         "reproduce": command,
     })

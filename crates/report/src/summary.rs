@@ -84,6 +84,17 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
             let _ = writeln!(s, "  {:>10} ms  {id}: {reason}", ms(*t));
         }
     }
+    if !o.fired.is_empty() {
+        let _ = writeln!(s, "\nknown bugs and hazards that acted (first time):");
+        for (t, id, bug) in &o.fired {
+            let _ = writeln!(
+                s,
+                "  {:>10} ms  {id}: {bug} ({})",
+                ms(*t),
+                bug.description()
+            );
+        }
+    }
     if !o.clients.is_empty() {
         let _ = writeln!(
             s,

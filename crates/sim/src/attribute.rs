@@ -1,17 +1,21 @@
 //! Which known bug a failing run is down to.
 //!
 //! A release carries historical bugs and hazards (see [`zab::ZkVersion::carried`]), and a run
-//! may have more variants switched on. When a seed fails, each of them is fixed in turn and
-//! the seed is run again: the first whose fix makes the run match its `[expect]` is the one
-//! the failure is attributed to. A run is a pure function of its seed, and a fixed bug changes
-//! the run only where its code is reached, so a fix that makes the failure go away shows the
-//! bug was reached on the way to it. When no single fix helps but fixing all of them does,
-//! the failure needs several of them together and is attributed to that set. A failure that
-//! survives every fix is unexplained: either a new bug in the model, or a hazard zabsim does
-//! not know of yet, and it is what a user must look at first.
+//! may have more variants switched on. A server reports the moment a switched-on bug changes
+//! what it does ([`zab::Output::Fired`]); only bugs that acted are candidates, since a bug that
+//! never acted cannot have caused anything, and fixing it would only shift the run's timing.
+//! Each candidate is fixed in turn, in the order they first acted, and the seed is run again:
+//! the first whose fix removes the failure is the one it is attributed to. A run can fail for
+//! several independent reasons (two hazards, each breaking an invariant of its own); then the
+//! candidates are fixed cumulatively until the failure is gone, and every fix the others do
+//! without is dropped again, leaving the set of bugs the failure needs. A failure that
+//! survives every fix is unexplained: either a bug in the model, or a hazard zabsim does not
+//! know of yet, and it is what a user must look at first.
 
 use crate::sim::{effective_bugs, Options};
+use crate::Outcome;
 use scenario::Scenario;
+use std::collections::BTreeSet;
 use zab::{Bug, BugSet, ZkVersion};
 
 /// What a failing run is attributed to.
@@ -37,10 +41,19 @@ impl Attribution {
     }
 }
 
-/// Attributes the failure of `sc` with `seed`, run under release `zk` (over the scenario's
-/// own) with `bugs` on top of the scenario's. Reruns the seed up to one time per bug that was
-/// on, plus once with all of them fixed.
-pub fn attribute(sc: &Scenario, seed: u64, zk: Option<ZkVersion>, bugs: BugSet) -> Attribution {
+/// Attributes the failure of `failed` (the outcome of `sc` with `seed`, run under release
+/// `zk` over the scenario's own, with `bugs` on top of the scenario's). Reruns the seed up to
+/// one time per bug that fired, plus once with all of them fixed. A fix explains the failure
+/// when the rerun breaks none of the invariants the failed run broke unexpectedly and, if the
+/// failed run ended without an owed leader, has one. `None` when there is nothing a fix could
+/// explain: the run only missed violations its scenario expects.
+pub fn attribute(
+    sc: &Scenario,
+    seed: u64,
+    zk: Option<ZkVersion>,
+    bugs: BugSet,
+    failed: &Outcome,
+) -> Option<Attribution> {
     let options = |fixes: BugSet| {
         let mut o = Options::new(seed);
         o.zk = zk;
@@ -49,14 +62,59 @@ pub fn attribute(sc: &Scenario, seed: u64, zk: Option<ZkVersion>, bugs: BugSet) 
         o
     };
     let on = effective_bugs(sc, &options(BugSet::default()));
-    let passes = |fixes: BugSet| crate::run(sc, options(fixes)).verdict.passed;
-    for bug in on.iter() {
-        if passes(std::iter::once(bug).collect()) {
-            return Attribution::Known(vec![bug]);
+    let mut candidates: Vec<Bug> = Vec::new();
+    for (_, _, bug) in &failed.fired {
+        if on.has(*bug) && !candidates.contains(bug) {
+            candidates.push(*bug);
         }
     }
-    if on.len() > 1 && passes(on) {
-        return Attribution::Known(on.iter().collect());
+    // A variant that does not report when it acts is always a candidate.
+    candidates.extend(on.iter().filter(|b| !b.reports_firing()));
+    let unexpected: BTreeSet<&str> = failed
+        .violations
+        .iter()
+        .map(|v| v.invariant)
+        .filter(|name| !sc.expect.violations.iter().any(|e| e == name))
+        .collect();
+    let leader_missing = sc.expect.leader && failed.leader.is_none();
+    if unexpected.is_empty() && !leader_missing {
+        return None;
     }
-    Attribution::Unexplained
+    let explains = |fixes: &[Bug]| {
+        let o = crate::run(sc, options(fixes.iter().copied().collect()));
+        !o.violations
+            .iter()
+            .any(|v| unexpected.contains(v.invariant))
+            && !(leader_missing && o.leader.is_none())
+    };
+    for bug in &candidates {
+        if explains(&[*bug]) {
+            return Some(Attribution::Known(vec![*bug]));
+        }
+    }
+    // Several causes: fix them cumulatively, in the order they acted, until the failure is
+    // gone; then drop each fix the rest do without.
+    let mut fixes: Vec<Bug> = Vec::new();
+    let mut gone = false;
+    for bug in &candidates {
+        fixes.push(*bug);
+        if fixes.len() > 1 && explains(&fixes) {
+            gone = true;
+            break;
+        }
+    }
+    if !gone {
+        return Some(Attribution::Unexplained);
+    }
+    let mut i = 0;
+    while i < fixes.len() && fixes.len() > 1 {
+        let without: Vec<Bug> = fixes.iter().copied().filter(|b| *b != fixes[i]).collect();
+        if explains(&without) {
+            fixes = without;
+        } else {
+            i += 1;
+        }
+    }
+    fixes.sort();
+    Some(Attribution::Known(fixes))
 }

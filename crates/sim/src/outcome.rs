@@ -106,6 +106,7 @@ pub(crate) struct Results {
     pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
     pub clients: Vec<ClientRecord>,
     pub startup_failures: Vec<(u64, ServerId, String)>,
+    pub fired: Vec<(u64, ServerId, zab::Bug)>,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -153,6 +154,9 @@ pub struct Outcome {
     pub clients: Vec<ClientRecord>,
     /// Servers that refused to start from their disk: when, which, and ZooKeeper's reason.
     pub startup_failures: Vec<(u64, ServerId, String)>,
+    /// Each switched-on bug that changed what a server did, with when and where it first
+    /// did, in that order.
+    pub fired: Vec<(u64, ServerId, zab::Bug)>,
     pub verdict: Verdict,
     /// For a failing run, what it is attributed to, once [`crate::attribute`] was asked
     /// (`sim run`, `fuzz` and `hunt` ask; a library call leaves it `None`).
@@ -199,6 +203,7 @@ impl Outcome {
             delivered: r.delivered,
             clients: r.clients,
             startup_failures: r.startup_failures,
+            fired: r.fired,
             verdict,
             attribution: None,
         }

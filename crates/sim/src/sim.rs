@@ -167,6 +167,8 @@ pub struct Sim {
     last_crashed_leader: Option<ServerId>,
     /// Servers that refused to start, for the summary (see [`Event::StartupFailed`]).
     startup_failures: Vec<(u64, ServerId, String)>,
+    /// The first time each switched-on bug changed what a server did.
+    fired: Vec<(u64, ServerId, zab::Bug)>,
 }
 
 /// How long QuorumCnxManager's SendWorker takes to write one notification to its socket.
@@ -210,6 +212,7 @@ impl Sim {
             initial_zxid_counter: sc.cluster.initial_zxid_counter,
             bugs,
             version,
+            seed: opts.seed,
         });
         let disks = sc
             .cluster
@@ -264,6 +267,7 @@ impl Sim {
             executed: Vec::new(),
             last_crashed_leader: None,
             startup_failures: Vec::new(),
+            fired: Vec::new(),
         };
         for (index, f) in sc.faults.iter().enumerate() {
             match f.trigger {
@@ -672,6 +676,11 @@ impl Sim {
                     let key = conn_key(Endpoint::Server(id), peer, channel);
                     if self.world.net.break_conn(key) {
                         self.notify(peer, Endpoint::Server(id), channel);
+                    }
+                }
+                Output::Fired(bug) => {
+                    if !self.fired.iter().any(|(_, _, b)| *b == bug) {
+                        self.fired.push((self.world.now, id, bug));
                     }
                 }
                 Output::Event(event) => {
@@ -1440,6 +1449,7 @@ impl Sim {
                 .map(|c| c.slots.into_iter().map(|s| s.record).collect())
                 .unwrap_or_default(),
             startup_failures: self.startup_failures,
+            fired: self.fired,
         }
     }
 }

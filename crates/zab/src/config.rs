@@ -26,6 +26,8 @@ pub struct Config {
     pub bugs: BugSet,
     /// The release modelled; its behaviour is entirely in `bugs`, this names it.
     pub version: ZkVersion,
+    /// The run's seed, from which each server seeds its own random choices.
+    pub seed: u64,
 }
 
 /// FastLeaderElection's finalizeWait: how long a server waits for a better vote once its own
@@ -92,6 +94,7 @@ mod tests {
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect(),
             version: crate::version::ZkVersion::Fixed,
+            seed: 0,
         }
     }
 

@@ -148,8 +148,8 @@ pub enum DiskFile {
 pub enum DiskOp {
     /// Append a txn to the txn log.
     Append(Txn),
-    /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`), and every snapshot
-    /// holding a txn after it.
+    /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`,
+    /// FileTxnSnapLog.java:511-533 at 3.8.0, 513-535 at 3.9.4). Snapshots are left alone.
     Truncate(Zxid),
     /// Write a snapshot. `replaces_log` is set for a snapshot received by SNAP: the old log up
     /// to its zxid is superseded by it.
@@ -178,7 +178,7 @@ impl DiskOp {
 }
 
 /// How many snapshots a disk keeps (ZooKeeper's autopurge.snapRetainCount default).
-const SNAP_RETAIN_COUNT: usize = 3;
+pub(crate) const SNAP_RETAIN_COUNT: usize = 3;
 
 /// Everything on one server's disk that survives a crash.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -197,12 +197,21 @@ impl DiskImage {
     /// Makes a write durable.
     pub fn apply(&mut self, op: &DiskOp) {
         match op {
-            DiskOp::Append(txn) => self.log.push(txn.clone()),
+            DiskOp::Append(txn) => {
+                // A second append of the same txn (see `Server::log_txn`) is kept once.
+                let again = self
+                    .log
+                    .iter()
+                    .rev()
+                    .take_while(|t| t.zxid >= txn.zxid)
+                    .any(|t| t.id() == txn.id());
+                if !again {
+                    self.log.push(txn.clone());
+                }
+            }
             DiskOp::Truncate(zxid) => {
                 let keep = self.log.partition_point(|t| t.zxid <= *zxid);
                 self.log.truncate(keep);
-                self.snapshots
-                    .retain(|s| !matches!(s.last_txn(), Some(last) if last > *zxid));
             }
             DiskOp::Snapshot {
                 snapshot,
@@ -213,7 +222,11 @@ impl DiskImage {
                     // txns after it (logged while the snapshot was being written) stay.
                     self.log.retain(|t| t.zxid > snapshot.zxid);
                 }
-                self.snapshots.push(snapshot.clone());
+                // Kept in the order of their names, the order `FileSnap.findNValidSnapshots`
+                // reads them in (FileSnap.java:161-182 / 3.9.4 ...); the oldest beyond
+                // autopurge.snapRetainCount go.
+                let at = self.snapshots.partition_point(|s| s.zxid <= snapshot.zxid);
+                self.snapshots.insert(at, snapshot.clone());
                 if self.snapshots.len() > SNAP_RETAIN_COUNT {
                     self.snapshots.remove(0);
                 }
@@ -224,7 +237,8 @@ impl DiskImage {
         }
     }
 
-    /// The newest snapshot, which a restart loads first.
+    /// The snapshot with the highest name, which a restart loads (`FileSnap.deserialize`
+    /// takes the most recent valid snapshot whatever it holds).
     pub fn latest_snapshot(&self) -> Option<&Arc<Snapshot>> {
         self.snapshots.last()
     }
@@ -245,7 +259,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn truncate_drops_later_txns_and_snapshots() {
+    fn truncate_drops_later_txns_and_keeps_snapshots() {
         let mut d = DiskImage::default();
         for c in 1..=5 {
             d.apply(&DiskOp::Append(Txn::initial(Zxid::new(1, c))));
@@ -265,10 +279,15 @@ mod tests {
         assert_eq!(d.last_zxid(), Zxid::new(1, 5));
         d.apply(&DiskOp::Truncate(Zxid::new(1, 3)));
         assert_eq!(d.log.len(), 3);
-        assert!(
-            d.snapshots.is_empty(),
-            "the snapshot at 1:4 is newer than the truncation"
+        assert_eq!(
+            d.snapshots.len(),
+            1,
+            "ZooKeeper's truncateLog leaves snapshots alone"
         );
-        assert_eq!(d.last_zxid(), Zxid::new(1, 3));
+        assert_eq!(
+            d.last_zxid(),
+            Zxid::new(1, 4),
+            "a restart loads the snapshot at 1:4"
+        );
     }
 }

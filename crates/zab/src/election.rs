@@ -488,6 +488,7 @@ mod tests {
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect::<BugSet>(),
             version: crate::version::ZkVersion::Fixed,
+            seed: 0,
         };
         Server::boot(
             Arc::new(cfg),

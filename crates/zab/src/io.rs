@@ -5,6 +5,7 @@
 //! those outputs. Durable writes are outputs too, and their completion is an input, so a
 //! server can hold back an acknowledgement until what it vouches for is on disk.
 
+use crate::bug::Bug;
 use crate::db::{DiskOp, TxnId};
 use crate::ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
 use crate::message::{Message, ServerState};
@@ -47,10 +48,13 @@ pub enum Timer {
     LearnerTimeout,
     /// Learner: retry connecting to a leader that refused the connection.
     LearnerRetry,
+    /// Learner (zk-4685): the learner thread, stalled after handing the synced txns to its
+    /// log writer, gets to write the NEWLEADER ack.
+    LearnerStall,
 }
 
 impl Timer {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 
     pub fn index(self) -> usize {
         self as usize
@@ -98,6 +102,9 @@ pub enum Output {
         channel: Channel,
     },
     Event(Event),
+    /// A bug or hazard that is switched on just changed what the server did: the moment a
+    /// known deviation is exercised. Failures are attributed only to bugs that fired.
+    Fired(Bug),
 }
 
 /// Protocol events: the checkers' and the report's view of what a server decided.
@@ -208,6 +215,9 @@ impl Outputs {
     }
     pub fn event(&mut self, event: Event) {
         self.items.push(Output::Event(event));
+    }
+    pub fn fired(&mut self, bug: Bug) {
+        self.items.push(Output::Fired(bug));
     }
     pub fn clear(&mut self) {
         self.items.clear();

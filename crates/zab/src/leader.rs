@@ -551,6 +551,8 @@ impl Server {
                 // waits for the ACKs that follow the re-sent proposals.
                 if forget_acks {
                     p.acks.remove(sid);
+                } else if p.acks.contains(sid) {
+                    out.fired(Bug::AckOutlivesTrunc);
                 }
             }
         }
@@ -716,7 +718,11 @@ impl Server {
                 channel: Channel::Quorum,
             });
         }
-        self.start_looking(out);
+        // Leader.shutdown -> ZooKeeperServer.shutdown: a leader that served flushes its txn
+        // log (ProposalRequestProcessor.shutdown -> SyncRequestProcessor.shutdown) before
+        // fastForwardDataBase, in every release (Leader.java:833 at 3.8.0, :882 at 3.9.4).
+        let running = self.leader_ref().established;
+        self.leave_role(running, true, out);
     }
 
     /// `SessionTrackerImpl.run`: once a tick, sessions not heard from within their timeout

@@ -12,6 +12,7 @@ use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Output, Outputs, Timer, ZabPhase};
 use crate::message::{Message, ServerState};
 use crate::server::{AfterWrite, Role, Server};
+use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -38,22 +39,22 @@ enum Blocked {
     AckEpoch(bool),
     /// The log is being truncated; the data tree was already reloaded from what is left.
     Trunc,
-    /// NEWLEADER: the updatingEpoch marker is being created.
-    NewLeaderUpdating,
-    /// NEWLEADER: the snapshot and synced txns are being written.
+    /// NEWLEADER (`fixed` only, no zk-2354): the updatingEpoch marker is being created.
+    NewLeaderMarker,
+    /// NEWLEADER: the snapshot and the synced txns the learner waits for are being written;
+    /// then currentEpoch.
     NewLeaderLog,
-    /// NEWLEADER: currentEpoch is being written; then the NEWLEADER ack.
+    /// NEWLEADER: currentEpoch is being written; then the NEWLEADER ack (after the 3.8.0
+    /// handoff, when currentEpoch came first).
     NewLeaderEpoch,
+    /// zk-4685: the learner thread has not yet written the NEWLEADER ack.
+    NewLeaderStall,
 }
 
-/// A proposal received during sync, with whether it already went to the log (zk-4685).
-#[derive(Debug)]
-struct InFlight {
-    txn: Txn,
-    logged: bool,
-    /// Logged at NEWLEADER, to be acknowledged right after the NEWLEADER ack.
-    ack_after_newleader: bool,
-}
+/// The longest a learner thread stalls between handing txns to its log writer and writing
+/// the NEWLEADER ack, under zk-4685. Thread scheduling is not simulated; this bound is the
+/// window zabsim gives the 3.8.0 race (see docs/fidelity.md).
+const NEWLEADER_STALL_MAX_US: u64 = 2_000;
 
 pub(crate) struct Learner {
     pub(crate) leader: ServerId,
@@ -67,8 +68,9 @@ pub(crate) struct Learner {
     write_to_log: bool,
     newleader_zxid: Option<Zxid>,
     newleader_acked: bool,
-    /// packetsNotLogged.
-    not_logged: VecDeque<InFlight>,
+    /// packetsNotLogged (packetsNotCommitted at 3.8.0): proposals and INFORMs received
+    /// during sync and not yet applied or logged.
+    not_logged: VecDeque<Txn>,
     /// packetsCommitted.
     committed: VecDeque<Zxid>,
     blocked: Option<Blocked>,
@@ -78,6 +80,11 @@ pub(crate) struct Learner {
     backlog: VecDeque<Message>,
     /// FollowerZooKeeperServer.pendingTxns: logged proposals waiting for their COMMIT.
     pending_txns: VecDeque<Txn>,
+    /// Handed-off txns whose ACKs wait for the NEWLEADER ack.
+    acks_after_newleader: Vec<Zxid>,
+    /// NEWLEADER waits for every append in flight before currentEpoch, not only for its own
+    /// learner steps (the handoff with ZOOKEEPER-4643 fixed, zk-4685's acked appends).
+    await_appends: bool,
     /// The base snapshot and log a SNAP replaced in memory, while the replacement is not yet
     /// written: a sync that fails before then reloads them (ZOOKEEPER-3642).
     pre_snap: Option<(Arc<Snapshot>, Vec<Txn>)>,
@@ -123,6 +130,8 @@ impl Server {
             lost_during_newleader: None,
             backlog: VecDeque::new(),
             pending_txns: VecDeque::new(),
+            acks_after_newleader: Vec::new(),
+            await_appends: false,
             touched: BTreeMap::new(),
         }));
         let state = if observer {
@@ -233,34 +242,7 @@ impl Server {
                 self.replace_tree(snapshot.tree.clone(), out);
             }
             Message::Trunc { zxid } => {
-                // A snapshot's zxid can be an epoch start above every txn it holds (a leader
-                // sets lastProcessedZxid to its NEWLEADER zxid, and SNAP ships that), so the
-                // TRUNC may be below the snapshot's name yet undo nothing in it. Only a txn
-                // inside the snapshot cannot be truncated away.
-                let snapshot_last_txn = self.base.last_txn();
-                if snapshot_last_txn.is_some_and(|last| zxid < last) {
-                    let reason = format!(
-                        "Not able to truncate the log to {zxid}: the snapshot at {} holds txns \
-                         up to {}",
-                        self.base.zxid,
-                        snapshot_last_txn.unwrap_or_default()
-                    );
-                    out.event(Event::ProtocolError { reason });
-                    self.learner_shutdown("truncation failed", out);
-                    return;
-                }
-                let keep = self.log.partition_point(|t| t.zxid <= zxid);
-                self.log.truncate(keep);
-                self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
-                // ZKDatabase.truncateLog truncates and reloads in one call on the learner
-                // thread: whatever happens to the connection meanwhile, the data tree never
-                // outlives the log it came from.
-                if !self.cfg.has(Bug::Zk2845) {
-                    self.reload_tree(out);
-                }
-                // Learner.syncWithLeader sets lastProcessedZxid to the TRUNC zxid whatever the
-                // reload gave; with zk-2845 the in-memory database survives the truncation.
-                self.tree.last_processed = zxid;
+                self.truncate_and_reload_newest(zxid, out);
                 self.learner_mut().blocked = Some(Blocked::Trunc);
             }
             other => {
@@ -274,40 +256,72 @@ impl Server {
         }
     }
 
+    /// TRUNC as ZooKeeper does it (Learner.java:596-607 at 3.8.0, 618-629 at 3.9.4):
+    /// `ZKDatabase.truncateLog` (598-610 / 611-623) clears the database, truncates the log
+    /// (FileTxnLog.truncate deletes nothing but log records) and loads it again from the
+    /// newest snapshot, whatever that snapshot holds (FileSnap.deserialize), replaying the
+    /// log after it; then lastProcessedZxid is set to the TRUNC zxid. A snapshot newer than
+    /// the TRUNC would bring txns the TRUNC removed back into the data tree, but that needs a
+    /// committed txn to be truncated, which the invariants report first; zabsim models
+    /// the reload as ZooKeeper does it in every profile.
+    fn truncate_and_reload_newest(&mut self, zxid: Zxid, out: &mut Outputs) {
+        let keep = self.log.partition_point(|t| t.zxid <= zxid);
+        self.log.truncate(keep);
+        self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
+        let newest = self
+            .snapshots
+            .iter()
+            .rev()
+            .find(|s| s.zxid >= self.base.zxid)
+            .cloned();
+        if let Some(newest) = newest {
+            let from = newest.zxid;
+            self.base = newest;
+            self.log.retain(|t| t.zxid > from);
+        }
+        self.reload_tree(out);
+        self.tree.last_processed = zxid;
+    }
+
     fn on_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
         match msg {
-            Message::Proposal { txn } => {
-                let log_now = self.cfg.has(Bug::Zk4685) && !self.learner_ref().observer;
-                if log_now {
-                    // The follower's SyncRequestProcessor logs and ACKs it while the learner
-                    // thread is still syncing, so this ACK can overtake the NEWLEADER ack.
-                    let zxid = txn.zxid;
-                    self.log_txn(txn.clone(), AfterWrite::AckProposal(zxid), out);
-                }
-                self.learner_mut().not_logged.push_back(InFlight {
-                    txn,
-                    logged: log_now,
-                    ack_after_newleader: false,
-                });
-            }
+            // Learner.java:630-651 at 3.8.0, 654-669 at 3.9.4. (3.9.4's
+            // enforceContinuousProposal, 542-561, rejects a gap within an epoch; a leader's
+            // committed log never has one here, so it is not modelled.)
+            Message::Proposal { txn } => self.learner_mut().not_logged.push_back(txn),
+            // Learner.java:652-678 / 670-696.
             Message::Commit { zxid } => {
                 let l = self.learner_mut();
+                if l.not_logged.is_empty() {
+                    // `pif = packetsNotLogged.peekFirst(); if (pif.hdr.getZxid() == ...)`
+                    // dereferences the head unchecked (Learner.java:654-655 / 672-673): a
+                    // COMMIT with no proposal queued throws a NullPointerException, and
+                    // Follower.followLeader's catch (Follower.java:127-133) ends the role.
+                    // Reached when NEWLEADER emptied the queue (zk-4394).
+                    if self.cfg.has(Bug::Zk4394) {
+                        out.fired(Bug::Zk4394);
+                    }
+                    out.event(Event::LearnerShutdown {
+                        reason: format!(
+                            "COMMIT {zxid} during sync with no proposal queued: \
+                             NullPointerException in syncWithLeader"
+                        ),
+                    });
+                    self.learner_shutdown("exception when following the leader", out);
+                    return;
+                }
                 if l.write_to_log {
                     l.committed.push_back(zxid);
-                } else if l.not_logged.front().map(|p| p.txn.zxid) == Some(zxid) {
-                    let p = l.not_logged.pop_front().expect("front");
-                    self.tree.apply(&p.txn);
+                } else if l.not_logged.front().map(|t| t.zxid) == Some(zxid) {
+                    let txn = l.not_logged.pop_front().expect("front");
+                    self.tree.apply(&txn);
                 }
             }
             Message::Inform { txn } => {
                 let l = self.learner_mut();
                 if l.write_to_log {
                     l.committed.push_back(txn.zxid);
-                    l.not_logged.push_back(InFlight {
-                        txn,
-                        logged: false,
-                        ack_after_newleader: false,
-                    });
+                    l.not_logged.push_back(txn);
                 } else {
                     self.tree.apply(&txn);
                 }
@@ -318,8 +332,9 @@ impl Server {
         }
     }
 
-    /// NEWLEADER, in the order ZooKeeper uses since ZOOKEEPER-4643/4646: snapshot if
-    /// needed, synced txns durable, then currentEpoch, then the ack.
+    /// NEWLEADER (Learner.java:735-770 at 3.8.0, 746-821 at 3.9.4). Without zk-2354 (the
+    /// `fixed` profile) the learner first marks on disk that it is updating its epoch, so
+    /// that a crash inside what follows is repaired at start-up instead of refused.
     fn on_new_leader(&mut self, zxid: Zxid, out: &mut Outputs) {
         let l = self.learner_mut();
         if l.new_epoch != Some(zxid.epoch()) {
@@ -330,80 +345,188 @@ impl Server {
             out.event(Event::ProtocolError { reason });
         }
         l.newleader_zxid = Some(zxid);
-        self.write(DiskOp::UpdatingEpoch(true), AfterWrite::LearnerStep, out);
-        self.learner_mut().blocked = Some(Blocked::NewLeaderUpdating);
-        self.learner_continue(out);
+        if self.cfg.has(Bug::Zk2354) {
+            self.new_leader_persist(out);
+            self.learner_continue(out);
+        } else {
+            self.write(DiskOp::UpdatingEpoch(true), AfterWrite::LearnerStep, out);
+            self.learner_mut().blocked = Some(Blocked::NewLeaderMarker);
+            self.learner_continue(out);
+        }
     }
 
-    /// NEWLEADER, once the updatingEpoch marker exists: snapshot if needed, log the synced
-    /// txns, then (once they are durable) currentEpoch.
-    fn new_leader_persist(&mut self, zxid: Zxid, out: &mut Outputs) {
+    /// What NEWLEADER makes durable before the ack, per release:
+    ///
+    /// - 3.9.4 (and `fixed`): the snapshot if the sync needs one, then a follower appends and
+    ///   applies the committed txns of the sync and fsyncs them (Learner.java:759-808), then
+    ///   writes currentEpoch (813) and acknowledges (819). Proposals not yet committed stay
+    ///   queued until UPTODATE.
+    /// - 3.8.0 (zk-4646, zk-4643, zk-4394): the snapshot, then currentEpoch (752), then every
+    ///   queued txn is handed to the log writer, which acknowledges each once it is durable
+    ///   (761-767), and the NEWLEADER ack goes out at once (769).
+    ///
+    /// Observers log nothing at NEWLEADER in either release (the block is guarded by
+    /// `zk instanceof FollowerZooKeeperServer`); they commit what they were told at UPTODATE.
+    fn new_leader_persist(&mut self, out: &mut Outputs) {
         let l = self.learner_mut();
-        let snapshot_needed = l.snapshot_needed;
-        let sync_snapshot = l.sync_snapshot;
+        let (snapshot_needed, sync_snapshot, observer) =
+            (l.snapshot_needed, l.sync_snapshot, l.observer);
         l.write_to_log = true;
         if snapshot_needed {
-            self.take_snapshot(sync_snapshot, AfterWrite::LearnerStep, out);
+            // takeSnapshot(syncSnapshot): SNAP's snapshot is fsynced; TRUNC's is written
+            // without fsync (SnapStream.java:133), and the ack does not wait for it
+            // (trunc-snapshot-unsynced).
+            let after = if !sync_snapshot && self.cfg.has(Bug::TruncSnapshotUnsynced) {
+                AfterWrite::Nothing
+            } else {
+                AfterWrite::LearnerStep
+            };
+            self.take_snapshot(sync_snapshot, after, out);
             self.learner_mut().pre_snap = None;
             // Txns applied in memory during this sync were never logged: from now on the
             // database is this snapshot plus the log after it, which is what loading it
             // from disk (after a restart or a later TRUNC) gives.
             self.rebase_on_latest_snapshot();
         }
+        if observer {
+            self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+            return;
+        }
+        if self.cfg.has(Bug::Zk4646) {
+            if self.cfg.has(Bug::Zk4643) {
+                // 3.8.0: setCurrentEpoch comes first (Learner.java:752), then the handoff.
+                self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+            } else {
+                // The handoff with currentEpoch after it (a release with only ZOOKEEPER-4643
+                // fixed): the learner waits for the txns, and their ACKs follow the
+                // NEWLEADER ack.
+                self.hand_off_to_log_writer(false, out);
+                self.learner_mut().await_appends = true;
+                self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+            }
+            return;
+        }
+        // 3.9.4: the committed txns of the sync are appended and applied on the learner
+        // thread, in the order of their COMMITs; a COMMIT that does not match the head of the
+        // queue is skipped (Learner.java:785-800).
+        let acked_by_writer = self.cfg.has(Bug::Zk4685);
         loop {
             let l = self.learner_mut();
             let Some(zxid) = l.committed.pop_front() else {
                 break;
             };
-            match l.not_logged.front() {
-                Some(p) if p.txn.zxid == zxid => {}
-                _ => continue,
+            if l.not_logged.front().map(|t| t.zxid) != Some(zxid) {
+                continue;
             }
-            let p = l.not_logged.pop_front().expect("front");
-            if !p.logged {
-                self.log_txn(p.txn.clone(), AfterWrite::LearnerStep, out);
-            }
-            self.tree.apply(&p.txn);
+            let txn = l.not_logged.pop_front().expect("front");
+            // zk-4685 on this path: the txns go through the log writer, which acknowledges
+            // each one once durable, ahead of the NEWLEADER ack.
+            self.learner_mut().await_appends |= acked_by_writer;
+            let after = if acked_by_writer {
+                AfterWrite::AckProposal(zxid)
+            } else {
+                AfterWrite::LearnerStep
+            };
+            self.log_txn(txn.clone(), after, out);
+            self.tree.apply(&txn);
         }
-        if !self.learner_ref().observer {
-            // ZOOKEEPER-4646/4785: the proposals not yet committed are logged now too, and
-            // the NEWLEADER ack waits for them; their own ACKs follow the NEWLEADER ack.
-            let unlogged: Vec<Txn> = self
-                .learner_mut()
-                .not_logged
-                .iter_mut()
-                .filter(|p| !p.logged)
-                .map(|p| {
-                    p.logged = true;
-                    p.ack_after_newleader = true;
-                    p.txn.clone()
-                })
-                .collect();
-            for txn in unlogged {
-                self.log_txn(txn, AfterWrite::LearnerStep, out);
-            }
+        if self.cfg.has(Bug::Zk4394) {
+            // The uncommitted proposals are handed to the log writer as well, emptying the
+            // queue a later COMMIT looks its proposal up in.
+            self.hand_off_to_log_writer(false, out);
         }
-        let new_epoch = zxid.epoch();
-        if self.cfg.has(Bug::Zk3911) || self.cfg.has(Bug::Zk4643) {
-            // Both variants write currentEpoch without waiting for the synced txns; zk-3911
-            // also acknowledges as soon as currentEpoch alone is durable.
-            if self.cfg.has(Bug::Zk3911) {
-                self.forget_learner_step_writes();
+        let syncing_txns = self.unflushed_appends().next().is_some();
+        if self.cfg.has(Bug::Zk3911) {
+            if syncing_txns {
+                out.fired(Bug::Zk3911);
             }
-            self.write(
-                DiskOp::CurrentEpoch(new_epoch),
-                AfterWrite::LearnerStep,
-                out,
-            );
-            self.learner_mut().blocked = Some(Blocked::NewLeaderEpoch);
+            self.detach_writes(AfterWrite::LearnerStep);
+        }
+        if self.cfg.has(Bug::Zk4643) {
+            // currentEpoch without waiting for the synced txns; zk-3911 also acknowledges
+            // as soon as currentEpoch alone is durable.
+            if syncing_txns {
+                out.fired(Bug::Zk4643);
+            }
+            self.write_current_epoch(out);
         } else {
             self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
         }
     }
 
-    /// zk-3911: the learner thread no longer waits for the log writes it started.
-    fn forget_learner_step_writes(&mut self) {
-        self.detach_writes(AfterWrite::LearnerStep);
+    /// `fzk.logRequest` of every queued txn (Learner.java:763-766 at 3.8.0): the log writer
+    /// appends each and acknowledges it once durable (SendAckRequestProcessor); the txn
+    /// waits for its COMMIT among the pending txns, and the queue is emptied. Where the
+    /// NEWLEADER ack waits for the txns (`ack_now` false), their ACKs are held until it is
+    /// sent, so that the leader's first ACK from this learner is the NEWLEADER ack.
+    fn hand_off_to_log_writer(&mut self, ack_now: bool, out: &mut Outputs) {
+        // 3.8.0 hands everything over (zk-4394); with only ZOOKEEPER-4394 fixed the
+        // proposals not yet committed stay queued, as in 3.9.4.
+        let everything = self.cfg.has(Bug::Zk4394);
+        let l = self.learner_mut();
+        let handed: Vec<Txn> = if everything {
+            l.not_logged.drain(..).collect()
+        } else {
+            let committed: Vec<Zxid> = l.committed.iter().copied().collect();
+            let mut kept = VecDeque::new();
+            let mut handed = Vec::new();
+            for txn in l.not_logged.drain(..) {
+                if committed.contains(&txn.zxid) {
+                    handed.push(txn);
+                } else {
+                    kept.push_back(txn);
+                }
+            }
+            l.not_logged = kept;
+            handed
+        };
+        for txn in handed {
+            let zxid = txn.zxid;
+            self.learner_mut().pending_txns.push_back(txn.clone());
+            if ack_now {
+                self.log_txn(txn, AfterWrite::AckProposal(zxid), out);
+            } else {
+                self.log_txn(txn, AfterWrite::LearnerStep, out);
+                self.learner_mut().acks_after_newleader.push(zxid);
+            }
+        }
+    }
+
+    fn write_current_epoch(&mut self, out: &mut Outputs) {
+        let epoch = self
+            .learner_ref()
+            .newleader_zxid
+            .expect("newleader")
+            .epoch();
+        self.write(DiskOp::CurrentEpoch(epoch), AfterWrite::LearnerStep, out);
+        self.learner_mut().blocked = Some(Blocked::NewLeaderEpoch);
+    }
+
+    /// The NEWLEADER ack, once what it vouches for is written (Learner.java:769 / 819).
+    fn ack_new_leader(&mut self, out: &mut Outputs) {
+        if self.cfg.has(Bug::Zk4646) && self.unflushed_appends().next().is_some() {
+            out.fired(Bug::Zk4646);
+        }
+        if self.cfg.has(Bug::TruncSnapshotUnsynced) && self.snapshot_in_flight() {
+            out.fired(Bug::TruncSnapshotUnsynced);
+        }
+        if !self.cfg.has(Bug::Zk2354) {
+            self.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
+        }
+        if let Some(reason) = self.learner_ref().lost_during_newleader {
+            // The NEWLEADER ack is where the learner thread next touches the socket, and
+            // finds it gone.
+            self.learner_shutdown(reason, out);
+            return;
+        }
+        let l = self.learner_mut();
+        let zxid = l.newleader_zxid.expect("newleader");
+        l.newleader_acked = true;
+        let leader = l.leader;
+        out.send(leader, Channel::Quorum, Message::Ack { zxid });
+        for zxid in std::mem::take(&mut l.acks_after_newleader) {
+            out.send(leader, Channel::Quorum, Message::Ack { zxid });
+        }
     }
 
     fn on_up_to_date(&mut self, out: &mut Outputs) {
@@ -432,25 +555,26 @@ impl Server {
         self.set_state(state, ZabPhase::Broadcast, out);
         out.event(Event::Synced { leader, epoch });
         self.learner_mut().stage = Stage::Broadcast;
-        let pending: Vec<InFlight> = self.learner_mut().not_logged.drain(..).collect();
+        let pending: Vec<Txn> = self.learner_mut().not_logged.drain(..).collect();
         let committed: Vec<Zxid> = self.learner_mut().committed.drain(..).collect();
         if observer {
-            // Observer: packetsNotLogged are committed txns; apply those matching commits.
+            // Observer (Learner.java:795-816 / 849-867): the queued INFORMs are committed
+            // txns; each one matching the head of the commits is logged and applied.
             let mut commits = committed.into_iter().peekable();
-            for p in pending {
-                if commits.peek() == Some(&p.txn.zxid) {
+            for txn in pending {
+                if commits.peek() == Some(&txn.zxid) {
                     commits.next();
-                    self.log_txn(p.txn.clone(), AfterWrite::Nothing, out);
-                    self.apply_committed(&p.txn, out);
+                    self.log_txn(txn.clone(), AfterWrite::Nothing, out);
+                    self.apply_committed(&txn, out);
                 }
             }
         } else {
-            for p in pending {
-                let zxid = p.txn.zxid;
-                self.learner_mut().pending_txns.push_back(p.txn.clone());
-                if !p.logged {
-                    self.log_txn(p.txn, AfterWrite::AckProposal(zxid), out);
-                }
+            // Follower (787-794 / 838-848): what is still queued goes to the log writer, which
+            // acknowledges each once durable; then the COMMITs queued so far.
+            for txn in pending {
+                let zxid = txn.zxid;
+                self.learner_mut().pending_txns.push_back(txn.clone());
+                self.log_txn(txn, AfterWrite::AckProposal(zxid), out);
             }
             for zxid in committed {
                 self.follower_commit(zxid, out);
@@ -512,6 +636,10 @@ impl Server {
     pub(crate) fn learner_logged(&mut self, zxid: Zxid, out: &mut Outputs) {
         if let Role::Learning(l) = &self.role {
             if !l.observer {
+                if l.newleader_zxid.is_some() && !l.newleader_acked {
+                    // Only zk-4685 lets the log writer acknowledge ahead of NEWLEADER.
+                    out.fired(Bug::Zk4685);
+                }
                 out.send(l.leader, Channel::Quorum, Message::Ack { zxid });
             }
         }
@@ -537,50 +665,67 @@ impl Server {
                     self.send_ack_epoch(current, out)
                 }
                 Blocked::Trunc => {}
-                Blocked::NewLeaderUpdating => {
-                    let zxid = self.learner_ref().newleader_zxid.expect("newleader");
-                    self.new_leader_persist(zxid, out);
+                Blocked::NewLeaderMarker => {
+                    self.new_leader_persist(out);
                     continue;
                 }
                 Blocked::NewLeaderLog => {
-                    let epoch = self
-                        .learner_ref()
-                        .newleader_zxid
-                        .expect("newleader")
-                        .epoch();
-                    self.write(DiskOp::CurrentEpoch(epoch), AfterWrite::LearnerStep, out);
-                    self.learner_mut().blocked = Some(Blocked::NewLeaderEpoch);
+                    if self.learner_ref().await_appends && self.unflushed_appends().next().is_some()
+                    {
+                        // Handed-off txns (acknowledged by the log writer) are not learner
+                        // steps, but the learner waits for them too.
+                        self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+                        return;
+                    }
+                    self.write_current_epoch(out);
                     continue;
                 }
                 Blocked::NewLeaderEpoch => {
-                    self.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
-                    if let Some(reason) = self.learner_ref().lost_during_newleader {
-                        // The NEWLEADER ack is where the learner thread next touches the
-                        // socket, and finds it gone.
-                        self.learner_shutdown(reason, out);
+                    let l = self.learner_ref();
+                    if self.cfg.has(Bug::Zk4646) && self.cfg.has(Bug::Zk4643) && !l.observer {
+                        // 3.8.0: currentEpoch is durable; now the handoff, and the ack
+                        // without waiting for it.
+                        if !self.learner_ref().not_logged.is_empty() {
+                            out.fired(Bug::Zk4643);
+                        }
+                        self.hand_off_to_log_writer(true, out);
+                        if self.cfg.has(Bug::Zk4685) {
+                            let stall = self.rng.gen_range(0..=NEWLEADER_STALL_MAX_US);
+                            out.set_timer(Timer::LearnerStall, self.now + stall);
+                            self.learner_mut().blocked = Some(Blocked::NewLeaderStall);
+                            return;
+                        }
+                    }
+                    self.ack_new_leader(out);
+                    if !matches!(self.role, Role::Learning(_)) {
                         return;
                     }
-                    let l = self.learner_mut();
-                    let zxid = l.newleader_zxid.expect("newleader");
-                    l.newleader_acked = true;
-                    let leader = l.leader;
-                    out.send(leader, Channel::Quorum, Message::Ack { zxid });
-                    for p in l.not_logged.iter().filter(|p| p.ack_after_newleader) {
-                        let zxid = p.txn.zxid;
-                        out.send(leader, Channel::Quorum, Message::Ack { zxid });
-                    }
                 }
-            }
-            while self.learner_ref().blocked.is_none() {
-                let Some(msg) = self.learner_mut().backlog.pop_front() else {
-                    break;
-                };
-                self.learner_process(msg, out);
-                if !matches!(self.role, Role::Learning(_)) {
+                Blocked::NewLeaderStall => {
+                    // Only the stall timer ends this step.
+                    self.learner_mut().blocked = Some(Blocked::NewLeaderStall);
                     return;
                 }
             }
+            if !self.drain_backlog(out) {
+                return;
+            }
         }
+    }
+
+    /// Works through the packets that arrived while the learner was blocked, until it blocks
+    /// again. False if the learner left its role on the way.
+    fn drain_backlog(&mut self, out: &mut Outputs) -> bool {
+        while self.learner_ref().blocked.is_none() {
+            let Some(msg) = self.learner_mut().backlog.pop_front() else {
+                break;
+            };
+            self.learner_process(msg, out);
+            if !matches!(self.role, Role::Learning(_)) {
+                return false;
+            }
+        }
+        true
     }
 
     pub(crate) fn learner_timer(&mut self, timer: Timer, out: &mut Outputs) {
@@ -592,6 +737,13 @@ impl Server {
         };
         match timer {
             Timer::LearnerRetry if l.stage == Stage::Connecting => self.send_learner_info(out),
+            Timer::LearnerStall if l.blocked == Some(Blocked::NewLeaderStall) => {
+                l.blocked = None;
+                self.ack_new_leader(out);
+                if matches!(self.role, Role::Learning(_)) && self.drain_backlog(out) {
+                    self.learner_continue(out);
+                }
+            }
             Timer::LearnerTimeout => {
                 let limit = if l.newleader_acked { sync } else { init };
                 let due = l.last_heard_us + limit;
@@ -622,7 +774,8 @@ impl Server {
     }
 
     /// The leader is gone or silent. Learner.syncWithLeader handles NEWLEADER with synchronous
-    /// disk I/O (updatingEpoch marker, snapshot, synced txns, currentEpoch) and notices a dead
+    /// disk I/O (snapshot, synced txns, currentEpoch; the updatingEpoch marker in `fixed`) and
+    /// notices a dead
     /// socket only when it writes the ack, so a learner inside those writes finishes them
     /// first. Leaving in the middle would strand a snapshot taken from the new leader beside
     /// the old currentEpoch: the server would vote as if it had never seen that epoch, and a
@@ -631,7 +784,12 @@ impl Server {
         let l = self.learner_mut();
         if matches!(
             l.blocked,
-            Some(Blocked::NewLeaderUpdating | Blocked::NewLeaderLog | Blocked::NewLeaderEpoch)
+            Some(
+                Blocked::NewLeaderMarker
+                    | Blocked::NewLeaderLog
+                    | Blocked::NewLeaderEpoch
+                    | Blocked::NewLeaderStall
+            )
         ) {
             l.lost_during_newleader.get_or_insert(reason);
             return;
@@ -657,12 +815,21 @@ impl Server {
             self.log = log;
             self.reload_tree(out);
         }
-        if self.cfg.has(Bug::Zk4712) {
-            // The old SyncRequestProcessor is left running: the txns it still holds are not
-            // part of what this server reports, yet they reach the log later.
+        // Learner.shutdown -> ZooKeeperServer.shutdown(boolean) only shuts the processors down
+        // for a server that reached UPTODATE (canShutdown: RUNNING).
+        let running = self.learner_ref().stage == Stage::Broadcast;
+        let leak = self.cfg.has(Bug::Zk4712);
+        if leak {
+            // zk-4712 (3.8.0: Learner.shutdown calls ZooKeeperServer.shutdown(boolean),
+            // which LearnerZooKeeperServer does not override, so SyncRequestProcessor is never
+            // shut down): the txns it still holds are not part of what this server reports,
+            // yet they reach the log later.
             let unflushed: Vec<Zxid> = self.unflushed_appends().collect();
+            if !unflushed.is_empty() {
+                out.fired(Bug::Zk4712);
+            }
             self.log.retain(|t| !unflushed.contains(&t.zxid));
         }
-        self.start_looking(out);
+        self.leave_role(running, !leak, out);
     }
 }

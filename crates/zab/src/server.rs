@@ -5,6 +5,7 @@
 //! `leader`, `learner`). A crash is not an input: the simulator drops the value and boots a
 //! new one from what is durable on the disk.
 
+use crate::bug::Bug;
 use crate::config::Config;
 use crate::db::{DataTree, DiskImage, DiskOp, Snapshot, Txn};
 use crate::election::{Election, Vote};
@@ -16,6 +17,8 @@ use crate::learner::Learner;
 use crate::message::{Message, ServerState};
 use crate::serving::ClientConn;
 use crate::watches::WatchManager;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -40,6 +43,8 @@ struct PendingWrite {
     id: u64,
     /// Zxid of an append, so that the zk-4712 variant can forget unflushed appends.
     append: Option<Zxid>,
+    /// A snapshot write: once durable, the server knows it is on disk.
+    snapshot: Option<Arc<Snapshot>>,
     /// An epoch file write: the in-memory value follows once it is durable.
     epoch: Option<DiskOp>,
     after: AfterWrite,
@@ -53,8 +58,24 @@ pub(crate) enum Role {
     Leading(Box<Leader>),
     /// Following and observing share the learner logic (`Learner.java`).
     Learning(Box<Learner>),
+    /// Between roles: the QuorumPeer thread waits for durable writes before it looks for a
+    /// leader (see [`Flush`]). The server keeps reporting its old state and vote meanwhile,
+    /// as ZooKeeper's peer does until `updateServerState`.
+    Flushing(Flush),
     /// The server refused to start (see [`Event::StartupFailed`]).
     Failed,
+}
+
+/// What a server between roles waits for, and what it does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flush {
+    /// Wait for every in-flight write (start-up repairs), or only the txn log's appends
+    /// (`SyncRequestProcessor.shutdown` joins the log thread and fsyncs, SyncRequestProcessor
+    /// .java:254-271 at both tags).
+    pub(crate) all_writes: bool,
+    /// Apply the logged txns the data tree lacks before voting (`ZKDatabase
+    /// .fastForwardDataBase`, ZooKeeperServer.java:876 at 3.8.0, :936 at 3.9.4).
+    pub(crate) fast_forward: bool,
 }
 
 /// A ZooKeeper server.
@@ -66,6 +87,9 @@ pub struct Server {
     pub(crate) current_epoch: u64,
     /// The snapshot the in-memory log continues from (an empty tree at zxid 0 if none).
     pub(crate) base: Arc<Snapshot>,
+    /// The snapshots on disk, by name (what a database load chooses from), as far as this
+    /// server knows: those it booted with and those it wrote since.
+    pub(crate) snapshots: Vec<Arc<Snapshot>>,
     /// Txns logged or being logged after `base`, ascending (ZooKeeper's committedLog plus the
     /// txns its SyncRequestProcessor holds).
     pub(crate) log: Vec<Txn>,
@@ -94,6 +118,10 @@ pub struct Server {
     pub(crate) watches: WatchManager,
     /// The id the next session created here gets.
     pub(crate) next_session_id: u64,
+    /// The server's own random choices (SyncRequestProcessor's snapshot roll, a learner
+    /// thread's stall): seeded from the run's seed, the server and the time it booted, so a
+    /// run stays a function of its seed.
+    pub(crate) rng: ChaCha8Rng,
 }
 
 impl Server {
@@ -123,6 +151,7 @@ impl Server {
             tree.apply(txn);
         }
         let last = tree.last_processed;
+        let cfg_seed = cfg.seed;
         let mut server = Server {
             id,
             cfg,
@@ -130,6 +159,7 @@ impl Server {
             accepted_epoch: disk.accepted_epoch,
             current_epoch: disk.current_epoch,
             base,
+            snapshots: disk.snapshots.clone(),
             log,
             tree,
             delivered: 0,
@@ -146,24 +176,37 @@ impl Server {
             clients: BTreeMap::new(),
             watches: WatchManager::default(),
             next_session_id: crate::sessions::first_session_id(id, now),
+            rng: ChaCha8Rng::seed_from_u64(
+                cfg_seed ^ (u64::from(id.0) << 56) ^ now.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ),
         };
         out.event(Event::TreeReset { kept: 0 });
-        // QuorumPeer.loadDataBase (ZOOKEEPER-1653): a log ahead of currentEpoch, or a
-        // currentEpoch ahead of acceptedEpoch, means the files are inconsistent.
-        if disk.updating_epoch {
-            // QuorumPeer.loadDataBase: the learner crashed while persisting NEWLEADER's
-            // history; its log may already hold the new epoch, which it had accepted.
+        let mut repaired = false;
+        if disk.updating_epoch && !server.cfg.has(Bug::Zk2354) {
+            // The proposed ZOOKEEPER-2354 fix (apache/zookeeper PRs 1109/1110, never merged;
+            // ZOOKEEPER-1653 on branch-3.4): the learner crashed while persisting what
+            // NEWLEADER vouches for, so its log may already hold the new epoch, which it had
+            // accepted. The repair is written before the server does anything else.
             if last.epoch() > server.current_epoch {
                 server.current_epoch = last.epoch();
                 server.write(DiskOp::CurrentEpoch(last.epoch()), AfterWrite::Nothing, out);
             }
             server.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
+            repaired = true;
         }
+        // QuorumPeer.loadDataBase (QuorumPeer.java:1165-1198 at 3.8.0, 1168-1201 at 3.9.4):
+        // a log ahead of currentEpoch, or a currentEpoch ahead of acceptedEpoch, means the
+        // files are inconsistent, and the server refuses to start. (Its `currentEpoch.tmp`
+        // fallback only finds the leftover of an interrupted atomic write, which a disk
+        // write that is either durable or lost never leaves.)
         if last.epoch() > server.current_epoch {
             let reason = format!(
                 "The current epoch, {}, is older than the last zxid, {}",
                 server.current_epoch, last
             );
+            if server.cfg.has(Bug::Zk2354) {
+                out.fired(Bug::Zk2354);
+            }
             out.event(Event::StartupFailed { reason });
             return server;
         }
@@ -181,7 +224,14 @@ impl Server {
             });
             return server;
         }
-        server.start_looking(out);
+        if repaired {
+            server.role = Role::Flushing(Flush {
+                all_writes: true,
+                fast_forward: false,
+            });
+        } else {
+            server.look(false, out);
+        }
         server
     }
 
@@ -213,7 +263,7 @@ impl Server {
                 Role::Learning(_) => self.learner_receive(sid, msg, out),
                 // A learner that connects to a server that is not leading: ZooKeeper refuses
                 // the connection, so the learner gives up and looks again.
-                Role::Looking(_) | Role::Failed => {
+                Role::Looking(_) | Role::Flushing(_) | Role::Failed => {
                     if matches!(
                         msg,
                         Message::FollowerInfo { .. } | Message::ObserverInfo { .. }
@@ -234,7 +284,9 @@ impl Server {
             Timer::LeaderInit | Timer::LeaderTick | Timer::SessionTick => {
                 self.leader_timer(timer, out)
             }
-            Timer::LearnerTimeout | Timer::LearnerRetry => self.learner_timer(timer, out),
+            Timer::LearnerTimeout | Timer::LearnerRetry | Timer::LearnerStall => {
+                self.learner_timer(timer, out)
+            }
         }
     }
 
@@ -270,17 +322,38 @@ impl Server {
             Some(DiskOp::CurrentEpoch(e)) => self.current_epoch = e,
             _ => {}
         }
+        if let Some(snapshot) = write.snapshot {
+            let at = self.snapshots.partition_point(|s| s.zxid <= snapshot.zxid);
+            self.snapshots.insert(at, snapshot);
+            if self.snapshots.len() > crate::db::SNAP_RETAIN_COUNT {
+                self.snapshots.remove(0);
+            }
+        }
+        if let Role::Flushing(flush) = self.role {
+            let waiting = if flush.all_writes {
+                !self.pending.is_empty()
+            } else {
+                self.unflushed_appends().next().is_some()
+            };
+            if !waiting {
+                self.look(flush.fast_forward, out);
+            }
+            return;
+        }
         if write.role_gen != self.role_gen {
-            // The learner thread of an earlier role was still inside this write; a learner
-            // blocked behind it may go on now.
-            if write.after == AfterWrite::LearnerStep {
+            // The learner thread of an earlier role was still inside this write (or its log
+            // writer was); a learner blocked behind it may go on now.
+            if write.after == AfterWrite::LearnerStep || write.append.is_some() {
                 self.learner_write_done(out);
             }
             return;
         }
         match write.after {
             AfterWrite::Nothing => {}
-            AfterWrite::AckProposal(zxid) => self.learner_logged(zxid, out),
+            AfterWrite::AckProposal(zxid) => {
+                self.learner_logged(zxid, out);
+                self.learner_write_done(out);
+            }
             AfterWrite::SelfAck(zxid) => self.leader_process_ack(self.id, zxid, out),
             AfterWrite::LeaderAcceptedEpoch => self.leader_accepted_epoch_durable(out),
             AfterWrite::LeaderCurrentEpoch => self.leader_current_epoch_durable(out),
@@ -300,9 +373,14 @@ impl Server {
             DiskOp::Append(t) => Some(t.zxid),
             _ => None,
         };
+        let snapshot = match &op {
+            DiskOp::Snapshot { snapshot, .. } => Some(snapshot.clone()),
+            _ => None,
+        };
         self.pending.push_back(PendingWrite {
             id,
             append,
+            snapshot,
             epoch,
             after,
             role_gen: self.role_gen,
@@ -316,6 +394,11 @@ impl Server {
         for w in self.pending.iter_mut().filter(|w| w.after == after) {
             w.after = AfterWrite::Nothing;
         }
+    }
+
+    /// Whether a snapshot write is still in flight.
+    pub(crate) fn snapshot_in_flight(&self) -> bool {
+        self.pending.iter().any(|w| w.snapshot.is_some())
     }
 
     /// Zxids of appends not yet durable.
@@ -333,12 +416,31 @@ impl Server {
     /// Appends a txn to the log (in memory now, on disk after the fsync), taking a periodic
     /// snapshot every `snap_count` txns as SyncRequestProcessor does.
     pub(crate) fn log_txn(&mut self, txn: Txn, after: AfterWrite, out: &mut Outputs) {
-        self.log.push(txn.clone());
+        // A learner that left its role before its data tree caught up with its log (3.8.0,
+        // zk-4394 and zk-4712) is synced again from that older tree and handed txns it logged
+        // already. ZooKeeper appends them a second time (FileTxnLog.append only warns "Current
+        // zxid ... is <= ...") and its replay applies them again without effect; zabsim keeps
+        // one copy in the log.
+        if !self.logged(&txn) {
+            self.log.push(txn.clone());
+        }
         self.write(DiskOp::Append(txn), after, out);
         self.txns_since_snapshot += 1;
         if self.txns_since_snapshot >= self.cfg.snap_count {
             self.take_snapshot(false, AfterWrite::Nothing, out);
         }
+    }
+
+    /// Whether this very txn is already in the log, or in the snapshot it continues from.
+    fn logged(&self, txn: &Txn) -> bool {
+        self.base.last_txn().is_some_and(|last| txn.zxid <= last)
+            && self.base.tree.applied.iter().rev().any(|t| *t == txn.id())
+            || self
+                .log
+                .iter()
+                .rev()
+                .take_while(|t| t.zxid >= txn.zxid)
+                .any(|t| t.id() == txn.id())
     }
 
     /// `ZooKeeperServer.takeSnapshot`: serialize the data tree as it is now.
@@ -426,9 +528,13 @@ impl Server {
         }
     }
 
-    /// Leaves the current role and runs a new election, as `QuorumPeer.run` does after a
-    /// role's loop exits.
-    pub(crate) fn start_looking(&mut self, out: &mut Outputs) {
+    /// Leaves the current role, as `QuorumPeer.run` does after a role's loop exits: the
+    /// role's `shutdown` closes its connections and, for a server that was serving
+    /// (`ZooKeeperServer.canShutdown`: RUNNING), shuts its request processors down, which
+    /// flushes the txn log (SyncRequestProcessor.shutdown) before `fastForwardDataBase`; then
+    /// it runs a new election. `flush` is false where the release leaves the log thread
+    /// running instead (zk-4712).
+    pub(crate) fn leave_role(&mut self, running: bool, flush: bool, out: &mut Outputs) {
         self.role_gen += 1;
         self.close_clients(out);
         for t in [
@@ -437,10 +543,51 @@ impl Server {
             Timer::SessionTick,
             Timer::LearnerTimeout,
             Timer::LearnerRetry,
+            Timer::LearnerStall,
         ] {
             out.cancel_timer(t);
         }
-        self.fast_forward();
+        // zk-2845: before ZOOKEEPER-2845 nothing brought the data tree up to the log when a
+        // server left its role.
+        let fast_forward = running && !self.cfg.has(Bug::Zk2845);
+        if self.tree_lags_log() {
+            if running && self.cfg.has(Bug::Zk2845) {
+                out.fired(Bug::Zk2845);
+            }
+            if !running {
+                // Only the 3.8.0 handoff at NEWLEADER leaves a learner that never reached
+                // UPTODATE with txns in its log that its data tree lacks; nothing catches the
+                // tree up (ZooKeeperServer.shutdown does nothing for a server not RUNNING).
+                for bug in [Bug::Zk4646, Bug::Zk4394] {
+                    if self.cfg.has(bug) {
+                        out.fired(bug);
+                        break;
+                    }
+                }
+            }
+        }
+        if running && flush && self.unflushed_appends().next().is_some() {
+            self.role = Role::Flushing(Flush {
+                all_writes: false,
+                fast_forward,
+            });
+            return;
+        }
+        self.look(fast_forward, out);
+    }
+
+    /// Whether the log holds txns the data tree has not applied.
+    fn tree_lags_log(&self) -> bool {
+        self.log
+            .last()
+            .is_some_and(|t| t.zxid > self.tree.last_processed)
+    }
+
+    /// `QuorumPeer.updateServerState` to LOOKING, then `lookForLeader`.
+    fn look(&mut self, fast_forward: bool, out: &mut Outputs) {
+        if fast_forward {
+            self.fast_forward();
+        }
         self.set_state(ServerState::Looking, ZabPhase::Election, out);
         self.role = Role::Looking(Election::default());
         self.look_for_leader(out);

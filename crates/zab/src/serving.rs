@@ -60,7 +60,7 @@ pub(crate) struct ClientConn {
 
 impl Server {
     pub(crate) fn on_client(&mut self, client: ClientId, msg: Message, out: &mut Outputs) {
-        if self.phase != ZabPhase::Broadcast {
+        if self.phase != ZabPhase::Broadcast || matches!(self.role, Role::Flushing(_)) {
             // "ZooKeeperServer not running": the connection is closed.
             self.close_client(client, out);
             return;
@@ -133,7 +133,7 @@ impl Server {
                 };
                 out.send(l.leader, Channel::Quorum, msg);
             }
-            Role::Looking(_) | Role::Failed => {}
+            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
         }
     }
 
@@ -259,7 +259,7 @@ impl Server {
         match &self.role {
             Role::Leading(_) => self.leader_submit(req, out),
             Role::Learning(l) => out.send(l.leader, Channel::Quorum, Message::Request(req)),
-            Role::Looking(_) | Role::Failed => {}
+            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
         }
     }
 
@@ -271,7 +271,7 @@ impl Server {
                 self.leader_touch(session);
             }
             Role::Learning(_) => self.learner_touch(session, timeout_ms),
-            Role::Looking(_) | Role::Failed => {}
+            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
         }
     }
 

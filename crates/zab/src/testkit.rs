@@ -42,6 +42,7 @@ impl Cluster {
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect(),
             version: crate::version::ZkVersion::Fixed,
+            seed: 0,
         });
         let mut c = Cluster {
             now: 0,
@@ -118,6 +119,7 @@ impl Cluster {
                     }
                 },
                 Output::Event(e) => self.events.push((id, e)),
+                Output::Fired(_) => {}
             }
         }
     }
