@@ -62,7 +62,10 @@ pub(crate) fn undurable_history(view: &dyn View, id: ServerId, below: Zxid) -> O
             snapshot,
             replaces_log,
         } => *replaces_log || (snapshot.zxid < below && snapshot.zxid > durable_upto),
-        DiskOp::AcceptedEpoch(_) | DiskOp::CurrentEpoch(_) | DiskOp::UpdatingEpoch(_) => false,
+        DiskOp::AcceptedEpoch(_)
+        | DiskOp::CurrentEpoch(_)
+        | DiskOp::UpdatingEpoch(_)
+        | DiskOp::DropSnapshotsAfter(_) => false,
     })
 }
 
@@ -71,6 +74,7 @@ pub(crate) fn describe_write(op: &DiskOp) -> String {
     match op {
         DiskOp::Append(t) => format!("the append of {}", t.id()),
         DiskOp::Truncate(z) => format!("the truncation of the log to {z}"),
+        DiskOp::DropSnapshotsAfter(z) => format!("the deletion of snapshots after {z}"),
         DiskOp::Snapshot {
             snapshot,
             replaces_log: true,

@@ -159,7 +159,10 @@ impl Checker for EpochOrder {
                     self.report(view, out, id, Breach::LogAhead(epoch, current), message);
                 }
             }
-            DiskOp::Truncate(_) | DiskOp::Snapshot { .. } | DiskOp::UpdatingEpoch(_) => {}
+            DiskOp::Truncate(_)
+            | DiskOp::DropSnapshotsAfter(_)
+            | DiskOp::Snapshot { .. }
+            | DiskOp::UpdatingEpoch(_) => {}
         }
     }
 }

@@ -334,6 +334,7 @@ fn disk_op_code(op: &DiskOp) -> u64 {
         DiskOp::AcceptedEpoch(e) => 1 << 61 | e,
         DiskOp::CurrentEpoch(e) => 1 << 60 | e,
         DiskOp::UpdatingEpoch(on) => 1 << 59 | u64::from(*on),
+        DiskOp::DropSnapshotsAfter(z) => 1 << 58 | z.0,
     }
 }
 

@@ -98,7 +98,10 @@ fn each_release_carries_exactly_its_bugs() {
                         if carried { "carries" } else { "does not carry" }
                     );
                 } else {
-                    assert!(!carried, "{bug} is carried by {version} but does not report");
+                    assert!(
+                        !carried,
+                        "{bug} is carried by {version} but does not report"
+                    );
                 }
             }
         }

@@ -52,6 +52,7 @@ bugs! {
     Zk2354 = "zk-2354" [V3_8_0, V3_9_4]: "no updatingEpoch marker: a crash between persisting NEWLEADER's history and currentEpoch leaves a log ahead of currentEpoch, and the server refuses to start",
     Zk4394 = "zk-4394" [V3_8_0]: "at NEWLEADER a follower hands its uncommitted proposals to the log writer and empties its queue, so a COMMIT before UPTODATE throws and ends the role",
     Zk4646 = "zk-4646" [V3_8_0]: "at NEWLEADER a follower hands the synced txns to its log writer and acknowledges NEWLEADER without waiting for them to be durable",
+    TruncKeepsSnapshot = "trunc-keeps-snapshot" [V3_8_0, V3_9_4]: "a TRUNC leaves newer snapshots on disk and the learner reloads the newest, so txns the TRUNC removes from the log come back",
     TruncSnapshotUnsynced = "trunc-snapshot-unsynced" [V3_8_0, V3_9_4]: "after TRUNC the learner's NEWLEADER snapshot is written without fsync, and the NEWLEADER ack does not wait for it",
     CommitBeforeQuorum = "commit-before-quorum" []: "the leader commits a proposal after its own ACK alone",
     QuorumOffByOne = "quorum-off-by-one" []: "a quorum is n/2 servers instead of n/2+1 (2 of 4 counts as a majority)",
@@ -78,6 +79,7 @@ impl Bug {
                 | Bug::Zk4685
                 | Bug::Zk4712
                 | Bug::TruncSnapshotUnsynced
+                | Bug::TruncKeepsSnapshot
         )
     }
 

@@ -83,6 +83,10 @@ pub enum KeeperError {
     SessionExpired,
     /// A malformed path, or a sequential or ephemeral flag where it is not allowed.
     BadArguments,
+    /// The session's requests come from another server than the one that owns it now (the
+    /// client reconnected elsewhere). Never reaches a client: the server closes the
+    /// connection instead (FinalRequestProcessor).
+    SessionMoved,
 }
 
 impl KeeperError {
@@ -97,6 +101,7 @@ impl KeeperError {
             KeeperError::NoChildrenForEphemerals => "NOCHILDRENFOREPHEMERALS",
             KeeperError::SessionExpired => "SESSIONEXPIRED",
             KeeperError::BadArguments => "BADARGUMENTS",
+            KeeperError::SessionMoved => "SESSIONMOVED",
         }
     }
 }

@@ -151,6 +151,9 @@ pub enum DiskOp {
     /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`,
     /// FileTxnSnapLog.java:511-533 at 3.8.0, 513-535 at 3.9.4). Snapshots are left alone.
     Truncate(Zxid),
+    /// Delete every snapshot holding a txn after `zxid`: what `fixed` adds to a TRUNC, so that
+    /// no later load brings the truncated txns back (see `trunc-keeps-snapshot`).
+    DropSnapshotsAfter(Zxid),
     /// Write a snapshot. `replaces_log` is set for a snapshot received by SNAP: the old log up
     /// to its zxid is superseded by it.
     Snapshot {
@@ -169,7 +172,7 @@ impl DiskOp {
     pub fn file(&self) -> DiskFile {
         match self {
             DiskOp::Append(_) | DiskOp::Truncate(_) => DiskFile::Log,
-            DiskOp::Snapshot { .. } => DiskFile::Snapshot,
+            DiskOp::Snapshot { .. } | DiskOp::DropSnapshotsAfter(_) => DiskFile::Snapshot,
             DiskOp::AcceptedEpoch(_) => DiskFile::AcceptedEpoch,
             DiskOp::CurrentEpoch(_) => DiskFile::CurrentEpoch,
             DiskOp::UpdatingEpoch(_) => DiskFile::UpdatingEpoch,
@@ -191,6 +194,9 @@ pub struct DiskImage {
     pub snapshots: Vec<Arc<Snapshot>>,
     /// The txn log, ascending.
     pub log: Vec<Txn>,
+    /// The snapshot the log continues: the last one received by SNAP (whose txns replaced
+    /// the log before it), or none when the log goes back to the first txn.
+    pub log_base: Option<Arc<Snapshot>>,
 }
 
 impl DiskImage {
@@ -213,6 +219,10 @@ impl DiskImage {
                 let keep = self.log.partition_point(|t| t.zxid <= *zxid);
                 self.log.truncate(keep);
             }
+            DiskOp::DropSnapshotsAfter(zxid) => {
+                self.snapshots
+                    .retain(|s| !matches!(s.last_txn(), Some(last) if last > *zxid));
+            }
             DiskOp::Snapshot {
                 snapshot,
                 replaces_log,
@@ -221,6 +231,7 @@ impl DiskImage {
                     // What the log held up to the snapshot is superseded by it; appends of
                     // txns after it (logged while the snapshot was being written) stay.
                     self.log.retain(|t| t.zxid > snapshot.zxid);
+                    self.log_base = Some(snapshot.clone());
                 }
                 // Kept in the order of their names, the order `FileSnap.findNValidSnapshots`
                 // reads them in (FileSnap.java:161-182 / 3.9.4 ...); the oldest beyond

@@ -45,6 +45,47 @@ struct Handler {
     forwarding: bool,
     /// `tickOfNextAckDeadline`.
     ack_deadline_tick: u64,
+    sync_check: SyncLimitCheck,
+}
+
+/// `LearnerHandler.SyncLimitCheck` (LearnerHandler.java:152-202 at 3.8.0, 153-203 at 3.9.4,
+/// the same in both): once the learner is synced, the handler times the oldest proposal it
+/// sent that is not yet acknowledged, keeping only that one and the latest; at each ping a
+/// learner whose tracked proposal is syncLimit ticks old is dropped, even while it pings.
+#[derive(Debug, Default)]
+struct SyncLimitCheck {
+    started: bool,
+    current: Option<(Zxid, u64)>,
+    next: Option<(Zxid, u64)>,
+}
+
+impl SyncLimitCheck {
+    /// `updateProposal`, when a PROPOSAL goes out to the learner.
+    fn proposal(&mut self, zxid: Zxid, now: u64) {
+        if !self.started {
+            return;
+        }
+        if self.current.is_none() {
+            self.current = Some((zxid, now));
+        } else {
+            self.next = Some((zxid, now));
+        }
+    }
+
+    /// `updateAck`.
+    fn ack(&mut self, zxid: Zxid) {
+        if self.current.is_some_and(|(z, _)| z == zxid) {
+            self.current = self.next.take();
+        } else if self.next.is_some_and(|(z, _)| z == zxid) {
+            self.next = None;
+        }
+    }
+
+    /// `check`: false once the tracked proposal is `limit_us` old.
+    fn ok(&self, now: u64, limit_us: u64) -> bool {
+        self.current
+            .is_none_or(|(_, sent)| now.saturating_sub(sent) < limit_us)
+    }
 }
 
 #[derive(Debug)]
@@ -123,6 +164,9 @@ impl Server {
             pending_syncs: BTreeMap::new(),
         }));
         self.set_state(ServerState::Leading, ZabPhase::Discovery, out);
+        // Leader.lead -> ZooKeeperServer.loadData, which ends with takeSnapshot() (not
+        // fsynced): Leader.java:597 / ZooKeeperServer.java:529 at 3.8.0, 646 / 551 at 3.9.4.
+        self.take_snapshot(false, AfterWrite::Nothing, out);
         out.set_timer(Timer::LeaderInit, self.now + self.cfg.init_limit_us());
         if self.cfg.has(Bug::Zk335) {
             // Before ZOOKEEPER-335 the epoch came from the leader's own last zxid.
@@ -309,7 +353,9 @@ impl Server {
             .map(|(s, _)| *s)
             .collect();
         for sid in &ready {
-            l.learners.get_mut(sid).expect("handler").stage = Stage::Running;
+            let h = l.learners.get_mut(sid).expect("handler");
+            h.stage = Stage::Running;
+            h.sync_check.started = true;
         }
         out.event(Event::Established { epoch, quorum });
         self.deliver_all(out);
@@ -366,6 +412,10 @@ impl Server {
                 ..
             } if self.leader_ref().established => {
                 let valid = self.leader_touch(session);
+                if valid {
+                    // Leader.revalidateSession: the learner's handler owns the session now.
+                    self.leader_mut().tracker.set_owner(session, sid);
+                }
                 let msg = Message::Revalidate {
                     session,
                     timeout_ms,
@@ -399,6 +449,7 @@ impl Server {
             peer_last_zxid: Zxid::default(),
             forwarding: false,
             ack_deadline_tick: deadline,
+            sync_check: SyncLimitCheck::default(),
         };
         self.leader_mut().learners.insert(sid, handler);
         if !self.cfg.has(Bug::Zk335) {
@@ -453,12 +504,16 @@ impl Server {
                 let h = l.learners.get_mut(&sid).expect("handler");
                 if established {
                     h.stage = Stage::Running;
+                    h.sync_check.started = true;
                     out.send(sid, Channel::Quorum, Message::UpToDate);
                 } else {
                     h.stage = Stage::AwaitStartup;
                 }
             }
             Stage::AwaitStartup | Stage::Running if !self.leader_ref().learners[&sid].observer => {
+                if let Some(h) = self.leader_mut().learners.get_mut(&sid) {
+                    h.sync_check.ack(zxid);
+                }
                 self.leader_process_ack(sid, zxid, out);
             }
             _ => {}
@@ -684,6 +739,7 @@ impl Server {
             );
             return;
         }
+        let limit = self.cfg.sync_limit_us();
         let l = self.leader_mut();
         l.tick_skip = !l.tick_skip;
         let ping: Vec<ServerId> = l
@@ -698,6 +754,17 @@ impl Server {
             .map(|(s, _)| *s)
             .collect();
         for sid in ping {
+            // LearnerHandler.ping (LearnerHandler.java:1066-1081 / 1067-1082): a learner whose
+            // oldest tracked proposal is unacknowledged for syncLimit ticks is dropped
+            // ("Closing connection to peer due to transaction timeout.").
+            if !self.leader_ref().learners[&sid].sync_check.ok(now, limit) {
+                self.leader_mut().learners.remove(&sid);
+                out.items.push(Output::Close {
+                    peer: Endpoint::Server(sid),
+                    channel: Channel::Quorum,
+                });
+                continue;
+            }
             let sessions = Vec::new();
             out.send(sid, Channel::Quorum, Message::Ping { sessions });
         }
@@ -757,6 +824,7 @@ impl Server {
         let op = match &req.op {
             RequestOp::CreateSession { timeout_ms } => {
                 l.tracker.add(req.session, *timeout_ms, now, tick);
+                l.tracker.set_owner(req.session, req.via);
                 TxnOp::CreateSession {
                     session: req.session,
                     timeout_ms: *timeout_ms,
@@ -765,9 +833,20 @@ impl Server {
             RequestOp::Client(ClientOp::Sync { .. }) => return self.leader_sync(req, out),
             RequestOp::Client(op) => {
                 let valid = l.tracker.is_active(req.session);
-                let Some(txn_op) = prep_write(&l.prepped, req.session, valid, op) else {
+                let Some(mut txn_op) = prep_write(&l.prepped, req.session, valid, op) else {
                     return; // reads are never forwarded
                 };
+                // PrepRequestProcessor checks the owner of every write but closeSession (the
+                // expirer closes sessions it does not own): a write still in flight from a
+                // server the client has left becomes an error txn (ErrorTxn SESSIONMOVED).
+                if valid
+                    && !matches!(txn_op, TxnOp::CloseSession { .. })
+                    && !l.tracker.owned_by(req.session, req.via)
+                {
+                    txn_op = TxnOp::Error {
+                        err: crate::client_api::KeeperError::SessionMoved,
+                    };
+                }
                 if let TxnOp::CloseSession { session } = txn_op {
                     l.tracker.set_closing(session);
                 }
@@ -818,6 +897,7 @@ impl Server {
             request,
             op,
         };
+        let now = self.now;
         let l = self.leader_mut();
         l.prepped.apply(&txn);
         l.last_proposed = next;
@@ -830,9 +910,12 @@ impl Server {
         );
         let followers: Vec<ServerId> = l
             .learners
-            .iter()
+            .iter_mut()
             .filter(|(_, h)| h.forwarding && !h.observer)
-            .map(|(s, _)| *s)
+            .map(|(s, h)| {
+                h.sync_check.proposal(next, now);
+                *s
+            })
             .collect();
         out.event(Event::Proposed {
             txn: txn.id(),

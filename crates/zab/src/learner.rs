@@ -17,8 +17,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// How long a learner waits before retrying a refused connection
-/// (`leaderConnectDelayDuringRetryMs`).
+/// (`leaderConnectDelayDuringRetryMs`, Learner.java:118 at 3.8.0, 122 at 3.9.4).
 const CONNECT_RETRY_US: u64 = 100_000;
+
+/// `LeaderConnector.connectToLeader` tries at most this many times (Learner.java:413, both
+/// releases), within initLimit ticks in all.
+const CONNECT_TRIES: u32 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -62,6 +66,8 @@ pub(crate) struct Learner {
     pub(crate) new_epoch: Option<u64>,
     stage: Stage,
     started_us: u64,
+    /// Connection attempts so far.
+    connect_tries: u32,
     last_heard_us: u64,
     snapshot_needed: bool,
     sync_snapshot: bool,
@@ -117,6 +123,7 @@ impl Server {
             new_epoch: None,
             stage: Stage::Connecting,
             started_us: self.now,
+            connect_tries: 1,
             last_heard_us: self.now,
             snapshot_needed: true,
             sync_snapshot: false,
@@ -242,7 +249,11 @@ impl Server {
                 self.replace_tree(snapshot.tree.clone(), out);
             }
             Message::Trunc { zxid } => {
-                self.truncate_and_reload_newest(zxid, out);
+                if self.cfg.has(Bug::TruncKeepsSnapshot) {
+                    self.truncate_and_reload_newest(zxid, out);
+                } else if !self.truncate_and_drop_newer(zxid, out) {
+                    return;
+                }
                 self.learner_mut().blocked = Some(Blocked::Trunc);
             }
             other => {
@@ -260,10 +271,11 @@ impl Server {
     /// `ZKDatabase.truncateLog` (598-610 / 611-623) clears the database, truncates the log
     /// (FileTxnLog.truncate deletes nothing but log records) and loads it again from the
     /// newest snapshot, whatever that snapshot holds (FileSnap.deserialize), replaying the
-    /// log after it; then lastProcessedZxid is set to the TRUNC zxid. A snapshot newer than
-    /// the TRUNC would bring txns the TRUNC removed back into the data tree, but that needs a
-    /// committed txn to be truncated, which the invariants report first; zabsim models
-    /// the reload as ZooKeeper does it in every profile.
+    /// log after it; then lastProcessedZxid is set to the TRUNC zxid. A snapshot that holds
+    /// txns after the TRUNC brings them back into the data tree (trunc-keeps-snapshot): a
+    /// server that fast-forwarded uncommitted proposals into its tree when it left its role
+    /// and then took a snapshot (Leader.lead's loadData, a periodic one) keeps them through
+    /// the TRUNC meant to remove them.
     fn truncate_and_reload_newest(&mut self, zxid: Zxid, out: &mut Outputs) {
         let keep = self.log.partition_point(|t| t.zxid <= zxid);
         self.log.truncate(keep);
@@ -275,12 +287,51 @@ impl Server {
             .find(|s| s.zxid >= self.base.zxid)
             .cloned();
         if let Some(newest) = newest {
+            if newest.last_txn().is_some_and(|last| last > zxid) {
+                out.fired(Bug::TruncKeepsSnapshot);
+            }
             let from = newest.zxid;
             self.base = newest;
             self.log.retain(|t| t.zxid > from);
         }
         self.reload_tree(out);
         self.tree.last_processed = zxid;
+    }
+
+    /// `fixed`: the TRUNC deletes every snapshot holding txns after its zxid and rebuilds the
+    /// data tree from the snapshot the log continues from. A snapshot's name can be an epoch
+    /// start above every txn it holds (a leader sets lastProcessedZxid to its NEWLEADER zxid,
+    /// and SNAP ships that), so a TRUNC below the name may undo nothing in it; only a txn
+    /// inside that snapshot cannot be truncated away, and then the learner gives up the sync.
+    /// False if it did.
+    fn truncate_and_drop_newer(&mut self, zxid: Zxid, out: &mut Outputs) -> bool {
+        let snapshot_last_txn = self.base.last_txn();
+        if snapshot_last_txn.is_some_and(|last| zxid < last) {
+            let reason = format!(
+                "Not able to truncate the log to {zxid}: the snapshot at {} holds txns up to {}",
+                self.base.zxid,
+                snapshot_last_txn.unwrap_or_default()
+            );
+            out.event(Event::ProtocolError { reason });
+            self.learner_shutdown("truncation failed", out);
+            return false;
+        }
+        let keep = self.log.partition_point(|t| t.zxid <= zxid);
+        self.log.truncate(keep);
+        self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
+        self.write(
+            DiskOp::DropSnapshotsAfter(zxid),
+            AfterWrite::LearnerStep,
+            out,
+        );
+        self.snapshots
+            .retain(|s| !matches!(s.last_txn(), Some(last) if last > zxid));
+        // ZKDatabase.truncateLog truncates and reloads in one call on the learner thread:
+        // whatever happens to the connection meanwhile, the data tree never outlives the log
+        // it came from.
+        self.reload_tree(out);
+        self.tree.last_processed = zxid;
+        true
     }
 
     fn on_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
@@ -760,13 +811,18 @@ impl Server {
         }
     }
 
-    /// A refused or broken connection: retry while connecting (within initLimit), else give
-    /// up on the leader.
+    /// A refused or broken connection: while connecting, retry after 100 ms, up to five
+    /// tries and while more than that delay is left of initLimit (Learner.java:413-457);
+    /// else give up on the leader.
     pub(crate) fn learner_disconnected(&mut self, out: &mut Outputs) {
         let now = self.now;
         let init = self.cfg.init_limit_us();
-        let l = self.learner_ref();
-        if l.stage == Stage::Connecting && now < l.started_us + init {
+        let l = self.learner_mut();
+        if l.stage == Stage::Connecting
+            && l.connect_tries < CONNECT_TRIES
+            && now + CONNECT_RETRY_US < l.started_us + init
+        {
+            l.connect_tries += 1;
             out.set_timer(Timer::LearnerRetry, now + CONNECT_RETRY_US);
             return;
         }

@@ -96,7 +96,11 @@ pub struct Server {
     pub(crate) tree: DataTree,
     /// How many of `tree.applied` are delivered (committed and visible to clients).
     pub(crate) delivered: usize,
+    /// Txns appended since the log was last rolled (`ZKDatabase.getTxnCount`).
     pub(crate) txns_since_snapshot: u32,
+    /// SyncRequestProcessor's `randRoll`: a snapshot starts once more than snapCount/2 plus
+    /// this many txns were logged since the last one.
+    snap_roll: u32,
     next_write_id: u64,
     pending: VecDeque<PendingWrite>,
     /// FLE's logical clock: in memory only, so it restarts at 0 after a crash.
@@ -134,7 +138,16 @@ impl Server {
         now: u64,
         out: &mut Outputs,
     ) -> Server {
-        let base = disk.latest_snapshot().cloned().unwrap_or_else(|| {
+        // FileSnap.deserialize loads the newest snapshot. `fixed` starts from the point the
+        // log continues (the last SNAP's snapshot, or nothing), which gives the same data
+        // tree but keeps every logged txn in memory, so that a TRUNC can rebuild the tree
+        // without a newer snapshot's txns (see trunc-keeps-snapshot).
+        let start = if cfg.has(Bug::TruncKeepsSnapshot) {
+            disk.latest_snapshot()
+        } else {
+            disk.log_base.as_ref()
+        };
+        let base = start.cloned().unwrap_or_else(|| {
             Arc::new(Snapshot {
                 zxid: Zxid::default(),
                 tree: DataTree::default(),
@@ -152,6 +165,7 @@ impl Server {
         }
         let last = tree.last_processed;
         let cfg_seed = cfg.seed;
+        let snap_count = cfg.snap_count;
         let mut server = Server {
             id,
             cfg,
@@ -164,6 +178,7 @@ impl Server {
             tree,
             delivered: 0,
             txns_since_snapshot: 0,
+            snap_roll: 0,
             next_write_id: 0,
             pending: VecDeque::new(),
             logical_clock: 0,
@@ -180,6 +195,7 @@ impl Server {
                 cfg_seed ^ (u64::from(id.0) << 56) ^ now.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ),
         };
+        server.snap_roll = server.draw_snap_roll(snap_count);
         out.event(Event::TreeReset { kept: 0 });
         let mut repaired = false;
         if disk.updating_epoch && !server.cfg.has(Bug::Zk2354) {
@@ -425,10 +441,26 @@ impl Server {
             self.log.push(txn.clone());
         }
         self.write(DiskOp::Append(txn), after, out);
+        // SyncRequestProcessor.shouldSnapshot and run (SyncRequestProcessor.java:143-202,
+        // the same at both tags): past snapCount/2 + randRoll txns the log is rolled and a
+        // snapshot thread started, unless the previous one is still writing ("Too busy to
+        // snap, skipping"); randRoll is drawn again either way.
         self.txns_since_snapshot += 1;
-        if self.txns_since_snapshot >= self.cfg.snap_count {
-            self.take_snapshot(false, AfterWrite::Nothing, out);
+        let snap_count = self.cfg.snap_count;
+        if self.txns_since_snapshot > snap_count.max(2) / 2 + self.snap_roll {
+            self.txns_since_snapshot = 0;
+            self.snap_roll = self.draw_snap_roll(snap_count);
+            if !self.snapshot_in_flight() {
+                self.take_snapshot(false, AfterWrite::Nothing, out);
+            }
         }
+    }
+
+    /// `randRoll = ThreadLocalRandom.current().nextInt(snapCount / 2)`; ZooKeeper raises a
+    /// snapCount below 2 to 2 (ZooKeeperServer.getSnapCount).
+    fn draw_snap_roll(&mut self, snap_count: u32) -> u32 {
+        use rand::Rng;
+        self.rng.gen_range(0..snap_count.max(2) / 2)
     }
 
     /// Whether this very txn is already in the log, or in the snapshot it continues from.
@@ -450,7 +482,6 @@ impl Server {
         after: AfterWrite,
         out: &mut Outputs,
     ) -> u64 {
-        self.txns_since_snapshot = 0;
         let snapshot = Arc::new(Snapshot {
             zxid: self.tree.last_processed,
             tree: self.tree.clone(),

@@ -122,6 +122,14 @@ impl Server {
         match &self.role {
             Role::Leading(_) => {
                 let valid = self.leader_touch(session);
+                if valid {
+                    // LeaderZooKeeperServer.revalidateSession: the leader's own connection owns
+                    // the session now.
+                    let me = self.id;
+                    if let Role::Leading(l) = &mut self.role {
+                        l.tracker.set_owner(session, me);
+                    }
+                }
                 self.revalidated(session, valid, out);
             }
             Role::Learning(l) => {
@@ -427,6 +435,18 @@ impl Server {
         let Some(conn) = self.clients.get_mut(&req.client) else {
             return;
         };
+        if result == Err(KeeperError::SessionMoved) {
+            // FinalRequestProcessor (FinalRequestProcessor.java:577-587 / 566-576) answers a
+            // SESSIONMOVED with `cnxn.sendCloseSession()`: no reply, the connection closes.
+            let ours = conn
+                .queue
+                .iter()
+                .any(|(cxid, p)| *cxid == req.cxid && *p == Pending::Awaiting);
+            if ours {
+                self.close_client(req.client, out);
+            }
+            return;
+        }
         let Some(entry) = conn
             .queue
             .iter_mut()

@@ -37,6 +37,9 @@ struct Tracked {
     expires_us: u64,
     /// `isClosing`: a closeSession is proposed; the session takes no more requests.
     closing: bool,
+    /// The server whose connection the session's requests must come from (`owner`); none
+    /// until a request claims it (a new leader's tracker starts without owners).
+    owner: Option<ServerId>,
 }
 
 /// The leader's session tracker.
@@ -61,8 +64,27 @@ impl SessionTracker {
                 timeout_ms,
                 expires_us,
                 closing: false,
+                owner: None,
             },
         );
+    }
+
+    /// `setOwner` (SessionTrackerImpl.java:327-333): at createSession, and when a client
+    /// reconnects (revalidation) through another server.
+    pub(crate) fn set_owner(&mut self, session: SessionId, owner: ServerId) {
+        if let Some(t) = self.sessions.get_mut(&session) {
+            t.owner = Some(owner);
+        }
+    }
+
+    /// The owner half of `checkSession` (SessionTrackerImpl.java:308-325, the same at both
+    /// tags): the first server to ask claims an unowned session; another one is told the
+    /// session moved.
+    pub(crate) fn owned_by(&mut self, session: SessionId, via: ServerId) -> bool {
+        match self.sessions.get_mut(&session) {
+            Some(t) => *t.owner.get_or_insert(via) == via,
+            None => true,
+        }
     }
 
     /// `touchSession`: pushes the expiry back by the session's timeout. False for a session

@@ -544,6 +544,9 @@ impl Collector {
                         format!("log truncated to {}", line::zxid(z))
                     }
                     DiskOp::Snapshot(_) => "snapshot written".to_string(),
+                    DiskOp::DropSnapshotsAfter(z) => {
+                        format!("snapshots after {} deleted", line::zxid(z))
+                    }
                     DiskOp::AcceptedEpoch(e) => format!("acceptedEpoch = {e} on disk"),
                     DiskOp::CurrentEpoch(e) => format!("currentEpoch = {e} on disk"),
                     DiskOp::UpdatingEpoch(on) => {

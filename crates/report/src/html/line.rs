@@ -170,6 +170,7 @@ pub struct Txn {
 pub enum DiskOp {
     Append(Txn),
     Truncate(u64),
+    DropSnapshotsAfter(u64),
     Snapshot(IgnoredAny),
     AcceptedEpoch(u64),
     CurrentEpoch(u64),

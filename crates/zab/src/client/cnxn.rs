@@ -313,7 +313,12 @@ impl Client {
             return;
         }
         let p = self.pending.pop_front().expect("checked above");
-        self.last_zxid_seen = self.last_zxid_seen.max(zxid);
+        // ClientCnxn.SendThread.readResponse (ClientCnxn.java:955-957 at 3.8.0, 956-958 at
+        // 3.9.4): `if (replyHdr.getZxid() > 0) lastZxid = replyHdr.getZxid()`, for every reply,
+        // errors included.
+        if zxid.0 > 0 {
+            self.last_zxid_seen = zxid;
+        }
         self.watches.register(&p.request, &result);
         out.event(ClientEvent::Answered {
             op: p.op,
@@ -328,7 +333,8 @@ impl Client {
     /// program hears only of firings that match a watch it armed, since a watch fires once.
     fn watch_fired(&mut self, event: WatchedEvent, out: &mut ClientOutputs) {
         let server = self.servers[self.current];
-        self.last_zxid_seen = self.last_zxid_seen.max(event.zxid);
+        // A notification (xid -1) never moves lastZxid (ClientCnxn.java:895-903 at 3.8.0,
+        // 902-918 at 3.9.4): only replies do.
         let armed = self.watches.trigger(&event);
         out.event(ClientEvent::Watch {
             event: event.clone(),
