@@ -3,7 +3,9 @@
 //!
 //! Only the keys that shape the protocol are read (`server.N`, `tickTime`, `initLimit`,
 //! `syncLimit`); everything else (dataDir, clientPort, ...) is ignored, as a real server would
-//! ignore keys meant for other tools. Errors name the zoo.cfg file and its line.
+//! ignore keys meant for other tools. `group.N` and `weight.N` (hierarchical quorums) are
+//! refused: they would change the quorums, which zabsim does not model. Errors name the
+//! zoo.cfg file and its line.
 
 use crate::error::{Result, ScenarioError};
 use std::collections::BTreeMap;
@@ -59,6 +61,16 @@ pub(crate) fn parse(text: &str, file: &Path) -> Result<ZooCfg> {
                     value: limit(value).map_err(err)?,
                     line,
                 })
+            }
+            // Any `group*` or `weight*` key makes ZooKeeper use hierarchical quorums
+            // (QuorumPeerConfig.parseDynamicConfig, QuorumPeerConfig.java:677-678 at both
+            // tags); zabsim models majority quorums only, so it refuses rather than run
+            // another ensemble than the file describes.
+            _ if key.starts_with("group") || key.starts_with("weight") => {
+                return Err(err(format!(
+                    "hierarchical quorums ({key}) are not modelled: zabsim runs majority \
+                     quorums (QuorumMaj) only; remove the group.N and weight.N lines"
+                )));
             }
             _ => {
                 let Some(id) = key.strip_prefix("server.") else {
@@ -211,6 +223,12 @@ mod tests {
     }
 
     #[test]
+    fn refuses_hierarchical_quorums_instead_of_ignoring_them() {
+        let e = cfg("server.1=h:1:2\nserver.2=h:1:2\nserver.3=h:1:2\ngroup.1=1:2:3\n").unwrap_err();
+        assert!(e.to_string().contains("hierarchical quorums"), "{e}");
+    }
+
+    #[test]
     fn rejects_malformed_lines_with_their_line() {
         for (text, line, key) in [
             ("server.1=h:2888\n", 1, "server.1"),
@@ -223,6 +241,8 @@ mod tests {
             ("server.1=:1:2\n", 1, "server.1"),
             ("server.1=h:1:99999\n", 1, "server.1"),
             ("server.1=h:1:2;x\n", 1, "server.1"),
+            ("server.1=h:1:2\ngroup.1=1:2:3\n", 2, "group.1"),
+            ("server.1=h:1:2\nweight.1=3\n", 2, "weight.1"),
         ] {
             let e = cfg(text).unwrap_err();
             assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{text:?}: {e}");

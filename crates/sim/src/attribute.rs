@@ -82,10 +82,9 @@ pub fn attribute(
     }
     let explains = |fixes: &[Bug]| {
         let o = crate::run(sc, options(fixes.iter().copied().collect()));
-        !o.violations
-            .iter()
-            .any(|v| unexpected.contains(v.invariant))
-            && !(leader_missing && o.leader.is_none())
+        let broken = o.violations.iter().any(|v| unexpected.contains(v.invariant));
+        let leaderless = leader_missing && o.leader.is_none();
+        !(broken || leaderless)
     };
     for bug in &candidates {
         if explains(&[*bug]) {

@@ -53,12 +53,15 @@ pub enum Ev {
         inc: u64,
         write: u64,
     },
-    /// Tell a server that a connection broke (held while paused).
+    /// Tell a server that a connection broke (held while paused). `gen` is the connection's
+    /// generation after the break: if it has been opened again since, the news is about a
+    /// socket that no longer exists, and is dropped.
     Notify {
         id: ServerId,
         inc: u64,
         peer: Endpoint,
         channel: Channel,
+        gen: u64,
     },
     /// A durable write whose completion the paused server learns about on resume.
     HeldDiskDone {
@@ -480,7 +483,12 @@ impl Sim {
                 inc,
                 peer,
                 channel,
+                gen,
             } => {
+                let key = conn_key(Endpoint::Server(id), peer, channel);
+                if self.world.net.gen(&key) != gen {
+                    return;
+                }
                 let Some(slot) = self.world.slot_mut(id) else {
                     return;
                 };
@@ -493,6 +501,7 @@ impl Sim {
                         inc,
                         peer,
                         channel,
+                        gen,
                     });
                     return;
                 }
@@ -791,7 +800,10 @@ impl Sim {
                 self.notify(from, to, channel);
                 return;
             }
-            self.world.net.at(conn).dead = false;
+            // A new socket: news of the old one's failure still on its way is not about it.
+            let c = self.world.net.at(conn);
+            c.dead = false;
+            c.gen += 1;
         }
         if channel == Channel::Election {
             let now = self.world.now;
@@ -893,6 +905,7 @@ impl Sim {
             return;
         }
         let inc = slot.incarnation;
+        let gen = self.world.net.gen(&conn_key(who, peer, channel));
         let at = self.world.now + self.delay();
         self.queue.push(
             at,
@@ -901,6 +914,7 @@ impl Sim {
                 inc,
                 peer,
                 channel,
+                gen,
             },
         );
     }

@@ -65,36 +65,44 @@ fn each_bug_scenario_is_caught_and_passes_without_its_bug() {
     );
 }
 
-/// A release's profile switches on exactly the bugs it carries: each bug scenario, run under
-/// every release with its own `bugs` cleared, shows its bug acting where the release carries
-/// it and nowhere else. (Only the bugs a release can carry report when they act; for the
-/// others the second half holds trivially.)
+/// A release's profile switches on exactly the bugs it carries: the bug scenarios, run under
+/// every release with their own `bugs` cleared, show each bug acting somewhere under the
+/// releases that carry it and nowhere under the others. (Only the bugs a release can carry
+/// report when they act; the others must simply not be carried.)
 #[test]
 fn each_release_carries_exactly_its_bugs() {
-    for path in bug_scenarios() {
-        let sc = scenario::load(&path).expect("scenario loads");
-        let mut plain = sc.clone();
-        plain.bugs = BugSet::default();
-        for version in zab::ZkVersion::ALL {
-            // The schedule was cut for the correct protocol plus the bug; a release's other
-            // hazards shift its timing, so the bug gets a few seeds to act in.
-            let fired: Vec<zab::Bug> = (sc.seed..sc.seed + 50)
-                .flat_map(|seed| {
-                    let mut opts = sim::Options::new(seed);
-                    opts.zk = Some(*version);
-                    sim::run(&plain, opts).fired.into_iter().map(|(_, _, b)| b)
-                })
-                .collect();
+    let scenarios: Vec<scenario::Scenario> = bug_scenarios()
+        .iter()
+        .map(|p| scenario::load(p).expect("scenario loads"))
+        .collect();
+    for version in zab::ZkVersion::ALL {
+        // The schedules were cut for the correct protocol plus one bug; a release's other
+        // hazards shift their timing, so each gets a few seeds.
+        let mut acted = BugSet::default();
+        for sc in &scenarios {
+            let mut plain = sc.clone();
+            plain.bugs = BugSet::default();
+            for seed in sc.seed..sc.seed + 30 {
+                let mut opts = sim::Options::new(seed);
+                opts.zk = Some(*version);
+                for (_, _, b) in sim::run(&plain, opts).fired {
+                    acted.insert(b);
+                }
+            }
+        }
+        for sc in &scenarios {
             for bug in sc.bugs.iter() {
-                let acted = fired.contains(&bug);
                 let carried = version.carried().has(bug);
                 if bug.reports_firing() {
                     assert_eq!(
-                        acted,
+                        acted.has(bug),
                         carried,
-                        "{} under {version}: {bug} {} but the release {} it",
-                        path.display(),
-                        if acted { "acted" } else { "did not act" },
+                        "under {version}: {bug} {} but the release {} it",
+                        if acted.has(bug) {
+                            "acted"
+                        } else {
+                            "never acted"
+                        },
                         if carried { "carries" } else { "does not carry" }
                     );
                 } else {

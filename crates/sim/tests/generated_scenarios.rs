@@ -291,7 +291,8 @@ fn case() -> impl Strategy<Value = Case> {
                     // TOML integers stop at i64::MAX; `--seed` carries the rest.
                     seed: seed.min(i64::MAX as u64),
                     bugs: BugSet::default(),
-                    zk: None,
+                    // The correct protocol: every invariant must hold.
+                    zk: Some(zab::ZkVersion::Fixed),
                     path: "generated.toml".into(),
                     cluster,
                     servers: durable.servers,

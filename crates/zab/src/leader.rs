@@ -999,3 +999,43 @@ impl Server {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::client_api::CreateMode;
+    use crate::ids::ClientId;
+    use crate::io::Event;
+    use crate::message::Message;
+    use crate::testkit::{connect, create, Cluster, TICK_US};
+
+    /// LearnerHandler.SyncLimitCheck: a follower whose disk stalls keeps answering PINGs, so it
+    /// looks synced, but it never acknowledges the proposal it was sent; syncLimit (5) ticks
+    /// later the leader drops it at a ping.
+    #[test]
+    fn a_follower_that_pings_but_never_acks_is_dropped_after_sync_limit() {
+        let mut c = Cluster::new(3, &[]);
+        let leader = c.leader();
+        let stalled = c.follower();
+        c.stall_disk(stalled);
+        let client = ClientId(1);
+        connect(&mut c, client, leader);
+        let write = Message::ClientRequest {
+            cxid: 1,
+            op: create("/a", CreateMode::Persistent),
+        };
+        c.send(client, leader, write);
+        let dropped = |c: &Cluster| {
+            c.events
+                .iter()
+                .any(|(id, e)| *id == stalled && matches!(e, Event::LearnerShutdown { .. }))
+        };
+        c.run_for(4 * TICK_US);
+        assert!(!dropped(&c), "still within syncLimit");
+        c.run_for(2 * TICK_US);
+        assert!(
+            dropped(&c),
+            "{stalled} is dropped once its proposal is 5 ticks old"
+        );
+        assert_eq!(c.leader(), leader, "the other follower keeps the quorum");
+    }
+}

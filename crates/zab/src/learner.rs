@@ -889,3 +889,114 @@ impl Server {
         self.leave_role(running, !leak, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_api::CreateMode;
+    use crate::db::Snapshot;
+    use crate::ids::ClientId;
+    use crate::io::Input;
+    use crate::testkit::{connect, create, ok, Cluster};
+
+    /// A follower of a three-server ensemble that wrote /a, /b and /c, left as if a SNAP had
+    /// just given it a snapshot named after the start of epoch 2 (as an established leader's
+    /// tree is named before its first commit) and it were waiting for the next sync packet.
+    fn follower_on_an_epoch_start_snapshot(c: &mut Cluster) -> (ServerId, Zxid) {
+        let leader = c.leader();
+        connect(c, ClientId(1), leader);
+        for (i, p) in ["/a", "/b", "/c"].into_iter().enumerate() {
+            ok(
+                c,
+                ClientId(1),
+                leader,
+                i as u64 + 1,
+                create(p, CreateMode::Persistent),
+            );
+        }
+        let f = c.follower();
+        let s = c.servers.get_mut(&f).expect("follower");
+        let last = s.tree.last_processed;
+        s.base = Arc::new(Snapshot {
+            zxid: Zxid::new(2, 0),
+            tree: s.tree.clone(),
+        });
+        s.log.clear();
+        let Role::Learning(l) = &mut s.role else {
+            panic!("following")
+        };
+        l.stage = Stage::AwaitSync;
+        (f, last)
+    }
+
+    fn trunc(c: &mut Cluster, f: ServerId, zxid: Zxid) -> Vec<Event> {
+        let leader = c.leader();
+        let mut out = Outputs::default();
+        let input = Input::Receive {
+            from: Endpoint::Server(leader),
+            channel: Channel::Quorum,
+            msg: Message::Trunc { zxid },
+        };
+        let now = c.now;
+        c.servers
+            .get_mut(&f)
+            .expect("follower")
+            .step(now, input, &mut out);
+        out.items
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Seed 6602 of the five-server swarm: a TRUNC below a snapshot's name that removes no
+    /// txn the snapshot holds must succeed; the snapshot is named after an epoch start above
+    /// its last txn.
+    #[test]
+    fn a_trunc_below_an_epoch_start_snapshot_name_undoes_nothing_in_it() {
+        let mut c = Cluster::new(3, &[]);
+        let (f, last) = follower_on_an_epoch_start_snapshot(&mut c);
+        let events = trunc(&mut c, f, last);
+        assert!(
+            !events.iter().any(|e| matches!(
+                e,
+                Event::ProtocolError { .. } | Event::LearnerShutdown { .. }
+            )),
+            "{events:?}"
+        );
+        assert_eq!(c.server(f).last_processed_zxid(), last);
+    }
+
+    /// Below a txn the snapshot holds, `fixed` cannot rebuild the tree and gives the sync up;
+    /// ZooKeeper (trunc-keeps-snapshot) reloads the snapshot and keeps the txn.
+    #[test]
+    fn a_trunc_below_a_txn_in_the_snapshot_is_refused_or_undone_by_the_reload() {
+        let mut c = Cluster::new(3, &[]);
+        let (f, last) = follower_on_an_epoch_start_snapshot(&mut c);
+        let below = Zxid(last.0 - 1);
+        let events = trunc(&mut c, f, below);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::ProtocolError { reason } if reason.contains("Not able to truncate"))),
+            "{events:?}"
+        );
+
+        let mut c = Cluster::new(3, &[Bug::TruncKeepsSnapshot]);
+        let (f, last) = follower_on_an_epoch_start_snapshot(&mut c);
+        trunc(&mut c, f, Zxid(last.0 - 1));
+        let s = c.server(f);
+        assert_eq!(
+            s.last_processed_zxid(),
+            Zxid(last.0 - 1),
+            "set to the TRUNC zxid"
+        );
+        assert_eq!(
+            s.tree().applied.last().map(|t| t.zxid),
+            Some(last),
+            "the reloaded snapshot still holds the truncated txn"
+        );
+    }
+}

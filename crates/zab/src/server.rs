@@ -710,3 +710,48 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::client_api::CreateMode;
+    use crate::db::DiskOp;
+    use crate::ids::ClientId;
+    use crate::testkit::{connect, create, ok, Cluster};
+
+    /// SyncRequestProcessor: a snapshot starts once more than snapCount/2 + randRoll txns
+    /// were logged since the last, randRoll drawn anew in [0, snapCount/2) each time; so the
+    /// gaps vary, between 11 and 20 txns for a snapCount of 20.
+    #[test]
+    fn periodic_snapshots_come_after_a_random_share_of_snap_count() {
+        let mut c = Cluster::with_snap_count(3, &[], 20);
+        let leader = c.leader();
+        let client = ClientId(1);
+        connect(&mut c, client, leader);
+        for i in 0..200 {
+            ok(
+                &mut c,
+                client,
+                leader,
+                i + 1,
+                create(&format!("/n{i}"), CreateMode::Persistent),
+            );
+        }
+        for id in c.servers.keys().copied().collect::<Vec<_>>() {
+            let mut appends = 0;
+            let mut at = Vec::new();
+            for (s, op) in &c.writes {
+                match op {
+                    _ if *s != id => {}
+                    DiskOp::Append(_) => appends += 1,
+                    // The leader's snapshot at the start of lead() comes before any append.
+                    DiskOp::Snapshot { .. } if appends > 0 => at.push(appends),
+                    _ => {}
+                }
+            }
+            let gaps: Vec<usize> = at.windows(2).map(|w| w[1] - w[0]).collect();
+            assert!(gaps.len() >= 8, "{id}: {at:?}");
+            assert!(gaps.iter().all(|g| (11..=20).contains(g)), "{id}: {gaps:?}");
+            assert!(gaps.iter().any(|g| *g != gaps[0]), "{id}: {gaps:?}");
+        }
+    }
+}

@@ -564,6 +564,49 @@ mod tests {
         })
     }
 
+    /// SessionTrackerImpl.checkSession: once the session reconnected through another server,
+    /// a write still arriving through the old connection is refused with SESSIONMOVED, which
+    /// the server answers by closing that connection (FinalRequestProcessor), and nothing is
+    /// written.
+    #[test]
+    fn a_write_through_the_server_a_session_left_is_refused() {
+        let mut c = Cluster::new(3, &[]);
+        let leader = c.leader();
+        let mut learners = c.servers.keys().copied().filter(|s| *s != leader);
+        let (a, b) = (learners.next().unwrap(), learners.next().unwrap());
+        let session = connect(&mut c, C1, a);
+        // The client's new socket (another connection id) resumes the session through b.
+        let resume = Message::Connect {
+            session,
+            last_zxid_seen: Zxid::default(),
+            timeout_ms: 4000,
+        };
+        c.send(C2, b, resume);
+        assert!(matches!(
+            c.take(C2).as_slice(),
+            [Message::ConnectResponse { session: s, .. }] if *s == session
+        ));
+        let write = Message::ClientRequest {
+            cxid: 1,
+            op: create("/moved", CreateMode::Persistent),
+        };
+        c.send(C1, a, write);
+        assert!(
+            c.take(C1).is_empty(),
+            "no answer: SESSIONMOVED closes instead"
+        );
+        assert!(c.closed.contains(&(a, C1)), "{a} closes the old connection");
+        for s in c.servers.values() {
+            assert!(
+                !s.tree().exists("/moved"),
+                "{} applied the moved write",
+                s.id()
+            );
+        }
+        // Through the server the session moved to, writes go on.
+        ok(&mut c, C2, b, 1, create("/here", CreateMode::Persistent));
+    }
+
     #[test]
     fn a_new_session_is_answered_once_its_txn_applies() {
         let mut c = Cluster::new(1, &[]);

@@ -5,7 +5,7 @@
 use crate::bug::Bug;
 use crate::client_api::{ClientOp, CreateMode, OpResult, SessionId};
 use crate::config::Config;
-use crate::db::DiskImage;
+use crate::db::{DiskImage, DiskOp};
 use crate::ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Input, Output, Outputs, Timer, ZabPhase};
 use crate::message::{Message, ServerState};
@@ -27,18 +27,27 @@ pub(crate) struct Cluster {
     pub(crate) events: Vec<(ServerId, Event)>,
     /// Servers cut off from every other server.
     isolated: BTreeSet<ServerId>,
+    /// Servers whose disk writes never complete (a stalled disk).
+    stalled: BTreeSet<ServerId>,
+    /// Every disk write issued, in order.
+    pub(crate) writes: Vec<(ServerId, DiskOp)>,
 }
 
 impl Cluster {
     /// Boots `n` participants with empty disks and runs until they serve.
     pub(crate) fn new(n: u8, bugs: &[Bug]) -> Cluster {
+        Cluster::with_snap_count(n, bugs, 1000)
+    }
+
+    /// The same, with periodic snapshots every `snap_count` txns or so.
+    pub(crate) fn with_snap_count(n: u8, bugs: &[Bug], snap_count: u32) -> Cluster {
         let cfg = Arc::new(Config {
             participants: (1..=n).map(ServerId).collect(),
             observers: vec![],
             tick_us: TICK_US,
             init_limit: 10,
             sync_limit: 5,
-            snap_count: 1000,
+            snap_count,
             initial_zxid_counter: 0,
             bugs: bugs.iter().copied().collect(),
             version: crate::version::ZkVersion::Fixed,
@@ -53,6 +62,8 @@ impl Cluster {
             closed: Vec::new(),
             events: Vec::new(),
             isolated: BTreeSet::new(),
+            stalled: BTreeSet::new(),
+            writes: Vec::new(),
         };
         for id in cfg.participants.clone() {
             let mut out = Outputs::default();
@@ -107,7 +118,12 @@ impl Cluster {
                 Output::CancelTimer(timer) => {
                     self.timers.remove(&(id, timer));
                 }
-                Output::Disk { id: w, .. } => self.queue.push_back((id, Input::DiskDone { id: w })),
+                Output::Disk { id: w, op } => {
+                    self.writes.push((id, op));
+                    if !self.stalled.contains(&id) {
+                        self.queue.push_back((id, Input::DiskDone { id: w }));
+                    }
+                }
                 Output::Close { peer, channel } => match peer {
                     Endpoint::Client(c) => self.closed.push((id, c)),
                     Endpoint::Server(p) => {
@@ -188,6 +204,11 @@ impl Cluster {
 
     pub(crate) fn isolate(&mut self, id: ServerId) {
         self.isolated.insert(id);
+    }
+
+    /// From now on none of `id`'s disk writes completes.
+    pub(crate) fn stall_disk(&mut self, id: ServerId) {
+        self.stalled.insert(id);
     }
 }
 
