@@ -13,7 +13,7 @@ report scenario="scenarios/leader-crash-before-commit.toml" seed="42":
 fuzz cases="20000" seeds="0..10000":
     PROPTEST_CASES={{cases}} cargo test --release -p sim --test generated_scenarios
     PROPTEST_CASES={{cases}} cargo test --release -p scenario --test no_panic
-    cargo run --release -- fuzz scenarios/swarm/five-servers-writes.toml --swarm --seeds {{seeds}}
+    cargo run --release -- fuzz scenarios/swarm/five-servers-writes.toml --swarm --zk fixed --seeds {{seeds}}
 
 # Sweep seeds of a scenario, optionally with a bug variant: `just sweep 0..500 zk-1154`.
 sweep seeds="0..1000" bug="" scenario="scenarios/swarm/five-servers-writes.toml":
@@ -25,7 +25,7 @@ fuzz-report seeds="0..200" bug="zk-1154" scenario="scenarios/swarm/five-servers-
 
 # How fast a swarm sweep finds each bug variant, as the README's table.
 hunt:
-    cargo run --release -- hunt --markdown
+    cargo run --release -- hunt --zk fixed --markdown
 
 # The test suite (the README's test command).
 test:

@@ -82,7 +82,10 @@ pub fn attribute(
     }
     let explains = |fixes: &[Bug]| {
         let o = crate::run(sc, options(fixes.iter().copied().collect()));
-        let broken = o.violations.iter().any(|v| unexpected.contains(v.invariant));
+        let broken = o
+            .violations
+            .iter()
+            .any(|v| unexpected.contains(v.invariant));
         let leaderless = leader_missing && o.leader.is_none();
         !(broken || leaderless)
     };
