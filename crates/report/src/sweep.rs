@@ -499,6 +499,39 @@ mod tests {
     }
 
     #[test]
+    fn failing_seeds_group_by_cause_unexplained_first() {
+        let mut seeds = vec![
+            seed(0, true, &[], &[]),
+            seed(1, false, &["epoch-order"], &["crash"]),
+            seed(2, false, &["prefix-consistency"], &["crash"]),
+            seed(3, false, &["epoch-order"], &["crash"]),
+        ];
+        seeds[1].attributed_to = Some("zk-4643".into());
+        seeds[3].attributed_to = Some("zk-4643".into());
+        let sweep = Sweep {
+            scenarios: vec![SweepScenario {
+                name: "t".into(),
+                path: "t.toml".into(),
+                zk_version: zab::ZkVersion::V3_8_0,
+            }],
+            zk: Some(zab::ZkVersion::V3_8_0),
+            results: seeds,
+            ..Sweep::default()
+        };
+        let groups = sweep.by_attribution();
+        let got: Vec<(Option<&str>, Vec<usize>)> = groups
+            .iter()
+            .map(|g| (g.name.as_deref(), g.seeds.clone()))
+            .collect();
+        assert_eq!(got, vec![(None, vec![2]), (Some("zk-4643"), vec![1, 3])]);
+        assert_eq!(sweep.unexplained(), 1);
+        assert!(sweep.reproduce(&sweep.results[1]).contains("--zk 3.8.0"));
+        let page = crate::html::render_sweep(&sweep);
+        assert!(page.contains("Failures by cause"));
+        assert!(page.contains("<strong>unexplained</strong>"));
+    }
+
+    #[test]
     fn failures_group_by_invariant_and_families_rank_by_excess() {
         let sweep = Sweep {
             scenarios: vec![SweepScenario {

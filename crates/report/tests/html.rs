@@ -431,3 +431,21 @@ fn the_fenced_gc_pause_report_shows_the_refused_use() {
     let clients = &page[page.find(r#"<table id="clients-table">"#).unwrap()..];
     assert!(clients.contains(r#"<span class="bad">1 refused</span>"#));
 }
+
+/// A server that refuses to start is an availability outcome the report shows in its summary,
+/// with ZooKeeper's reason, beside the release and the hazard that acted.
+#[test]
+fn a_server_that_refuses_to_start_is_in_the_summary() {
+    let sc = load("scenarios/bugs/zk-2354.toml");
+    let (outcome, _, page) = report_of(&sc, sc.seed, 300);
+    assert!(!outcome.startup_failures.is_empty());
+    let summary = &page[page.find(r#"<section id="summary">"#).expect("summary")..];
+    let summary = &summary[..summary.find("</section>").expect("closed")];
+    assert!(
+        summary.contains("servers that refused to start"),
+        "{summary}"
+    );
+    assert!(summary.contains("The current epoch, 0, is older than the last zxid"));
+    assert!(summary.contains("<code>zk-2354</code>"));
+    assert!(summary.contains("ZooKeeper release</th><td>fixed"));
+}

@@ -77,6 +77,26 @@ pub struct OutcomeInfo {
     pub sim_ms: f64,
     pub trace_hash: String,
     pub reproduce: String,
+    pub zk_version: String,
+    pub startup_failures: Vec<OutcomeStartupFailure>,
+    pub fired: Vec<OutcomeFired>,
+    pub attributed_to: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OutcomeStartupFailure {
+    pub at_ms: f64,
+    pub server: u32,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OutcomeFired {
+    pub at_ms: f64,
+    pub server: u32,
+    pub bug: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

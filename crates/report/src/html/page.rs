@@ -189,6 +189,47 @@ fn summary(s: &mut String, run: &Run) {
                 v.push_str("</ul>");
             }
             row(s, "verdict", &v);
+            if !o.zk_version.is_empty() {
+                row(s, "ZooKeeper release", &esc(&o.zk_version).to_string());
+            }
+            if !o.passed {
+                let cause = match &o.attributed_to {
+                    Some(name) => format!(
+                        "<code>{}</code> (with it fixed, the seed passes)",
+                        esc(name)
+                    ),
+                    None => "no known bug or hazard (unexplained)".to_string(),
+                };
+                row(s, "attributed to", &cause);
+            }
+            if !o.startup_failures.is_empty() {
+                let mut v = String::from("<ul>");
+                for f in &o.startup_failures {
+                    let _ = write!(
+                        v,
+                        "<li>s{} at {:.3} ms: {}</li>",
+                        f.server,
+                        f.at_ms,
+                        esc(&f.reason)
+                    );
+                }
+                v.push_str("</ul>");
+                row(s, "servers that refused to start", &v);
+            }
+            if !o.fired.is_empty() {
+                let mut v = String::from("<ul>");
+                for f in &o.fired {
+                    let _ = write!(
+                        v,
+                        "<li><code>{}</code> first at {:.3} ms on s{}</li>",
+                        esc(&f.bug),
+                        f.at_ms,
+                        f.server
+                    );
+                }
+                v.push_str("</ul>");
+                row(s, "known bugs and hazards that acted", &v);
+            }
             let leader = match o.leader {
                 Some(l) => format!("s{l} in epoch {}", o.epoch),
                 None => format!("none (highest epoch {})", o.epoch),

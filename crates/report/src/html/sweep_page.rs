@@ -34,6 +34,7 @@ pub fn render(sweep: &Sweep) -> String {
     s.push_str("<main>");
     summary(&mut s, sweep);
     failures(&mut s, sweep);
+    causes(&mut s, sweep);
     families(&mut s, sweep);
     time_to_elect(&mut s, sweep);
     reproduce(&mut s, sweep);
@@ -208,6 +209,32 @@ fn failures(s: &mut String, sweep: &Sweep) {
         r#"<div class="charts"><figure id="chart-failures">{}</figure></div></section>"#,
         sweep_charts::failures(sweep)
     );
+}
+
+/// Failing seeds by the known bug or hazard their failure is attributed to, unexplained ones
+/// first: those are what to look at.
+fn causes(s: &mut String, sweep: &Sweep) {
+    let groups = sweep.by_attribution();
+    if groups.is_empty() {
+        return;
+    }
+    s.push_str(r#"<section id="causes"><h2>Failures by cause</h2><p>Each failing seed was run again with each known bug or hazard that acted in it fixed in turn; its cause is the one (or the set, joined by +) whose fix removes the failure. A failure no fix removes is unexplained.</p><table id="causes-table"><tr><th>cause</th><th>failing seeds</th><th>first failing seed</th><th>reproduce</th></tr>"#);
+    for g in &groups {
+        let first = &sweep.results[g.seeds[0]];
+        let name = match &g.name {
+            Some(n) => format!("<code>{}</code>", esc(n)),
+            None => r#"<strong>unexplained</strong>"#.to_string(),
+        };
+        let _ = write!(
+            s,
+            r#"<tr><td>{name}</td><td class="num">{}</td><td>{} seed {}</td><td><code>{}</code></td></tr>"#,
+            g.seeds.len(),
+            esc(&sweep.scenarios[first.scenario].name),
+            first.seed,
+            esc(&sweep.reproduce(first))
+        );
+    }
+    s.push_str("</table></section>");
 }
 
 fn share_table(s: &mut String, id: &str, what: &str, rows: &[Share], failed: usize, total: usize) {
