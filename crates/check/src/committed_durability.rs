@@ -170,7 +170,7 @@ impl CommittedDurability {
         let from = disk.log.partition_point(|t| t.zxid <= to);
         let mut txns: BTreeSet<TxnId> = disk.log[from..].iter().map(|t| t.id()).collect();
         for op in view.unflushed(id) {
-            if let DiskOp::Append(t) = op {
+            if let Some(t) = op.appended() {
                 if t.zxid > to {
                     txns.insert(t.id());
                 }
@@ -198,10 +198,7 @@ impl CommittedDurability {
     ) {
         let disk = view.disk(id);
         let unflushed = view.unflushed(id);
-        let appends = unflushed.iter().filter_map(|op| match op {
-            DiskOp::Append(t) => Some(t),
-            _ => None,
-        });
+        let appends = unflushed.iter().filter_map(|op| op.appended());
         // Committed txns of the log, by whether the snapshot has them.
         let mut missing: BTreeMap<TxnId, bool> = disk
             .log

@@ -56,7 +56,7 @@ pub(crate) fn durably_holds(disk: &DiskImage, zxid: Zxid) -> bool {
 pub(crate) fn undurable_history(view: &dyn View, id: ServerId, below: Zxid) -> Option<&DiskOp> {
     let durable_upto = view.disk(id).last_zxid();
     view.unflushed(id).into_iter().find(|op| match op {
-        DiskOp::Append(t) => t.zxid < below,
+        DiskOp::Append(t) | DiskOp::AppendToNewFile(t) => t.zxid < below,
         DiskOp::Truncate(_) => true,
         DiskOp::Snapshot {
             snapshot,
@@ -72,7 +72,7 @@ pub(crate) fn undurable_history(view: &dyn View, id: ServerId, below: Zxid) -> O
 /// How a write still in flight reads in a message.
 pub(crate) fn describe_write(op: &DiskOp) -> String {
     match op {
-        DiskOp::Append(t) => format!("the append of {}", t.id()),
+        DiskOp::Append(t) | DiskOp::AppendToNewFile(t) => format!("the append of {}", t.id()),
         DiskOp::Truncate(z) => format!("the truncation of the log to {z}"),
         DiskOp::DropSnapshotsAfter(z) => format!("the deletion of snapshots after {z}"),
         DiskOp::Snapshot {

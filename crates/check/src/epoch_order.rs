@@ -143,7 +143,7 @@ impl Checker for EpochOrder {
                     self.report(view, out, id, Breach::HistoryNotDurable(e), message);
                 }
             }
-            DiskOp::Append(txn) => {
+            DiskOp::Append(txn) | DiskOp::AppendToNewFile(txn) => {
                 let Some(s) = view.server(id) else { return };
                 if s.phase != ZabPhase::Broadcast {
                     return;

@@ -85,7 +85,7 @@ fn logged_history(view: &dyn View, id: ServerId) -> Vec<TxnId> {
     let mut history: Vec<TxnId> = view.disk(id).log.iter().map(Txn::id).collect();
     for op in view.unflushed(id) {
         match op {
-            DiskOp::Append(t) => history.push(t.id()),
+            DiskOp::Append(t) | DiskOp::AppendToNewFile(t) => history.push(t.id()),
             DiskOp::Truncate(z) => {
                 let keep = history.partition_point(|t| t.zxid <= *z);
                 history.truncate(keep);

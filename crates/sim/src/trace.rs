@@ -329,6 +329,7 @@ fn hash_event(h: &mut TraceHash, event: &Event) {
 fn disk_op_code(op: &DiskOp) -> u64 {
     match op {
         DiskOp::Append(t) => t.zxid.0,
+        DiskOp::AppendToNewFile(t) => 1 << 57 | t.zxid.0,
         DiskOp::Truncate(z) => 1 << 63 | z.0,
         DiskOp::Snapshot { snapshot, .. } => 1 << 62 | snapshot.zxid.0,
         DiskOp::AcceptedEpoch(e) => 1 << 61 | e,

@@ -6,6 +6,7 @@
 
 use crate::client_api::{KeeperError, SessionId};
 use crate::ids::{ClientId, ServerId, Zxid};
+use crate::log_files::LogFile;
 use crate::path::Path;
 use serde::Serialize;
 use std::sync::Arc;
@@ -148,6 +149,9 @@ pub enum DiskFile {
 pub enum DiskOp {
     /// Append a txn to the txn log.
     Append(Txn),
+    /// Append a txn as the first of a new log file (`log.<zxid>`): the log was rolled, or
+    /// nothing was appended since the server started or truncated its log.
+    AppendToNewFile(Txn),
     /// Drop every logged txn after `zxid` (`FileTxnSnapLog.truncateLog`,
     /// FileTxnSnapLog.java:511-533 at 3.8.0, 513-535 at 3.9.4). Snapshots are left alone.
     Truncate(Zxid),
@@ -169,9 +173,17 @@ pub enum DiskOp {
 }
 
 impl DiskOp {
+    /// The txn an append writes.
+    pub fn appended(&self) -> Option<&Txn> {
+        match self {
+            DiskOp::Append(t) | DiskOp::AppendToNewFile(t) => Some(t),
+            _ => None,
+        }
+    }
+
     pub fn file(&self) -> DiskFile {
         match self {
-            DiskOp::Append(_) | DiskOp::Truncate(_) => DiskFile::Log,
+            DiskOp::Append(_) | DiskOp::AppendToNewFile(_) | DiskOp::Truncate(_) => DiskFile::Log,
             DiskOp::Snapshot { .. } | DiskOp::DropSnapshotsAfter(_) => DiskFile::Snapshot,
             DiskOp::AcceptedEpoch(_) => DiskFile::AcceptedEpoch,
             DiskOp::CurrentEpoch(_) => DiskFile::CurrentEpoch,
@@ -194,6 +206,8 @@ pub struct DiskImage {
     pub snapshots: Vec<Arc<Snapshot>>,
     /// The txn log, ascending.
     pub log: Vec<Txn>,
+    /// The files the log is kept in, oldest first.
+    pub log_files: Vec<LogFile>,
     /// The snapshot the log continues: the last one received by SNAP (whose txns replaced
     /// the log before it), or none when the log goes back to the first txn.
     pub log_base: Option<Arc<Snapshot>>,
@@ -203,7 +217,13 @@ impl DiskImage {
     /// Makes a write durable.
     pub fn apply(&mut self, op: &DiskOp) {
         match op {
-            DiskOp::Append(txn) => {
+            DiskOp::Append(txn) | DiskOp::AppendToNewFile(txn) => {
+                if matches!(op, DiskOp::AppendToNewFile(_)) || self.log_files.is_empty() {
+                    self.log_files.push(LogFile {
+                        first: txn.zxid,
+                        truncated: false,
+                    });
+                }
                 // A second append of the same txn (see `Server::log_txn`) is kept once.
                 let again = self
                     .log
@@ -218,6 +238,7 @@ impl DiskImage {
             DiskOp::Truncate(zxid) => {
                 let keep = self.log.partition_point(|t| t.zxid <= *zxid);
                 self.log.truncate(keep);
+                crate::log_files::truncate(&mut self.log_files, *zxid);
             }
             DiskOp::DropSnapshotsAfter(zxid) => {
                 self.snapshots

@@ -11,6 +11,7 @@ use crate::client_api::{ClientOp, SessionId};
 use crate::db::{DataTree, RequestId, Snapshot, Txn, TxnOp};
 use crate::ids::{Channel, Endpoint, ServerId, ServerSet, Zxid};
 use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
+use crate::log_files;
 use crate::message::{Message, Request, RequestOp, ServerState};
 use crate::prep::prep_write;
 use crate::server::{AfterWrite, Role, Server};
@@ -529,15 +530,15 @@ impl Server {
             Some(h) if h.stage == Stage::AwaitSync => (h.peer_last_zxid, h.observer),
             _ => return,
         };
-        let l = self.leader_ref();
-        let epoch = l.epoch;
-        let committed_len = self.log.partition_point(|t| t.zxid <= l.committed_upto);
-        let committed = &self.log[..committed_len];
+        let epoch = self.leader_ref().epoch;
         let last_processed = self.tree.last_processed;
-        let (min_committed, max_committed) = match (committed.first(), committed.last()) {
-            (Some(f), Some(l)) => (f.zxid, l.zxid),
-            _ => (last_processed, last_processed),
-        };
+        // An empty committedLog counts as one ending at lastProcessedZxid (LearnerHandler
+        // .java:814-827 / 815-828).
+        let (min_committed, max_committed) =
+            match (self.committed_log.min(), self.committed_log.max()) {
+                (Some(min), Some(max)) => (min, max),
+                _ => (last_processed, last_processed),
+            };
         let new_epoch_zxid = peer_last.counter() == 0;
         let mut packets: Vec<Message> = Vec::new();
         let mut need_op = true;
@@ -556,13 +557,47 @@ impl Server {
             need_snap = false;
         } else if min_committed <= peer_last && peer_last <= max_committed {
             current = self.queue_committed_proposals(
-                committed,
+                self.committed_log.iter(),
                 peer_last,
+                None,
                 max_committed,
                 &mut packets,
                 &mut need_op,
             );
             need_snap = false;
+        } else if peer_last < min_committed {
+            // The learner is behind the committedLog: read the txn log files from its zxid
+            // on, then the committedLog (LearnerHandler.java:873-906 / 874-907;
+            // snapshotSizeFactor is 0.33, so txnLogSyncEnabled).
+            let newest_snapshot = self.snapshots.last().map(|s| &**s);
+            if let Some(txns) =
+                log_files::proposals_from(&self.log_files, &self.log, newest_snapshot, peer_last)
+            {
+                current = self.queue_committed_proposals(
+                    txns.iter(),
+                    peer_last,
+                    Some(min_committed),
+                    max_committed,
+                    &mut packets,
+                    &mut need_op,
+                );
+                if current < min_committed {
+                    // "Detected gap between end of txnlog ... and start of committedLog".
+                    current = peer_last;
+                    packets.clear();
+                    need_op = true;
+                } else {
+                    current = self.queue_committed_proposals(
+                        self.committed_log.iter(),
+                        current,
+                        None,
+                        max_committed,
+                        &mut packets,
+                        &mut need_op,
+                    );
+                    need_snap = false;
+                }
+            }
         }
         if need_op && !need_snap {
             need_snap = true; // "Unhandled scenario ... fall back to use snapshot"
@@ -625,10 +660,11 @@ impl Server {
     /// `queueCommittedProposals`: DIFF if the learner's last zxid is in our history, TRUNC to
     /// the txn before it if not (ZOOKEEPER-1154), and no op packet at all if that TRUNC would
     /// cross an epoch (the caller then falls back to SNAP).
-    fn queue_committed_proposals(
+    fn queue_committed_proposals<'a>(
         &self,
-        committed: &[Txn],
+        proposals: impl Iterator<Item = &'a Txn>,
         peer_last: Zxid,
+        max_zxid: Option<Zxid>,
         last_committed: Zxid,
         packets: &mut Vec<Message>,
         need_op: &mut bool,
@@ -636,8 +672,11 @@ impl Server {
         let new_epoch_zxid = peer_last.counter() == 0;
         let mut queued = peer_last;
         let mut prev = Zxid::default();
-        for txn in committed {
+        for txn in proposals {
             let z = txn.zxid;
+            if max_zxid.is_some_and(|max| z > max) {
+                break;
+            }
             if z < peer_last {
                 prev = z;
                 continue;
@@ -1004,9 +1043,88 @@ impl Server {
 mod tests {
     use crate::client_api::CreateMode;
     use crate::ids::ClientId;
+    use crate::ids::Zxid;
     use crate::io::Event;
+    use crate::io::SyncMode;
     use crate::message::Message;
-    use crate::testkit::{connect, create, Cluster, TICK_US};
+    use crate::testkit::{connect, create, ok, Cluster, TICK_US};
+
+    /// Cuts `lagging` off, commits `writes` txns without it, lets it back in and returns how
+    /// the leader synced it: (mode, the learner's last zxid, the leader's last zxid).
+    fn resync_after(c: &mut Cluster, writes: u64) -> (SyncMode, Zxid, Zxid) {
+        let leader = c.leader();
+        let lagging = c.follower();
+        let client = ClientId(1);
+        connect(c, client, leader);
+        c.isolate(lagging);
+        for i in 0..writes {
+            ok(
+                c,
+                client,
+                leader,
+                i + 1,
+                create(&format!("/n{i}"), CreateMode::Persistent),
+            );
+        }
+        c.run_for(20 * TICK_US);
+        c.heal(lagging);
+        c.run_for(40 * TICK_US);
+        let decision = c.events.iter().rev().find_map(|(id, e)| match e {
+            Event::SyncDecision {
+                learner,
+                mode,
+                peer_last_zxid,
+                ..
+            } if *id == leader && *learner == lagging => Some((*mode, *peer_last_zxid)),
+            _ => None,
+        });
+        let (mode, peer_last) = decision.expect("the lagging follower was synced again");
+        let last = c.server(leader).tree.last_processed;
+        assert_eq!(
+            c.server(lagging).tree.applied,
+            c.server(leader).tree.applied,
+            "after the sync the follower holds what the leader holds"
+        );
+        (mode, peer_last, last)
+    }
+
+    /// LearnerHandler.syncFollower: a learner more than commitLogCount (500) txns behind is
+    /// past the committedLog, and the leader reads its txn log files instead; with no log
+    /// roll since the learner's zxid, the files it reads past are none, so it sends DIFF.
+    #[test]
+    fn a_learner_behind_the_committed_log_is_diffed_from_the_txn_log() {
+        let mut c = Cluster::with_snap_count(3, &[], 100_000);
+        let (mode, peer_last, _) = resync_after(&mut c, 520);
+        let min = c.server(c.leader()).committed_log.min().expect("committed");
+        assert!(
+            peer_last < min,
+            "{peer_last} is behind the committedLog from {min}"
+        );
+        assert_eq!(mode, SyncMode::Diff);
+    }
+
+    /// The same learner, but the leader's log rolled (periodic snapshots every ~100 txns)
+    /// after the learner's zxid: the later files are preallocated to 64 MiB, more than a
+    /// third of the snapshot, so ZooKeeper gives the txn log up and sends SNAP.
+    #[test]
+    fn a_learner_behind_the_committed_log_and_a_log_roll_gets_snap() {
+        let mut c = Cluster::with_snap_count(3, &[], 100);
+        let (mode, peer_last, last) = resync_after(&mut c, 520);
+        assert!(c.server(c.leader()).log_files.len() > 2);
+        assert_eq!(mode, SyncMode::Snap, "from {peer_last} to {last}");
+    }
+
+    /// Within the committedLog the leader sends DIFF whatever its log files look like.
+    #[test]
+    fn a_learner_within_the_committed_log_is_diffed() {
+        let mut c = Cluster::with_snap_count(3, &[], 100);
+        let (mode, _, _) = resync_after(&mut c, 300);
+        assert_eq!(mode, SyncMode::Diff);
+        assert_eq!(
+            c.server(c.leader()).committed_log.min(),
+            Some(Zxid::new(1, 1))
+        );
+    }
 
     /// LearnerHandler.SyncLimitCheck: a follower whose disk stalls keeps answering PINGs, so it
     /// looks synced, but it never acknowledges the proposal it was sent; syncLimit (5) ticks

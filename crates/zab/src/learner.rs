@@ -247,6 +247,9 @@ impl Server {
                 let old_log = std::mem::take(&mut self.log);
                 self.learner_mut().pre_snap = Some((old_base, old_log));
                 self.replace_tree(snapshot.tree.clone(), out);
+                // ZKDatabase.deserializeSnapshot starts with clear() (ZKDatabase.java:617-621
+                // / 630-634).
+                self.committed_log.clear();
             }
             Message::Trunc { zxid } => {
                 if self.cfg.has(Bug::TruncKeepsSnapshot) {
@@ -279,6 +282,7 @@ impl Server {
     fn truncate_and_reload_newest(&mut self, zxid: Zxid, out: &mut Outputs) {
         let keep = self.log.partition_point(|t| t.zxid <= zxid);
         self.log.truncate(keep);
+        self.truncate_log_files(zxid);
         self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
         let newest = self
             .snapshots
@@ -318,6 +322,7 @@ impl Server {
         }
         let keep = self.log.partition_point(|t| t.zxid <= zxid);
         self.log.truncate(keep);
+        self.truncate_log_files(zxid);
         self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
         self.write(
             DiskOp::DropSnapshotsAfter(zxid),
@@ -332,6 +337,14 @@ impl Server {
         self.reload_tree(out);
         self.tree.last_processed = zxid;
         true
+    }
+
+    /// A txn a SNAP or TRUNC sync applies in memory before NEWLEADER.
+    fn sync_apply(&mut self, txn: &Txn, out: &mut Outputs) {
+        if self.committed_log.takes_sync_txns() {
+            self.add_committed(txn, out);
+        }
+        self.tree.apply(txn);
     }
 
     fn on_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
@@ -365,7 +378,7 @@ impl Server {
                     l.committed.push_back(zxid);
                 } else if l.not_logged.front().map(|t| t.zxid) == Some(zxid) {
                     let txn = l.not_logged.pop_front().expect("front");
-                    self.tree.apply(&txn);
+                    self.sync_apply(&txn, out);
                 }
             }
             Message::Inform { txn } => {
@@ -374,7 +387,7 @@ impl Server {
                     l.committed.push_back(txn.zxid);
                     l.not_logged.push_back(txn);
                 } else {
-                    self.tree.apply(&txn);
+                    self.sync_apply(&txn, out);
                 }
             }
             Message::NewLeader { zxid } => self.on_new_leader(zxid, out),
@@ -479,6 +492,8 @@ impl Server {
                 AfterWrite::LearnerStep
             };
             self.log_txn(txn.clone(), after, out);
+            // `fzk.processTxn(request)` (Learner.java:799) adds it to the committedLog too.
+            self.add_committed(&txn, out);
             self.tree.apply(&txn);
         }
         if self.cfg.has(Bug::Zk4394) {

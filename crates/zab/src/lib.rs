@@ -14,6 +14,7 @@
 pub mod bug;
 pub mod client;
 pub mod client_api;
+mod committed_log;
 pub mod config;
 pub mod db;
 mod election;
@@ -21,6 +22,7 @@ pub mod ids;
 pub mod io;
 mod leader;
 mod learner;
+mod log_files;
 pub mod message;
 pub mod path;
 mod prep;
@@ -43,6 +45,7 @@ pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp}
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
 pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
+pub use log_files::LogFile;
 pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
 pub use path::Path;
 pub use server::Server;

@@ -6,6 +6,7 @@
 //! new one from what is durable on the disk.
 
 use crate::bug::Bug;
+use crate::committed_log::CommittedLog;
 use crate::config::Config;
 use crate::db::{DataTree, DiskImage, DiskOp, Snapshot, Txn};
 use crate::election::{Election, Vote};
@@ -14,6 +15,7 @@ use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Input, Outputs, Timer, ZabPhase};
 use crate::leader::Leader;
 use crate::learner::Learner;
+use crate::log_files::LogFile;
 use crate::message::{Message, ServerState};
 use crate::serving::ClientConn;
 use crate::watches::WatchManager;
@@ -90,9 +92,17 @@ pub struct Server {
     /// The snapshots on disk, by name (what a database load chooses from), as far as this
     /// server knows: those it booted with and those it wrote since.
     pub(crate) snapshots: Vec<Arc<Snapshot>>,
-    /// Txns logged or being logged after `base`, ascending (ZooKeeper's committedLog plus the
-    /// txns its SyncRequestProcessor holds).
+    /// Txns logged or being logged after `base`, ascending: what the server's log files hold
+    /// (ZooKeeper's files also keep what a SNAP superseded; see docs/fidelity.md).
     pub(crate) log: Vec<Txn>,
+    /// The files `log` is kept in, oldest first.
+    pub(crate) log_files: Vec<LogFile>,
+    /// The next append opens a new log file: the log was rolled for a snapshot, or the
+    /// server started or truncated its log since its last append.
+    roll_log: bool,
+    /// `ZKDatabase.committedLog`: the newest committed txns, which a leader syncs learners
+    /// from.
+    pub(crate) committed_log: CommittedLog,
     pub(crate) tree: DataTree,
     /// How many of `tree.applied` are delivered (committed and visible to clients).
     pub(crate) delivered: usize,
@@ -164,6 +174,16 @@ impl Server {
             tree.apply(txn);
         }
         let last = tree.last_processed;
+        let committed_log = CommittedLog::new(cfg.version);
+        let mut log_files = disk.log_files.clone();
+        if log_files.is_empty() {
+            if let Some(first) = disk.log.first() {
+                log_files.push(LogFile {
+                    first: first.zxid,
+                    truncated: false,
+                });
+            }
+        }
         let cfg_seed = cfg.seed;
         let snap_count = cfg.snap_count;
         let mut server = Server {
@@ -175,6 +195,9 @@ impl Server {
             base,
             snapshots: disk.snapshots.clone(),
             log,
+            log_files,
+            roll_log: true,
+            committed_log,
             tree,
             delivered: 0,
             txns_since_snapshot: 0,
@@ -197,6 +220,7 @@ impl Server {
         };
         server.snap_roll = server.draw_snap_roll(snap_count);
         out.event(Event::TreeReset { kept: 0 });
+        server.replay_committed_log(out);
         let mut repaired = false;
         if disk.updating_epoch && !server.cfg.has(Bug::Zk2354) {
             // The proposed ZOOKEEPER-2354 fix (apache/zookeeper PRs 1109/1110, never merged;
@@ -385,10 +409,7 @@ impl Server {
         };
         let id = self.next_write_id;
         self.next_write_id += 1;
-        let append = match &op {
-            DiskOp::Append(t) => Some(t.zxid),
-            _ => None,
-        };
+        let append = op.appended().map(|t| t.zxid);
         let snapshot = match &op {
             DiskOp::Snapshot { snapshot, .. } => Some(snapshot.clone()),
             _ => None,
@@ -440,7 +461,18 @@ impl Server {
         if !self.logged(&txn) {
             self.log.push(txn.clone());
         }
-        self.write(DiskOp::Append(txn), after, out);
+        // FileTxnLog.append opens `log.<zxid>` when no file is open (FileTxnLog.java:284 /
+        // 290); `rollLog` (236 / 249) closes the open one.
+        let op = if std::mem::take(&mut self.roll_log) || self.log_files.is_empty() {
+            self.log_files.push(LogFile {
+                first: txn.zxid,
+                truncated: false,
+            });
+            DiskOp::AppendToNewFile(txn)
+        } else {
+            DiskOp::Append(txn)
+        };
+        self.write(op, after, out);
         // SyncRequestProcessor.shouldSnapshot and run (SyncRequestProcessor.java:143-202,
         // the same at both tags): past snapCount/2 + randRoll txns the log is rolled and a
         // snapshot thread started, unless the previous one is still writing ("Too busy to
@@ -450,6 +482,8 @@ impl Server {
         if self.txns_since_snapshot > snap_count.max(2) / 2 + self.snap_roll {
             self.txns_since_snapshot = 0;
             self.snap_roll = self.draw_snap_roll(snap_count);
+            // `rollLog` comes first, whether or not a snapshot can start.
+            self.roll_log = true;
             if !self.snapshot_in_flight() {
                 self.take_snapshot(false, AfterWrite::Nothing, out);
             }
@@ -506,8 +540,11 @@ impl Server {
         self.log.retain(|t| t.zxid > base);
     }
 
-    /// Applies a committed txn to the data tree and reports it delivered.
+    /// Applies a committed txn to the data tree and reports it delivered
+    /// (`FinalRequestProcessor` through `ZooKeeperServer.processTxn(Request)`, which also
+    /// adds it to the committedLog).
     pub(crate) fn apply_committed(&mut self, txn: &Txn, out: &mut Outputs) {
+        self.add_committed(txn, out);
         let applied = self.tree.apply(txn);
         self.deliver_all(out);
         self.on_applied(txn, applied, out);
@@ -524,13 +561,49 @@ impl Server {
         }
     }
 
-    /// Rebuilds the data tree from the base snapshot and the log (ZKDatabase.loadDataBase).
+    /// Rebuilds the data tree from the base snapshot and the log (ZKDatabase.loadDataBase),
+    /// and the committedLog from what the load replays after the newest snapshot.
     pub(crate) fn reload_tree(&mut self, out: &mut Outputs) {
         let mut tree = self.base.tree.clone();
         for txn in &self.log {
             tree.apply(txn);
         }
         self.replace_tree(tree, out);
+        self.replay_committed_log(out);
+    }
+
+    /// loadDataBase's playback listener: the committedLog is emptied and refilled with what
+    /// the load replays after the newest snapshot (ZKDatabase.java:271-275, 283 / 276-280,
+    /// 288).
+    fn replay_committed_log(&mut self, out: &mut Outputs) {
+        let from = self
+            .snapshots
+            .last()
+            .map_or(self.base.zxid, |s| s.zxid)
+            .max(self.base.zxid);
+        self.committed_log.clear();
+        let start = self.log.partition_point(|t| t.zxid <= from);
+        for i in start..self.log.len() {
+            let txn = self.log[i].clone();
+            self.add_committed(&txn, out);
+        }
+    }
+
+    /// `ZKDatabase.addCommittedProposal`. 3.9.4 throws on a hole within an epoch; zabsim's
+    /// servers never make one, so if one does, it is reported as a protocol error.
+    pub(crate) fn add_committed(&mut self, txn: &Txn, out: &mut Outputs) {
+        if let Err(e) = self.committed_log.add(txn) {
+            out.event(Event::ProtocolError {
+                reason: e.to_string(),
+            });
+        }
+    }
+
+    /// A TRUNC cuts the log files as well, and the next append opens a new one
+    /// (`FileTxnSnapLog.truncateLog` closes the log and opens it anew).
+    pub(crate) fn truncate_log_files(&mut self, zxid: Zxid) {
+        crate::log_files::truncate(&mut self.log_files, zxid);
+        self.roll_log = true;
     }
 
     /// Swaps in a new data tree, telling the checkers how much of the old one survives.
@@ -549,13 +622,16 @@ impl Server {
 
     /// `ZKDatabase.fastForwardDataBase`: apply logged txns the tree has not seen yet. ZooKeeper
     /// does this when a server leaves a role, so that its vote reflects its whole log.
-    pub(crate) fn fast_forward(&mut self) {
+    pub(crate) fn fast_forward(&mut self, out: &mut Outputs) {
         let from = self
             .log
             .partition_point(|t| t.zxid <= self.tree.last_processed);
         for i in from..self.log.len() {
             let txn = self.log[i].clone();
             self.tree.apply(&txn);
+            // The playback listener adds it to the committedLog (ZKDatabase.java:299-303 /
+            // 304-308).
+            self.add_committed(&txn, out);
         }
     }
 
@@ -617,7 +693,7 @@ impl Server {
     /// `QuorumPeer.updateServerState` to LOOKING, then `lookForLeader`.
     fn look(&mut self, fast_forward: bool, out: &mut Outputs) {
         if fast_forward {
-            self.fast_forward();
+            self.fast_forward(out);
         }
         self.set_state(ServerState::Looking, ZabPhase::Election, out);
         self.role = Role::Looking(Election::default());
@@ -718,6 +794,60 @@ mod tests {
     use crate::ids::ClientId;
     use crate::testkit::{connect, create, ok, Cluster};
 
+    /// After a restart the committedLog holds what loadDataBase replayed after the newest
+    /// snapshot, not the whole log (ZKDatabase.java:271-275, 283 / 276-280, 288), and the
+    /// first append goes to a new log file.
+    #[test]
+    fn a_restart_keeps_only_the_txns_after_the_newest_snapshot_in_the_committed_log() {
+        use crate::db::{DiskImage, Snapshot, Txn};
+        use crate::ids::{ServerId, Zxid};
+        use crate::io::Outputs;
+        use std::sync::Arc;
+        let mut disk = DiskImage {
+            accepted_epoch: 1,
+            current_epoch: 1,
+            ..DiskImage::default()
+        };
+        for c in 1..=9 {
+            disk.apply(&DiskOp::Append(Txn::initial(Zxid::new(1, c))));
+        }
+        let mut tree = crate::tree::DataTree::default();
+        for t in &disk.log[..5] {
+            tree.apply(t);
+        }
+        let snapshot = Arc::new(Snapshot {
+            zxid: Zxid::new(1, 5),
+            tree,
+        });
+        disk.apply(&DiskOp::Snapshot {
+            snapshot,
+            replaces_log: false,
+        });
+        assert_eq!(
+            disk.log_files.len(),
+            1,
+            "one file for a log written in one go"
+        );
+        let cfg = Arc::new(crate::config::Config {
+            participants: vec![ServerId(1), ServerId(2), ServerId(3)],
+            observers: vec![],
+            tick_us: 100_000,
+            init_limit: 10,
+            sync_limit: 5,
+            snap_count: 100,
+            initial_zxid_counter: 0,
+            bugs: Default::default(),
+            version: crate::version::ZkVersion::V3_9_4,
+            seed: 0,
+        });
+        let mut out = Outputs::default();
+        let s = super::Server::boot(cfg, ServerId(1), &disk, 0, &mut out);
+        assert_eq!(s.tree.last_processed, Zxid::new(1, 9));
+        assert_eq!(s.committed_log.min(), Some(Zxid::new(1, 6)));
+        assert_eq!(s.committed_log.max(), Some(Zxid::new(1, 9)));
+        assert!(s.roll_log, "the next append opens a new log file");
+    }
+
     /// SyncRequestProcessor: a snapshot starts once more than snapCount/2 + randRoll txns
     /// were logged since the last, randRoll drawn anew in [0, snapCount/2) each time; so the
     /// gaps vary, between 11 and 20 txns for a snapCount of 20.
@@ -742,7 +872,7 @@ mod tests {
             for (s, op) in &c.writes {
                 match op {
                     _ if *s != id => {}
-                    DiskOp::Append(_) => appends += 1,
+                    DiskOp::Append(_) | DiskOp::AppendToNewFile(_) => appends += 1,
                     // The leader's snapshot at the start of lead() comes before any append.
                     DiskOp::Snapshot { .. } if appends > 0 => at.push(appends),
                     _ => {}

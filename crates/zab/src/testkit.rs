@@ -206,6 +206,11 @@ impl Cluster {
         self.isolated.insert(id);
     }
 
+    /// Ends `isolate`.
+    pub(crate) fn heal(&mut self, id: ServerId) {
+        self.isolated.remove(&id);
+    }
+
     /// From now on none of `id`'s disk writes completes.
     pub(crate) fn stall_disk(&mut self, id: ServerId) {
         self.stalled.insert(id);

@@ -188,6 +188,7 @@ pub struct Txn {
 /// A durable write (`zab::DiskOp`); only the txn log's end matters to the report.
 #[derive(Clone, Debug, Deserialize)]
 pub enum DiskOp {
+    #[serde(alias = "AppendToNewFile")]
     Append(Txn),
     Truncate(u64),
     DropSnapshotsAfter(u64),
