@@ -220,7 +220,7 @@ fn read_zoo_cfg(src: Source<'_>, path: &Str) -> Result<ZooCfg> {
 }
 
 /// `"e:c"`.
-fn parse_zxid(s: &str) -> Option<Zxid> {
+pub(crate) fn parse_zxid(s: &str) -> Option<Zxid> {
     let (epoch, counter) = s.trim().split_once(':')?;
     Some(Zxid::new(parse_u32_part(epoch)?, parse_u32_part(counter)?))
 }

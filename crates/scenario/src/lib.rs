@@ -5,6 +5,7 @@
 
 mod cluster;
 mod error;
+mod expect;
 mod faults;
 mod files;
 mod keypath;

@@ -216,10 +216,52 @@ pub struct RandomFaults {
     pub client_pause_per_min: f64,
 }
 
+/// What a run of the scenario must show: which invariants break, and the facts the scenario
+/// exists to demonstrate, so that a scenario file says its point and its test is the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expect {
     /// Invariant names (validated against `check::INVARIANTS`) that must be violated.
     pub violations: Vec<String>,
     /// Whether a leader must be established at the end of the run. Default `true`.
     pub leader: bool,
+    /// `leader = "s2"`: which server that leader must be.
+    pub leader_id: Option<ServerId>,
+    /// How many times a leader establishes an epoch during the run.
+    pub elections: Option<u32>,
+    /// Txns every server running at the end has delivered.
+    pub delivered: Vec<Zxid>,
+    /// Txns no server delivers at any time.
+    pub never_delivered: Vec<Zxid>,
+    /// At least this many txns are committed.
+    pub committed_at_least: Option<u64>,
+    /// Every server running at the end has delivered the same sequence.
+    pub same_history: bool,
+    /// Syncs that must happen at least once.
+    pub syncs: Vec<SyncExpect>,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            violations: Vec::new(),
+            leader: true,
+            leader_id: None,
+            elections: None,
+            delivered: Vec::new(),
+            never_delivered: Vec::new(),
+            committed_at_least: None,
+            same_history: false,
+            syncs: Vec::new(),
+        }
+    }
+}
+
+/// `sync = [{ learner = "s1", mode = "TRUNC", zxid = "1:2" }]`: a leader synchronizes that
+/// learner with that packet (and, if given, that zxid: the DIFF or TRUNC target, or the
+/// snapshot's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncExpect {
+    pub learner: ServerId,
+    pub mode: zab::SyncMode,
+    pub zxid: Option<Zxid>,
 }

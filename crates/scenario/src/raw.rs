@@ -167,5 +167,21 @@ pub(crate) struct RawRandom {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpect {
     pub violations: Option<Vec<Str>>,
-    pub leader: Option<Bool>,
+    /// `true`, `false`, or the server that must lead (`"s2"` or `2`).
+    pub leader: Option<Spanned<toml::Value>>,
+    pub elections: Option<Int>,
+    pub delivered: Option<Vec<Str>>,
+    pub never_delivered: Option<Vec<Str>>,
+    pub committed_at_least: Option<Int>,
+    pub same_history: Option<Bool>,
+    #[serde(default)]
+    pub sync: Vec<Spanned<RawSyncExpect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSyncExpect {
+    pub learner: Option<SelectorSrc>,
+    pub mode: Option<Str>,
+    pub zxid: Option<Str>,
 }

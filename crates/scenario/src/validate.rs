@@ -60,10 +60,10 @@ pub(crate) fn scenario(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
     };
     let faults = faults::faults(src, &raw.faults, &world)?;
 
-    let expect = raw.expect.unwrap_or_default();
+    let raw_expect = raw.expect.unwrap_or_default();
     let expect = Expect {
-        violations: invariants(src, expect.violations.as_deref().unwrap_or_default())?,
-        leader: expect.leader.is_none_or(|b| b.into_inner()),
+        violations: invariants(src, raw_expect.violations.as_deref().unwrap_or_default())?,
+        ..crate::expect::expect(src, &raw_expect, &world)?
     };
 
     Ok(Scenario {

@@ -135,7 +135,52 @@ pub fn to_toml(sc: &Scenario) -> String {
     let _ = writeln!(s, "\n[expect]");
     let v: Vec<String> = sc.expect.violations.iter().map(|v| string(v)).collect();
     let _ = writeln!(s, "violations = [{}]", v.join(", "));
-    let _ = writeln!(s, "leader = {}", sc.expect.leader);
+    let e = &sc.expect;
+    match e.leader_id {
+        Some(id) => {
+            let _ = writeln!(s, "leader = \"{id}\"");
+        }
+        None => {
+            let _ = writeln!(s, "leader = {}", e.leader);
+        }
+    }
+    if let Some(n) = e.elections {
+        let _ = writeln!(s, "elections = {n}");
+    }
+    let zxids = |z: &[zab::Zxid]| -> String {
+        let v: Vec<String> = z.iter().map(|z| format!("\"{z}\"")).collect();
+        v.join(", ")
+    };
+    if !e.delivered.is_empty() {
+        let _ = writeln!(s, "delivered = [{}]", zxids(&e.delivered));
+    }
+    if !e.never_delivered.is_empty() {
+        let _ = writeln!(s, "never_delivered = [{}]", zxids(&e.never_delivered));
+    }
+    if let Some(n) = e.committed_at_least {
+        let _ = writeln!(s, "committed_at_least = {n}");
+    }
+    if e.same_history {
+        let _ = writeln!(s, "same_history = true");
+    }
+    if !e.syncs.is_empty() {
+        let v: Vec<String> = e
+            .syncs
+            .iter()
+            .map(|sync| {
+                let zxid = sync
+                    .zxid
+                    .map(|z| format!(", zxid = \"{z}\""))
+                    .unwrap_or_default();
+                format!(
+                    "{{ learner = \"{}\", mode = \"{}\"{zxid} }}",
+                    sync.learner,
+                    sync.mode.name()
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "sync = [{}]", v.join(", "));
+    }
     s
 }
 

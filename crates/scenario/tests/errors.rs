@@ -128,7 +128,7 @@ fn unknown_invariant_in_expect() {
         &with_name("[expect]\nleader = \"yes\"\n"),
         3,
         "expect.leader",
-        "expected a boolean",
+        "expected true, false or a server",
     );
 }
 
@@ -725,5 +725,54 @@ fn unreadable_scenario_file_has_no_line() {
         e.to_string()
             .starts_with(&format!("{}: cannot read", path.display())),
         "{e}"
+    );
+}
+
+// --- [expect] facts ---------------------------------------------------------------------------
+
+#[test]
+fn expect_facts_name_what_is_wrong() {
+    let cluster = "[cluster]\nservers = 3\n";
+    rejects(
+        &with_name(&format!("{cluster}[expect]\nleader = \"s7\"\n")),
+        5,
+        "expect.leader",
+        "no server 7",
+    );
+    rejects(
+        &with_name(&format!("{cluster}[expect]\nleader = \"follower\"\n")),
+        5,
+        "expect.leader",
+        "expected true, false or a server",
+    );
+    rejects(
+        &with_name(&format!(
+            "{cluster}[expect]\ndelivered = [\"1:1\", \"one\"]\n"
+        )),
+        5,
+        "expect.delivered[1]",
+        "epoch:counter",
+    );
+    rejects(
+        &with_name(&format!(
+            "{cluster}[expect]\nsync = [{{ learner = \"s1\", mode = \"FULL\" }}]\n"
+        )),
+        5,
+        "expect.sync[0].mode",
+        "DIFF, TRUNC or SNAP",
+    );
+    rejects(
+        &with_name(&format!(
+            "{cluster}[expect]\nsync = [{{ mode = \"SNAP\" }}]\n"
+        )),
+        5,
+        "expect.sync[0]",
+        "learner",
+    );
+    rejects(
+        &with_name(&format!("{cluster}[expect]\nelections = -1\n")),
+        5,
+        "expect.elections",
+        "between 0",
     );
 }

@@ -145,7 +145,8 @@ fn design_example_loads() {
         s.expect,
         Expect {
             violations: vec![],
-            leader: true
+            leader: true,
+            ..Expect::default()
         }
     );
 }
@@ -193,7 +194,8 @@ fn minimal_scenario_gets_every_default() {
         s.expect,
         Expect {
             violations: vec![],
-            leader: true
+            leader: true,
+            ..Expect::default()
         }
     );
 }

@@ -7,8 +7,9 @@
 //! Each candidate is fixed in turn, in the order they first acted, and the seed is run again:
 //! the first whose fix removes the failure is the one it is attributed to. A run can fail for
 //! several independent reasons (two hazards, each breaking an invariant of its own); then the
-//! candidates are fixed cumulatively until the failure is gone, and every fix the others do
-//! without is dropped again, leaving the set of bugs the failure needs. A failure that
+//! candidates are fixed cumulatively until the failure is gone (a bug that acts only on the
+//! course the other fixes take joins them), and every fix the others do without is dropped
+//! again, leaving the set of bugs the failure needs. A failure that
 //! survives every fix is unexplained: either a bug in the model, or a hazard zabsim does not
 //! know of yet, and it is what a user must look at first.
 
@@ -42,8 +43,9 @@ impl Attribution {
 }
 
 /// Attributes the failure of `failed` (the outcome of `sc` with `seed`, run under release
-/// `zk` over the scenario's own, with `bugs` on top of the scenario's). Reruns the seed up to
-/// one time per bug that fired, plus once with all of them fixed. A fix explains the failure
+/// `zk` over the scenario's own, with `bugs` on top of the scenario's). Reruns the seed once per bug
+/// that fired, then with them fixed together (joined by any bug that acts only on the course
+/// those fixes take), then to drop the fixes the rest do without. A fix explains the failure
 /// when the rerun breaks none of the invariants the failed run broke unexpectedly and, if the
 /// failed run ended without an owed leader, has one. `None` when there is nothing a fix could
 /// explain: the run only missed violations its scenario expects.
@@ -80,22 +82,27 @@ pub fn attribute(
     if unexpected.is_empty() && !leader_missing {
         return None;
     }
-    let explains = |fixes: &[Bug]| {
+    // Whether fixing `fixes` explains the failure, and the bugs that acted in that rerun.
+    let rerun = |fixes: &[Bug]| {
         let o = crate::run(sc, options(fixes.iter().copied().collect()));
         let broken = o
             .violations
             .iter()
             .any(|v| unexpected.contains(v.invariant));
         let leaderless = leader_missing && o.leader.is_none();
-        !(broken || leaderless)
+        let fired: Vec<Bug> = o.fired.iter().map(|(_, _, b)| *b).collect();
+        (!(broken || leaderless), fired)
     };
+    let explains = |fixes: &[Bug]| rerun(fixes).0;
     for bug in &candidates {
         if explains(&[*bug]) {
             return Some(Attribution::Known(vec![*bug]));
         }
     }
     // Several causes: fix them cumulatively, in the order they acted, until the failure is
-    // gone; then drop each fix the rest do without.
+    // gone. A rerun with some fixed takes another course, on which other bugs of the release
+    // can act; they join the fixes, until the failure is gone or no new bug acts. Then drop
+    // each fix the rest do without.
     let mut fixes: Vec<Bug> = Vec::new();
     let mut gone = false;
     for bug in &candidates {
@@ -103,6 +110,25 @@ pub fn attribute(
         if fixes.len() > 1 && explains(&fixes) {
             gone = true;
             break;
+        }
+    }
+    while !gone {
+        let (ok, fired) = rerun(&fixes);
+        if ok {
+            gone = true;
+            break;
+        }
+        let new: Vec<Bug> = fired
+            .into_iter()
+            .filter(|b| on.has(*b) && !fixes.contains(b))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for b in new {
+            if !fixes.contains(&b) {
+                fixes.push(b);
+            }
         }
     }
     if !gone {

@@ -23,7 +23,7 @@ pub mod trace;
 pub mod world;
 
 pub use attribute::{attribute, Attribution};
-pub use outcome::{ClientRecord, ElectionRecord, Outcome, Verdict};
+pub use outcome::{ClientRecord, ElectionRecord, Outcome, SyncRecord, Verdict};
 pub use sim::{effective_bugs, effective_version, Ev, Options, Sim};
 
 /// Runs a scenario with one seed.

@@ -20,6 +20,17 @@ pub struct ElectionRecord {
     pub recovered: Vec<TxnId>,
 }
 
+/// A leader's choice of how to synchronize a learner (`LearnerHandler.syncFollower`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SyncRecord {
+    pub at_us: u64,
+    pub leader: ServerId,
+    pub learner: ServerId,
+    pub mode: zab::SyncMode,
+    /// The DIFF or TRUNC target, or the snapshot's zxid.
+    pub zxid: zab::Zxid,
+}
+
 /// What one client slot did over the run (all its processes, if it was restarted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClientRecord {
@@ -107,6 +118,9 @@ pub(crate) struct Results {
     pub clients: Vec<ClientRecord>,
     pub startup_failures: Vec<(u64, ServerId, String)>,
     pub fired: Vec<(u64, ServerId, zab::Bug)>,
+    pub syncs: Vec<SyncRecord>,
+    /// Of the txns `[expect] never_delivered` names, those some server delivered.
+    pub watched_delivered: Vec<zab::Zxid>,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -157,6 +171,8 @@ pub struct Outcome {
     /// Each switched-on bug that changed what a server did, with when and where it first
     /// did, in that order.
     pub fired: Vec<(u64, ServerId, zab::Bug)>,
+    /// Every sync decision a leader took, in order.
+    pub syncs: Vec<SyncRecord>,
     pub verdict: Verdict,
     /// For a failing run, what it is attributed to, once [`crate::attribute`] was asked
     /// (`sim run`, `fuzz` and `hunt` ask; a library call leaves it `None`).
@@ -181,7 +197,7 @@ impl Outcome {
             .collect();
         let zk_version = cfg.version;
         let r = sim.take_results();
-        let verdict = verdict(sc, &r.violations, r.leader.is_some());
+        let verdict = verdict(sc, &r);
         Outcome {
             scenario: sc.name.clone(),
             path: sc.path.clone(),
@@ -204,6 +220,7 @@ impl Outcome {
             clients: r.clients,
             startup_failures: r.startup_failures,
             fired: r.fired,
+            syncs: r.syncs,
             verdict,
             attribution: None,
         }
@@ -211,8 +228,11 @@ impl Outcome {
 }
 
 /// Compares what happened with `[expect]`: every expected violation must occur and no other
-/// may, and a leader must (or must not) be established at the end.
-pub fn verdict(sc: &Scenario, violations: &[Violation], has_leader: bool) -> Verdict {
+/// may, a leader must (or must not) be established at the end, and the facts the scenario
+/// states must hold.
+pub(crate) fn verdict(sc: &Scenario, r: &Results) -> Verdict {
+    let violations = &r.violations;
+    let has_leader = r.leader.is_some();
     let seen: BTreeSet<&str> = violations.iter().map(|v| v.invariant).collect();
     let expected: BTreeSet<&str> = sc.expect.violations.iter().map(String::as_str).collect();
     let mut safety = Vec::new();
@@ -244,6 +264,7 @@ pub fn verdict(sc: &Scenario, violations: &[Violation], has_leader: bool) -> Ver
             "expected no established leader at the end; there is one".to_string()
         });
     }
+    facts(sc, r, &mut safety, &mut liveness);
     let exit_code = if !safety.is_empty() {
         1
     } else if !liveness.is_empty() {
@@ -256,5 +277,101 @@ pub fn verdict(sc: &Scenario, violations: &[Violation], has_leader: bool) -> Ver
         passed: exit_code == 0,
         exit_code,
         reasons: safety,
+    }
+}
+
+/// The facts of `[expect]`: who leads and how often leaders were elected are liveness
+/// outcomes; which txns are delivered, and how learners are synced, are safety outcomes.
+fn facts(sc: &Scenario, r: &Results, safety: &mut Vec<String>, liveness: &mut Vec<String>) {
+    let e = &sc.expect;
+    if let Some(want) = e.leader_id {
+        match r.leader {
+            Some((got, _)) if got == want => {}
+            Some((got, epoch)) => liveness.push(format!(
+                "expected {want} to lead at the end; {got} leads epoch {epoch}"
+            )),
+            None => {} // already reported: no leader at all
+        }
+    }
+    if let Some(want) = e.elections {
+        let got = r.elections.len();
+        if got != want as usize {
+            let epochs: Vec<String> = r
+                .elections
+                .iter()
+                .map(|e| format!("{} by {}", e.epoch, e.leader))
+                .collect();
+            liveness.push(format!(
+                "expected {want} elections; there were {got} (epochs {})",
+                epochs.join(", ")
+            ));
+        }
+    }
+    for zxid in &e.delivered {
+        let missing: Vec<String> = r
+            .delivered
+            .iter()
+            .filter(|(_, h)| !h.iter().any(|t| t.zxid == *zxid))
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if !missing.is_empty() {
+            safety.push(format!(
+                "expected every running server to have delivered {zxid}; {} did not",
+                missing.join(", ")
+            ));
+        }
+    }
+    for zxid in &r.watched_delivered {
+        safety.push(format!("expected {zxid} never to be delivered; it was"));
+    }
+    if let Some(want) = e.committed_at_least {
+        if r.committed < want {
+            safety.push(format!(
+                "expected at least {want} committed txns; there were {}",
+                r.committed
+            ));
+        }
+    }
+    if e.same_history {
+        let mut it = r.delivered.iter();
+        if let Some((first_id, first)) = it.next() {
+            for (id, h) in it {
+                if h != first {
+                    safety.push(format!(
+                        "expected every running server to end with the same delivered \
+                         history; {id} ({} txns) and {first_id} ({} txns) differ",
+                        h.len(),
+                        first.len()
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    for want in &e.syncs {
+        let seen = r.syncs.iter().any(|s| {
+            s.learner == want.learner
+                && s.mode == want.mode
+                && want.zxid.is_none_or(|z| z == s.zxid)
+        });
+        if !seen {
+            let zxid = want.zxid.map(|z| format!(" {z}")).unwrap_or_default();
+            let got: Vec<String> = r
+                .syncs
+                .iter()
+                .filter(|s| s.learner == want.learner)
+                .map(|s| format!("{} {}", s.mode.name(), s.zxid))
+                .collect();
+            safety.push(format!(
+                "expected {} to be synced with {}{zxid}; it got {}",
+                want.learner,
+                want.mode.name(),
+                if got.is_empty() {
+                    "no sync".to_string()
+                } else {
+                    got.join(", ")
+                }
+            ));
+        }
     }
 }

@@ -6,7 +6,7 @@ mod clients;
 use crate::checking::Checkers;
 use crate::faults::{self, Armed, Planned};
 use crate::network::{conn_key, Partition};
-use crate::outcome::{ElectionRecord, Outcome};
+use crate::outcome::{ElectionRecord, Outcome, SyncRecord};
 use crate::queue::Queue;
 use crate::rng::{between, stream, Stream};
 use crate::trace::{self, TraceHash, TraceWriter};
@@ -172,6 +172,11 @@ pub struct Sim {
     startup_failures: Vec<(u64, ServerId, String)>,
     /// The first time each switched-on bug changed what a server did.
     fired: Vec<(u64, ServerId, zab::Bug)>,
+    /// Every sync decision a leader took.
+    syncs: Vec<SyncRecord>,
+    /// The txns `[expect] never_delivered` names, and those of them some server delivered.
+    watched: Vec<zab::Zxid>,
+    watched_delivered: BTreeSet<zab::Zxid>,
 }
 
 /// How long QuorumCnxManager's SendWorker takes to write one notification to its socket.
@@ -271,6 +276,9 @@ impl Sim {
             last_crashed_leader: None,
             startup_failures: Vec::new(),
             fired: Vec::new(),
+            syncs: Vec::new(),
+            watched: sc.expect.never_delivered.clone(),
+            watched_delivered: BTreeSet::new(),
         };
         for (index, f) in sc.faults.iter().enumerate() {
             match f.trigger {
@@ -729,7 +737,29 @@ impl Sim {
             Event::StartupFailed { reason } => {
                 self.startup_failures.push((now, id, reason.clone()));
             }
-            Event::Delivered { count, .. } => {
+            Event::SyncDecision {
+                learner,
+                mode,
+                zxid,
+                ..
+            } => self.syncs.push(SyncRecord {
+                at_us: now,
+                leader: id,
+                learner: *learner,
+                mode: *mode,
+                zxid: *zxid,
+            }),
+            Event::Delivered { from, count } => {
+                if !self.watched.is_empty() {
+                    if let Some(server) = self.world.running(id) {
+                        let applied = &server.tree().applied;
+                        for t in &applied[(*from).min(applied.len())..(*count).min(applied.len())] {
+                            if self.watched.contains(&t.zxid) {
+                                self.watched_delivered.insert(t.zxid);
+                            }
+                        }
+                    }
+                }
                 let establishing = self.establishing.take();
                 if *count <= self.max_delivered {
                     return;
@@ -1464,6 +1494,8 @@ impl Sim {
                 .unwrap_or_default(),
             startup_failures: self.startup_failures,
             fired: self.fired,
+            syncs: self.syncs,
+            watched_delivered: self.watched_delivered.into_iter().collect(),
         }
     }
 }

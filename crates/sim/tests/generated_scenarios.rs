@@ -311,10 +311,7 @@ fn case() -> impl Strategy<Value = Case> {
                     },
                     faults,
                     random,
-                    expect: Expect {
-                        violations: Vec::new(),
-                        leader: true,
-                    },
+                    expect: Expect::default(),
                 };
                 fence_paused_recipes(&mut sc);
                 sc.run.liveness_ms =

@@ -828,12 +828,15 @@ impl Server {
 
     /// A refused or broken connection: while connecting, retry after 100 ms, up to five
     /// tries and while more than that delay is left of initLimit (Learner.java:413-457);
-    /// else give up on the leader.
+    /// else give up on the leader. Only `connectToLeader` retries: once the leader has
+    /// answered (LEADERINFO), the socket was up, and a break is an IOException in
+    /// registerWithLeader or later, which ends the role.
     pub(crate) fn learner_disconnected(&mut self, out: &mut Outputs) {
         let now = self.now;
         let init = self.cfg.init_limit_us();
         let l = self.learner_mut();
         if l.stage == Stage::Connecting
+            && l.new_epoch.is_none()
             && l.connect_tries < CONNECT_TRIES
             && now + CONNECT_RETRY_US < l.started_us + init
         {

@@ -38,6 +38,10 @@ pub(crate) enum AfterWrite {
     LeaderCurrentEpoch,
     /// Learner: one of the writes its sync step waits for.
     LearnerStep,
+    /// Start-up repair (`fixed`): currentEpoch is durable, so the `updatingEpoch` marker may
+    /// go. Deleted any earlier, a crash in between would leave neither the marker nor the
+    /// repaired epoch.
+    ClearUpdatingEpoch,
 }
 
 #[derive(Debug)]
@@ -229,9 +233,11 @@ impl Server {
             // accepted. The repair is written before the server does anything else.
             if last.epoch() > server.current_epoch {
                 server.current_epoch = last.epoch();
-                server.write(DiskOp::CurrentEpoch(last.epoch()), AfterWrite::Nothing, out);
+                let after = AfterWrite::ClearUpdatingEpoch;
+                server.write(DiskOp::CurrentEpoch(last.epoch()), after, out);
+            } else {
+                server.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
             }
-            server.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
             repaired = true;
         }
         // QuorumPeer.loadDataBase (QuorumPeer.java:1165-1198 at 3.8.0, 1168-1201 at 3.9.4):
@@ -369,6 +375,9 @@ impl Server {
                 self.snapshots.remove(0);
             }
         }
+        if write.after == AfterWrite::ClearUpdatingEpoch {
+            self.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
+        }
         if let Role::Flushing(flush) = self.role {
             let waiting = if flush.all_writes {
                 !self.pending.is_empty()
@@ -398,6 +407,7 @@ impl Server {
             AfterWrite::LeaderAcceptedEpoch => self.leader_accepted_epoch_durable(out),
             AfterWrite::LeaderCurrentEpoch => self.leader_current_epoch_durable(out),
             AfterWrite::LearnerStep => self.learner_write_done(out),
+            AfterWrite::ClearUpdatingEpoch => {}
         }
     }
 
