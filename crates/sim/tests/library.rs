@@ -40,6 +40,47 @@ fn every_library_scenario_shows_what_its_expect_says() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// A library scenario states facts that hold whatever the seed, so that `sim fuzz` of it
+/// stays clean: each file outside bugs/ and swarm/ that states facts passes ten seeds.
+#[test]
+fn library_facts_hold_for_every_seed() {
+    let mut files = Vec::new();
+    scenarios(&root(), &mut files);
+    let mut failed = Vec::new();
+    for path in &files {
+        let dir = path
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|d| d.to_str());
+        if matches!(dir, Some("bugs" | "swarm")) {
+            continue;
+        }
+        let sc = scenario::load(path).expect("library scenarios load");
+        let e = &sc.expect;
+        let states_facts = e.leader_id.is_some()
+            || e.elections.is_some()
+            || !e.delivered.is_empty()
+            || !e.never_delivered.is_empty()
+            || e.committed_at_least.is_some()
+            || e.same_history
+            || !e.syncs.is_empty();
+        if !states_facts {
+            continue;
+        }
+        for seed in 0..10 {
+            let o = sim::run(&sc, sim::Options::new(seed));
+            if !o.verdict.passed {
+                failed.push(format!(
+                    "{} seed {seed}: {:?}",
+                    path.display(),
+                    o.verdict.reasons
+                ));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
 /// The facts are checked, not only parsed: the same run with facts that do not hold fails,
 /// naming each one; the true facts pass.
 #[test]
