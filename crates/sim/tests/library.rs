@@ -47,6 +47,7 @@ fn library_facts_hold_for_every_seed() {
     let mut files = Vec::new();
     scenarios(&root(), &mut files);
     let mut failed = Vec::new();
+    let mut stating = 0;
     for path in &files {
         let dir = path
             .parent()
@@ -67,6 +68,7 @@ fn library_facts_hold_for_every_seed() {
         if !states_facts {
             continue;
         }
+        stating += 1;
         for seed in 0..10 {
             let o = sim::run(&sc, sim::Options::new(seed));
             if !o.verdict.passed {
@@ -78,6 +80,10 @@ fn library_facts_hold_for_every_seed() {
             }
         }
     }
+    assert!(
+        stating >= 10,
+        "only {stating} library scenarios state facts"
+    );
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 

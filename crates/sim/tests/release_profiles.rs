@@ -1,38 +1,16 @@
 //! What the release profiles change, read from traces: each test names the ZooKeeper
 //! behaviour it holds the model to, and would fail on the model before it followed it.
 
-use std::cell::RefCell;
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use zab::ZkVersion;
 
-#[derive(Clone, Default)]
-struct Captured(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn traced(sc: &scenario::Scenario, seed: u64, zk: ZkVersion) -> Vec<serde_json::Value> {
-    let sink = Captured::default();
     let mut opts = sim::Options::new(seed);
     opts.zk = Some(zk);
-    opts.trace = Some(Box::new(sink.clone()));
-    sim::run(sc, opts);
-    let bytes = sink.0.borrow();
-    bytes
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).expect("trace line is JSON"))
-        .collect()
+    common::traced(sc, opts).1
 }
 
 fn library(dir: &str) -> Vec<PathBuf> {

@@ -471,25 +471,13 @@ fn check_leader(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bug::{Bug, BugSet};
-    use crate::config::Config;
+    use crate::bug::Bug;
     use crate::db::DiskImage;
     use crate::io::Outputs;
     use std::sync::Arc;
 
     fn server(bugs: &[Bug]) -> Server {
-        let cfg = Config {
-            participants: vec![ServerId(1), ServerId(2), ServerId(3)],
-            observers: vec![],
-            tick_us: 100_000,
-            init_limit: 10,
-            sync_limit: 5,
-            snap_count: 100,
-            initial_zxid_counter: 0,
-            bugs: bugs.iter().copied().collect::<BugSet>(),
-            version: crate::version::ZkVersion::Fixed,
-            seed: 0,
-        };
+        let cfg = crate::testkit::config(3, bugs, 100);
         Server::boot(
             Arc::new(cfg),
             ServerId(1),

@@ -839,16 +839,8 @@ mod tests {
             "one file for a log written in one go"
         );
         let cfg = Arc::new(crate::config::Config {
-            participants: vec![ServerId(1), ServerId(2), ServerId(3)],
-            observers: vec![],
-            tick_us: 100_000,
-            init_limit: 10,
-            sync_limit: 5,
-            snap_count: 100,
-            initial_zxid_counter: 0,
-            bugs: Default::default(),
             version: crate::version::ZkVersion::V3_9_4,
-            seed: 0,
+            ..crate::testkit::config(3, &[], 100)
         });
         let mut out = Outputs::default();
         let s = super::Server::boot(cfg, ServerId(1), &disk, 0, &mut out);

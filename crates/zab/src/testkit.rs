@@ -41,18 +41,7 @@ impl Cluster {
 
     /// The same, with periodic snapshots every `snap_count` txns or so.
     pub(crate) fn with_snap_count(n: u8, bugs: &[Bug], snap_count: u32) -> Cluster {
-        let cfg = Arc::new(Config {
-            participants: (1..=n).map(ServerId).collect(),
-            observers: vec![],
-            tick_us: TICK_US,
-            init_limit: 10,
-            sync_limit: 5,
-            snap_count,
-            initial_zxid_counter: 0,
-            bugs: bugs.iter().copied().collect(),
-            version: crate::version::ZkVersion::Fixed,
-            seed: 0,
-        });
+        let cfg = Arc::new(config(n, bugs, snap_count));
         let mut c = Cluster {
             now: 0,
             servers: BTreeMap::new(),
@@ -214,6 +203,22 @@ impl Cluster {
     /// From now on none of `id`'s disk writes completes.
     pub(crate) fn stall_disk(&mut self, id: ServerId) {
         self.stalled.insert(id);
+    }
+}
+
+/// `n` participants on `fixed`, ticks of `TICK_US`, initLimit 10, syncLimit 5.
+pub(crate) fn config(n: u8, bugs: &[Bug], snap_count: u32) -> Config {
+    Config {
+        participants: (1..=n).map(ServerId).collect(),
+        observers: vec![],
+        tick_us: TICK_US,
+        init_limit: 10,
+        sync_limit: 5,
+        snap_count,
+        initial_zxid_counter: 0,
+        bugs: bugs.iter().copied().collect(),
+        version: crate::version::ZkVersion::Fixed,
+        seed: 0,
     }
 }
 

@@ -20,28 +20,38 @@ impl Write for Captured {
     }
 }
 
-/// Runs `scenarios/<dir>/<name>` with its own seed; it must pass. Returns the outcome and
-/// the trace, one JSON value per line.
-pub fn run_passing(dir: &str, name: &str) -> (sim::Outcome, Vec<serde_json::Value>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios")
-        .join(dir)
-        .join(name);
-    let sc = scenario::load(&path).expect("scenario loads");
+/// Runs `sc` with `opts`, capturing the trace: the outcome and one JSON value per line.
+#[allow(dead_code)] // each test binary uses one of the two entry points
+pub fn traced(
+    sc: &scenario::Scenario,
+    mut opts: sim::Options,
+) -> (sim::Outcome, Vec<serde_json::Value>) {
     let sink = Captured::default();
-    let mut opts = sim::Options::new(sc.seed);
     opts.trace = Some(Box::new(sink.clone()));
-    let outcome = sim::run(&sc, opts);
-    assert!(
-        outcome.verdict.passed,
-        "{name}: {:?} {:?}",
-        outcome.verdict.reasons, outcome.violations
-    );
+    let outcome = sim::run(sc, opts);
     let bytes = sink.0.borrow();
     let trace = bytes
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).expect("trace line is JSON"))
         .collect();
+    (outcome, trace)
+}
+
+/// Runs `scenarios/<dir>/<name>` with its own seed; it must pass. Returns the outcome and
+/// the trace, one JSON value per line.
+#[allow(dead_code)]
+pub fn run_passing(dir: &str, name: &str) -> (sim::Outcome, Vec<serde_json::Value>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(dir)
+        .join(name);
+    let sc = scenario::load(&path).expect("scenario loads");
+    let (outcome, trace) = traced(&sc, sim::Options::new(sc.seed));
+    assert!(
+        outcome.verdict.passed,
+        "{name}: {:?} {:?}",
+        outcome.verdict.reasons, outcome.violations
+    );
     (outcome, trace)
 }
