@@ -27,6 +27,11 @@ fuzz-report seeds="0..200" bug="zk-1154" scenario="scenarios/swarm/five-servers-
 hunt:
     cargo run --release -- hunt --zk fixed --markdown
 
+# Regenerate every library scenario's golden file after a deliberate change; review the diff.
+golden:
+    cargo build --release
+    for f in $(find scenarios -name '*.toml' -not -path '*/swarm/*' | sort); do ./target/release/sim run "$f" --rewrite > /dev/null || exit 1; done
+
 # The test suite (the README's test command).
 test:
     cargo test --workspace --release

@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// became, every target resolved) that takes the same course with the same seed.
     #[arg(long, value_name = "PATH")]
     export: Option<PathBuf>,
+    /// Write this run's story as the scenario's golden file (`[expect] golden`) instead of
+    /// comparing with it; only for the scenario's own seed and settings.
+    #[arg(long)]
+    rewrite: bool,
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -58,6 +62,28 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let seed = args.seed.unwrap_or(sc.seed);
+    // The golden file holds the run with the scenario's own seed and settings only.
+    let own_run = seed == sc.seed
+        && args.bugs.is_empty()
+        && args.fixes.is_empty()
+        && !args.swarm
+        && args
+            .zk
+            .is_none_or(|z| z == sim::effective_version(&sc, None));
+    if args.rewrite && !own_run {
+        eprintln!(
+            "error: --rewrite: the golden file holds the run with the scenario's own seed and \
+             settings; drop --seed, --bug, --fix, --zk and --swarm"
+        );
+        return 2;
+    }
+    if args.rewrite && sc.expect.golden.is_none() {
+        eprintln!(
+            "error: --rewrite: {}: [expect] has no `golden` key naming the file to write",
+            args.scenario.display()
+        );
+        return 2;
+    }
     let sc = if args.swarm {
         let mut drawn = sim::swarm::draw(&sc, seed).0;
         drawn.path = sc.path.clone();
@@ -114,6 +140,18 @@ pub fn run(args: RunArgs) -> u8 {
     let wall = started.elapsed();
     if !outcome.verdict.passed && fixes.is_empty() {
         outcome.attribution = sim::attribute(&sc, seed, args.zk, extra, &outcome);
+    }
+    if args.rewrite {
+        match sim::golden::rewrite(&sc, &outcome) {
+            Ok(path) => eprintln!("rewrote {}", path.display()),
+            Err(e) => {
+                eprintln!("error: --rewrite: {e}");
+                return 2;
+            }
+        }
+    } else if own_run {
+        let golden = sim::golden::compare(&sc, &outcome);
+        sim::golden::apply(&mut outcome, &golden);
     }
     if let Some(path) = &args.export {
         let mut exported = sim::export::export(&sc, bugs, &outcome.executed);

@@ -584,3 +584,48 @@ fn a_failure_is_attributed_to_the_hazard_whose_fix_makes_it_pass() {
     ]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `sim run` holds a scenario's own run to its golden file and `--rewrite` regenerates it;
+/// another seed or setting is not compared, and `--rewrite` refuses it.
+#[test]
+fn run_compares_its_golden_file_and_rewrite_regenerates_it() {
+    let text =
+        std::fs::read_to_string(root().join("scenarios/election-basic.toml")).expect("readable");
+    let text = text.replace("golden/election-basic.txt", "golden-of-a-copy.txt");
+    let path = temp_scenario("golden-copy.toml", &text);
+    let golden = path.with_file_name("golden-of-a-copy.txt");
+    let _ = std::fs::remove_file(&golden);
+    let p = path.to_str().expect("utf-8");
+
+    let out = sim(&["run", p]);
+    assert_eq!(out.status.code(), Some(1), "no golden file yet");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is missing"));
+
+    let out = sim(&["run", p, "--rewrite"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rewrote"));
+    assert_eq!(sim(&["run", p]).status.code(), Some(0));
+
+    let story = std::fs::read_to_string(&golden).expect("written");
+    std::fs::write(&golden, story.replace("leader s3", "leader s1")).expect("writable");
+    let out = sim(&["run", p]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("differs from") && stdout.contains("golden: "),
+        "{stdout}"
+    );
+    // Another seed tells another story and is not held to this one.
+    assert_eq!(sim(&["run", p, "--seed", "7"]).status.code(), Some(0));
+
+    let out = sim(&["run", p, "--rewrite", "--seed", "7"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("own seed"));
+    let bare = temp_scenario(
+        "no-golden.toml",
+        "name = \"no-golden\"\n[cluster]\nservers = 3\n",
+    );
+    let out = sim(&["run", bare.to_str().expect("utf-8"), "--rewrite"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `golden` key"));
+}

@@ -40,11 +40,4 @@ pub fn reproduce_command_for(
     cmd
 }
 
-/// Milliseconds with up to three decimals, for times kept in microseconds.
-pub fn ms(us: u64) -> String {
-    if us.is_multiple_of(1000) {
-        format!("{}", us / 1000)
-    } else {
-        format!("{:.3}", us as f64 / 1000.0)
-    }
-}
+pub use sim::story::ms;

@@ -78,7 +78,18 @@ pub(crate) fn expect(src: Source<'_>, raw: &RawExpect, world: &World<'_>) -> Res
         committed_at_least,
         same_history: raw.same_history.as_ref().is_some_and(|b| *b.get_ref()),
         syncs,
+        golden: raw.golden.as_ref().map(|g| golden(src, g)).transpose()?,
     })
+}
+
+/// A golden file's path, relative to the scenario file so that the library can move.
+fn golden(src: Source<'_>, raw: &Str) -> Result<std::path::PathBuf> {
+    let path = std::path::Path::new(raw.get_ref().as_str());
+    if raw.get_ref().is_empty() || path.is_absolute() {
+        let msg = "a path relative to the scenario file, e.g. \"golden/my-scenario.txt\"";
+        return Err(src.err(&raw.span(), "expect.golden", msg));
+    }
+    Ok(path.to_path_buf())
 }
 
 /// A participant or observer of the scenario, written `"s2"` or `2`.

@@ -36,6 +36,19 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
+impl Scenario {
+    /// Where `[expect] golden` points, resolved against the scenario file's directory.
+    pub fn golden_path(&self) -> Option<PathBuf> {
+        let golden = self.expect.golden.as_ref()?;
+        Some(
+            self.path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(golden),
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cluster {
     /// Voting participants, ascending.
@@ -238,6 +251,9 @@ pub struct Expect {
     pub same_history: bool,
     /// Syncs that must happen at least once.
     pub syncs: Vec<SyncExpect>,
+    /// The golden file of the run's story (`sim::story`), relative to the scenario file: the
+    /// run with the scenario's own seed and settings must tell exactly that story.
+    pub golden: Option<std::path::PathBuf>,
 }
 
 impl Default for Expect {
@@ -252,6 +268,7 @@ impl Default for Expect {
             committed_at_least: None,
             same_history: false,
             syncs: Vec::new(),
+            golden: None,
         }
     }
 }

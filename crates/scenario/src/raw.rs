@@ -176,6 +176,7 @@ pub(crate) struct RawExpect {
     pub same_history: Option<Bool>,
     #[serde(default)]
     pub sync: Vec<Spanned<RawSyncExpect>>,
+    pub golden: Option<Str>,
 }
 
 #[derive(Debug, Deserialize)]

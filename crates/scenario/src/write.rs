@@ -163,6 +163,9 @@ pub fn to_toml(sc: &Scenario) -> String {
     if e.same_history {
         let _ = writeln!(s, "same_history = true");
     }
+    if let Some(g) = &e.golden {
+        let _ = writeln!(s, "golden = {}", string(&g.to_string_lossy()));
+    }
     if !e.syncs.is_empty() {
         let v: Vec<String> = e
             .syncs

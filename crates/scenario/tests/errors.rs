@@ -775,4 +775,16 @@ fn expect_facts_name_what_is_wrong() {
         "expect.elections",
         "between 0",
     );
+    rejects(
+        &with_name(&format!("{cluster}[expect]\ngolden = \"/tmp/story.txt\"\n")),
+        5,
+        "expect.golden",
+        "relative to the scenario file",
+    );
+    rejects(
+        &with_name(&format!("{cluster}[expect]\ngolden = 3\n")),
+        5,
+        "expect.golden",
+        "string",
+    );
 }

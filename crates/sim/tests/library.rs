@@ -32,12 +32,80 @@ fn every_library_scenario_shows_what_its_expect_says() {
     let mut failed = Vec::new();
     for path in &files {
         let sc = scenario::load(path).expect("library scenarios load");
-        let o = sim::run(&sc, sim::Options::new(sc.seed));
+        let mut o = sim::run(&sc, sim::Options::new(sc.seed));
+        let golden = sim::golden::compare(&sc, &o);
+        sim::golden::apply(&mut o, &golden);
         if !o.verdict.passed {
-            failed.push(format!("{}: {:?}", path.display(), o.verdict.reasons));
+            failed.push(format!(
+                "{}: {}",
+                path.display(),
+                o.verdict.reasons.join("\n")
+            ));
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Every library scenario outside swarm/ pins its story in a golden file, and a run that
+/// tells another story fails, naming the first line that differs.
+#[test]
+fn golden_files_pin_each_story_and_catch_a_change() {
+    let mut files = Vec::new();
+    scenarios(&root(), &mut files);
+    let without: Vec<String> = files
+        .iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "swarm"))
+        .filter(|p| {
+            let sc = scenario::load(p).expect("library scenarios load");
+            sc.golden_path().is_none_or(|g| !g.is_file())
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(without.is_empty(), "no golden file: {without:?}");
+
+    // A copy of a scenario whose golden file was written by the run itself matches; with one
+    // line of it changed, the run fails and names that line.
+    let dir = std::env::temp_dir().join(format!("zabsim-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let text =
+        std::fs::read_to_string(root().join("leader-crash-before-commit.toml")).expect("readable");
+    let path = dir.join("copy.toml");
+    let sc = scenario::parse(&text, &path).expect("valid");
+    let mut other = sim::run(&sc, sim::Options::new(sc.seed));
+    let written = sim::golden::rewrite(&sc, &other).expect("writes the golden file");
+    assert_eq!(
+        sim::golden::compare(&sc, &other),
+        sim::golden::Golden::Matches
+    );
+    let story = std::fs::read_to_string(&written).expect("written");
+    let at = story
+        .lines()
+        .position(|l| l.starts_with("end: "))
+        .expect("an end line");
+    let changed: Vec<&str> = story
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == at { "end: s3 leads epoch 2" } else { l })
+        .collect();
+    std::fs::write(&written, changed.join("\n") + "\n").expect("writable");
+    let g = sim::golden::compare(&sc, &other);
+    let _ = std::fs::remove_dir_all(&dir);
+    let sim::golden::Golden::Differs { line, golden, .. } = &g else {
+        panic!("a changed golden file no longer matches: {g:?}");
+    };
+    assert_eq!((*line, golden.as_str()), (at + 1, "end: s3 leads epoch 2"));
+    sim::golden::apply(&mut other, &g);
+    assert!(!other.verdict.passed);
+    assert_eq!(other.verdict.exit_code, 1);
+    assert!(
+        other
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("golden:") && r.contains("--rewrite")),
+        "{:?}",
+        other.verdict.reasons
+    );
 }
 
 /// A library scenario states facts that hold whatever the seed, so that `sim fuzz` of it
