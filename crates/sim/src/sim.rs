@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use zab::{
     BugSet, Channel, Config, DiskImage, Endpoint, Event, Input, Message, Output, Outputs, Server,
-    ServerId, ServerState, Timer, Txn, ZkVersion,
+    ServerId, ServerState, Txn, ZkVersion,
 };
 
 /// Something scheduled to happen.
@@ -42,11 +42,11 @@ pub enum Ev {
         gen: u64,
         msg: Message,
     },
-    Timer {
+    /// A server's next deadline (`Server::next_deadline`) has come, if it is still `at`.
+    Wake {
         id: ServerId,
         inc: u64,
-        timer: Timer,
-        gen: u64,
+        at: u64,
     },
     DiskDone {
         id: ServerId,
@@ -74,12 +74,11 @@ pub enum Ev {
     Heal(u64),
     Resume(ServerId),
     LivenessDeadline,
-    /// One of a client's named timers is due.
-    ClientTimer {
+    /// A client's next deadline has come, if it is still `at`.
+    ClientWake {
         id: zab::ClientId,
         inc: u64,
-        timer: zab::client::ClientTimer,
-        gen: u64,
+        at: u64,
     },
     /// Tell a client that its connection to a server broke (held while paused).
     ClientNotify {
@@ -434,29 +433,19 @@ impl Sim {
                 gen,
                 msg,
             } => self.deliver(from, to, channel, (conn, gen), msg),
-            Ev::Timer {
-                id,
-                inc,
-                timer,
-                gen,
-            } => {
+            Ev::Wake { id, inc, at } => {
                 let Some(slot) = self.world.slot_mut(id) else {
                     return;
                 };
-                if slot.incarnation != inc || slot.timer_gen[timer.index()] != gen || !slot.is_up()
-                {
+                if slot.incarnation != inc || slot.wake_at != Some(at) || !slot.is_up() {
                     return;
                 }
                 if slot.paused {
-                    slot.held.push(Ev::Timer {
-                        id,
-                        inc,
-                        timer,
-                        gen,
-                    });
+                    slot.held.push(Ev::Wake { id, inc, at });
                     return;
                 }
-                self.step(id, Input::Timer(timer));
+                slot.wake_at = None;
+                self.step(id, Input::Timeout);
             }
             Ev::DiskDone { id, inc, write } => {
                 let Some(slot) = self.world.slot_mut(id) else {
@@ -526,12 +515,7 @@ impl Sim {
                 }
             }
             Ev::Resume(id) => self.resume(id),
-            Ev::ClientTimer {
-                id,
-                inc,
-                timer,
-                gen,
-            } => self.client_timer(id, inc, timer, gen),
+            Ev::ClientWake { id, inc, at } => self.client_wake(id, inc, at),
             Ev::ClientNotify { id, inc, peer } => self.client_disconnected(id, inc, peer),
             Ev::CloseConn {
                 from,
@@ -613,6 +597,7 @@ impl Sim {
         let server = Server::boot(cfg, id, &slot.disk.image, now, &mut self.out);
         slot.server = Some(server);
         self.process_outputs(id);
+        self.rearm(id);
     }
 
     fn step(&mut self, id: ServerId, input: Input) {
@@ -623,6 +608,24 @@ impl Sim {
         };
         server.step(now, input, &mut self.out);
         self.process_outputs(id);
+        self.rearm(id);
+    }
+
+    /// Queues a wake-up for the server's next deadline, unless one is queued for it already.
+    fn rearm(&mut self, id: ServerId) {
+        let now = self.world.now;
+        let Some(slot) = self.world.slot_mut(id) else {
+            return;
+        };
+        let next = slot.server.as_ref().and_then(Server::next_deadline);
+        if next == slot.wake_at {
+            return;
+        }
+        slot.wake_at = next;
+        if let Some(at) = next {
+            let inc = slot.incarnation;
+            self.queue.push(at.max(now), Ev::Wake { id, inc, at });
+        }
     }
 
     /// Carries out what a server asked for. A fault triggered by one of the outputs may kill
@@ -655,23 +658,6 @@ impl Sim {
                         msg: &msg,
                     });
                     self.send(from, to, channel, msg);
-                }
-                Output::SetTimer { timer, at_us } => {
-                    let slot = self.world.slot_mut(id).expect("member");
-                    slot.timer_gen[timer.index()] += 1;
-                    let gen = slot.timer_gen[timer.index()];
-                    self.queue.push(
-                        at_us.max(self.world.now),
-                        Ev::Timer {
-                            id,
-                            inc,
-                            timer,
-                            gen,
-                        },
-                    );
-                }
-                Output::CancelTimer(timer) => {
-                    self.world.slot_mut(id).expect("member").timer_gen[timer.index()] += 1;
                 }
                 Output::Disk { id: write, op } => {
                     let latency = between(&mut self.rng_disk, self.fsync_us);
@@ -1360,6 +1346,7 @@ impl Sim {
         slot.server = None;
         slot.paused = false;
         slot.held.clear();
+        slot.wake_at = None;
         slot.incarnation += 1;
         slot.disk.crash();
         if was_leader {

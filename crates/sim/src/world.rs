@@ -4,7 +4,7 @@ use crate::disk::Disk;
 use crate::network::Network;
 use check::{ServerView, View};
 use std::sync::Arc;
-use zab::{Config, DiskImage, DiskOp, Endpoint, Server, ServerId, Timer};
+use zab::{Config, DiskImage, DiskOp, Endpoint, Server, ServerId};
 
 /// One server's process and disk.
 pub struct Slot {
@@ -17,8 +17,9 @@ pub struct Slot {
     pub disk: Disk,
     /// Bumped at every crash: events for an earlier incarnation are dropped.
     pub incarnation: u64,
-    /// Generation of each named timer: a re-armed or cancelled timer's old event is stale.
-    pub timer_gen: [u64; Timer::COUNT],
+    /// The deadline a wake-up is queued for: the server's next deadline when it was last
+    /// stepped. A queued wake-up for any other time is stale.
+    pub wake_at: Option<u64>,
 }
 
 impl Slot {
@@ -55,7 +56,7 @@ impl World {
                 held: Vec::new(),
                 disk: Disk::new(image),
                 incarnation: 0,
-                timer_gen: [0; Timer::COUNT],
+                wake_at: None,
             });
         }
         let members = slots.iter().map(|s| s.id).collect();

@@ -167,7 +167,7 @@ impl Server {
         self.update_proposal(id, zxid, epoch, out);
         self.send_notifications(out);
         let timeout = FINALIZE_WAIT_US;
-        out.set_timer(Timer::FleTimeout, now + timeout);
+        self.timers.set(Timer::FleTimeout, now + timeout);
     }
 
     fn update_proposal(&mut self, leader: ServerId, zxid: Zxid, epoch: u64, out: &mut Outputs) {
@@ -278,17 +278,16 @@ impl Server {
             // continues; anything else is consumed and the 200 ms wait starts over.
             if self.total_order((n.leader, n.zxid, n.peer_epoch), cur) {
                 self.election().expect("looking").finalizing = false;
-                out.cancel_timer(Timer::FleFinalize);
-                out.set_timer(
-                    Timer::FleTimeout,
-                    now + self.election().expect("looking").not_timeout_us,
-                );
+                self.timers.cancel(Timer::FleFinalize);
+                let timeout = self.election().expect("looking").not_timeout_us;
+                self.timers.set(Timer::FleTimeout, now + timeout);
             } else {
-                out.set_timer(Timer::FleFinalize, now + FINALIZE_WAIT_US);
+                self.timers.set(Timer::FleFinalize, now + FINALIZE_WAIT_US);
                 return;
             }
         } else {
-            out.set_timer(Timer::FleTimeout, now + e.not_timeout_us);
+            let timeout = e.not_timeout_us;
+            self.timers.set(Timer::FleTimeout, now + timeout);
         }
         if !self.valid_voter(from) || !self.valid_voter(n.leader) {
             return;
@@ -349,8 +348,8 @@ impl Server {
             let now = self.now;
             let e = self.election().expect("looking");
             e.finalizing = true;
-            out.cancel_timer(Timer::FleTimeout);
-            out.set_timer(Timer::FleFinalize, now + FINALIZE_WAIT_US);
+            self.timers.cancel(Timer::FleTimeout);
+            self.timers.set(Timer::FleFinalize, now + FINALIZE_WAIT_US);
         }
         None
     }
@@ -404,7 +403,7 @@ impl Server {
             Timer::FleTimeout if !e.finalizing => {
                 let due = e.poll_started_us + e.not_timeout_us;
                 if now < due {
-                    out.set_timer(Timer::FleTimeout, due);
+                    self.timers.set(Timer::FleTimeout, due);
                     return;
                 }
                 // Nothing heard for a whole poll: resend and back off.
@@ -412,7 +411,7 @@ impl Server {
                 e.poll_started_us = now;
                 let next = now + e.not_timeout_us;
                 self.send_notifications(out);
-                out.set_timer(Timer::FleTimeout, next);
+                self.timers.set(Timer::FleTimeout, next);
             }
             _ => {}
         }
@@ -420,8 +419,8 @@ impl Server {
 
     /// `setPeerState` and `leaveInstance`: become leader, follower or observer.
     fn finish_election(&mut self, d: Decision, out: &mut Outputs) {
-        out.cancel_timer(Timer::FleTimeout);
-        out.cancel_timer(Timer::FleFinalize);
+        self.timers.cancel(Timer::FleTimeout);
+        self.timers.cancel(Timer::FleFinalize);
         self.current_vote = Vote {
             state: ServerState::Looking,
             ..d.vote

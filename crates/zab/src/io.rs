@@ -53,10 +53,19 @@ pub enum Timer {
     LearnerStall,
 }
 
-impl Timer {
-    pub const COUNT: usize = 8;
+impl crate::timers::TimerName for Timer {
+    const ALL: &'static [Timer] = &[
+        Timer::FleTimeout,
+        Timer::FleFinalize,
+        Timer::LeaderInit,
+        Timer::LeaderTick,
+        Timer::SessionTick,
+        Timer::LearnerTimeout,
+        Timer::LearnerRetry,
+        Timer::LearnerStall,
+    ];
 
-    pub fn index(self) -> usize {
+    fn index(self) -> usize {
         self as usize
     }
 }
@@ -70,8 +79,9 @@ pub enum Input {
         channel: Channel,
         msg: Message,
     },
-    /// A timer set earlier reached its deadline.
-    Timer(Timer),
+    /// The server's next deadline ([`crate::Server::next_deadline`]) has come: every timer
+    /// due by now fires, earliest first.
+    Timeout,
     /// A connection broke (partition, reset, peer crash); in-flight messages on it are lost.
     Disconnected { peer: Endpoint, channel: Channel },
     /// The write with this id is durable.
@@ -86,11 +96,6 @@ pub enum Output {
         channel: Channel,
         msg: Message,
     },
-    SetTimer {
-        timer: Timer,
-        at_us: u64,
-    },
-    CancelTimer(Timer),
     /// Start a durable write; the environment answers with `Input::DiskDone { id }`.
     Disk {
         id: u64,
@@ -206,12 +211,6 @@ impl Outputs {
             channel: Channel::Client,
             msg,
         });
-    }
-    pub fn set_timer(&mut self, timer: Timer, at_us: u64) {
-        self.items.push(Output::SetTimer { timer, at_us });
-    }
-    pub fn cancel_timer(&mut self, timer: Timer) {
-        self.items.push(Output::CancelTimer(timer));
     }
     pub fn event(&mut self, event: Event) {
         self.items.push(Output::Event(event));

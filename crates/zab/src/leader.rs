@@ -168,7 +168,8 @@ impl Server {
         // Leader.lead -> ZooKeeperServer.loadData, which ends with takeSnapshot() (not
         // fsynced): Leader.java:597 / ZooKeeperServer.java:529 at 3.8.0, 646 / 551 at 3.9.4.
         self.take_snapshot(false, AfterWrite::Nothing, out);
-        out.set_timer(Timer::LeaderInit, self.now + self.cfg.init_limit_us());
+        self.timers
+            .set(Timer::LeaderInit, self.now + self.cfg.init_limit_us());
         if self.cfg.has(Bug::Zk335) {
             // Before ZOOKEEPER-335 the epoch came from the leader's own last zxid.
             let epoch = self.last_zxid().epoch() + 1;
@@ -212,7 +213,7 @@ impl Server {
         let epoch = l.epoch;
         l.last_proposed = Zxid::new(epoch, 0);
         out.event(Event::EpochDecided { epoch });
-        out.set_timer(Timer::LeaderInit, now + init);
+        self.timers.set(Timer::LeaderInit, now + init);
         self.write(
             crate::db::DiskOp::AcceptedEpoch(epoch),
             AfterWrite::LeaderAcceptedEpoch,
@@ -280,7 +281,7 @@ impl Server {
         l.election_finished = true;
         let epoch = l.epoch;
         self.set_state(ServerState::Leading, ZabPhase::Synchronization, out);
-        out.set_timer(Timer::LeaderInit, now + init);
+        self.timers.set(Timer::LeaderInit, now + init);
         self.write(
             crate::db::DiskOp::CurrentEpoch(epoch),
             AfterWrite::LeaderCurrentEpoch,
@@ -369,11 +370,11 @@ impl Server {
             l.tracker.add(*session, *timeout_ms, now, tick);
         }
         l.prepped = prepped;
-        out.set_timer(Timer::SessionTick, (now / tick + 1) * tick);
+        self.timers.set(Timer::SessionTick, (now / tick + 1) * tick);
         self.current_vote.peer_epoch = epoch;
         self.set_state(ServerState::Leading, ZabPhase::Broadcast, out);
-        out.cancel_timer(Timer::LeaderInit);
-        out.set_timer(Timer::LeaderTick, now + tick / 2);
+        self.timers.cancel(Timer::LeaderInit);
+        self.timers.set(Timer::LeaderTick, now + tick / 2);
         for sid in ready {
             out.send(sid, Channel::Quorum, Message::UpToDate);
         }
@@ -807,7 +808,7 @@ impl Server {
             let sessions = Vec::new();
             out.send(sid, Channel::Quorum, Message::Ping { sessions });
         }
-        out.set_timer(Timer::LeaderTick, now + half_tick);
+        self.timers.set(Timer::LeaderTick, now + half_tick);
     }
 
     pub(crate) fn leader_lost_learner(&mut self, sid: ServerId) {
@@ -846,7 +847,7 @@ impl Server {
                 return;
             }
         }
-        out.set_timer(Timer::SessionTick, (now / tick + 1) * tick);
+        self.timers.set(Timer::SessionTick, (now / tick + 1) * tick);
     }
 
     /// Keeps a session alive; false if the leader does not know it or it is closing.

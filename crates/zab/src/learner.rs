@@ -148,7 +148,8 @@ impl Server {
         };
         self.set_state(state, ZabPhase::Discovery, out);
         self.send_learner_info(out);
-        out.set_timer(Timer::LearnerTimeout, self.now + self.cfg.init_limit_us());
+        self.timers
+            .set(Timer::LearnerTimeout, self.now + self.cfg.init_limit_us());
     }
 
     fn send_learner_info(&mut self, out: &mut Outputs) {
@@ -757,7 +758,7 @@ impl Server {
                         self.hand_off_to_log_writer(true, out);
                         if self.cfg.has(Bug::Zk4685) {
                             let stall = self.rng.gen_range(0..=NEWLEADER_STALL_MAX_US);
-                            out.set_timer(Timer::LearnerStall, self.now + stall);
+                            self.timers.set(Timer::LearnerStall, self.now + stall);
                             self.learner_mut().blocked = Some(Blocked::NewLeaderStall);
                             return;
                         }
@@ -819,7 +820,7 @@ impl Server {
                         out,
                     );
                 } else {
-                    out.set_timer(Timer::LearnerTimeout, due);
+                    self.timers.set(Timer::LearnerTimeout, due);
                 }
             }
             _ => {}
@@ -841,7 +842,7 @@ impl Server {
             && now + CONNECT_RETRY_US < l.started_us + init
         {
             l.connect_tries += 1;
-            out.set_timer(Timer::LearnerRetry, now + CONNECT_RETRY_US);
+            self.timers.set(Timer::LearnerRetry, now + CONNECT_RETRY_US);
             return;
         }
         self.learner_give_up("connection to the leader broke", out);

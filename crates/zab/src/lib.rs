@@ -31,6 +31,7 @@ mod serving;
 mod sessions;
 #[cfg(test)]
 mod testkit;
+pub mod timers;
 pub mod tree;
 pub mod version;
 mod watches;

@@ -18,6 +18,7 @@ use crate::learner::Learner;
 use crate::log_files::LogFile;
 use crate::message::{Message, ServerState};
 use crate::serving::ClientConn;
+use crate::timers::Timers;
 use crate::watches::WatchManager;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -89,6 +90,8 @@ pub struct Server {
     pub(crate) id: ServerId,
     pub(crate) cfg: Arc<Config>,
     pub(crate) now: u64,
+    /// The server's named deadlines; its driver asks only for [`Server::next_deadline`].
+    pub(crate) timers: Timers<Timer>,
     pub(crate) accepted_epoch: u64,
     pub(crate) current_epoch: u64,
     /// The snapshot the in-memory log continues from (an empty tree at zxid 0 if none).
@@ -191,6 +194,7 @@ impl Server {
         let cfg_seed = cfg.seed;
         let snap_count = cfg.snap_count;
         let mut server = Server {
+            timers: Timers::default(),
             id,
             cfg,
             now,
@@ -281,6 +285,15 @@ impl Server {
         server
     }
 
+    /// When the server next needs [`Input::Timeout`]: its earliest armed timer (`None` once
+    /// it has failed, as a process that refused to start does nothing more).
+    pub fn next_deadline(&self) -> Option<u64> {
+        if matches!(self.role, Role::Failed) {
+            return None;
+        }
+        self.timers.next_deadline()
+    }
+
     /// Advances the server by one input at simulated time `now` (microseconds).
     pub fn step(&mut self, now: u64, input: Input, out: &mut Outputs) {
         debug_assert!(now >= self.now, "time went backwards");
@@ -290,7 +303,21 @@ impl Server {
         }
         match input {
             Input::Receive { from, channel, msg } => self.on_receive(from, channel, msg, out),
-            Input::Timer(timer) => self.on_timer(timer, out),
+            Input::Timeout => {
+                // Each due timer is handled as its own step, as if its deadline had been a
+                // separate event: a timer armed while handling one waits for the next
+                // timeout, even if it is due at once.
+                for (at, timer) in self.timers.due(now) {
+                    if matches!(self.role, Role::Failed) {
+                        return;
+                    }
+                    if self.timers.expire(timer, at) {
+                        self.on_timer(timer, out);
+                        self.drain_self_notifications(out);
+                    }
+                }
+                return;
+            }
             Input::Disconnected { peer, channel } => self.on_disconnected(peer, channel, out),
             Input::DiskDone { id } => self.on_disk_done(id, out),
         }
@@ -662,7 +689,7 @@ impl Server {
             Timer::LearnerRetry,
             Timer::LearnerStall,
         ] {
-            out.cancel_timer(t);
+            self.timers.cancel(t);
         }
         // zk-2845: before ZOOKEEPER-2845 nothing brought the data tree up to the log when a
         // server left its role.

@@ -7,7 +7,7 @@ use crate::client_api::{ClientOp, CreateMode, OpResult, SessionId};
 use crate::config::Config;
 use crate::db::{DiskImage, DiskOp};
 use crate::ids::{Channel, ClientId, Endpoint, ServerId, Zxid};
-use crate::io::{Event, Input, Output, Outputs, Timer, ZabPhase};
+use crate::io::{Event, Input, Output, Outputs, ZabPhase};
 use crate::message::{Message, ServerState};
 use crate::server::Server;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -19,7 +19,6 @@ pub(crate) struct Cluster {
     pub(crate) now: u64,
     pub(crate) servers: BTreeMap<ServerId, Server>,
     queue: VecDeque<(ServerId, Input)>,
-    timers: BTreeMap<(ServerId, Timer), u64>,
     /// What each client received, and from which server.
     pub(crate) inbox: BTreeMap<ClientId, Vec<(ServerId, Message)>>,
     /// Client connections a server closed.
@@ -46,7 +45,6 @@ impl Cluster {
             now: 0,
             servers: BTreeMap::new(),
             queue: VecDeque::new(),
-            timers: BTreeMap::new(),
             inbox: BTreeMap::new(),
             closed: Vec::new(),
             events: Vec::new(),
@@ -101,12 +99,6 @@ impl Cluster {
                     }
                     Endpoint::Client(c) => self.inbox.entry(c).or_default().push((id, msg)),
                 },
-                Output::SetTimer { timer, at_us } => {
-                    self.timers.insert((id, timer), at_us);
-                }
-                Output::CancelTimer(timer) => {
-                    self.timers.remove(&(id, timer));
-                }
                 Output::Disk { id: w, op } => {
                     self.writes.push((id, op));
                     if !self.stalled.contains(&id) {
@@ -152,15 +144,14 @@ impl Cluster {
         loop {
             self.flush();
             let next = self
-                .timers
+                .servers
                 .iter()
-                .filter(|(_, at)| **at <= end)
-                .min_by_key(|(k, at)| (**at, **k))
-                .map(|(k, at)| (*k, *at));
-            let Some(((id, timer), at)) = next else { break };
-            self.timers.remove(&(id, timer));
+                .filter_map(|(id, s)| Some((s.next_deadline()?, *id)))
+                .filter(|(at, _)| *at <= end)
+                .min();
+            let Some((at, id)) = next else { break };
             self.now = self.now.max(at);
-            self.step(id, Input::Timer(timer));
+            self.step(id, Input::Timeout);
         }
         self.now = end;
     }

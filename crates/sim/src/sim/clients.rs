@@ -13,10 +13,8 @@ use check::Happening;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use scenario::{Clients, OnKind};
-use std::collections::BTreeMap;
 use zab::client::{
-    Client, ClientConfig, ClientInput, ClientOutput, ClientOutputs, ClientTimer, ProgramSettings,
-    Workload,
+    Client, ClientConfig, ClientInput, ClientOutput, ClientOutputs, ProgramSettings, Workload,
 };
 use zab::client_api::{ClientEvent, RecipeEvent};
 use zab::{Channel, ClientId, Endpoint, Message, Zxid};
@@ -31,7 +29,8 @@ pub(crate) struct ClientSlot {
     held: Vec<Ev>,
     /// Bumped at every crash: events of an earlier process are dropped.
     pub(crate) incarnation: u64,
-    timer_gen: BTreeMap<ClientTimer, u64>,
+    /// The deadline a wake-up is queued for (see `world::Slot::wake_at`).
+    wake_at: Option<u64>,
     /// This client's share of the scenario's operations.
     ops: u32,
     pub(crate) record: crate::outcome::ClientRecord,
@@ -66,7 +65,7 @@ impl ClientsState {
                 paused: false,
                 held: Vec::new(),
                 incarnation: 0,
-                timer_gen: BTreeMap::new(),
+                wake_at: None,
                 // The scenario's operations are shared out; the first clients take the rest.
                 ops: settings.ops / count + u32::from(i <= settings.ops % count),
                 record: crate::outcome::ClientRecord::new(ClientId(i)),
@@ -138,6 +137,24 @@ impl Sim {
         self.world.clients_down.remove(&slot.id);
         let id = slot.id;
         self.process_client_outputs(id, out);
+        self.client_rearm(id);
+    }
+
+    /// Queues a wake-up for the client's next deadline, unless one is queued for it already.
+    fn client_rearm(&mut self, id: ClientId) {
+        let now = self.world.now;
+        let Some(slot) = self.client_slot_mut(id) else {
+            return;
+        };
+        let next = slot.proc.as_ref().and_then(Client::next_deadline);
+        if next == slot.wake_at {
+            return;
+        }
+        slot.wake_at = next;
+        if let Some(at) = next {
+            let inc = slot.incarnation;
+            self.queue.push(at.max(now), Ev::ClientWake { id, inc, at });
+        }
     }
 
     fn client_slot(&self, id: ClientId) -> Option<&ClientSlot> {
@@ -185,6 +202,7 @@ impl Sim {
         };
         proc.step(now, input, &mut out);
         self.process_client_outputs(id, out);
+        self.client_rearm(id);
     }
 
     /// Carries out what a client asked for; a fault triggered by one of its sends may crash
@@ -215,26 +233,6 @@ impl Sim {
                     if self.world.net.break_conn(key) {
                         self.notify(Endpoint::Server(to), me, Channel::Client);
                     }
-                }
-                ClientOutput::SetTimer { timer, at_us } => {
-                    let slot = self.client_slot_mut(id).expect("client");
-                    let gen = slot.timer_gen.entry(timer).or_default();
-                    *gen += 1;
-                    let gen = *gen;
-                    let at = at_us.max(self.world.now);
-                    self.queue.push(
-                        at,
-                        Ev::ClientTimer {
-                            id,
-                            inc,
-                            timer,
-                            gen,
-                        },
-                    );
-                }
-                ClientOutput::CancelTimer(timer) => {
-                    let slot = self.client_slot_mut(id).expect("client");
-                    *slot.timer_gen.entry(timer).or_default() += 1;
                 }
                 ClientOutput::Event(event) => {
                     self.client_note(id, &event);
@@ -290,20 +288,19 @@ impl Sim {
         self.client_note(id, &event);
     }
 
-    pub(super) fn client_timer(&mut self, id: ClientId, inc: u64, timer: ClientTimer, gen: u64) {
-        let Some(slot) = self.client_slot(id) else {
+    pub(super) fn client_wake(&mut self, id: ClientId, inc: u64, at: u64) {
+        let Some(slot) = self.client_slot_mut(id) else {
             return;
         };
-        if slot.incarnation != inc || slot.timer_gen.get(&timer) != Some(&gen) {
+        if slot.incarnation != inc || slot.wake_at != Some(at) || slot.proc.is_none() {
             return;
         }
-        let held = Ev::ClientTimer {
-            id,
-            inc,
-            timer,
-            gen,
-        };
-        self.client_step(id, ClientInput::Timer(timer), held);
+        if slot.paused {
+            slot.held.push(Ev::ClientWake { id, inc, at });
+            return;
+        }
+        slot.wake_at = None;
+        self.client_run(id, ClientInput::Timeout);
     }
 
     /// A message reached a client.
@@ -375,6 +372,7 @@ impl Sim {
         slot.proc = None;
         slot.paused = false;
         slot.held.clear();
+        slot.wake_at = None;
         slot.incarnation += 1;
         self.world.clients_down.insert(id);
         let me = Endpoint::Client(id);

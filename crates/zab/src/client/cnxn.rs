@@ -14,6 +14,7 @@ use super::watches::Watches;
 use crate::client_api::{ClientEvent, ClientOp, KeeperError, OpResult, SessionId, WatchedEvent};
 use crate::ids::{ClientId, ServerId, Zxid};
 use crate::message::Message;
+use crate::timers::Timers;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -89,6 +90,8 @@ pub struct Client {
     program: Program,
     /// Notices for the program, delivered at the end of the step.
     notices: VecDeque<Notice>,
+    /// The client's named deadlines; its driver asks only for [`Client::next_deadline`].
+    timers: Timers<ClientTimer>,
 }
 
 impl Client {
@@ -118,6 +121,7 @@ impl Client {
             last_send_us: now_us,
             program: Program::new(&cfg.program),
             notices: VecDeque::new(),
+            timers: Timers::default(),
         };
         client.start_connect(now_us, out);
         client
@@ -135,9 +139,30 @@ impl Client {
                     self.connection_lost(now_us, false, out);
                 }
             }
-            ClientInput::Timer(timer) => self.timer(now_us, timer, out),
+            ClientInput::Timeout => {
+                // Each due timer is handled as its own step, as if its deadline had been a
+                // separate event: the program runs after each, and a timer armed meanwhile
+                // waits for the next timeout.
+                for (at, timer) in self.timers.due(now_us) {
+                    if self.timers.expire(timer, at) {
+                        self.on_timer(now_us, timer, out);
+                        self.run_program(now_us, out);
+                    }
+                }
+                return;
+            }
         }
         self.run_program(now_us, out);
+    }
+
+    /// When the client next needs [`ClientInput::Timeout`]: its earliest armed timer.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    /// The deadline `timer` is armed for, if it is.
+    pub fn timer(&self, timer: ClientTimer) -> Option<u64> {
+        self.timers.get(timer)
     }
 
     /// Issues an operation on behalf of the application, outside its program (tests and
@@ -222,7 +247,7 @@ impl Client {
                 timeout_ms: self.requested_timeout_ms,
             },
         );
-        out.set_timer(
+        self.timers.set(
             ClientTimer::ConnectTimeout,
             now_us + self.connect_timeout_us(),
         );
@@ -265,7 +290,7 @@ impl Client {
         self.session = session;
         self.negotiated_timeout_ms = timeout_ms;
         self.last_index = self.current;
-        out.cancel_timer(ClientTimer::ConnectTimeout);
+        self.timers.cancel(ClientTimer::ConnectTimeout);
         out.event(ClientEvent::Connected {
             session,
             server,
@@ -295,8 +320,10 @@ impl Client {
             self.pending.push_back(p);
         }
         self.last_send_us = now_us;
-        out.set_timer(ClientTimer::ReadTimeout, now_us + self.read_timeout_us());
-        out.set_timer(ClientTimer::Ping, now_us + self.ping_interval_us());
+        self.timers
+            .set(ClientTimer::ReadTimeout, now_us + self.read_timeout_us());
+        self.timers
+            .set(ClientTimer::Ping, now_us + self.ping_interval_us());
         self.notices.push_back(Notice::Connected);
     }
 
@@ -353,9 +380,9 @@ impl Client {
             out.close(server);
         }
         out.event(ClientEvent::Disconnected { server });
-        out.cancel_timer(ClientTimer::ConnectTimeout);
-        out.cancel_timer(ClientTimer::ReadTimeout);
-        out.cancel_timer(ClientTimer::Ping);
+        self.timers.cancel(ClientTimer::ConnectTimeout);
+        self.timers.cancel(ClientTimer::ReadTimeout);
+        self.timers.cancel(ClientTimer::Ping);
         // Move on before failing ops, so that anything the program resubmits is queued for the
         // server it will go to.
         self.current = (self.current + 1) % self.servers.len();
@@ -364,7 +391,8 @@ impl Client {
             pause_ms += 1000;
         }
         self.state = State::Backoff;
-        out.set_timer(ClientTimer::Reconnect, now_us + pause_ms * 1000);
+        self.timers
+            .set(ClientTimer::Reconnect, now_us + pause_ms * 1000);
         self.fail_all(KeeperError::ConnectionLoss, out);
         self.notices.push_back(Notice::Disconnected);
     }
@@ -378,7 +406,7 @@ impl Client {
             ClientTimer::Ping,
             ClientTimer::Reconnect,
         ] {
-            out.cancel_timer(t);
+            self.timers.cancel(t);
         }
         out.event(ClientEvent::Expired {
             session: self.session,
@@ -413,7 +441,7 @@ impl Client {
         });
     }
 
-    fn timer(&mut self, now_us: u64, timer: ClientTimer, out: &mut ClientOutputs) {
+    fn on_timer(&mut self, now_us: u64, timer: ClientTimer, out: &mut ClientOutputs) {
         match (timer, self.state) {
             (ClientTimer::Reconnect, State::Backoff) => self.start_connect(now_us, out),
             (ClientTimer::ConnectTimeout, State::Connecting) => {
@@ -421,7 +449,7 @@ impl Client {
                 if now_us >= deadline {
                     self.connection_lost(now_us, true, out);
                 } else {
-                    out.set_timer(ClientTimer::ConnectTimeout, deadline);
+                    self.timers.set(ClientTimer::ConnectTimeout, deadline);
                 }
             }
             (ClientTimer::ReadTimeout, State::Connected) => {
@@ -429,7 +457,7 @@ impl Client {
                 if now_us >= deadline {
                     self.connection_lost(now_us, true, out);
                 } else {
-                    out.set_timer(ClientTimer::ReadTimeout, deadline);
+                    self.timers.set(ClientTimer::ReadTimeout, deadline);
                 }
             }
             (ClientTimer::Ping, State::Connected) => {
@@ -437,9 +465,10 @@ impl Client {
                 if now_us >= deadline {
                     out.send(self.servers[self.current], Message::ClientPing);
                     self.last_send_us = now_us;
-                    out.set_timer(ClientTimer::Ping, now_us + self.ping_interval_us());
+                    self.timers
+                        .set(ClientTimer::Ping, now_us + self.ping_interval_us());
                 } else {
-                    out.set_timer(ClientTimer::Ping, deadline);
+                    self.timers.set(ClientTimer::Ping, deadline);
                 }
             }
             (ClientTimer::Program, _) => self.notices.push_back(Notice::Timer),
@@ -492,8 +521,8 @@ impl Client {
                 match action {
                     Action::Submit(op, request) => self.send_or_queue(now_us, op, request, out),
                     Action::Recipe(event) => out.event(ClientEvent::Recipe(event)),
-                    Action::SetTimer(at_us) => out.set_timer(ClientTimer::Program, at_us),
-                    Action::CancelTimer => out.cancel_timer(ClientTimer::Program),
+                    Action::SetTimer(at_us) => self.timers.set(ClientTimer::Program, at_us),
+                    Action::CancelTimer => self.timers.cancel(ClientTimer::Program),
                 }
             }
         }

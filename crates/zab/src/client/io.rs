@@ -17,11 +17,13 @@ pub enum ClientInput {
     /// The connection to `server` broke (partition, reset, the server crashed or closed it);
     /// messages in flight on it are lost.
     Disconnected { server: ServerId },
-    /// A timer set earlier reached its deadline.
-    Timer(ClientTimer),
+    /// The client's next deadline ([`crate::client::Client::next_deadline`]) has come:
+    /// every timer due by now fires, earliest first.
+    Timeout,
 }
 
-/// Named deadlines. At most one is pending per kind; setting one replaces it.
+/// Named deadlines, kept in the client's own timer table. At most one is pending per kind;
+/// setting one replaces it.
 ///
 /// The connection timers are checked lazily: a timer that fires early (because traffic moved
 /// its deadline since it was set) re-arms itself rather than having every message reset it,
@@ -43,10 +45,16 @@ pub enum ClientTimer {
     Program,
 }
 
-impl ClientTimer {
-    pub const COUNT: usize = 5;
+impl crate::timers::TimerName for ClientTimer {
+    const ALL: &'static [ClientTimer] = &[
+        ClientTimer::Reconnect,
+        ClientTimer::ConnectTimeout,
+        ClientTimer::ReadTimeout,
+        ClientTimer::Ping,
+        ClientTimer::Program,
+    ];
 
-    pub fn index(self) -> usize {
+    fn index(self) -> usize {
         self as usize
     }
 }
@@ -62,11 +70,6 @@ pub enum ClientOutput {
     Close {
         to: ServerId,
     },
-    SetTimer {
-        timer: ClientTimer,
-        at_us: u64,
-    },
-    CancelTimer(ClientTimer),
     Event(ClientEvent),
 }
 
@@ -85,12 +88,6 @@ impl ClientOutputs {
     }
     pub fn close(&mut self, to: ServerId) {
         self.items.push(ClientOutput::Close { to });
-    }
-    pub fn set_timer(&mut self, timer: ClientTimer, at_us: u64) {
-        self.items.push(ClientOutput::SetTimer { timer, at_us });
-    }
-    pub fn cancel_timer(&mut self, timer: ClientTimer) {
-        self.items.push(ClientOutput::CancelTimer(timer));
     }
     pub fn event(&mut self, event: ClientEvent) {
         self.items.push(ClientOutput::Event(event));

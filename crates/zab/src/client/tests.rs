@@ -8,7 +8,7 @@ use crate::client_api::{
 };
 use crate::ids::{ClientId, ServerId, Zxid};
 use crate::message::Message;
-use std::collections::BTreeMap;
+use crate::timers::TimerName;
 
 const MS: u64 = 1000;
 const S1: ServerId = ServerId(1);
@@ -33,7 +33,6 @@ struct Harness {
     client: Client,
     now: u64,
     out: ClientOutputs,
-    timers: BTreeMap<ClientTimer, u64>,
     zxid: u64,
 }
 
@@ -52,7 +51,6 @@ impl Harness {
             client,
             now: 0,
             out,
-            timers: BTreeMap::new(),
             zxid: 0x1_0000_0000,
         };
         let first = h.take();
@@ -65,19 +63,7 @@ impl Harness {
     }
 
     fn take(&mut self) -> Vec<ClientOutput> {
-        let items = std::mem::take(&mut self.out.items);
-        for item in &items {
-            match item {
-                ClientOutput::SetTimer { timer, at_us } => {
-                    self.timers.insert(*timer, *at_us);
-                }
-                ClientOutput::CancelTimer(timer) => {
-                    self.timers.remove(timer);
-                }
-                _ => {}
-            }
-        }
-        items
+        std::mem::take(&mut self.out.items)
     }
 
     fn step(&mut self, input: ClientInput) -> Vec<ClientOutput> {
@@ -99,11 +85,12 @@ impl Harness {
         )
     }
 
-    /// Fires a pending timer at its deadline.
+    /// Moves time to a pending timer's deadline and steps the client with the timeout: that
+    /// timer fires, after any due earlier.
     fn fire(&mut self, timer: ClientTimer) -> Vec<ClientOutput> {
-        let at = self.timers.remove(&timer).expect("timer is pending");
+        let at = self.client.timer(timer).expect("timer is pending");
         self.now = self.now.max(at);
-        self.step(ClientInput::Timer(timer))
+        self.step(ClientInput::Timeout)
     }
 
     fn submit(&mut self, op: ClientOp) -> (u64, Vec<ClientOutput>) {
@@ -187,13 +174,6 @@ fn answered(outs: &[ClientOutput]) -> Vec<(u64, Option<Zxid>, OpResult)> {
         .collect()
 }
 
-fn timer_set(outs: &[ClientOutput], timer: ClientTimer) -> Option<u64> {
-    outs.iter().rev().find_map(|o| match o {
-        ClientOutput::SetTimer { timer: t, at_us } if *t == timer => Some(*at_us),
-        _ => None,
-    })
-}
-
 fn get(path: &str, watch: bool) -> ClientOp {
     ClientOp::GetData {
         path: path.into(),
@@ -252,10 +232,7 @@ fn connect_string_is_tried_in_order_and_connect_response_establishes_the_session
             }
         )]
     );
-    assert_eq!(
-        timer_set(&first, ClientTimer::ConnectTimeout),
-        Some(1000 * MS)
-    );
+    assert_eq!(h.client.timer(ClientTimer::ConnectTimeout), Some(1000 * MS));
 
     h.now = 100 * MS;
     let outs = h.connect(S1);
@@ -264,9 +241,9 @@ fn connect_string_is_tried_in_order_and_connect_response_establishes_the_session
         server: S1,
         timeout_ms: TIMEOUT_MS
     }));
-    assert!(outs.contains(&ClientOutput::CancelTimer(ClientTimer::ConnectTimeout)));
-    assert_eq!(timer_set(&outs, ClientTimer::ReadTimeout), Some(2100 * MS));
-    assert_eq!(timer_set(&outs, ClientTimer::Ping), Some(1100 * MS));
+    assert_eq!(h.client.timer(ClientTimer::ConnectTimeout), None);
+    assert_eq!(h.client.timer(ClientTimer::ReadTimeout), Some(2100 * MS));
+    assert_eq!(h.client.timer(ClientTimer::Ping), Some(1100 * MS));
     assert!(
         sent(&outs).is_empty(),
         "no watches to re-register, nothing queued"
@@ -284,13 +261,13 @@ fn silence_for_two_thirds_of_the_timeout_disconnects_and_the_next_server_follows
     h.recv(S1, Message::ClientPing);
     let early = h.fire(ClientTimer::ReadTimeout);
     assert!(events(&early).is_empty());
-    assert_eq!(timer_set(&early, ClientTimer::ReadTimeout), Some(3500 * MS));
+    assert_eq!(h.client.timer(ClientTimer::ReadTimeout), Some(3500 * MS));
 
     let outs = h.fire(ClientTimer::ReadTimeout);
     assert_eq!(h.now, 3500 * MS);
     assert!(outs.contains(&ClientOutput::Close { to: S1 }));
     assert!(events(&outs).contains(&ClientEvent::Disconnected { server: S1 }));
-    let at = timer_set(&outs, ClientTimer::Reconnect).unwrap();
+    let at = h.client.timer(ClientTimer::Reconnect).unwrap();
     assert!(
         (3500 * MS..4500 * MS).contains(&at),
         "backoff under a second: {at}"
@@ -319,13 +296,15 @@ fn an_idle_connection_pings_at_a_third_of_the_timeout_and_traffic_defers_the_pin
     let outs = h.fire(ClientTimer::Ping);
     assert_eq!(h.now, 1000 * MS);
     assert_eq!(sent(&outs), vec![(S1, Message::ClientPing)]);
-    assert_eq!(timer_set(&outs, ClientTimer::Ping), Some(2000 * MS));
+    assert_eq!(h.client.timer(ClientTimer::Ping), Some(2000 * MS));
 
     h.now = 1500 * MS;
     h.submit(get("/a", false));
+    // The server answered the 1 s ping just now, so the read timeout moves on too.
+    h.recv(S1, Message::ClientPing);
     let outs = h.fire(ClientTimer::Ping);
     assert!(sent(&outs).is_empty(), "a request went out 500 ms ago");
-    assert_eq!(timer_set(&outs, ClientTimer::Ping), Some(2500 * MS));
+    assert_eq!(h.client.timer(ClientTimer::Ping), Some(2500 * MS));
 }
 
 #[test]
@@ -415,7 +394,7 @@ fn connect_attempts_time_out_and_a_whole_failed_round_adds_the_spin_delay() {
     for server in [S1, S2, S3] {
         let outs = h.fire(ClientTimer::ConnectTimeout);
         assert!(events(&outs).contains(&ClientEvent::Disconnected { server }));
-        let at = timer_set(&outs, ClientTimer::Reconnect).unwrap();
+        let at = h.client.timer(ClientTimer::Reconnect).unwrap();
         pauses.push(at - h.now);
         h.fire(ClientTimer::Reconnect);
     }
@@ -527,7 +506,9 @@ fn an_expired_session_fails_everything_and_stops_the_client() {
     let (_, outs) = h.submit(get("/b", false));
     assert!(requests(&outs).is_empty());
     assert_eq!(answered(&outs)[0].2, Err(KeeperError::SessionExpired));
-    assert!(h.timers.keys().all(|t| *t == ClientTimer::Program));
+    assert!(ClientTimer::ALL
+        .iter()
+        .all(|t| *t == ClientTimer::Program || h.client.timer(*t).is_none()));
 }
 
 // ---- recipes ----
@@ -749,7 +730,7 @@ fn an_election_leader_steps_down_on_disconnect_and_on_expiry_stops() {
     let token = elect(&mut h);
     let outs = h.drop_connection(S1);
     assert_eq!(recipe(&outs), vec![RecipeEvent::NotLeading]);
-    assert!(outs.contains(&ClientOutput::CancelTimer(ClientTimer::Program)));
+    assert_eq!(h.client.timer(ClientTimer::Program), None);
 
     // Reconnected with the session intact: it checks again and leads again.
     h.fire(ClientTimer::Reconnect);
@@ -781,14 +762,20 @@ fn an_election_leader_steps_down_on_disconnect_and_on_expiry_stops() {
 fn a_leader_paused_past_its_session_uses_the_resource_before_it_notices_the_silence() {
     let (mut h, _) = Harness::new(settings(Workload::Election, 5, 1));
     let token = elect(&mut h);
-    // A 10 s pause (longer than the 3 s session): on waking, the think timer that was due
-    // fires first, and the client still believes it leads. This is the window fencing closes.
+    // A 10 s pause (longer than the 3 s session): on waking, the think timer, due before the
+    // read timeout, fires first, and the client still believes it leads when it uses the
+    // resource. Only then does the read timeout tell it the connection is dead. This is the
+    // window fencing closes.
+    let think = h.client.timer(ClientTimer::Program).expect("thinking");
+    let read = h.client.timer(ClientTimer::ReadTimeout).expect("connected");
+    assert!(think < read, "{think} < {read}");
     h.now = 10_000 * MS;
-    let outs = h.fire(ClientTimer::Program);
-    assert_eq!(recipe(&outs), vec![RecipeEvent::UseResource { token }]);
-    let outs = h.fire(ClientTimer::ReadTimeout);
+    let outs = h.step(ClientInput::Timeout);
     assert!(events(&outs).contains(&ClientEvent::Disconnected { server: S1 }));
-    assert_eq!(recipe(&outs), vec![RecipeEvent::NotLeading]);
+    assert_eq!(
+        recipe(&outs),
+        vec![RecipeEvent::UseResource { token }, RecipeEvent::NotLeading]
+    );
 }
 
 #[test]
@@ -967,7 +954,7 @@ fn run_kv(write_ratio: f64, ops: u32) -> (Harness, Vec<Vec<ClientOp>>) {
     h.connect(S1);
     let mut known = std::collections::BTreeSet::new();
     let mut steps = Vec::new();
-    while h.timers.contains_key(&ClientTimer::Program) {
+    while h.client.timer(ClientTimer::Program).is_some() {
         let mut queue = requests(&h.fire(ClientTimer::Program));
         steps.push(queue.iter().map(|(_, op)| op.clone()).collect());
         while let Some((cxid, op)) = (!queue.is_empty()).then(|| queue.remove(0)) {
