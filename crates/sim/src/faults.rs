@@ -1,5 +1,7 @@
-//! Fault planning: timed faults, event-triggered faults, and random (swarm) faults drawn from
-//! the seed.
+//! Faults: planning timed, event-triggered and random (swarm) faults drawn from the seed, and
+//! carrying them out (`carry`).
+
+mod carry;
 
 use crate::rng::between;
 use rand::Rng;

@@ -16,6 +16,7 @@ pub mod initial;
 pub mod network;
 pub mod outcome;
 pub mod queue;
+mod records;
 pub mod rng;
 pub mod shrink;
 mod sim;
@@ -25,11 +26,12 @@ pub mod trace;
 pub mod world;
 
 pub use attribute::{attribute, Attribution};
-pub use outcome::{ClientRecord, ElectionRecord, Outcome, SyncRecord, Verdict};
+pub use outcome::{ClientRecord, ElectionRecord, Outcome, Results, SyncRecord, Verdict};
 pub use sim::{effective_bugs, effective_version, Ev, Options, Sim};
 
 /// Runs a scenario with one seed.
 pub fn run(sc: &scenario::Scenario, opts: Options) -> Outcome {
     let seed = opts.seed;
-    Sim::new(sc, opts).run(sc, seed)
+    let results = Sim::new(sc, opts).run();
+    Outcome::build(sc, seed, results)
 }

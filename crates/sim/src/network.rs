@@ -3,10 +3,64 @@
 //! A connection delivers in order (unless the scenario asks for reordering) after a drawn
 //! delay. Breaking a connection (partition, reset, crash, close) bumps its generation: every
 //! message still in flight on it is lost, and the ends are told.
+//!
+//! The network decides what becomes of a message (on the wire until a drawn time, waiting in
+//! the election send queue, or lost with a broken connection, and who must be told); the
+//! event loop only schedules what it decides.
 
+use crate::rng::between;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use zab::{Channel, Endpoint};
+use zab::{Channel, Endpoint, Message};
+
+/// How long QuorumCnxManager's SendWorker takes to write one notification to its socket.
+/// Votes produced faster than this wait in the one-slot send queue, where a newer vote
+/// replaces an older one; without this bound a vote circle (zk-1419) would multiply messages
+/// without limit in zero simulated time.
+const VOTE_WRITE_US: u64 = 100;
+
+/// The scenario's `[network]` settings, with the stream its delays and resets come from.
+pub struct Transport {
+    pub rng: ChaCha8Rng,
+    /// Delivery delay range.
+    pub delay_us: (u64, u64),
+    /// Chance that a send finds its connection reset.
+    pub reset: f64,
+    /// Connection resets are a fault family: with `[random]` they stop when it does, so that
+    /// the liveness phase is calm.
+    pub reset_until_us: u64,
+    pub reorder: bool,
+}
+
+/// What became of a message handed to the network.
+#[derive(Debug)]
+pub enum Sent {
+    /// On the wire: it arrives as described unless the connection breaks first.
+    Wire(Wire),
+    /// Waits in the election send queue until the SendWorker is free at `at` (then
+    /// [`Network::take_queued_vote`]); `gen` is the connection's generation now.
+    VoteQueued { at: u64, gen: u64 },
+    /// Replaced an older vote still waiting in the send queue.
+    VoteReplaced,
+    /// Lost with a broken connection: the sender finds out, and the receiver too if
+    /// `tell_receiver` (its side of the connection was open).
+    Broken {
+        tell_sender: bool,
+        tell_receiver: bool,
+    },
+}
+
+/// A message on the wire.
+#[derive(Debug)]
+pub struct Wire {
+    pub at: u64,
+    /// The connection ([`Network::index_of`]) and its generation when the message left.
+    pub conn: u32,
+    pub gen: u64,
+    pub msg: Message,
+}
 
 /// Unordered endpoint pair plus channel.
 pub type ConnKey = (Endpoint, Endpoint, Channel);
@@ -75,15 +129,166 @@ fn packed((a, b, channel): ConnKey) -> u128 {
     endpoint(a) << 64 | endpoint(b) << 8 | channel as u128
 }
 
-#[derive(Default)]
 pub struct Network {
     /// Every connection used so far, in the order first used.
     all: Vec<(ConnKey, Conn)>,
     index: ConnIndex,
     pub partitions: Vec<Partition>,
+    transport: Transport,
 }
 
 impl Network {
+    pub fn new(transport: Transport) -> Network {
+        Network {
+            all: Vec::new(),
+            index: ConnIndex::default(),
+            partitions: Vec::new(),
+            transport,
+        }
+    }
+
+    /// A drawn delivery delay, also how long news of a broken connection takes.
+    pub fn delay(&mut self) -> u64 {
+        between(&mut self.transport.rng, self.transport.delay_us).max(1)
+    }
+
+    /// Sends `msg` from `from` to `to` at `now`; `to_up` says whether the receiver runs.
+    pub fn send(
+        &mut self,
+        now: u64,
+        (from, to, channel): ConnKey,
+        msg: Message,
+        to_up: bool,
+    ) -> Sent {
+        let key = conn_key(from, to, channel);
+        // Election connections break silently: QuorumCnxManager reconnects on the next send.
+        let quorum_or_client = channel != Channel::Election;
+        if !to_up || self.blocked(from, to) {
+            let was_open = self.break_conn(key);
+            return Sent::Broken {
+                tell_sender: quorum_or_client,
+                tell_receiver: quorum_or_client && was_open,
+            };
+        }
+        let t = &mut self.transport;
+        if t.reset > 0.0 && now < t.reset_until_us && t.rng.gen_bool(t.reset) {
+            self.break_conn(key);
+            return Sent::Broken {
+                tell_sender: quorum_or_client,
+                tell_receiver: quorum_or_client,
+            };
+        }
+        let conn = self.index_of(key);
+        if quorum_or_client && self.at(conn).dead {
+            if !opens_connection(&msg) {
+                // A write on a broken socket fails; the sender finds out.
+                return Sent::Broken {
+                    tell_sender: true,
+                    tell_receiver: false,
+                };
+            }
+            // A new socket: news of the old one's failure still on its way is not about it.
+            let c = self.at(conn);
+            c.dead = false;
+            c.gen += 1;
+        }
+        if channel == Channel::Election {
+            let dir = usize::from(key.0 != from);
+            let c = self.at(conn);
+            if now < c.vote_busy_until[dir] {
+                // The SendWorker is still writing: wait in the queue, replacing an older vote.
+                return if c.queued_vote[dir].replace(msg).is_none() {
+                    Sent::VoteQueued {
+                        at: c.vote_busy_until[dir],
+                        gen: c.gen,
+                    }
+                } else {
+                    Sent::VoteReplaced
+                };
+            }
+        }
+        Sent::Wire(self.transmit_on(now, conn, (from, to, channel), msg))
+    }
+
+    /// The vote waiting in the send queue from `from` to `to`, once the SendWorker is free,
+    /// on the wire; nothing if the connection broke since (`gen`) or the queue is empty.
+    pub fn send_queued_vote(
+        &mut self,
+        now: u64,
+        from: Endpoint,
+        to: Endpoint,
+        gen: u64,
+    ) -> Option<Wire> {
+        let key = conn_key(from, to, Channel::Election);
+        if self.gen(&key) != gen {
+            return None;
+        }
+        let dir = usize::from(key.0 != from);
+        let msg = self.conn(key).queued_vote[dir].take()?;
+        let conn = self.index_of(key);
+        Some(self.transmit_on(now, conn, (from, to, Channel::Election), msg))
+    }
+
+    /// Puts a message on the wire of connection `conn`: delivered after a drawn delay, in
+    /// order unless the scenario allows reordering.
+    fn transmit_on(
+        &mut self,
+        now: u64,
+        conn: u32,
+        (from, to, channel): ConnKey,
+        msg: Message,
+    ) -> Wire {
+        let dir = usize::from(conn_key(from, to, channel).0 != from);
+        let delay = self.delay();
+        let reorder = self.transport.reorder;
+        let c = self.at(conn);
+        c.open = true;
+        let at = if reorder {
+            now + delay
+        } else {
+            (now + delay).max(c.last_delivery[dir])
+        };
+        c.last_delivery[dir] = at;
+        if channel == Channel::Election {
+            c.vote_busy_until[dir] = now + VOTE_WRITE_US;
+        }
+        Wire {
+            at,
+            conn,
+            gen: c.gen,
+            msg,
+        }
+    }
+
+    /// Closes a connection the way a socket close does: what was already written still
+    /// arrives, then the peer sees the connection end. Returns when it ends and the
+    /// connection's generation now (if it is reopened meanwhile, the close is void).
+    pub fn close_after_flush(&mut self, now: u64, (from, to, channel): ConnKey) -> (u64, u64) {
+        let key = conn_key(from, to, channel);
+        let dir = usize::from(key.0 != from);
+        let c = self.conn(key);
+        (c.last_delivery[dir].max(now), c.gen)
+    }
+
+    /// Active partitions as named groups, for the trace.
+    pub fn partition_names(&self) -> Vec<Vec<Vec<String>>> {
+        self.partitions
+            .iter()
+            .map(|p| {
+                let n = p.groups.values().max().map(|m| m + 1).unwrap_or(0);
+                (0..n)
+                    .map(|g| {
+                        p.groups
+                            .iter()
+                            .filter(|(_, i)| **i == g)
+                            .map(|(e, _)| e.to_string())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     pub fn blocked(&self, from: Endpoint, to: Endpoint) -> bool {
         self.partitions.iter().any(|p| p.blocks(from, to))
     }
@@ -158,6 +363,16 @@ impl Network {
         keys.sort_unstable();
         keys
     }
+}
+
+/// The first message on a new quorum or client connection: only the connecting side (a
+/// learner, a client) can re-establish a broken one. Election connections are re-established
+/// by QuorumCnxManager on any send.
+fn opens_connection(msg: &Message) -> bool {
+    matches!(
+        msg,
+        Message::FollowerInfo { .. } | Message::ObserverInfo { .. } | Message::Connect { .. }
+    )
 }
 
 /// A fast hasher for connection keys (a few small integers): FxHash's rotate, xor and

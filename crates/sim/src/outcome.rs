@@ -102,7 +102,10 @@ impl ClientRecord {
     }
 }
 
-pub(crate) struct Results {
+/// What a run produced, as the event loop hands it over.
+pub struct Results {
+    /// The servers' configuration: the release and the deviations switched on.
+    pub cfg: std::sync::Arc<zab::Config>,
     pub violations: Vec<Violation>,
     pub elections: Vec<ElectionRecord>,
     pub leader: Option<(ServerId, u64)>,
@@ -180,8 +183,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn build(sc: &Scenario, seed: u64, sim: crate::sim::Sim) -> Outcome {
-        let cfg = &sim.world.cfg;
+    pub fn build(sc: &Scenario, seed: u64, r: Results) -> Outcome {
+        let cfg = &r.cfg;
         let carried_set = cfg.version.carried();
         let bugs = cfg
             .bugs
@@ -196,7 +199,6 @@ impl Outcome {
             .map(|b| b.name())
             .collect();
         let zk_version = cfg.version;
-        let r = sim.take_results();
         let verdict = verdict(sc, &r);
         Outcome {
             scenario: sc.name.clone(),

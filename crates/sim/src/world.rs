@@ -6,20 +6,39 @@ use check::{ServerView, View};
 use std::sync::Arc;
 use zab::{Config, DiskImage, DiskOp, Endpoint, Server, ServerId};
 
+/// What every simulated process has, server or client: the incarnation that tells its events
+/// from an earlier process's, whether it is paused and what piled up meanwhile, and the
+/// deadline it is next woken for.
+#[derive(Default)]
+pub struct Process {
+    pub paused: bool,
+    /// Inputs that arrived while paused, handled in order on resume.
+    pub held: Vec<crate::sim::Ev>,
+    /// Bumped at every crash: events for an earlier incarnation are dropped.
+    pub incarnation: u64,
+    /// The deadline a wake-up is queued for: the machine's next deadline when it was last
+    /// stepped. A queued wake-up for any other time is stale.
+    pub wake_at: Option<u64>,
+}
+
+impl Process {
+    /// The process died: what it held and its queued wake-up go with it, and events of this
+    /// incarnation are dropped from now on.
+    pub fn kill(&mut self) {
+        self.paused = false;
+        self.held.clear();
+        self.wake_at = None;
+        self.incarnation += 1;
+    }
+}
+
 /// One server's process and disk.
 pub struct Slot {
     pub id: ServerId,
     /// `None` while crashed.
     pub server: Option<Server>,
-    pub paused: bool,
-    /// Inputs that arrived while paused, delivered in order on resume.
-    pub held: Vec<crate::sim::Ev>,
+    pub process: Process,
     pub disk: Disk,
-    /// Bumped at every crash: events for an earlier incarnation are dropped.
-    pub incarnation: u64,
-    /// The deadline a wake-up is queued for: the server's next deadline when it was last
-    /// stepped. A queued wake-up for any other time is stale.
-    pub wake_at: Option<u64>,
 }
 
 impl Slot {
@@ -44,7 +63,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(cfg: Arc<Config>, disks: Vec<(ServerId, DiskImage)>) -> World {
+    pub fn new(cfg: Arc<Config>, disks: Vec<(ServerId, DiskImage)>, net: Network) -> World {
         let mut index = [None; 256];
         let mut slots = Vec::new();
         for (i, (id, image)) in disks.into_iter().enumerate() {
@@ -52,11 +71,8 @@ impl World {
             slots.push(Slot {
                 id,
                 server: None,
-                paused: false,
-                held: Vec::new(),
+                process: Process::default(),
                 disk: Disk::new(image),
-                incarnation: 0,
-                wake_at: None,
             });
         }
         let members = slots.iter().map(|s| s.id).collect();
@@ -66,7 +82,7 @@ impl World {
             members,
             slots,
             index,
-            net: Network::default(),
+            net,
             clients_down: Default::default(),
             recipe_leader: None,
         }
@@ -124,7 +140,7 @@ impl View for World {
         Some(&self.running(id)?.tree().applied)
     }
     fn is_paused(&self, id: ServerId) -> bool {
-        self.slot(id).is_some_and(|s| s.paused)
+        self.slot(id).is_some_and(|s| s.process.paused)
     }
     fn can_reach(&self, from: ServerId, to: ServerId) -> bool {
         !self
