@@ -629,3 +629,20 @@ fn run_compares_its_golden_file_and_rewrite_regenerates_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no `golden` key"));
 }
+
+/// The README shows what `sim run` prints for its main scenario; that text is the real output.
+#[test]
+fn the_readme_shows_what_sim_run_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let marker = "What `sim run` prints:\n\n```\n";
+    let start = readme.find(marker).expect("the README shows a run") + marker.len();
+    let shown = &readme[start..start + readme[start..].find("```\n").expect("block ends")];
+    let out = sim(&[
+        "run",
+        "scenarios/leader-crash-before-commit.toml",
+        "--seed",
+        "42",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), shown);
+}
