@@ -16,9 +16,10 @@ pub struct Process {
     pub held: Vec<crate::sim::Ev>,
     /// Bumped at every crash: events for an earlier incarnation are dropped.
     pub incarnation: u64,
-    /// The deadline a wake-up is queued for: the machine's next deadline when it was last
-    /// stepped. A queued wake-up for any other time is stale.
-    pub wake_at: Option<u64>,
+    /// When this incarnation has a wake-up queued (a handful at most): a deadline that
+    /// already has one gets no second, so a timer armed before another costs one wake-up
+    /// each, as separate timer events would.
+    pub wakes: Vec<u64>,
 }
 
 impl Process {
@@ -27,7 +28,7 @@ impl Process {
     pub fn kill(&mut self) {
         self.paused = false;
         self.held.clear();
-        self.wake_at = None;
+        self.wakes.clear();
         self.incarnation += 1;
     }
 }

@@ -120,16 +120,17 @@ impl Sim {
     }
 
     pub(super) fn wake(&mut self, who: Endpoint, inc: u64, at: u64) {
-        if self.incarnation(who) != Some(inc)
-            || self.process(who).and_then(|p| p.wake_at) != Some(at)
-        {
-            return; // stale: the deadline moved, or an earlier process set it
-        }
         if !self.ready_or_hold(who, inc, Ev::Wake { who, inc, at }) {
             return;
         }
-        self.process_mut(who).expect("running").wake_at = None;
-        self.feed(who, Incoming::Timeout);
+        self.process_mut(who)
+            .expect("running")
+            .wakes
+            .retain(|t| *t != at);
+        // A deadline that moved later since this wake-up was queued has its own.
+        if self.next_deadline(who).is_some_and(|d| d <= self.world.now) {
+            self.feed(who, Incoming::Timeout);
+        }
     }
 
     pub(super) fn disconnected(
@@ -223,9 +224,9 @@ impl Sim {
         self.rearm(who);
     }
 
-    /// Queues a wake-up for the machine's next deadline, unless one is queued for it already.
-    pub(super) fn rearm(&mut self, who: Endpoint) {
-        let next = match who {
+    /// When the machine of `who` next needs a timeout.
+    fn next_deadline(&self, who: Endpoint) -> Option<u64> {
+        match who {
             Endpoint::Server(id) => self
                 .world
                 .slot(id)
@@ -235,19 +236,24 @@ impl Sim {
                 .client_slot(c)
                 .and_then(|s| s.client.as_ref())
                 .and_then(|c| c.next_deadline()),
+        }
+    }
+
+    /// Queues a wake-up for the machine's next deadline, unless one is queued for it already.
+    pub(super) fn rearm(&mut self, who: Endpoint) {
+        let Some(at) = self.next_deadline(who) else {
+            return;
         };
         let now = self.world.now;
         let Some(p) = self.process_mut(who) else {
             return;
         };
-        if next == p.wake_at {
+        if p.wakes.contains(&at) {
             return;
         }
-        p.wake_at = next;
-        if let Some(at) = next {
-            let inc = p.incarnation;
-            self.queue.push(at.max(now), Ev::Wake { who, inc, at });
-        }
+        p.wakes.push(at);
+        let inc = p.incarnation;
+        self.queue.push(at.max(now), Ev::Wake { who, inc, at });
     }
 
     // ---- outputs ----
