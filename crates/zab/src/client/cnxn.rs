@@ -8,8 +8,9 @@
 //! every reconnect waits a random 0..1000 ms, plus a second once a whole round of servers has
 //! failed (StaticHostProvider's spin delay).
 
+use super::app::{Action, Ctx, Notice, ProgramSettings};
 use super::io::{ClientInput, ClientOutputs, ClientTimer};
-use super::program::{Action, Ctx, Notice, Program, ProgramSettings};
+use super::program::Program;
 use super::watches::Watches;
 use crate::client_api::{ClientEvent, ClientOp, KeeperError, OpResult, SessionId, WatchedEvent};
 use crate::ids::{ClientId, ServerId, Zxid};

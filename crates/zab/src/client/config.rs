@@ -11,127 +11,96 @@
 //! catches up at once. Version 0 is the publisher's placeholder before its first publication
 //! and is not reported.
 
-use super::program::{Ctx, Notice, Parents, ProgramSettings};
+use super::app::{Ctx, Notice, ProgramSettings};
+use super::budgeted::{Budgeted, Next, Phase};
 use crate::client_api::{ClientOp, EventType, KeeperError, OpResult, RecipeEvent, Reply};
 
 pub const CONFIG_PATH: &str = "/app/config";
 
+/// The configuration recipe's own phases.
 #[derive(Clone, Debug, PartialEq)]
-enum Phase {
-    Idle,
-    Setup,
-    Pausing,
+enum Own {
     Publishing(u64),
     Reading(u64),
     /// exists(watch) on a missing /app/config.
     Checking(u64),
     Waiting,
-    Suspended,
-    Done,
 }
 
 #[derive(Clone, Debug)]
 pub struct ConfigRecipe {
+    /// Client 1 publishes (and creates the parents); the others subscribe.
     publisher: bool,
-    think_ms: (u64, u64),
-    budget: u32,
-    spent: u32,
     version: u64,
-    parents: Parents,
-    phase: Phase,
+    life: Budgeted<Own>,
 }
 
 impl ConfigRecipe {
     pub fn new(settings: &ProgramSettings) -> ConfigRecipe {
         ConfigRecipe {
             publisher: settings.index == 1,
-            think_ms: settings.think_ms,
-            budget: settings.ops,
-            spent: 0,
             version: 0,
-            parents: Parents::new(&["/app", CONFIG_PATH]),
-            phase: Phase::Idle,
+            life: Budgeted::new(settings, &["/app", CONFIG_PATH]),
         }
     }
 
     pub fn done(&self) -> bool {
-        self.phase == Phase::Done
+        self.life.done()
     }
 
     pub fn on(&mut self, notice: Notice, ctx: &mut Ctx) {
-        match notice {
-            Notice::Connected => {
-                if matches!(self.phase, Phase::Idle | Phase::Suspended) {
-                    self.resume(ctx);
-                }
-            }
-            Notice::Disconnected => {
-                if !matches!(self.phase, Phase::Idle | Phase::Done) {
-                    self.phase = Phase::Suspended;
-                }
-            }
-            Notice::Expired => self.phase = Phase::Done,
-            Notice::Timer => {
-                if self.phase == Phase::Pausing {
+        match self.life.on(notice, self.publisher, ctx) {
+            Next::Handled => {}
+            Next::Resume => self.resume(ctx),
+            Next::Recipe(Notice::Timer) => {
+                if self.life.phase == Phase::Pausing {
                     self.publish(ctx);
                 }
             }
-            Notice::Watch(event) => {
-                if self.phase == Phase::Waiting && event.path == CONFIG_PATH {
+            Next::Recipe(Notice::Watch(event)) => {
+                if self.life.phase == Phase::Own(Own::Waiting) && event.path == CONFIG_PATH {
                     match event.kind {
                         EventType::NodeDeleted => self.check(ctx),
                         _ => self.read(ctx),
                     }
                 }
             }
-            Notice::Answer { op, result } => self.answered(op, result, ctx),
+            Next::Recipe(Notice::Answer { op, result }) => self.answered(op, result, ctx),
+            Next::Recipe(_) => {}
         }
     }
 
+    /// A subscriber reads; a publisher thinks before its next publication.
     fn resume(&mut self, ctx: &mut Ctx) {
-        if self.spent >= self.budget {
-            self.phase = Phase::Done;
-        } else if !self.publisher {
+        if self.publisher {
+            self.life.pause(ctx);
+        } else {
             self.read(ctx);
-        } else if !self.parents.ready {
-            self.phase = Phase::Setup;
-            self.parents.start(ctx);
-        } else {
-            self.pause(ctx);
-        }
-    }
-
-    fn pause(&mut self, ctx: &mut Ctx) {
-        if self.spent >= self.budget {
-            self.phase = Phase::Done;
-        } else {
-            self.phase = Phase::Pausing;
-            ctx.think(self.think_ms);
         }
     }
 
     fn publish(&mut self, ctx: &mut Ctx) {
-        self.spent += 1;
+        self.life.spent += 1;
         self.version += 1;
         let op = ctx.submit(ClientOp::SetData {
             path: CONFIG_PATH.into(),
             data: self.version,
             version: -1,
         });
-        self.phase = Phase::Publishing(op);
+        self.life.phase = Phase::Own(Own::Publishing(op));
     }
 
     fn read(&mut self, ctx: &mut Ctx) {
-        if self.spent >= self.budget {
-            self.phase = Phase::Done;
+        if self.life.spent_all() {
+            self.life.phase = Phase::Done;
             return;
         }
-        self.spent += 1;
+        self.life.spent += 1;
         let op = ctx.submit(ClientOp::GetData {
             path: CONFIG_PATH.into(),
             watch: true,
         });
-        self.phase = Phase::Reading(op);
+        self.life.phase = Phase::Own(Own::Reading(op));
     }
 
     fn check(&mut self, ctx: &mut Ctx) {
@@ -139,21 +108,19 @@ impl ConfigRecipe {
             path: CONFIG_PATH.into(),
             watch: true,
         });
-        self.phase = Phase::Checking(op);
+        self.life.phase = Phase::Own(Own::Checking(op));
     }
 
     fn answered(&mut self, op: u64, result: OpResult, ctx: &mut Ctx) {
-        match self.phase {
-            Phase::Setup => match self.parents.on_answer(op, &result) {
-                Some(Ok(())) => self.pause(ctx),
-                Some(Err(e)) => self.failed(e, ctx),
-                None => {}
-            },
-            Phase::Publishing(o) if o == op => match result {
+        let Phase::Own(own) = &self.life.phase else {
+            return;
+        };
+        match own {
+            Own::Publishing(o) if *o == op => match result {
                 Err(e) => self.failed(e, ctx),
-                Ok(_) => self.pause(ctx),
+                Ok(_) => self.life.pause(ctx),
             },
-            Phase::Reading(o) if o == op => match result {
+            Own::Reading(o) if *o == op => match result {
                 Ok(Reply::Data { stat, .. }) => {
                     // The configuration's version is the znode's data version, which only
                     // ZooKeeper hands out: a publisher that restarts and counts again from 1
@@ -163,19 +130,19 @@ impl ConfigRecipe {
                         self.version = version;
                         ctx.emit(RecipeEvent::ConfigSeen { version });
                     }
-                    self.phase = if self.spent >= self.budget {
+                    self.life.phase = if self.life.spent_all() {
                         Phase::Done
                     } else {
-                        Phase::Waiting
+                        Phase::Own(Own::Waiting)
                     };
                 }
                 Err(KeeperError::NoNode) => self.check(ctx),
                 Err(e) => self.failed(e, ctx),
-                Ok(_) => self.phase = Phase::Waiting,
+                Ok(_) => self.life.phase = Phase::Own(Own::Waiting),
             },
-            Phase::Checking(o) if o == op => match result {
+            Own::Checking(o) if *o == op => match result {
                 Ok(Reply::Exists { stat: Some(_) }) => self.read(ctx),
-                Ok(_) | Err(KeeperError::NoNode) => self.phase = Phase::Waiting,
+                Ok(_) | Err(KeeperError::NoNode) => self.life.phase = Phase::Own(Own::Waiting),
                 Err(e) => self.failed(e, ctx),
             },
             _ => {}
@@ -183,13 +150,8 @@ impl ConfigRecipe {
     }
 
     fn failed(&mut self, err: KeeperError, ctx: &mut Ctx) {
-        match err {
-            KeeperError::ConnectionLoss => self.phase = Phase::Suspended,
-            KeeperError::NoNode if self.publisher => {
-                self.parents.ready = false;
-                self.resume(ctx);
-            }
-            _ => self.phase = Phase::Done,
+        if let Next::Resume = self.life.failed(err, self.publisher, ctx) {
+            self.resume(ctx);
         }
     }
 }

@@ -15,7 +15,7 @@
 //! SUSPENDED) a winner stops believing as soon as it is disconnected, and re-checks after the
 //! reconnect; on expiry it stops for good.
 
-use super::program::{Ctx, Notice, Parents};
+use super::app::{Ctx, Notice, Parents};
 use super::sequence::{base_name, predecessor, sequence_of};
 use crate::client_api::{
     ClientOp, CreateMode, KeeperError, OpResult, RecipeEvent, Reply, SessionId,

@@ -4,8 +4,8 @@
 //! the resource once per think interval; after a few it resigns and rejoins, so a run sees
 //! several terms. Each term spends one unit of the client's budget.
 
+use super::app::ProgramSettings;
 use super::contention::{Contention, Flavor};
-use super::program::ProgramSettings;
 use crate::client_api::{RecipeEvent, SessionId};
 use crate::ids::Zxid;
 use crate::path::Path;

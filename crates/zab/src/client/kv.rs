@@ -6,7 +6,7 @@
 //! waiting for the write's answer: a server that answers that read before it has applied the
 //! session's own write (stale-read-own-write) shows itself there.
 
-use super::program::{Ctx, Notice, ProgramSettings};
+use super::app::{Ctx, Notice, ProgramSettings};
 use crate::client_api::{ClientOp, CreateMode, KeeperError, OpResult};
 use crate::path::Path;
 use rand::Rng;

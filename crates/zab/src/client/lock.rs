@@ -2,8 +2,8 @@
 //! named `x-<session hex>-<sequence>`. The holder keeps the lock for one think interval, then
 //! releases it and queues up again. Each acquisition spends one unit of the client's budget.
 
+use super::app::ProgramSettings;
 use super::contention::{Contention, Flavor};
-use super::program::ProgramSettings;
 use crate::client_api::{RecipeEvent, SessionId};
 use crate::ids::Zxid;
 use crate::path::Path;

@@ -6,6 +6,8 @@
 //! [`ClientOutput`]s it pushes, exactly as it drives a server. Nothing here reads a clock; the
 //! only randomness is the client's own ChaCha stream, seeded from its configuration.
 
+mod app;
+mod budgeted;
 mod cnxn;
 mod config;
 mod contention;
@@ -22,6 +24,7 @@ mod watches;
 #[cfg(test)]
 mod tests;
 
+pub use app::{ProgramSettings, Workload};
 pub use cnxn::{Client, ClientConfig};
 pub use config::CONFIG_PATH;
 pub use election::{guid_prefix, ELECTION_DIR, TERM_USES};
@@ -29,6 +32,5 @@ pub use ids::IDS_DIR;
 pub use io::{ClientInput, ClientOutput, ClientOutputs, ClientTimer};
 pub use kv::KEYS as KV_KEYS;
 pub use lock::{lock_prefix, LOCK_DIR};
-pub use program::{ProgramSettings, Workload};
 pub use queue::QUEUE_DIR;
 pub use sequence::sequence_of;
