@@ -102,15 +102,8 @@ pub struct Disk {
     pub fsync_ms: (u64, u64),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Workload {
-    Kv,
-    Election,
-    Lock,
-    Queue,
-    Ids,
-    Config,
-}
+/// The program the clients run: the client library's own list, spelt as its `name`.
+pub use zab::client::Workload;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clients {

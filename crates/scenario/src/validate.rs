@@ -152,16 +152,14 @@ fn invariants(src: Source<'_>, raw: &[Str]) -> Result<Vec<String>> {
 fn clients(src: Source<'_>, raw: &RawClients) -> Result<Clients> {
     let workload = match &raw.workload {
         None => Workload::Kv,
-        Some(w) => match w.get_ref().as_str() {
-            "kv" => Workload::Kv,
-            "election" => Workload::Election,
-            "lock" => Workload::Lock,
-            "queue" => Workload::Queue,
-            "ids" => Workload::Ids,
-            "config" => Workload::Config,
-            other => {
+        Some(w) => match Workload::from_name(w.get_ref()) {
+            Some(workload) => workload,
+            None => {
+                let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
                 let msg = format!(
-                    "unknown workload {other:?}; expected one of kv, election, lock, queue, ids, config"
+                    "unknown workload {:?}; expected one of {}",
+                    w.get_ref(),
+                    names.join(", ")
                 );
                 return Err(src.err(&w.span(), "clients.workload", msg));
             }

@@ -57,7 +57,7 @@ pub fn to_toml(sc: &Scenario) -> String {
 
     if let Some(cl) = &sc.clients {
         let _ = writeln!(s, "\n[clients]");
-        let _ = writeln!(s, "workload = \"{}\"", workload(cl.workload));
+        let _ = writeln!(s, "workload = \"{}\"", cl.workload.name());
         let _ = writeln!(s, "count = {}", cl.count);
         let _ = writeln!(s, "session_timeout_ms = {}", cl.session_timeout_ms);
         let _ = writeln!(s, "ops = {}", cl.ops);
@@ -271,17 +271,6 @@ pub fn selector(sel: Selector) -> String {
         Selector::ClientN(n) => format!("c{n}"),
         Selector::RecipeLeader => "recipe-leader".into(),
         Selector::Rest => "rest".into(),
-    }
-}
-
-fn workload(w: Workload) -> &'static str {
-    match w {
-        Workload::Kv => "kv",
-        Workload::Election => "election",
-        Workload::Lock => "lock",
-        Workload::Queue => "queue",
-        Workload::Ids => "ids",
-        Workload::Config => "config",
     }
 }
 

@@ -14,7 +14,7 @@ use check::Happening;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use scenario::Clients;
-use zab::client::{Client, ClientConfig, ClientOutputs, ProgramSettings, Workload};
+use zab::client::{Client, ClientConfig, ClientOutputs, ProgramSettings};
 use zab::client_api::{ClientEvent, RecipeEvent};
 use zab::{ClientId, Endpoint, Zxid};
 
@@ -74,17 +74,6 @@ impl ClientsState {
     }
 }
 
-fn workload(w: scenario::Workload) -> Workload {
-    match w {
-        scenario::Workload::Kv => Workload::Kv,
-        scenario::Workload::Election => Workload::Election,
-        scenario::Workload::Lock => Workload::Lock,
-        scenario::Workload::Queue => Workload::Queue,
-        scenario::Workload::Ids => Workload::Ids,
-        scenario::Workload::Config => Workload::Config,
-    }
-}
-
 impl Sim {
     /// Every client process starts after one think time, so that a scenario can let the
     /// ensemble settle (or not) before sessions and writes arrive.
@@ -120,7 +109,7 @@ impl Sim {
             session_timeout_ms: u32::try_from(settings.session_timeout_ms).unwrap_or(u32::MAX),
             seed,
             program: ProgramSettings {
-                workload: workload(settings.workload),
+                workload: settings.workload,
                 ops: slot.ops,
                 write_ratio: settings.write_ratio,
                 think_ms: settings.think_ms,
