@@ -5,10 +5,72 @@
 //! run gives a chart as small as a short one.
 
 use super::model::Run;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 pub(super) const SIZE: (u32, u32) = (580, 300);
+
+/// The grid lines of every chart.
+pub(super) const MESH: RGBColor = RGBColor(235, 235, 235);
+
+/// A chart's plotting area, as [`frame`] hands it to the code that draws in it.
+pub(super) type Axes<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// How a chart is laid out: its size, the room for the y labels, the ranges of its axes, and
+/// where its legend goes, if it has one.
+pub(super) struct Layout {
+    pub size: (u32, u32),
+    pub y_label_area: u32,
+    pub x: Range<f64>,
+    pub y: Range<f64>,
+    pub legend: Option<SeriesLabelPosition>,
+}
+
+/// Draws one chart of either report: the white page, the title, the axes, whatever `body`
+/// draws (it also gets the whole page, for labels outside the axes), and the legend box, the
+/// same in every chart. A chart plotters cannot lay out says so instead.
+pub(super) fn frame(
+    title: &str,
+    layout: Layout,
+    body: impl FnOnce(&mut Axes<'_, '_>, &DrawingArea<SVGBackend<'_>, Shift>),
+) -> String {
+    let Layout {
+        size,
+        y_label_area,
+        x,
+        y,
+        legend,
+    } = layout;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(y_label_area)
+            .build_cartesian_2d(x, y)
+        else {
+            return empty(title, "cannot draw");
+        };
+        body(&mut chart, &root);
+        if let Some(position) = legend {
+            let _ = chart
+                .configure_series_labels()
+                .position(position)
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
 
 /// One colour per server, in lane order.
 pub const SERVER_COLOURS: [RGBColor; 10] = [
@@ -89,26 +151,22 @@ pub fn commits(run: &Run) -> String {
         return empty(title, "no server delivered a txn");
     }
     let end = seconds(run.end_us.max(1));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(48)
-            .build_cartesian_2d(0f64..end, 0f64..(max as f64 * 1.05).max(1.0))
-        else {
-            return empty(title, "cannot draw");
-        };
+    let y = 0f64..(max as f64 * 1.05).max(1.0);
+    let layout = Layout {
+        size: SIZE,
+        y_label_area: 48,
+        x: 0f64..end,
+        y,
+        legend: Some(SeriesLabelPosition::UpperLeft),
+    };
+    frame(title, layout, |chart, _| {
         let _ = chart
             .configure_mesh()
             .x_desc("simulated time (s)")
             .y_desc("txns delivered")
             .y_label_formatter(&|y| format!("{y:.0}"))
             .x_label_formatter(&|x| format!("{x}"))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(MESH)
             .draw();
         for (i, (id, points)) in run.delivered.iter().enumerate() {
             let colour = SERVER_COLOURS[i % SERVER_COLOURS.len()];
@@ -127,15 +185,7 @@ pub fn commits(run: &Run) -> String {
                 });
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw();
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 /// Latency of each client operation answered without error against when it was answered:
@@ -173,26 +223,21 @@ pub fn latency(run: &Run) -> String {
             }
         }
     }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0f64..end, 0f64..max_ms * 1.08)
-        else {
-            return empty(title, "cannot draw");
-        };
+    let layout = Layout {
+        size: SIZE,
+        y_label_area: 52,
+        x: 0f64..end,
+        y: 0f64..max_ms * 1.08,
+        legend: Some(SeriesLabelPosition::UpperRight),
+    };
+    frame(title, layout, |chart, _| {
         let _ = chart
             .configure_mesh()
             .x_desc("answered at simulated time (s)")
             .y_desc("latency (ms)")
             .y_label_formatter(&|y| format!("{y:.0}"))
             .x_label_formatter(&|x| format!("{x}"))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(MESH)
             .draw();
         let read_colour = RGBColor(31, 119, 180);
         let write_colour = RGBColor(230, 85, 13);
@@ -213,15 +258,7 @@ pub fn latency(run: &Run) -> String {
                     .legend(move |(x, y)| Circle::new((x + 6, y), 3, colour.filled()));
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw();
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 /// For each established leader, the time since the ensemble lost its previous one (a crash,
@@ -243,19 +280,14 @@ pub fn time_to_elect(run: &Run) -> String {
         .collect();
     let n = bars.len();
     let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1.0);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..max * 1.1)
-        else {
-            return empty(title, "cannot draw");
-        };
+    let layout = Layout {
+        size: SIZE,
+        y_label_area: 52,
+        x: -0.5f64..(n as f64 - 0.5),
+        y: 0f64..max * 1.1,
+        legend: None,
+    };
+    frame(title, layout, |chart, _| {
         let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
         let formatter = move |x: &f64| {
             let i = x.round();
@@ -273,7 +305,7 @@ pub fn time_to_elect(run: &Run) -> String {
             .x_desc("established epoch and leader")
             .y_desc("ms without a leader")
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(MESH)
             .draw();
         let half = if n > 60 { 0.5 } else { 0.35 };
         let colour = RGBColor(46, 158, 91);
@@ -283,9 +315,7 @@ pub fn time_to_elect(run: &Run) -> String {
                 colour.filled(),
             )
         }));
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! (invariants, verdict reasons, fault families) are long and a numeric axis cannot carry
 //! them.
 
-use super::charts::{empty, SIZE};
+use super::charts::{empty, frame, Layout, MESH, SIZE};
 use crate::sweep::{Share, Sweep};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -50,19 +50,14 @@ fn hbars(
         .flat_map(|s| s.values.iter().copied())
         .fold(0.0, f64::max)
         .max(1.0);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(200)
-            .build_cartesian_2d(0f64..max * 1.18, 0f64..n as f64)
-        else {
-            return empty(title, "cannot draw");
-        };
+    let layout = Layout {
+        size: (SIZE.0, height),
+        y_label_area: 200,
+        x: 0f64..max * 1.18,
+        y: 0f64..n as f64,
+        legend: (series.len() > 1).then_some(SeriesLabelPosition::LowerRight),
+    };
+    frame(title, layout, |chart, root| {
         let _ = chart
             .configure_mesh()
             .disable_y_mesh()
@@ -70,7 +65,7 @@ fn hbars(
             .y_label_formatter(&|_| String::new())
             .x_desc(x_desc)
             .x_label_formatter(&|x| value_label(*x))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(MESH)
             .draw();
         let band = 0.8 / per_row as f64;
         for (k, s) in series.iter().enumerate() {
@@ -108,17 +103,7 @@ fn hbars(
                     .pos(Pos::new(HPos::Right, VPos::Center)),
             ));
         }
-        if series.len() > 1 {
-            let _ = chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .draw();
-        }
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 /// Failing seeds per invariant (or per verdict reason when no invariant was violated).
@@ -219,19 +204,14 @@ pub fn time_to_elect(sweep: &Sweep) -> String {
         .max(1) as f64;
     let span = (bins as u64 * width) as f64;
     let w = width as f64;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(48)
-            .build_cartesian_2d(-w..span, 0f64..top * 1.15)
-        else {
-            return empty(title, "cannot draw");
-        };
+    let layout = Layout {
+        size: SIZE,
+        y_label_area: 48,
+        x: -w..span,
+        y: 0f64..top * 1.15,
+        legend: Some(SeriesLabelPosition::UpperRight),
+    };
+    frame(title, layout, |chart, _| {
         let _ = chart
             .configure_mesh()
             .disable_x_mesh()
@@ -245,7 +225,7 @@ pub fn time_to_elect(sweep: &Sweep) -> String {
                 }
             })
             .y_label_formatter(&whole)
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(MESH)
             .draw();
         if held > 0 {
             if let Ok(s) = chart.draw_series([Rectangle::new(
@@ -271,15 +251,7 @@ pub fn time_to_elect(sweep: &Sweep) -> String {
             s.label("elected after the faults")
                 .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GOOD.filled()));
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw();
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 /// Labels only whole numbers: counts have no halves.
@@ -313,25 +285,20 @@ pub fn progress(sweep: &Sweep) -> String {
             last_px = px;
         }
     }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0f64..end, 0f64..total * 1.05)
-        else {
-            return empty(title, "cannot draw");
-        };
+    let layout = Layout {
+        size: SIZE,
+        y_label_area: 52,
+        x: 0f64..end,
+        y: 0f64..total * 1.05,
+        legend: Some(SeriesLabelPosition::UpperLeft),
+    };
+    frame(title, layout, |chart, _| {
         let _ = chart
             .configure_mesh()
             .x_desc("wall time (s)")
             .y_desc("seeds")
             .y_label_formatter(&whole)
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(MESH)
             .draw();
         for (points, colour, name) in [(ran, GOOD, "seeds run"), (found, FAIL, "failing seeds")] {
             if let Ok(s) = chart.draw_series(LineSeries::new(points, colour.stroke_width(2))) {
@@ -340,15 +307,7 @@ pub fn progress(sweep: &Sweep) -> String {
                 });
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw();
-        let _ = root.present();
-    }
-    svg
+    })
 }
 
 #[cfg(test)]
