@@ -30,6 +30,8 @@ mod server;
 mod serving;
 mod sessions;
 #[cfg(test)]
+mod steps;
+#[cfg(test)]
 mod testkit;
 pub mod timers;
 pub mod tree;

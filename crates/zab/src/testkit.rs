@@ -30,6 +30,11 @@ pub(crate) struct Cluster {
     stalled: BTreeSet<ServerId>,
     /// Every disk write issued, in order.
     pub(crate) writes: Vec<(ServerId, DiskOp)>,
+    /// What each server has made durable: a write lands at once unless its disk is stalled.
+    disks: BTreeMap<ServerId, DiskImage>,
+    /// Every output, one line each, for the step scripts (`steps.rs`) to print.
+    pub(crate) log: Vec<String>,
+    cfg: Arc<Config>,
 }
 
 impl Cluster {
@@ -40,6 +45,17 @@ impl Cluster {
 
     /// The same, with periodic snapshots every `snap_count` txns or so.
     pub(crate) fn with_snap_count(n: u8, bugs: &[Bug], snap_count: u32) -> Cluster {
+        let mut c = Cluster::boot(n, bugs, snap_count);
+        c.run_for(2_000_000);
+        assert!(
+            c.servers.values().all(|s| s.phase() == ZabPhase::Broadcast),
+            "the ensemble serves after two seconds"
+        );
+        c
+    }
+
+    /// Boots `n` participants with empty disks at time 0; nothing has run yet.
+    pub(crate) fn boot(n: u8, bugs: &[Bug], snap_count: u32) -> Cluster {
         let cfg = Arc::new(config(n, bugs, snap_count));
         let mut c = Cluster {
             now: 0,
@@ -51,18 +67,14 @@ impl Cluster {
             isolated: BTreeSet::new(),
             stalled: BTreeSet::new(),
             writes: Vec::new(),
+            disks: BTreeMap::new(),
+            log: Vec::new(),
+            cfg: cfg.clone(),
         };
         for id in cfg.participants.clone() {
-            let mut out = Outputs::default();
-            let s = Server::boot(cfg.clone(), id, &DiskImage::default(), 0, &mut out);
-            c.servers.insert(id, s);
-            c.absorb(id, out);
+            c.disks.insert(id, DiskImage::default());
+            c.restart(id);
         }
-        c.run_for(2_000_000);
-        assert!(
-            c.servers.values().all(|s| s.phase() == ZabPhase::Broadcast),
-            "the ensemble serves after two seconds"
-        );
         c
     }
 
@@ -86,10 +98,36 @@ impl Cluster {
         &self.servers[&id]
     }
 
+    /// Boots `id` from what its disk holds, at the current time.
+    pub(crate) fn restart(&mut self, id: ServerId) {
+        let mut out = Outputs::default();
+        let s = Server::boot(self.cfg.clone(), id, &self.disks[&id], self.now, &mut out);
+        self.servers.insert(id, s);
+        self.absorb(id, out);
+    }
+
+    /// Kills `id`: what it had not made durable is gone, inputs on their way to it are lost,
+    /// and its peers see their connections to it break.
+    pub(crate) fn crash(&mut self, id: ServerId) {
+        self.servers.remove(&id);
+        self.queue.retain(|(to, _)| *to != id);
+        let peers: Vec<ServerId> = self.servers.keys().copied().collect();
+        for p in peers {
+            let peer = Endpoint::Server(id);
+            let input = Input::Disconnected {
+                peer,
+                channel: Channel::Quorum,
+            };
+            self.queue.push_back((p, input));
+        }
+    }
+
     fn absorb(&mut self, id: ServerId, out: Outputs) {
         for o in out.items {
+            self.log.push(crate::steps::line(id, &o));
             match o {
                 Output::Send { to, channel, msg } => match to {
+                    Endpoint::Server(t) if !self.servers.contains_key(&t) => {}
                     Endpoint::Server(t) => {
                         if !self.isolated.contains(&id) && !self.isolated.contains(&t) {
                             let from = Endpoint::Server(id);
@@ -100,6 +138,9 @@ impl Cluster {
                     Endpoint::Client(c) => self.inbox.entry(c).or_default().push((id, msg)),
                 },
                 Output::Disk { id: w, op } => {
+                    if !self.stalled.contains(&id) {
+                        self.disks.get_mut(&id).expect("a disk").apply(&op);
+                    }
                     self.writes.push((id, op));
                     if !self.stalled.contains(&id) {
                         self.queue.push_back((id, Input::DiskDone { id: w }));
@@ -124,10 +165,10 @@ impl Cluster {
     fn step(&mut self, id: ServerId, input: Input) {
         let mut out = Outputs::default();
         let now = self.now;
-        self.servers
-            .get_mut(&id)
-            .expect("server")
-            .step(now, input, &mut out);
+        let Some(server) = self.servers.get_mut(&id) else {
+            return; // crashed: what was on its way to it is lost
+        };
+        server.step(now, input, &mut out);
         self.absorb(id, out);
     }
 
