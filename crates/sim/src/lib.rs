@@ -27,7 +27,7 @@ pub mod world;
 
 pub use attribute::{attribute, Attribution};
 pub use outcome::{ClientRecord, ElectionRecord, Outcome, Results, SyncRecord, Verdict};
-pub use sim::{effective_bugs, effective_version, Ev, Options, Sim};
+pub use sim::{effective_bugs, effective_version, Ev, Observer, Options, Sim};
 
 /// Runs a scenario with one seed.
 pub fn run(sc: &scenario::Scenario, opts: Options) -> Outcome {

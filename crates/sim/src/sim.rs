@@ -103,7 +103,13 @@ pub struct Options {
     pub trace: Option<Box<dyn std::io::Write>>,
     /// Run the invariant checkers (benchmarks switch them off to measure the bare cost).
     pub checkers: bool,
+    /// Sees every happening with its simulated time, as the checkers do: how a test asserts
+    /// on what happened with types rather than by reading the trace's JSON.
+    pub observer: Option<Observer>,
 }
+
+/// A caller's view of every happening of a run (see [`Options::observer`]).
+pub type Observer = Box<dyn FnMut(u64, &Happening<'_>)>;
 
 impl Options {
     pub fn new(seed: u64) -> Options {
@@ -114,6 +120,7 @@ impl Options {
             fixes: BugSet::default(),
             trace: None,
             checkers: true,
+            observer: None,
         }
     }
 }
@@ -135,6 +142,7 @@ pub struct Sim {
     checkers: Checkers,
     violations: Vec<Violation>,
     trace: Option<TraceWriter>,
+    observer: Option<Observer>,
     hash: TraceHash,
     events: u64,
     pub(crate) records: Records,
@@ -223,6 +231,7 @@ impl Sim {
             }),
             violations: Vec::new(),
             trace: opts.trace.map(TraceWriter::new),
+            observer: opts.observer,
             hash: TraceHash::default(),
             events: 0,
             records: Records::new(sc.expect.never_delivered.clone()),
@@ -332,9 +341,13 @@ impl Sim {
             world,
             violations,
             trace,
+            observer,
             hash,
             ..
         } = self;
+        if let Some(o) = observer {
+            o(world.now, &h);
+        }
         trace::hash(hash, world.now, &h);
         if let Some(t) = trace.as_mut() {
             let parts = match h {
