@@ -1,16 +1,25 @@
-//! What the release profiles change, read from traces: each test names the ZooKeeper
-//! behaviour it holds the model to, and would fail on the model before it followed it.
+//! What the release profiles change, watched happening by happening: each test names the
+//! ZooKeeper behaviour it holds the model to, and would fail on the model before it followed
+//! it.
 
 mod common;
 
+use check::Happening;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use zab::ZkVersion;
+use zab::{Endpoint, Event, Message, ServerId, ServerState, ZkVersion};
 
-fn traced(sc: &scenario::Scenario, seed: u64, zk: ZkVersion) -> Vec<serde_json::Value> {
+/// Runs `sc` under `zk` with `seed`, handing each happening to `f` with `state`.
+fn watch<S: 'static>(
+    sc: &scenario::Scenario,
+    seed: u64,
+    zk: ZkVersion,
+    state: S,
+    f: impl FnMut(&mut S, u64, &Happening<'_>) + 'static,
+) -> S {
     let mut opts = sim::Options::new(seed);
     opts.zk = Some(zk);
-    common::traced(sc, opts).1
+    common::watch(sc, opts, state, f).1
 }
 
 fn library(dir: &str) -> Vec<PathBuf> {
@@ -26,10 +35,60 @@ fn library(dir: &str) -> Vec<PathBuf> {
     files
 }
 
-fn event<'a>(l: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
-    (l["kind"] == "event")
-        .then(|| l["event"].get(kind))
-        .flatten()
+/// Per server: appends issued and made durable since its last crash, and when it last gave
+/// up a role; how many servers had to wait; and every server that looked too early.
+#[derive(Default)]
+struct LogWait {
+    issued: BTreeMap<ServerId, u64>,
+    durable: BTreeMap<ServerId, u64>,
+    left: BTreeMap<ServerId, u64>,
+    waited: u32,
+    early: Vec<String>,
+}
+
+impl LogWait {
+    fn on(&mut self, t: u64, h: &Happening<'_>) {
+        match h {
+            Happening::DiskIssued { id, op } if op.appended().is_some() => {
+                *self.issued.entry(*id).or_default() += 1
+            }
+            Happening::DiskDurable { id, op } if op.appended().is_some() => {
+                *self.durable.entry(*id).or_default() += 1
+            }
+            Happening::Crash { id } => {
+                self.issued.remove(id);
+                self.durable.remove(id);
+                self.left.remove(id);
+            }
+            Happening::Server {
+                id,
+                event: Event::LeaderShutdown { .. } | Event::LearnerShutdown { .. },
+            } => {
+                self.left.insert(*id, t);
+            }
+            Happening::Server {
+                id,
+                event:
+                    Event::State {
+                        state: ServerState::Looking,
+                        ..
+                    },
+            } => {
+                let Some(since) = self.left.remove(id) else {
+                    return; // a boot, not a role left
+                };
+                let (i, d) = (self.issued.get(id), self.durable.get(id));
+                if i.copied().unwrap_or(0) != d.copied().unwrap_or(0) {
+                    self.early
+                        .push(format!("{id} looks at {t} us with appends in flight"));
+                }
+                if t > since {
+                    self.waited += 1;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// SyncRequestProcessor.shutdown joins the log thread and fsyncs before the role's
@@ -58,51 +117,14 @@ fn a_server_looks_for_a_leader_only_once_its_appends_are_durable() {
     let mut waited = 0;
     for zk in [ZkVersion::Fixed, ZkVersion::V3_9_4] {
         for (sc, seed) in &runs {
-            // Per server: appends issued and made durable since its last crash, and when it
-            // last gave up a role.
-            let mut issued: BTreeMap<String, u64> = BTreeMap::new();
-            let mut durable: BTreeMap<String, u64> = BTreeMap::new();
-            let mut left: BTreeMap<String, u64> = BTreeMap::new();
-            for l in traced(sc, *seed, zk) {
-                let server = l["server"].as_str().unwrap_or_default().to_string();
-                let t = l["t_us"].as_u64().unwrap_or(0);
-                let append = l["op"].get("Append").is_some();
-                match l["kind"].as_str() {
-                    Some("disk_issued") if append => {
-                        *issued.entry(server.clone()).or_default() += 1
-                    }
-                    Some("disk_durable") if append => {
-                        *durable.entry(server.clone()).or_default() += 1
-                    }
-                    Some("crash") => {
-                        issued.remove(&server);
-                        durable.remove(&server);
-                        left.remove(&server);
-                    }
-                    _ => {}
-                }
-                if event(&l, "LeaderShutdown").is_some() || event(&l, "LearnerShutdown").is_some() {
-                    left.insert(server.clone(), t);
-                }
-                if let Some(state) = event(&l, "State") {
-                    if state["state"] != "Looking" {
-                        continue;
-                    }
-                    let Some(since) = left.remove(&server) else {
-                        continue; // a boot, not a role left
-                    };
-                    let (i, d) = (issued.get(&server), durable.get(&server));
-                    assert_eq!(
-                        i.copied().unwrap_or(0),
-                        d.copied().unwrap_or(0),
-                        "{} seed {seed} under {zk}: {server} looks at {t} us with appends in flight",
-                        sc.name
-                    );
-                    if t > since {
-                        waited += 1;
-                    }
-                }
-            }
+            let w = watch(sc, *seed, zk, LogWait::default(), |w, t, h| w.on(t, h));
+            assert!(
+                w.early.is_empty(),
+                "{} seed {seed} under {zk}: {}",
+                sc.name,
+                w.early.join("; ")
+            );
+            waited += w.waited;
         }
     }
     assert!(
@@ -132,19 +154,26 @@ restart_after_ms = 2000
 "#;
     let sc = scenario::parse(text, Path::new("leader-gone.toml")).expect("scenario");
     for zk in ZkVersion::ALL {
-        let trace = traced(&sc, sc.seed, *zk);
         // FOLLOWERINFO sent per follower before its first LearnerShutdown.
-        let mut tries: BTreeMap<String, usize> = BTreeMap::new();
-        let mut gave_up: Vec<String> = Vec::new();
-        for l in &trace {
-            let from = l["from"].as_str().unwrap_or_default().to_string();
-            if l["kind"] == "send" && l["msg"] == "FOLLOWERINFO" && !gave_up.contains(&from) {
-                *tries.entry(from).or_default() += 1;
-            }
-            if event(l, "LearnerShutdown").is_some() {
-                gave_up.push(l["server"].as_str().unwrap_or_default().to_string());
-            }
-        }
+        type Tries = (BTreeMap<Endpoint, usize>, Vec<Endpoint>);
+        let (tries, gave_up) = watch(
+            &sc,
+            sc.seed,
+            *zk,
+            Tries::default(),
+            |(tries, gave_up), _, h| match h {
+                Happening::Send {
+                    from,
+                    msg: Message::FollowerInfo { .. },
+                    ..
+                } if !gave_up.contains(from) => *tries.entry(*from).or_default() += 1,
+                Happening::Server {
+                    id,
+                    event: Event::LearnerShutdown { .. },
+                } => gave_up.push(Endpoint::Server(*id)),
+                _ => {}
+            },
+        );
         assert_eq!(gave_up.len(), 2, "under {zk}: {gave_up:?}");
         for s in &gave_up {
             assert_eq!(tries.get(s), Some(&5), "under {zk}: {s} tried {tries:?}");
@@ -162,31 +191,50 @@ fn an_observer_logs_nothing_before_it_acknowledges_newleader() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/observer-catch-up.toml"),
     )
     .expect("scenario loads");
+    /// Between a DIFF to the observer and its NEWLEADER ack: whether it is syncing, the txns
+    /// it was sent, whether a sync with txns was seen, and any append it logged meanwhile.
+    #[derive(Default)]
+    struct Sync {
+        syncing: bool,
+        txns: u32,
+        checked: bool,
+        logged: Vec<String>,
+    }
+    let s4 = Endpoint::Server(ServerId(4));
     for zk in ZkVersion::ALL {
         let mut checked = false;
         for seed in sc.seed..sc.seed + 20 {
-            let trace = traced(&sc, seed, *zk);
-            let mut syncing = false;
-            let mut synced_txns = 0;
-            for l in &trace {
-                let to_s4 = l["to"] == "s4";
-                if l["kind"] == "deliver" && to_s4 && l["msg"] == "DIFF" {
-                    syncing = true;
+            let s = watch(&sc, seed, *zk, Sync::default(), move |s, t, h| match h {
+                Happening::Deliver {
+                    to,
+                    msg: Message::Diff { .. },
+                    ..
+                } if *to == s4 => s.syncing = true,
+                Happening::Deliver {
+                    to,
+                    msg: Message::Proposal { .. },
+                    ..
+                } if *to == s4 && s.syncing => s.txns += 1,
+                Happening::DiskIssued {
+                    id: ServerId(4),
+                    op,
+                } if s.syncing && op.appended().is_some() => s.logged.push(format!("{t} us")),
+                Happening::Send {
+                    from,
+                    msg: Message::Ack { .. },
+                    ..
+                } if *from == s4 && s.syncing => {
+                    s.syncing = false;
+                    s.checked |= s.txns > 0;
                 }
-                if syncing && l["kind"] == "deliver" && to_s4 && l["msg"] == "PROPOSAL" {
-                    synced_txns += 1;
-                }
-                if syncing && l["kind"] == "disk_issued" && l["server"] == "s4" {
-                    assert!(
-                        l["op"].get("Append").is_none(),
-                        "seed {seed} under {zk}: the observer logs before its NEWLEADER ack: {l}"
-                    );
-                }
-                if syncing && l["kind"] == "send" && l["from"] == "s4" && l["msg"] == "ACK" {
-                    syncing = false;
-                    checked |= synced_txns > 0;
-                }
-            }
+                _ => {}
+            });
+            assert!(
+                s.logged.is_empty(),
+                "seed {seed} under {zk}: the observer logs before its NEWLEADER ack at {:?}",
+                s.logged
+            );
+            checked |= s.checked;
         }
         assert!(
             checked,

@@ -6,24 +6,27 @@
 mod common;
 
 use check::Happening;
-use std::cell::RefCell;
-use std::rc::Rc;
 use zab::{Endpoint, Event, Message, ServerId, TxnId, Zxid};
 
-/// Runs a library scenario with its own seed, handing each happening to `watch`; the run
-/// must pass.
-fn run(dir: &str, name: &str, watch: impl FnMut(&Happening<'_>) + 'static) -> sim::Outcome {
+/// Runs a library scenario with its own seed, handing each happening to `f` with `state`;
+/// the run must pass.
+fn run<S: 'static>(
+    dir: &str,
+    name: &str,
+    state: S,
+    f: impl FnMut(&mut S, &Happening<'_>) + 'static,
+) -> (sim::Outcome, S) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scenarios")
         .join(dir)
         .join(name);
     let sc = scenario::load(&path).expect("scenario loads");
-    let mut opts = sim::Options::new(sc.seed);
-    let mut watch = watch;
-    opts.observer = Some(Box::new(move |_, h| watch(h)));
-    let o = sim::run(&sc, opts);
+    let mut f = f;
+    let (o, state) = common::watch(&sc, sim::Options::new(sc.seed), state, move |s, _, h| {
+        f(s, h)
+    });
     assert!(o.verdict.passed, "{name}: {:?}", o.verdict.reasons);
-    o
+    (o, state)
 }
 
 /// Every running server ends with the same delivered history; returns it.
@@ -41,19 +44,16 @@ fn agreed_history(o: &sim::Outcome) -> &Vec<TxnId> {
 
 #[test]
 fn observer_catches_up_through_inform() {
-    let informs = Rc::new(RefCell::new(0));
-    let seen = informs.clone();
-    let o = run("", "observer-catch-up.toml", move |h| {
+    let (o, informs) = run("", "observer-catch-up.toml", 0, |n, h| {
         if let Happening::Deliver {
             to: Endpoint::Server(ServerId(4)),
             msg: Message::Inform { .. },
             ..
         } = h
         {
-            *seen.borrow_mut() += 1;
+            *n += 1;
         }
     });
-    let informs = *informs.borrow();
     assert!(
         informs > 10,
         "the observer follows commits through INFORM ({informs})"
@@ -64,21 +64,16 @@ fn observer_catches_up_through_inform() {
 
 #[test]
 fn zxid_rollover_forces_a_new_epoch() {
-    let rolled = Rc::new(RefCell::new(false));
-    let seen = rolled.clone();
-    let o = run("", "zxid-rollover.toml", move |h| {
+    let (o, rolled) = run("", "zxid-rollover.toml", false, |rolled, h| {
         if let Happening::Server {
             event: Event::LeaderShutdown { reason },
             ..
         } = h
         {
-            *seen.borrow_mut() |= reason.contains("rolled over");
+            *rolled |= reason.contains("rolled over");
         }
     });
-    assert!(
-        *rolled.borrow(),
-        "the leader steps down at the rollover guard"
-    );
+    assert!(rolled, "the leader steps down at the rollover guard");
     assert!(o.epoch >= 2);
     let history = agreed_history(&o);
     let epochs: std::collections::BTreeSet<u64> = history.iter().map(|t| t.zxid.epoch()).collect();
@@ -135,7 +130,7 @@ impl Numbering {
 /// skip txns or look at some twice.
 #[test]
 fn delivered_starts_where_the_server_last_left_off() {
-    let n = Rc::new(RefCell::new(Numbering::default()));
+    let mut n = Numbering::default();
     // commit-before-quorum's new leader resyncs an old one that delivered a txn nobody else
     // had, so a reset lowers a count below what was delivered.
     for (dir, name) in [
@@ -144,11 +139,9 @@ fn delivered_starts_where_the_server_last_left_off() {
         ("", "trunc-below-snapshot-zxid.toml"),
         ("bugs", "commit-before-quorum.toml"),
     ] {
-        n.borrow_mut().counts.clear();
-        let seen = n.clone();
-        run(dir, name, move |h| seen.borrow_mut().on(name, h));
+        n.counts.clear();
+        n = run(dir, name, n, move |n, h| n.on(name, h)).1;
     }
-    let n = n.borrow();
     assert!(n.wrong.is_empty(), "{}", n.wrong.join("\n"));
     // The runs exercise both ways a count drops.
     assert!(n.lowering_resets > 0, "no TreeReset lowered a count");
