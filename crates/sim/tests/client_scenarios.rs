@@ -1,118 +1,126 @@
 //! The client and recipe scenario library: each scenario passes (or shows exactly the
-//! violation it expects), and the specific thing it exists to show happens, read from the
-//! trace's client and server events.
+//! violation it expects), and the specific thing it exists to show happens, followed through
+//! the run's client and server happenings.
 
 mod common;
 
-use serde_json::Value;
+use check::Happening;
 use std::collections::{BTreeMap, BTreeSet};
+use zab::client_api::{ClientEvent, EventType, RecipeEvent, SessionId};
+use zab::{ClientId, Event, TxnOp};
+
+/// What a run's clients reported, in order, and what its leaders proposed.
+#[derive(Default)]
+struct Log {
+    clients: Vec<(u64, ClientId, ClientEvent)>,
+    proposed: Vec<(TxnOp, bool)>,
+}
 
 struct Run {
     outcome: sim::Outcome,
-    trace: Vec<Value>,
+    log: Log,
 }
 
 fn run(name: &str) -> Run {
-    let (outcome, trace) = common::run_passing("clients", name);
-    Run { outcome, trace }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/clients")
+        .join(name);
+    let sc = scenario::load(&path).expect("scenario loads");
+    let (outcome, log) = common::watch(
+        &sc,
+        sim::Options::new(sc.seed),
+        Log::default(),
+        |log, t, h| match h {
+            Happening::Client { id, event } => log.clients.push((t, *id, (*event).clone())),
+            Happening::Server {
+                event: Event::Proposed { op, request, .. },
+                ..
+            } => log.proposed.push((op.clone(), request.is_some())),
+            _ => {}
+        },
+    );
+    assert!(
+        outcome.verdict.passed,
+        "{name}: {:?} {:?}",
+        outcome.verdict.reasons, outcome.violations
+    );
+    Run { outcome, log }
 }
 
 impl Run {
-    /// Client events of one kind, as (time µs, client, fields).
-    fn client(&self, kind: &str) -> Vec<(u64, String, &Value)> {
-        self.trace
+    /// The client events `pick` keeps, as (time µs, client, what it kept).
+    fn client<T>(&self, pick: impl Fn(&ClientEvent) -> Option<T>) -> Vec<(u64, ClientId, T)> {
+        self.log
+            .clients
             .iter()
-            .filter(|l| l["kind"] == "client")
-            .filter_map(|l| {
-                let e = &l["event"];
-                let fields = e.get(kind).or_else(|| (e == kind).then_some(e))?;
-                Some((
-                    l["t_us"].as_u64()?,
-                    l["client"].as_str()?.to_string(),
-                    fields,
-                ))
-            })
+            .filter_map(|(t, c, e)| Some((*t, *c, pick(e)?)))
             .collect()
     }
 
-    /// Recipe events of one kind, as (time µs, client, fields).
-    fn recipe(&self, kind: &str) -> Vec<(u64, String, &Value)> {
-        self.client("Recipe")
-            .into_iter()
-            .filter_map(|(t, c, r)| {
-                let fields = r.get(kind).or_else(|| (r == kind).then_some(r))?;
-                Some((t, c, fields))
-            })
-            .collect()
-    }
-
-    /// Ops the leaders proposed, as (op name, fields, request).
-    fn proposed(&self) -> Vec<(String, &Value, &Value)> {
-        self.trace
-            .iter()
-            .filter(|l| l["kind"] == "event")
-            .filter_map(|l| {
-                let p = l["event"].get("Proposed")?;
-                let (name, fields) = p["op"].as_object()?.iter().next()?;
-                Some((name.clone(), fields, &p["request"]))
-            })
-            .collect()
+    /// The recipe events `pick` keeps.
+    fn recipe<T>(&self, pick: impl Fn(&RecipeEvent) -> Option<T>) -> Vec<(u64, ClientId, T)> {
+        self.client(|e| match e {
+            ClientEvent::Recipe(r) => pick(r),
+            _ => None,
+        })
     }
 
     /// Every successful answer.
     fn answered_ok(&self) -> usize {
-        self.client("Answered")
-            .iter()
-            .filter(|(_, _, a)| a["result"].get("Ok").is_some())
-            .count()
+        self.client(|e| matches!(e, ClientEvent::Answered { result: Ok(_), .. }).then_some(()))
+            .len()
     }
 }
 
 #[test]
 fn a_client_fails_over_with_its_session_when_its_server_crashes() {
     let r = run("client-failover.toml");
-    let connected = r.client("Connected");
-    let sessions: BTreeSet<u64> = connected
-        .iter()
-        .map(|(_, _, c)| c["session"].as_u64().expect("session"))
-        .collect();
-    let servers: BTreeSet<u64> = connected
-        .iter()
-        .map(|(_, _, c)| c["server"].as_u64().expect("server"))
-        .collect();
+    let connected = r.client(|e| match e {
+        ClientEvent::Connected {
+            session, server, ..
+        } => Some((*session, *server)),
+        _ => None,
+    });
+    let sessions: BTreeSet<SessionId> = connected.iter().map(|(_, _, c)| c.0).collect();
+    let servers: BTreeSet<zab::ServerId> = connected.iter().map(|(_, _, c)| c.1).collect();
     assert_eq!(sessions.len(), 1, "one session throughout: {sessions:?}");
     assert!(
         servers.len() >= 2,
         "the session moved between servers: {servers:?}"
     );
-    assert!(
-        r.client("Disconnected").len() >= 2,
-        "the client noticed its server go"
-    );
-    assert!(r.client("Expired").is_empty(), "the session never expired");
+    let disconnected = r.client(|e| matches!(e, ClientEvent::Disconnected { .. }).then_some(()));
+    assert!(disconnected.len() >= 2, "the client noticed its server go");
+    let expired = r.client(|e| matches!(e, ClientEvent::Expired { .. }).then_some(()));
+    assert!(expired.is_empty(), "the session never expired");
     assert!(r.answered_ok() > 100, "work went on: {}", r.answered_ok());
 }
 
 #[test]
 fn a_crashed_clients_session_expires_and_its_ephemeral_goes() {
     let r = run("session-expiry-ephemerals.toml");
-    let (crashed_at, _, _) = *r.client("Crashed").first().expect("c1 crashes");
+    let (crashed_at, _, _) = *r
+        .client(|e| (*e == ClientEvent::Crashed).then_some(()))
+        .first()
+        .expect("c1 crashes");
+    let c1 = ClientId(1);
     let session = r
-        .client("Connected")
-        .iter()
+        .client(|e| match e {
+            ClientEvent::Connected { session, .. } => Some(*session),
+            _ => None,
+        })
+        .into_iter()
         .rev()
-        .find(|(t, c, _)| c == "c1" && *t < crashed_at)
-        .map(|(_, _, e)| e["session"].clone())
+        .find(|(t, c, _)| *c == c1 && *t < crashed_at)
+        .map(|(_, _, s)| s)
         .expect("c1 had a session");
-    let expired = r
-        .proposed()
-        .into_iter()
-        .any(|(op, f, req)| op == "CloseSession" && f["session"] == session && req.is_null());
+    let expired = r.log.proposed.iter().any(|(op, by_request)| {
+        matches!(op, TxnOp::CloseSession { session: s } if *s == session) && !by_request
+    });
     assert!(expired, "the leader expires c1's session with closeSession");
-    let later_leaders: BTreeSet<String> = r
-        .recipe("Leading")
+    let later_leaders: BTreeSet<ClientId> = r
+        .recipe(|e| matches!(e, RecipeEvent::Leading { .. }).then_some(()))
         .into_iter()
-        .filter(|(t, c, _)| *t > crashed_at && c != "c1")
+        .filter(|(t, c, _)| *t > crashed_at && *c != c1)
         .map(|(_, c, _)| c)
         .collect();
     assert!(!later_leaders.is_empty(), "another client leads afterwards");
@@ -121,29 +129,40 @@ fn a_crashed_clients_session_expires_and_its_ephemeral_goes() {
 #[test]
 fn the_election_recipe_hands_over_after_its_leader_crashes() {
     let r = run("election-recipe-leader-crash.toml");
-    let leading = r.recipe("Leading");
-    let leaders: BTreeSet<&String> = leading.iter().map(|(_, c, _)| c).collect();
+    let leaders: BTreeSet<ClientId> = r
+        .recipe(|e| matches!(e, RecipeEvent::Leading { .. }).then_some(()))
+        .into_iter()
+        .map(|(_, c, _)| c)
+        .collect();
     assert!(leaders.len() >= 3, "several clients led: {leaders:?}");
     // A crash hit a client that believed it led at the time.
-    let mut believes: BTreeMap<String, bool> = BTreeMap::new();
+    let mut believes: BTreeMap<ClientId, bool> = BTreeMap::new();
     let mut crashed_leader = false;
-    for l in r.trace.iter().filter(|l| l["kind"] == "client") {
-        let c = l["client"].as_str().expect("client").to_string();
-        let e = &l["event"];
-        if e["Recipe"].get("Leading").is_some() {
-            believes.insert(c, true);
-        } else if e["Recipe"] == "NotLeading" {
-            believes.insert(c, false);
-        } else if e == "Crashed" {
-            crashed_leader |= believes.insert(c, false).unwrap_or(false);
+    for (_, c, e) in &r.log.clients {
+        match e {
+            ClientEvent::Recipe(RecipeEvent::Leading { .. }) => {
+                believes.insert(*c, true);
+            }
+            ClientEvent::Recipe(RecipeEvent::NotLeading) => {
+                believes.insert(*c, false);
+            }
+            ClientEvent::Crashed => {
+                crashed_leader |= believes.insert(*c, false).unwrap_or(false);
+            }
+            _ => {}
         }
     }
     assert!(crashed_leader, "the recipe leader itself crashed");
-    let tokens: Vec<u64> = r
-        .client("ResourceUsed")
-        .iter()
-        .filter(|(_, _, u)| u["accepted"] == true)
-        .map(|(_, _, u)| u["token"].as_u64().expect("token"))
+    let tokens: Vec<zab::Zxid> = r
+        .client(|e| match e {
+            ClientEvent::ResourceUsed {
+                token,
+                accepted: true,
+            } => Some(*token),
+            _ => None,
+        })
+        .into_iter()
+        .map(|(_, _, t)| t)
         .collect();
     assert!(tokens.len() > 10 && tokens.windows(2).all(|w| w[0] <= w[1]));
 }
@@ -157,43 +176,50 @@ fn a_cut_off_recipe_leader_steps_down_and_learns_its_session_expired() {
         .iter()
         .any(|(_, f)| f.starts_with("isolate"));
     assert!(isolated, "the recipe leader is isolated");
+    let expired = r.client(|e| matches!(e, ClientEvent::Expired { .. }).then_some(()));
     assert!(
-        !r.client("Expired").is_empty(),
+        !expired.is_empty(),
         "the isolated client is told its session expired when it comes back"
     );
-    let expired_client = &r.client("Expired")[0].1;
+    let expired_client = expired[0].1;
     let stepped_down = r
-        .recipe("NotLeading")
+        .recipe(|e| (*e == RecipeEvent::NotLeading).then_some(()))
         .iter()
-        .any(|(_, c, _)| c == expired_client);
+        .any(|(_, c, _)| *c == expired_client);
     assert!(
         stepped_down,
         "{expired_client} stopped leading in safe mode"
     );
-    let leaders: BTreeSet<String> = r.recipe("Leading").into_iter().map(|(_, c, _)| c).collect();
+    let leaders: BTreeSet<ClientId> = r
+        .recipe(|e| matches!(e, RecipeEvent::Leading { .. }).then_some(()))
+        .into_iter()
+        .map(|(_, c, _)| c)
+        .collect();
     assert!(leaders.len() >= 2, "another client took over: {leaders:?}");
 }
 
 #[test]
 fn contended_locks_change_hands() {
     let r = run("lock-contention.toml");
-    let holders: BTreeSet<String> = r
-        .recipe("LockAcquired")
-        .into_iter()
-        .map(|(_, c, _)| c)
-        .collect();
+    let acquired = r.recipe(|e| matches!(e, RecipeEvent::LockAcquired { .. }).then_some(()));
+    let holders: BTreeSet<ClientId> = acquired.iter().map(|(_, c, _)| *c).collect();
     assert!(holders.len() >= 4, "the lock went round: {holders:?}");
-    assert!(r.recipe("LockAcquired").len() >= 20);
+    assert!(acquired.len() >= 20);
 }
 
 #[test]
 fn queue_items_are_produced_and_consumed() {
     let r = run("queue-under-failover.toml");
-    let produced = r.recipe("Produced").len();
+    let produced = r
+        .recipe(|e| matches!(e, RecipeEvent::Produced { .. }).then_some(()))
+        .len();
     let consumed: Vec<String> = r
-        .recipe("Consumed")
-        .iter()
-        .map(|(_, _, i)| i["item"].as_str().expect("item").to_string())
+        .recipe(|e| match e {
+            RecipeEvent::Consumed { item } => Some(item.clone()),
+            _ => None,
+        })
+        .into_iter()
+        .map(|(_, _, i)| i)
         .collect();
     let unique: BTreeSet<&String> = consumed.iter().collect();
     assert!(
@@ -208,9 +234,12 @@ fn queue_items_are_produced_and_consumed() {
 fn sequence_ids_are_unique_across_failovers() {
     let r = run("ids-unique-under-failover.toml");
     let ids: Vec<u64> = r
-        .recipe("IdAssigned")
-        .iter()
-        .map(|(_, _, i)| i["id"].as_u64().expect("id"))
+        .recipe(|e| match e {
+            RecipeEvent::IdAssigned { id } => Some(*id),
+            _ => None,
+        })
+        .into_iter()
+        .map(|(_, _, id)| id)
         .collect();
     let unique: BTreeSet<u64> = ids.iter().copied().collect();
     assert!(ids.len() >= 100, "{} ids", ids.len());
@@ -222,16 +251,21 @@ fn sequence_ids_are_unique_across_failovers() {
 fn config_subscribers_follow_every_change_through_watches() {
     let r = run("config-watch-ordering.toml");
     let fired = r
-        .client("Watch")
-        .iter()
-        .filter(|(_, _, w)| w["event"]["kind"] == "NodeDataChanged")
-        .count();
+        .client(|e| match e {
+            ClientEvent::Watch { event, .. } => {
+                (event.kind == EventType::NodeDataChanged).then_some(())
+            }
+            _ => None,
+        })
+        .len();
     assert!(fired >= 20, "data watches fired {fired} times");
-    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for (_, c, v) in r.recipe("ConfigSeen") {
-        seen.entry(c)
-            .or_default()
-            .push(v["version"].as_u64().expect("version"));
+    let mut seen: BTreeMap<ClientId, Vec<u64>> = BTreeMap::new();
+    let versions = r.recipe(|e| match e {
+        RecipeEvent::ConfigSeen { version } => Some(*version),
+        _ => None,
+    });
+    for (_, c, v) in versions {
+        seen.entry(c).or_default().push(v);
     }
     assert!(seen.len() >= 3, "every subscriber saw versions: {seen:?}");
     for (c, vs) in &seen {
@@ -245,19 +279,25 @@ fn a_paused_leader_acts_after_its_successor_unless_the_resource_fences() {
     let r = run("recipe-gc-pause.toml");
     assert_eq!(r.outcome.violations.len(), 1);
     assert_eq!(r.outcome.violations[0].invariant, "recipe-safety");
-    assert!(r
-        .client("ResourceUsed")
-        .iter()
-        .all(|(_, _, u)| u["accepted"] == true));
+    let used = |r: &Run| {
+        r.client(|e| match e {
+            ClientEvent::ResourceUsed { accepted, .. } => Some(*accepted),
+            _ => None,
+        })
+    };
+    assert!(used(&r).iter().all(|(_, _, accepted)| *accepted));
 
     let r = run("recipe-gc-pause-fenced.toml");
-    let refused: Vec<String> = r
-        .client("ResourceUsed")
+    let refused: Vec<ClientId> = used(&r)
         .into_iter()
-        .filter(|(_, _, u)| u["accepted"] == false)
+        .filter(|(_, _, accepted)| !accepted)
         .map(|(_, c, _)| c)
         .collect();
-    let paused: BTreeSet<String> = r.client("Paused").into_iter().map(|(_, c, _)| c).collect();
+    let paused: BTreeSet<ClientId> = r
+        .client(|e| (*e == ClientEvent::Paused).then_some(()))
+        .into_iter()
+        .map(|(_, c, _)| c)
+        .collect();
     assert!(!refused.is_empty(), "the deposed leader's use is refused");
     assert!(refused.iter().all(|c| paused.contains(c)));
 }
