@@ -185,7 +185,7 @@ fn facts_that_do_not_hold_fail_the_run() {
         );
     }
 
-    let (o, _) = common::run_passing("", "leader-crash-before-commit.toml");
+    let o = common::run_passing("", "leader-crash-before-commit.toml");
     assert!(o.verdict.reasons.is_empty());
 }
 
@@ -195,7 +195,7 @@ fn facts_that_do_not_hold_fail_the_run() {
 fn same_history_fails_when_servers_end_apart() {
     let path = root().join("bugs/zk-1154.toml");
     let text = std::fs::read_to_string(&path).expect("readable");
-    let (o, _) = common::run_passing("bugs", "zk-1154.toml");
+    let o = common::run_passing("bugs", "zk-1154.toml");
     let apart = o
         .delivered
         .values()
