@@ -7,9 +7,9 @@
 
 use super::collect::session_id;
 use super::escape::esc;
+use super::marks::{clustered, f, fitting, GROUP_COLOURS};
 use super::model::{ClientLane, Role, RoleSpan, Run, SessionMark};
 use super::scale::{ms, TimeScale};
-use super::timeline::{clustered, f, fitting, GROUP_COLOURS};
 use std::fmt::Write;
 
 /// Client lanes drawn at most; the clients table lists them all.

@@ -15,6 +15,7 @@ mod collect;
 mod escape;
 mod explain;
 pub mod line;
+mod marks;
 pub mod model;
 mod page;
 mod pairing;

@@ -8,6 +8,7 @@
 
 use super::client_lanes;
 use super::escape::esc;
+use super::marks::{clustered, f, fitting, GROUP_COLOURS};
 use super::model::{Lane, Phase, Run, Segment, Status};
 use super::scale::{ms, time_label, TimeScale};
 use std::fmt::Write;
@@ -20,11 +21,6 @@ const TOP_LEADERS: f64 = 48.0;
 const LANES_TOP: f64 = 78.0;
 const LANE_H: f64 = 34.0;
 const LANE_GAP: f64 = 8.0;
-/// A rough width of one character of the 10 px labels, to decide what fits.
-const CHAR_W: f64 = 6.0;
-
-/// Colours of the groups of a partition: servers with the same colour could reach each other.
-pub const GROUP_COLOURS: [&str; 5] = ["#d7301f", "#0570b0", "#238b45", "#88419d", "#cc4c02"];
 
 /// Which timeline to draw.
 pub struct View<'a> {
@@ -36,19 +32,8 @@ pub struct View<'a> {
     pub highlight: Option<u64>,
 }
 
-pub(super) fn f(x: f64) -> String {
-    format!("{x:.1}")
-}
-
 fn lane_y(i: usize) -> f64 {
     LANES_TOP + i as f64 * (LANE_H + LANE_GAP)
-}
-
-/// The label that fits a span `width` pixels wide, longest first.
-pub(super) fn fitting(width: f64, options: &[String]) -> Option<&String> {
-    options
-        .iter()
-        .find(|o| (o.chars().count() as f64) * CHAR_W + 6.0 <= width)
 }
 
 pub fn render(run: &Run, view: &View<'_>) -> String {
@@ -507,37 +492,6 @@ fn lane_svg(s: &mut String, id: u32, lane: &Lane, y: f64, scale: &TimeScale, svg
         );
     }
     s.push_str("</g>");
-}
-
-/// Marks closer than `min_px` become one, at the first one's place, whose tooltip lists
-/// the first `listed`: a long run keeps a bounded number of marks per lane.
-pub(super) fn clustered(
-    marks: &[(u64, String)],
-    scale: &TimeScale,
-    min_px: f64,
-    listed: usize,
-) -> Vec<(f64, String)> {
-    let mut out: Vec<(f64, String)> = Vec::new();
-    let mut count = 0usize;
-    for (t, text) in marks.iter().filter(|(t, _)| scale.contains(*t)) {
-        let x = scale.x(*t);
-        match out.last_mut() {
-            Some((x0, title)) if x - *x0 < min_px => {
-                count += 1;
-                if count < listed {
-                    title.push('\n');
-                    title.push_str(text);
-                } else if count == listed {
-                    title.push_str("\n...");
-                }
-            }
-            _ => {
-                out.push((x, text.clone()));
-                count = 0;
-            }
-        }
-    }
-    out
 }
 
 /// A white tick in the middle of the leader's lane for each commit, at most one per 2 px.
