@@ -681,15 +681,11 @@ impl Server {
     pub(crate) fn leave_role(&mut self, running: bool, flush: bool, out: &mut Outputs) {
         self.role_gen += 1;
         self.close_clients(out);
-        for t in [
-            Timer::LeaderInit,
-            Timer::LeaderTick,
-            Timer::SessionTick,
-            Timer::LearnerTimeout,
-            Timer::LearnerRetry,
-            Timer::LearnerStall,
-        ] {
-            self.timers.cancel(t);
+        // Every role timer goes with the role; the election sets its own when it starts.
+        for t in <Timer as crate::timers::TimerName>::ALL {
+            if !matches!(t, Timer::FleTimeout | Timer::FleFinalize) {
+                self.timers.cancel(*t);
+            }
         }
         // zk-2845: before ZOOKEEPER-2845 nothing brought the data tree up to the log when a
         // server left its role.
