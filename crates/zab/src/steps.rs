@@ -246,7 +246,12 @@ fn run_path(path: &std::path::Path, rewrite: bool) -> Result<(), String> {
             rewritten.push('\n');
             continue;
         }
-        assert_eq!(lines.next(), Some("----"), "{}: `----` after {l}", path.display());
+        assert_eq!(
+            lines.next(),
+            Some("----"),
+            "{}: `----` after {l}",
+            path.display()
+        );
         let mut expected = String::new();
         while let Some(e) = lines.peek() {
             if e.is_empty() {
