@@ -9,6 +9,7 @@ use crate::config::{FINALIZE_WAIT_US, MAX_NOTIFICATION_INTERVAL_US};
 use crate::ids::{Channel, ServerId, Zxid};
 use crate::io::{Event, Outputs, Timer, ZabPhase};
 use crate::message::{Message, Notification, ServerState};
+use crate::peer::Peer;
 use crate::server::{Role, Server};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,19 +107,12 @@ impl Election {
 }
 
 /// How an election ended.
-struct Decision {
+pub(crate) struct Decision {
     leader: ServerId,
     vote: Vote,
 }
 
-impl Server {
-    fn election(&mut self) -> Option<&mut Election> {
-        match &mut self.role {
-            Role::Looking(e) => Some(e),
-            _ => None,
-        }
-    }
-
+impl Peer {
     /// `getInitId`: observers propose no one.
     fn init_id(&self) -> ServerId {
         if self.cfg.is_participant(self.id) {
@@ -156,26 +150,33 @@ impl Server {
                     && (new_zxid > cur_zxid || (new_zxid == cur_zxid && new_id > cur_id)))
         }
     }
+}
 
+impl Election {
     /// `lookForLeader` up to its first poll.
-    pub(crate) fn look_for_leader(&mut self, out: &mut Outputs) {
-        self.logical_clock += 1;
-        let (id, zxid, epoch) = (self.init_id(), self.last_zxid(), self.current_epoch);
-        let now = self.now;
-        let e = self.election().expect("looking");
-        e.poll_started_us = now;
-        self.update_proposal(id, zxid, epoch, out);
-        self.send_notifications(out);
+    pub(crate) fn look_for_leader(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        peer.logical_clock += 1;
+        let (id, zxid, epoch) = (peer.init_id(), peer.last_zxid(), peer.current_epoch);
+        let now = peer.now;
+        self.poll_started_us = now;
+        self.update_proposal(peer, id, zxid, epoch, out);
+        self.send_notifications(peer, out);
         let timeout = FINALIZE_WAIT_US;
-        self.timers.set(Timer::FleTimeout, now + timeout);
+        peer.timers.set(Timer::FleTimeout, now + timeout);
     }
 
-    fn update_proposal(&mut self, leader: ServerId, zxid: Zxid, epoch: u64, out: &mut Outputs) {
-        let clock = self.logical_clock;
-        let e = self.election().expect("looking");
-        e.proposed_leader = leader;
-        e.proposed_zxid = zxid;
-        e.proposed_epoch = epoch;
+    fn update_proposal(
+        &mut self,
+        peer: &mut Peer,
+        leader: ServerId,
+        zxid: Zxid,
+        epoch: u64,
+        out: &mut Outputs,
+    ) {
+        let clock = peer.logical_clock;
+        self.proposed_leader = leader;
+        self.proposed_zxid = zxid;
+        self.proposed_epoch = epoch;
         out.event(Event::Vote {
             leader,
             zxid,
@@ -185,62 +186,225 @@ impl Server {
     }
 
     /// `sendNotifications`: our proposal to every voter, ourselves included.
-    fn send_notifications(&mut self, out: &mut Outputs) {
-        let Some(e) = (match &self.role {
-            Role::Looking(e) => Some(e),
-            _ => None,
-        }) else {
-            return;
-        };
+    fn send_notifications(&mut self, peer: &mut Peer, out: &mut Outputs) {
         let n = Notification {
-            leader: e.proposed_leader,
-            zxid: e.proposed_zxid,
-            election_epoch: self.logical_clock,
-            peer_epoch: e.proposed_epoch,
+            leader: self.proposed_leader,
+            zxid: self.proposed_zxid,
+            election_epoch: peer.logical_clock,
+            peer_epoch: self.proposed_epoch,
             state: ServerState::Looking,
         };
-        let cfg = self.cfg.clone();
+        let cfg = peer.cfg.clone();
         let voters = cfg
             .participants
             .iter()
             .chain(cfg.observers.iter().filter(|o| cfg.has_vote(**o)));
         for &sid in voters {
-            if sid == self.id {
-                self.self_notification = Some(n);
+            if sid == peer.id {
+                peer.self_notification = Some(n);
             } else {
                 out.send(sid, Channel::Election, Message::Notification(n));
             }
         }
     }
 
-    pub(crate) fn drain_self_notifications(&mut self, out: &mut Outputs) {
-        while let Some(n) = self.self_notification.take() {
-            self.on_notification(self.id, n, out);
+    /// The body of lookForLeader's loop for one polled notification; `Some` once the
+    /// election is over.
+    fn receive(
+        &mut self,
+        peer: &mut Peer,
+        from: ServerId,
+        n: Notification,
+        out: &mut Outputs,
+    ) -> Option<Decision> {
+        let now = peer.now;
+        let clock = peer.logical_clock;
+        self.poll_started_us = now;
+        let cur = (
+            self.proposed_leader,
+            self.proposed_zxid,
+            self.proposed_epoch,
+        );
+        if self.finalizing {
+            // finalizeWait drain: a better vote goes back to the queue and the election
+            // continues; anything else is consumed and the 200 ms wait starts over.
+            if peer.total_order((n.leader, n.zxid, n.peer_epoch), cur) {
+                self.finalizing = false;
+                peer.timers.cancel(Timer::FleFinalize);
+                let timeout = self.not_timeout_us;
+                peer.timers.set(Timer::FleTimeout, now + timeout);
+            } else {
+                peer.timers.set(Timer::FleFinalize, now + FINALIZE_WAIT_US);
+                return None;
+            }
+        } else {
+            let timeout = self.not_timeout_us;
+            peer.timers.set(Timer::FleTimeout, now + timeout);
+        }
+        if !peer.valid_voter(from) || !peer.valid_voter(n.leader) {
+            return None;
+        }
+        match n.state {
+            ServerState::Looking => self.on_looking(peer, from, n, clock, out),
+            ServerState::Observing => None,
+            ServerState::Following | ServerState::Leading => self.on_out_of_election(peer, from, n),
         }
     }
 
+    fn on_looking(
+        &mut self,
+        peer: &mut Peer,
+        from: ServerId,
+        n: Notification,
+        clock: u64,
+        out: &mut Outputs,
+    ) -> Option<Decision> {
+        let init = (peer.init_id(), peer.last_zxid(), peer.current_epoch);
+        let new = (n.leader, n.zxid, n.peer_epoch);
+        if n.election_epoch > clock {
+            peer.logical_clock = n.election_epoch;
+            self.recvset.clear();
+            let (l, z, ep) = if peer.total_order(new, init) {
+                new
+            } else {
+                init
+            };
+            self.update_proposal(peer, l, z, ep, out);
+            self.send_notifications(peer, out);
+        } else if n.election_epoch < clock {
+            return None;
+        } else {
+            let cur = (
+                self.proposed_leader,
+                self.proposed_zxid,
+                self.proposed_epoch,
+            );
+            if peer.total_order(new, cur) {
+                self.update_proposal(peer, n.leader, n.zxid, n.peer_epoch, out);
+                self.send_notifications(peer, out);
+            }
+        }
+        let clock = peer.logical_clock;
+        self.recvset.insert(
+            from,
+            Vote::looking(n.leader, n.zxid, n.peer_epoch, n.election_epoch),
+        );
+        let proposal = self.proposal(clock);
+        let supporters: Vec<ServerId> = self
+            .recvset
+            .iter()
+            .filter(|(_, v)| v.same_as(&proposal))
+            .map(|(s, _)| *s)
+            .collect();
+        if peer.cfg.is_quorum(supporters) {
+            let now = peer.now;
+            self.finalizing = true;
+            peer.timers.cancel(Timer::FleTimeout);
+            peer.timers.set(Timer::FleFinalize, now + FINALIZE_WAIT_US);
+        }
+        None
+    }
+
+    /// `receivedFollowingNotification` / `receivedLeadingNotification`.
+    fn on_out_of_election(
+        &mut self,
+        peer: &mut Peer,
+        from: ServerId,
+        n: Notification,
+    ) -> Option<Decision> {
+        let clock = peer.logical_clock;
+        let vote = Vote::of(&n);
+        let cfg = peer.cfg.clone();
+        let my_id = peer.id;
+        if n.election_epoch == clock {
+            self.recvset.insert(from, vote);
+            if quorum_for(&cfg, &self.recvset, &vote)
+                && check_leader(&self.recvset, n.leader, n.election_epoch, my_id, clock)
+            {
+                return Some(Decision {
+                    leader: n.leader,
+                    vote,
+                });
+            }
+        }
+        self.outofelection.insert(from, vote);
+        if quorum_for(&cfg, &self.outofelection, &vote)
+            && check_leader(
+                &self.outofelection,
+                n.leader,
+                n.election_epoch,
+                my_id,
+                clock,
+            )
+        {
+            peer.logical_clock = n.election_epoch;
+            return Some(Decision {
+                leader: n.leader,
+                vote,
+            });
+        }
+        None
+    }
+
+    /// finalizeWait or the notification timeout ran out; `Some` once the election is over.
+    pub(crate) fn on_timer(
+        &mut self,
+        peer: &mut Peer,
+        timer: Timer,
+        out: &mut Outputs,
+    ) -> Option<Decision> {
+        let now = peer.now;
+        let clock = peer.logical_clock;
+        match timer {
+            Timer::FleFinalize if self.finalizing => {
+                let vote = self.proposal(clock);
+                return Some(Decision {
+                    leader: vote.leader,
+                    vote,
+                });
+            }
+            Timer::FleTimeout if !self.finalizing => {
+                let due = self.poll_started_us + self.not_timeout_us;
+                if now < due {
+                    peer.timers.set(Timer::FleTimeout, due);
+                    return None;
+                }
+                // Nothing heard for a whole poll: resend and back off.
+                self.not_timeout_us = (self.not_timeout_us * 2).min(MAX_NOTIFICATION_INTERVAL_US);
+                self.poll_started_us = now;
+                let next = now + self.not_timeout_us;
+                self.send_notifications(peer, out);
+                peer.timers.set(Timer::FleTimeout, next);
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+impl Server {
     /// `WorkerReceiver.run`: answer what must be answered, queue the rest for the election.
     pub(crate) fn on_notification(&mut self, from: ServerId, n: Notification, out: &mut Outputs) {
-        if !self.cfg.is_member(from) {
+        if !self.peer.cfg.is_member(from) {
             return;
         }
         // A non-voter (an observer) gets our current vote straight back.
-        if !self.valid_voter(from) {
-            let cur = self.current_vote;
+        if !self.peer.valid_voter(from) {
+            let cur = self.peer.current_vote;
             let reply = Notification {
                 leader: cur.leader,
                 zxid: cur.zxid,
-                election_epoch: self.logical_clock,
+                election_epoch: self.peer.logical_clock,
                 peer_epoch: cur.peer_epoch,
-                state: self.state,
+                state: self.peer.state,
             };
             out.send(from, Channel::Election, Message::Notification(reply));
             return;
         }
-        if self.state == ServerState::Looking {
-            let clock = self.logical_clock;
+        if self.peer.state == ServerState::Looking {
+            let clock = self.peer.logical_clock;
             // A lagging looker gets our proposal in our round so it can catch up.
-            if n.state == ServerState::Looking && n.election_epoch < clock && from != self.id {
+            if n.state == ServerState::Looking && n.election_epoch < clock && from != self.peer.id {
                 let v = self.vote();
                 let reply = Notification {
                     leader: v.leader,
@@ -251,177 +415,39 @@ impl Server {
                 };
                 out.send(from, Channel::Election, Message::Notification(reply));
             }
-            self.election_receive(from, n, out);
-        } else if n.state == ServerState::Looking && from != self.id {
+            if let Role::Looking(e) = &mut self.role {
+                if let Some(d) = e.receive(&mut self.peer, from, n, out) {
+                    self.finish_election(d, out);
+                }
+            }
+        } else if n.state == ServerState::Looking && from != self.peer.id {
             // Out of the election: tell the looker who leads, in the round we decided it.
-            let cur = self.current_vote;
+            let cur = self.peer.current_vote;
             let reply = Notification {
                 leader: cur.leader,
                 zxid: cur.zxid,
                 election_epoch: cur.election_epoch,
                 peer_epoch: cur.peer_epoch,
-                state: self.state,
+                state: self.peer.state,
             };
             out.send(from, Channel::Election, Message::Notification(reply));
         }
     }
 
-    /// The body of lookForLeader's loop for one polled notification.
-    fn election_receive(&mut self, from: ServerId, n: Notification, out: &mut Outputs) {
-        let now = self.now;
-        let clock = self.logical_clock;
-        let Some(e) = self.election() else { return };
-        e.poll_started_us = now;
-        let cur = (e.proposed_leader, e.proposed_zxid, e.proposed_epoch);
-        if e.finalizing {
-            // finalizeWait drain: a better vote goes back to the queue and the election
-            // continues; anything else is consumed and the 200 ms wait starts over.
-            if self.total_order((n.leader, n.zxid, n.peer_epoch), cur) {
-                self.election().expect("looking").finalizing = false;
-                self.timers.cancel(Timer::FleFinalize);
-                let timeout = self.election().expect("looking").not_timeout_us;
-                self.timers.set(Timer::FleTimeout, now + timeout);
-            } else {
-                self.timers.set(Timer::FleFinalize, now + FINALIZE_WAIT_US);
-                return;
-            }
-        } else {
-            let timeout = e.not_timeout_us;
-            self.timers.set(Timer::FleTimeout, now + timeout);
-        }
-        if !self.valid_voter(from) || !self.valid_voter(n.leader) {
-            return;
-        }
-        let decision = match n.state {
-            ServerState::Looking => self.election_looking(from, n, clock, out),
-            ServerState::Observing => None,
-            ServerState::Following | ServerState::Leading => self.election_out_of_election(from, n),
-        };
-        if let Some(d) = decision {
-            self.finish_election(d, out);
-        }
-    }
-
-    fn election_looking(
-        &mut self,
-        from: ServerId,
-        n: Notification,
-        clock: u64,
-        out: &mut Outputs,
-    ) -> Option<Decision> {
-        let init = (self.init_id(), self.last_zxid(), self.current_epoch);
-        let new = (n.leader, n.zxid, n.peer_epoch);
-        if n.election_epoch > clock {
-            self.logical_clock = n.election_epoch;
-            self.election().expect("looking").recvset.clear();
-            let (l, z, ep) = if self.total_order(new, init) {
-                new
-            } else {
-                init
-            };
-            self.update_proposal(l, z, ep, out);
-            self.send_notifications(out);
-        } else if n.election_epoch < clock {
-            return None;
-        } else {
-            let e = self.election().expect("looking");
-            let cur = (e.proposed_leader, e.proposed_zxid, e.proposed_epoch);
-            if self.total_order(new, cur) {
-                self.update_proposal(n.leader, n.zxid, n.peer_epoch, out);
-                self.send_notifications(out);
-            }
-        }
-        let clock = self.logical_clock;
-        let e = self.election().expect("looking");
-        e.recvset.insert(
-            from,
-            Vote::looking(n.leader, n.zxid, n.peer_epoch, n.election_epoch),
-        );
-        let proposal = e.proposal(clock);
-        let supporters: Vec<ServerId> = e
-            .recvset
-            .iter()
-            .filter(|(_, v)| v.same_as(&proposal))
-            .map(|(s, _)| *s)
-            .collect();
-        if self.cfg.is_quorum(supporters) {
-            let now = self.now;
-            let e = self.election().expect("looking");
-            e.finalizing = true;
-            self.timers.cancel(Timer::FleTimeout);
-            self.timers.set(Timer::FleFinalize, now + FINALIZE_WAIT_US);
-        }
-        None
-    }
-
-    /// `receivedFollowingNotification` / `receivedLeadingNotification`.
-    fn election_out_of_election(&mut self, from: ServerId, n: Notification) -> Option<Decision> {
-        let clock = self.logical_clock;
-        let vote = Vote::of(&n);
-        let cfg = self.cfg.clone();
-        let my_id = self.id;
-        let e = self.election().expect("looking");
-        if n.election_epoch == clock {
-            e.recvset.insert(from, vote);
-            if quorum_for(&cfg, &e.recvset, &vote)
-                && check_leader(&e.recvset, n.leader, n.election_epoch, my_id, clock)
-            {
-                return Some(Decision {
-                    leader: n.leader,
-                    vote,
-                });
-            }
-        }
-        e.outofelection.insert(from, vote);
-        if quorum_for(&cfg, &e.outofelection, &vote)
-            && check_leader(&e.outofelection, n.leader, n.election_epoch, my_id, clock)
-        {
-            self.logical_clock = n.election_epoch;
-            return Some(Decision {
-                leader: n.leader,
-                vote,
-            });
-        }
-        None
-    }
-
+    /// A LOOKING server's election timer.
     pub(crate) fn election_timer(&mut self, timer: Timer, out: &mut Outputs) {
-        let now = self.now;
-        let clock = self.logical_clock;
-        let Some(e) = self.election() else { return };
-        match timer {
-            Timer::FleFinalize if e.finalizing => {
-                let vote = e.proposal(clock);
-                self.finish_election(
-                    Decision {
-                        leader: vote.leader,
-                        vote,
-                    },
-                    out,
-                );
+        if let Role::Looking(e) = &mut self.role {
+            if let Some(d) = e.on_timer(&mut self.peer, timer, out) {
+                self.finish_election(d, out);
             }
-            Timer::FleTimeout if !e.finalizing => {
-                let due = e.poll_started_us + e.not_timeout_us;
-                if now < due {
-                    self.timers.set(Timer::FleTimeout, due);
-                    return;
-                }
-                // Nothing heard for a whole poll: resend and back off.
-                e.not_timeout_us = (e.not_timeout_us * 2).min(MAX_NOTIFICATION_INTERVAL_US);
-                e.poll_started_us = now;
-                let next = now + e.not_timeout_us;
-                self.send_notifications(out);
-                self.timers.set(Timer::FleTimeout, next);
-            }
-            _ => {}
         }
     }
 
     /// `setPeerState` and `leaveInstance`: become leader, follower or observer.
     fn finish_election(&mut self, d: Decision, out: &mut Outputs) {
-        self.timers.cancel(Timer::FleTimeout);
-        self.timers.cancel(Timer::FleFinalize);
-        self.current_vote = Vote {
+        self.peer.timers.cancel(Timer::FleTimeout);
+        self.peer.timers.cancel(Timer::FleFinalize);
+        self.peer.current_vote = Vote {
             state: ServerState::Looking,
             ..d.vote
         };
@@ -429,14 +455,14 @@ impl Server {
             leader: d.leader,
             election_epoch: d.vote.election_epoch,
         });
-        if d.leader == self.id {
+        if d.leader == self.peer.id {
             self.become_leader(out);
-        } else if self.cfg.is_participant(self.id) {
+        } else if self.peer.cfg.is_participant(self.peer.id) {
             self.become_learner(d.leader, false, out);
         } else {
             self.become_learner(d.leader, true, out);
         }
-        debug_assert!(self.phase != ZabPhase::Election);
+        debug_assert!(self.peer.phase != ZabPhase::Election);
     }
 }
 
@@ -491,17 +517,17 @@ mod tests {
         let s = server(&[]);
         let z = Zxid::new(1, 3);
         let (s2_e2, s3_e1) = ((ServerId(2), z, 2), (ServerId(3), z, 1));
-        assert!(s.total_order(s2_e2, s3_e1), "the higher epoch wins");
+        assert!(s.peer.total_order(s2_e2, s3_e1), "the higher epoch wins");
         assert!(
-            !s.total_order(s3_e1, s2_e2),
+            !s.peer.total_order(s3_e1, s2_e2),
             "a higher id does not beat a higher epoch"
         );
         assert!(
-            s.total_order((ServerId(1), Zxid::new(1, 4), 1), s3_e1),
+            s.peer.total_order((ServerId(1), Zxid::new(1, 4), 1), s3_e1),
             "then the zxid"
         );
         assert!(
-            !s.total_order((ServerId(0), Zxid::new(9, 9), 9), s3_e1),
+            !s.peer.total_order((ServerId(0), Zxid::new(9, 9), 9), s3_e1),
             "no-one (weight 0) never wins"
         );
     }
@@ -511,9 +537,9 @@ mod tests {
         let s = server(&[Bug::Zk1419]);
         let z = Zxid::new(1, 3);
         let (s2_e2, s3_e1) = ((ServerId(2), z, 2), (ServerId(3), z, 1));
-        assert!(s.total_order(s2_e2, s3_e1));
+        assert!(s.peer.total_order(s2_e2, s3_e1));
         assert!(
-            s.total_order(s3_e1, s2_e2),
+            s.peer.total_order(s3_e1, s2_e2),
             "without the parentheses each vote beats the other"
         );
     }

@@ -13,6 +13,7 @@ use crate::ids::{Channel, Endpoint, ServerId, ServerSet, Zxid};
 use crate::io::{Event, Output, Outputs, SyncMode, Timer, ZabPhase};
 use crate::log_files;
 use crate::message::{Message, Request, RequestOp, ServerState};
+use crate::peer::Peer;
 use crate::prep::prep_write;
 use crate::server::{AfterWrite, Role, Server};
 use crate::sessions::SessionTracker;
@@ -125,25 +126,21 @@ pub(crate) struct Leader {
 }
 
 impl Server {
-    fn leader_mut(&mut self) -> &mut Leader {
-        match &mut self.role {
-            Role::Leading(l) => l,
-            _ => unreachable!("not leading"),
-        }
-    }
-
-    fn leader_ref(&self) -> &Leader {
-        match &self.role {
-            Role::Leading(l) => l,
-            _ => unreachable!("not leading"),
-        }
-    }
-
-    /// `Leader.lead()` up to its first wait.
+    /// Takes the LEADING role (`QuorumPeer.run`: `setLeader(makeLeader(...))`, then
+    /// `leader.lead()`).
     pub(crate) fn become_leader(&mut self, out: &mut Outputs) {
-        self.role_gen += 1;
-        let summary = (self.current_epoch, self.last_zxid());
-        self.role = Role::Leading(Box::new(Leader {
+        self.peer.role_gen += 1;
+        let mut leader = Box::new(Leader::new(&self.peer));
+        leader.lead(&mut self.peer, out);
+        self.role = Role::Leading(leader);
+    }
+}
+
+impl Leader {
+    /// A new leader's state: `Leader`'s fields as `lead()` starts.
+    fn new(peer: &Peer) -> Leader {
+        let summary = (peer.current_epoch, peer.last_zxid());
+        Leader {
             epoch: 0,
             epoch_decided: false,
             accepted_epoch_durable: false,
@@ -157,266 +154,275 @@ impl Server {
             last_proposed: Zxid::default(),
             outstanding: BTreeMap::new(),
             last_committed: Zxid::default(),
-            committed_upto: self.log.last().map(|t| t.zxid).unwrap_or(self.base.zxid),
+            committed_upto: peer.log.last().map(|t| t.zxid).unwrap_or(peer.base.zxid),
             tick: 0,
             tick_skip: true,
             prepped: DataTree::default(),
             tracker: SessionTracker::default(),
             pending_syncs: BTreeMap::new(),
-        }));
-        self.set_state(ServerState::Leading, ZabPhase::Discovery, out);
+        }
+    }
+
+    /// `Leader.lead()` up to its first wait.
+    fn lead(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        peer.set_state(ServerState::Leading, ZabPhase::Discovery, out);
         // Leader.lead -> ZooKeeperServer.loadData, which ends with takeSnapshot() (not
         // fsynced): Leader.java:597 / ZooKeeperServer.java:529 at 3.8.0, 646 / 551 at 3.9.4.
-        self.take_snapshot(false, AfterWrite::Nothing, out);
-        self.timers
-            .set(Timer::LeaderInit, self.now + self.cfg.init_limit_us());
-        if self.cfg.has(Bug::Zk335) {
+        peer.take_snapshot(false, AfterWrite::Nothing, out);
+        peer.timers
+            .set(Timer::LeaderInit, peer.now + peer.cfg.init_limit_us());
+        if peer.cfg.has(Bug::Zk335) {
             // Before ZOOKEEPER-335 the epoch came from the leader's own last zxid.
-            let epoch = self.last_zxid().epoch() + 1;
-            let me = self.id;
-            let l = self.leader_mut();
-            l.epoch = epoch;
-            l.connecting.insert(me);
-            self.decide_epoch(out);
+            let epoch = peer.last_zxid().epoch() + 1;
+            let me = peer.id;
+            self.epoch = epoch;
+            self.connecting.insert(me);
+            self.decide_epoch(peer, out);
         } else {
-            self.get_epoch_to_propose(self.id, self.accepted_epoch, out);
+            let (me, accepted) = (peer.id, peer.accepted_epoch);
+            self.get_epoch_to_propose(peer, me, accepted, out);
         }
     }
 
     /// `getEpochToPropose`: every learner's acceptedEpoch raises the proposal; a quorum of
     /// participants (with the leader) fixes it.
-    fn get_epoch_to_propose(&mut self, sid: ServerId, accepted_epoch: u64, out: &mut Outputs) {
+    fn get_epoch_to_propose(
+        &mut self,
+        peer: &mut Peer,
+        sid: ServerId,
+        accepted_epoch: u64,
+        out: &mut Outputs,
+    ) {
         // isParticipant; the observer-votes variant lets observers count as well.
-        let is_participant = self.cfg.has_vote(sid);
-        let l = self.leader_mut();
-        if l.epoch_decided {
+        let is_participant = peer.cfg.has_vote(sid);
+        if self.epoch_decided {
             return;
         }
-        if accepted_epoch >= l.epoch {
-            l.epoch = accepted_epoch + 1;
+        if accepted_epoch >= self.epoch {
+            self.epoch = accepted_epoch + 1;
         }
         if is_participant {
-            l.connecting.insert(sid);
+            self.connecting.insert(sid);
         }
-        let me = self.id;
-        let l = self.leader_ref();
-        if l.connecting.contains(&me) && self.cfg.is_quorum(l.connecting.iter().copied()) {
-            self.decide_epoch(out);
+        let me = peer.id;
+        if self.connecting.contains(&me) && peer.cfg.is_quorum(self.connecting.iter().copied()) {
+            self.decide_epoch(peer, out);
         }
     }
 
-    fn decide_epoch(&mut self, out: &mut Outputs) {
-        let now = self.now;
-        let init = self.cfg.init_limit_us();
-        let l = self.leader_mut();
-        l.epoch_decided = true;
-        let epoch = l.epoch;
-        l.last_proposed = Zxid::new(epoch, 0);
+    fn decide_epoch(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let now = peer.now;
+        let init = peer.cfg.init_limit_us();
+        self.epoch_decided = true;
+        let epoch = self.epoch;
+        self.last_proposed = Zxid::new(epoch, 0);
         out.event(Event::EpochDecided { epoch });
-        self.timers.set(Timer::LeaderInit, now + init);
-        self.write(
+        peer.timers.set(Timer::LeaderInit, now + init);
+        peer.write(
             crate::db::DiskOp::AcceptedEpoch(epoch),
             AfterWrite::LeaderAcceptedEpoch,
             out,
         );
     }
 
-    pub(crate) fn leader_accepted_epoch_durable(&mut self, out: &mut Outputs) {
-        let l = self.leader_mut();
-        l.accepted_epoch_durable = true;
-        let epoch = l.epoch;
-        let waiting: Vec<ServerId> = l
+    pub(crate) fn accepted_epoch_durable(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        self.accepted_epoch_durable = true;
+        let epoch = self.epoch;
+        let waiting: Vec<ServerId> = self
             .learners
             .iter()
             .filter(|(_, h)| h.stage == Stage::AwaitEpoch)
             .map(|(s, _)| *s)
             .collect();
         for sid in waiting {
-            self.leader_mut()
-                .learners
-                .get_mut(&sid)
-                .expect("handler")
-                .stage = Stage::AwaitAckEpoch;
+            self.learners.get_mut(&sid).expect("handler").stage = Stage::AwaitAckEpoch;
             out.send(sid, Channel::Quorum, Message::LeaderInfo { epoch });
         }
-        let summary = self.leader_ref().summary;
-        self.wait_for_epoch_ack(self.id, Some(summary.0), summary.1, out);
+        let (summary, me) = (self.summary, peer.id);
+        self.wait_for_epoch_ack(peer, me, Some(summary.0), summary.1, out);
     }
 
     /// `waitForEpochAck`: a quorum of ACKEPOCHs (with the leader's own) ends discovery.
     /// Returns false if the learner must be dropped for being ahead of the leader.
     fn wait_for_epoch_ack(
         &mut self,
+        peer: &mut Peer,
         sid: ServerId,
         current_epoch: Option<u64>,
         last_zxid: Zxid,
         out: &mut Outputs,
     ) -> bool {
-        let is_participant = self.cfg.has_vote(sid);
-        let l = self.leader_mut();
-        if l.election_finished {
+        let is_participant = peer.cfg.has_vote(sid);
+        if self.election_finished {
             return true;
         }
         if let Some(ce) = current_epoch {
-            let (lce, lzxid) = l.summary;
+            let (lce, lzxid) = self.summary;
             if ce > lce || (ce == lce && last_zxid > lzxid) {
                 return false; // "Follower is ahead of the leader"
             }
             if is_participant {
-                l.electing.insert(sid);
+                self.electing.insert(sid);
             }
         }
-        let me = self.id;
-        let l = self.leader_ref();
-        if l.electing.contains(&me) && self.cfg.is_quorum(l.electing.iter().copied()) {
-            self.election_finished(out);
+        let me = peer.id;
+        if self.electing.contains(&me) && peer.cfg.is_quorum(self.electing.iter().copied()) {
+            self.end_discovery(peer, out);
         }
         true
     }
 
-    fn election_finished(&mut self, out: &mut Outputs) {
-        let now = self.now;
-        let init = self.cfg.init_limit_us();
-        let l = self.leader_mut();
-        l.election_finished = true;
-        let epoch = l.epoch;
-        self.set_state(ServerState::Leading, ZabPhase::Synchronization, out);
-        self.timers.set(Timer::LeaderInit, now + init);
-        self.write(
+    fn end_discovery(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let now = peer.now;
+        let init = peer.cfg.init_limit_us();
+        self.election_finished = true;
+        let epoch = self.epoch;
+        peer.set_state(ServerState::Leading, ZabPhase::Synchronization, out);
+        peer.timers.set(Timer::LeaderInit, now + init);
+        peer.write(
             crate::db::DiskOp::CurrentEpoch(epoch),
             AfterWrite::LeaderCurrentEpoch,
             out,
         );
         let waiting: Vec<ServerId> = self
-            .leader_ref()
             .learners
             .iter()
             .filter(|(_, h)| h.stage == Stage::AwaitSync)
             .map(|(s, _)| *s)
             .collect();
         for sid in waiting {
-            self.sync_learner(sid, out);
+            self.sync_learner(peer, sid, out);
         }
-        if self.cfg.has(Bug::Zk790) {
+        if peer.cfg.has(Bug::Zk790) {
             // Before ZOOKEEPER-790 the leader started serving as soon as it had an epoch.
-            self.establish(out);
+            self.establish(peer, out);
         }
     }
 
-    pub(crate) fn leader_current_epoch_durable(&mut self, out: &mut Outputs) {
-        let epoch = self.leader_ref().epoch;
-        self.wait_for_new_leader_ack(self.id, Zxid::new(epoch, 0), out);
+    pub(crate) fn current_epoch_durable(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let epoch = self.epoch;
+        self.wait_for_new_leader_ack(peer, peer.id, Zxid::new(epoch, 0), out);
     }
 
     /// `waitForNewLeaderAck`: a quorum of participants acknowledging NEWLEADER establishes
     /// the epoch.
-    fn wait_for_new_leader_ack(&mut self, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
-        let is_participant = self.cfg.is_participant(sid) || self.cfg.has_vote(sid);
-        let l = self.leader_mut();
-        if l.established {
+    fn wait_for_new_leader_ack(
+        &mut self,
+        peer: &mut Peer,
+        sid: ServerId,
+        zxid: Zxid,
+        out: &mut Outputs,
+    ) {
+        let is_participant = peer.cfg.is_participant(sid) || peer.cfg.has_vote(sid);
+        if self.established {
             return;
         }
-        if zxid != Zxid::new(l.epoch, 0) {
+        if zxid != Zxid::new(self.epoch, 0) {
             let reason = format!(
                 "NEWLEADER ACK from {sid} is from a different epoch: expected {}, received {zxid}",
-                Zxid::new(l.epoch, 0)
+                Zxid::new(self.epoch, 0)
             );
             out.event(Event::ProtocolError { reason });
             return;
         }
         if is_participant {
-            l.newleader_acks.insert(sid);
+            self.newleader_acks.insert(sid);
         }
-        let me = self.id;
-        let l = self.leader_ref();
-        if l.newleader_acks.contains(&me) && self.cfg.is_quorum(l.newleader_acks.iter().copied()) {
-            self.establish(out);
+        let me = peer.id;
+        if self.newleader_acks.contains(&me)
+            && peer.cfg.is_quorum(self.newleader_acks.iter().copied())
+        {
+            self.establish(peer, out);
         }
     }
 
     /// `startZkServer`: the epoch is established; commit the initial history and serve.
-    fn establish(&mut self, out: &mut Outputs) {
-        let now = self.now;
-        let tick = self.cfg.tick_us;
-        let initial = self.cfg.initial_zxid_counter;
-        let l = self.leader_mut();
-        if l.established {
+    fn establish(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let now = peer.now;
+        let tick = peer.cfg.tick_us;
+        let initial = peer.cfg.initial_zxid_counter;
+        if self.established {
             return;
         }
-        l.established = true;
-        let epoch = l.epoch;
-        l.last_committed = Zxid::new(epoch, 0);
-        l.last_proposed = Zxid::new(epoch, initial);
-        let quorum: Vec<ServerId> = l.newleader_acks.iter().copied().collect();
-        let ready: Vec<ServerId> = l
+        self.established = true;
+        let epoch = self.epoch;
+        self.last_committed = Zxid::new(epoch, 0);
+        self.last_proposed = Zxid::new(epoch, initial);
+        let quorum: Vec<ServerId> = self.newleader_acks.iter().copied().collect();
+        let ready: Vec<ServerId> = self
             .learners
             .iter()
             .filter(|(_, h)| h.stage == Stage::AwaitStartup)
             .map(|(s, _)| *s)
             .collect();
         for sid in &ready {
-            let h = l.learners.get_mut(sid).expect("handler");
+            let h = self.learners.get_mut(sid).expect("handler");
             h.stage = Stage::Running;
             h.sync_check.started = true;
         }
         out.event(Event::Established { epoch, quorum });
-        self.deliver_all(out);
-        self.tree.last_processed = Zxid::new(epoch, 0);
+        peer.deliver_all(out);
+        peer.tree.last_processed = Zxid::new(epoch, 0);
         // A new leader knows nothing of when sessions were last heard from: each one gets a
         // full timeout from now, as ZooKeeper's leader does when it loads its database.
-        let prepped = self.tree.clone();
-        let l = self.leader_mut();
+        let prepped = peer.tree.clone();
         for (session, timeout_ms) in prepped.sessions() {
-            l.tracker.add(*session, *timeout_ms, now, tick);
+            self.tracker.add(*session, *timeout_ms, now, tick);
         }
-        l.prepped = prepped;
-        self.timers.set(Timer::SessionTick, (now / tick + 1) * tick);
-        self.current_vote.peer_epoch = epoch;
-        self.set_state(ServerState::Leading, ZabPhase::Broadcast, out);
-        self.timers.cancel(Timer::LeaderInit);
-        self.timers.set(Timer::LeaderTick, now + tick / 2);
+        self.prepped = prepped;
+        peer.timers.set(Timer::SessionTick, (now / tick + 1) * tick);
+        peer.current_vote.peer_epoch = epoch;
+        peer.set_state(ServerState::Leading, ZabPhase::Broadcast, out);
+        peer.timers.cancel(Timer::LeaderInit);
+        peer.timers.set(Timer::LeaderTick, now + tick / 2);
         for sid in ready {
             out.send(sid, Channel::Quorum, Message::UpToDate);
         }
     }
 
-    pub(crate) fn leader_receive(&mut self, sid: ServerId, msg: Message, out: &mut Outputs) {
-        let tick = self.leader_ref().tick;
-        let sync_limit = u64::from(self.cfg.sync_limit);
-        if let Some(h) = self.leader_mut().learners.get_mut(&sid) {
+    pub(crate) fn receive(
+        &mut self,
+        peer: &mut Peer,
+        sid: ServerId,
+        msg: Message,
+        out: &mut Outputs,
+    ) {
+        let tick = self.tick;
+        let sync_limit = u64::from(peer.cfg.sync_limit);
+        if let Some(h) = self.learners.get_mut(&sid) {
             if h.stage == Stage::Running || h.stage == Stage::AwaitStartup {
                 h.ack_deadline_tick = tick + sync_limit;
             }
         }
         match msg {
             Message::FollowerInfo { accepted_epoch } => {
-                self.learner_connected(sid, false, accepted_epoch, out)
+                self.learner_connected(peer, sid, false, accepted_epoch, out)
             }
             Message::ObserverInfo { accepted_epoch } => {
-                self.learner_connected(sid, true, accepted_epoch, out)
+                self.learner_connected(peer, sid, true, accepted_epoch, out)
             }
             Message::AckEpoch {
                 current_epoch,
                 last_zxid,
-            } => self.on_ack_epoch(sid, current_epoch, last_zxid, out),
-            Message::Ack { zxid } => self.on_learner_ack(sid, zxid, out),
+            } => self.on_ack_epoch(peer, sid, current_epoch, last_zxid, out),
+            Message::Ack { zxid } => self.on_learner_ack(peer, sid, zxid, out),
             // Requests before the leader serves are dropped, as ZooKeeperServer does while it
             // is not running.
-            Message::Request(req) if self.leader_ref().established => self.leader_submit(req, out),
-            Message::Ping { sessions } if self.leader_ref().established => {
+            Message::Request(req) if self.established => self.submit(peer, req, out),
+            Message::Ping { sessions } if self.established => {
                 for (session, _) in sessions {
-                    self.leader_touch(session);
+                    self.touch(peer, session);
                 }
             }
             Message::Revalidate {
                 session,
                 timeout_ms,
                 ..
-            } if self.leader_ref().established => {
-                let valid = self.leader_touch(session);
+            } if self.established => {
+                let valid = self.touch(peer, session);
                 if valid {
                     // Leader.revalidateSession: the learner's handler owns the session now.
-                    self.leader_mut().tracker.set_owner(session, sid);
+                    self.tracker.set_owner(session, sid);
                 }
                 let msg = Message::Revalidate {
                     session,
@@ -431,20 +437,21 @@ impl Server {
 
     fn learner_connected(
         &mut self,
+        peer: &mut Peer,
         sid: ServerId,
         observer: bool,
         accepted_epoch: u64,
         out: &mut Outputs,
     ) {
-        if !self.cfg.is_member(sid) || sid == self.id {
+        if !peer.cfg.is_member(sid) || sid == peer.id {
             out.items.push(Output::Close {
                 peer: Endpoint::Server(sid),
                 channel: Channel::Quorum,
             });
             return;
         }
-        let tick = self.leader_ref().tick;
-        let deadline = tick + u64::from(self.cfg.init_limit) + u64::from(self.cfg.sync_limit);
+        let tick = self.tick;
+        let deadline = tick + u64::from(peer.cfg.init_limit) + u64::from(peer.cfg.sync_limit);
         let handler = Handler {
             observer,
             stage: Stage::AwaitEpoch,
@@ -453,57 +460,56 @@ impl Server {
             ack_deadline_tick: deadline,
             sync_check: SyncLimitCheck::default(),
         };
-        self.leader_mut().learners.insert(sid, handler);
-        if !self.cfg.has(Bug::Zk335) {
-            self.get_epoch_to_propose(sid, accepted_epoch, out);
+        self.learners.insert(sid, handler);
+        if !peer.cfg.has(Bug::Zk335) {
+            self.get_epoch_to_propose(peer, sid, accepted_epoch, out);
         }
-        let l = self.leader_mut();
-        if l.epoch_decided && l.accepted_epoch_durable {
-            let epoch = l.epoch;
-            l.learners.get_mut(&sid).expect("handler").stage = Stage::AwaitAckEpoch;
+        if self.epoch_decided && self.accepted_epoch_durable {
+            let epoch = self.epoch;
+            self.learners.get_mut(&sid).expect("handler").stage = Stage::AwaitAckEpoch;
             out.send(sid, Channel::Quorum, Message::LeaderInfo { epoch });
         }
     }
 
     fn on_ack_epoch(
         &mut self,
+        peer: &mut Peer,
         sid: ServerId,
         current_epoch: Option<u64>,
         last_zxid: Zxid,
         out: &mut Outputs,
     ) {
-        match self.leader_mut().learners.get_mut(&sid) {
+        match self.learners.get_mut(&sid) {
             Some(h) if h.stage == Stage::AwaitAckEpoch => {
                 h.stage = Stage::AwaitSync;
                 h.peer_last_zxid = last_zxid;
             }
             _ => return,
         }
-        if !self.wait_for_epoch_ack(sid, current_epoch, last_zxid, out) {
+        if !self.wait_for_epoch_ack(peer, sid, current_epoch, last_zxid, out) {
             // LearnerHandler throws "Follower is ahead of the leader" and closes the socket.
-            self.leader_mut().learners.remove(&sid);
+            self.learners.remove(&sid);
             out.items.push(Output::Close {
                 peer: Endpoint::Server(sid),
                 channel: Channel::Quorum,
             });
             return;
         }
-        if self.leader_ref().election_finished {
-            self.sync_learner(sid, out);
+        if self.election_finished {
+            self.sync_learner(peer, sid, out);
         }
     }
 
-    fn on_learner_ack(&mut self, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
-        let Some(stage) = self.leader_ref().learners.get(&sid).map(|h| h.stage) else {
+    fn on_learner_ack(&mut self, peer: &mut Peer, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
+        let Some(stage) = self.learners.get(&sid).map(|h| h.stage) else {
             return;
         };
         match stage {
             Stage::AwaitNewLeaderAck => {
                 // The handler reads exactly one packet and takes it as the NEWLEADER ack.
-                self.wait_for_new_leader_ack(sid, zxid, out);
-                let l = self.leader_mut();
-                let established = l.established;
-                let h = l.learners.get_mut(&sid).expect("handler");
+                self.wait_for_new_leader_ack(peer, sid, zxid, out);
+                let established = self.established;
+                let h = self.learners.get_mut(&sid).expect("handler");
                 if established {
                     h.stage = Stage::Running;
                     h.sync_check.started = true;
@@ -512,11 +518,11 @@ impl Server {
                     h.stage = Stage::AwaitStartup;
                 }
             }
-            Stage::AwaitStartup | Stage::Running if !self.leader_ref().learners[&sid].observer => {
-                if let Some(h) = self.leader_mut().learners.get_mut(&sid) {
+            Stage::AwaitStartup | Stage::Running if !self.learners[&sid].observer => {
+                if let Some(h) = self.learners.get_mut(&sid) {
                     h.sync_check.ack(zxid);
                 }
-                self.leader_process_ack(sid, zxid, out);
+                self.process_ack(peer, sid, zxid, out);
             }
             _ => {}
         }
@@ -524,19 +530,19 @@ impl Server {
 
     /// `LearnerHandler.syncFollower` and what run() queues after it: the sync packets, the
     /// outstanding proposals (startForwarding) and NEWLEADER.
-    fn sync_learner(&mut self, sid: ServerId, out: &mut Outputs) {
-        let (peer_last, observer) = match self.leader_ref().learners.get(&sid) {
+    fn sync_learner(&mut self, peer: &mut Peer, sid: ServerId, out: &mut Outputs) {
+        let (peer_last, observer) = match self.learners.get(&sid) {
             // Only once per connection: the ACKEPOCH that completes the quorum syncs every
             // waiting learner, itself included.
             Some(h) if h.stage == Stage::AwaitSync => (h.peer_last_zxid, h.observer),
             _ => return,
         };
-        let epoch = self.leader_ref().epoch;
-        let last_processed = self.tree.last_processed;
+        let epoch = self.epoch;
+        let last_processed = peer.tree.last_processed;
         // An empty committedLog counts as one ending at lastProcessedZxid (LearnerHandler
         // .java:814-827 / 815-828).
         let (min_committed, max_committed) =
-            match (self.committed_log.min(), self.committed_log.max()) {
+            match (peer.committed_log.min(), peer.committed_log.max()) {
                 (Some(min), Some(max)) => (min, max),
                 _ => (last_processed, last_processed),
             };
@@ -557,8 +563,9 @@ impl Server {
             need_op = false;
             need_snap = false;
         } else if min_committed <= peer_last && peer_last <= max_committed {
-            current = self.queue_committed_proposals(
-                self.committed_log.iter(),
+            current = Self::queue_committed_proposals(
+                &peer.cfg,
+                peer.committed_log.iter(),
                 peer_last,
                 None,
                 max_committed,
@@ -570,11 +577,12 @@ impl Server {
             // The learner is behind the committedLog: read the txn log files from its zxid
             // on, then the committedLog (LearnerHandler.java:873-906 / 874-907;
             // snapshotSizeFactor is 0.33, so txnLogSyncEnabled).
-            let newest_snapshot = self.snapshots.last().map(|s| &**s);
+            let newest_snapshot = peer.snapshots.last().map(|s| &**s);
             if let Some(txns) =
-                log_files::proposals_from(&self.log_files, &self.log, newest_snapshot, peer_last)
+                log_files::proposals_from(&peer.log_files, &peer.log, newest_snapshot, peer_last)
             {
-                current = self.queue_committed_proposals(
+                current = Self::queue_committed_proposals(
+                    &peer.cfg,
                     txns.iter(),
                     peer_last,
                     Some(min_committed),
@@ -588,8 +596,9 @@ impl Server {
                     packets.clear();
                     need_op = true;
                 } else {
-                    current = self.queue_committed_proposals(
-                        self.committed_log.iter(),
+                    current = Self::queue_committed_proposals(
+                        &peer.cfg,
+                        peer.committed_log.iter(),
                         current,
                         None,
                         max_committed,
@@ -608,7 +617,7 @@ impl Server {
             packets.clear();
             let snapshot = Arc::new(Snapshot {
                 zxid: last_processed,
-                tree: self.tree.clone(),
+                tree: peer.tree.clone(),
             });
             packets.push(Message::Snap { snapshot });
         }
@@ -625,10 +634,9 @@ impl Server {
             peer_last_zxid: peer_last,
         });
         // startForwarding: outstanding proposals beyond what the learner will have.
-        let forget_acks = !self.cfg.has(Bug::AckOutlivesTrunc);
-        let l = self.leader_mut();
-        if !observer && l.last_proposed > current {
-            for p in l
+        let forget_acks = !peer.cfg.has(Bug::AckOutlivesTrunc);
+        if !observer && self.last_proposed > current {
+            for p in self
                 .outstanding
                 .range_mut((Excluded(current), Unbounded))
                 .map(|(_, p)| p)
@@ -650,7 +658,7 @@ impl Server {
         packets.push(Message::NewLeader {
             zxid: Zxid::new(epoch, 0),
         });
-        let h = self.leader_mut().learners.get_mut(&sid).expect("handler");
+        let h = self.learners.get_mut(&sid).expect("handler");
         h.forwarding = true;
         h.stage = Stage::AwaitNewLeaderAck;
         for msg in packets {
@@ -662,7 +670,7 @@ impl Server {
     /// the txn before it if not (ZOOKEEPER-1154), and no op packet at all if that TRUNC would
     /// cross an epoch (the caller then falls back to SNAP).
     fn queue_committed_proposals<'a>(
-        &self,
+        cfg: &crate::config::Config,
         proposals: impl Iterator<Item = &'a Txn>,
         peer_last: Zxid,
         max_zxid: Option<Zxid>,
@@ -690,7 +698,7 @@ impl Server {
                     *need_op = false;
                     continue;
                 }
-                if new_epoch_zxid || self.cfg.has(Bug::Zk1154) {
+                if new_epoch_zxid || cfg.has(Bug::Zk1154) {
                     packets.push(Message::Diff {
                         zxid: last_committed,
                     });
@@ -719,58 +727,57 @@ impl Server {
         queued
     }
 
-    pub(crate) fn leader_timer(&mut self, timer: Timer, out: &mut Outputs) {
-        if !matches!(self.role, Role::Leading(_)) {
+    pub(crate) fn on_timer(&mut self, peer: &mut Peer, timer: Timer, out: &mut Outputs) {
+        if peer.leaving.is_some() {
             return;
         }
         match timer {
             Timer::LeaderInit => {
-                let l = self.leader_ref();
-                if l.established {
+                if self.established {
                     return;
                 }
-                let reason = if !l.epoch_decided {
+                let reason = if !self.epoch_decided {
                     "Timeout while waiting for epoch from quorum".to_string()
-                } else if !l.election_finished {
+                } else if !self.election_finished {
                     "Timeout while waiting for epoch to be acked by quorum".to_string()
                 } else {
                     let acks: Vec<String> =
-                        l.newleader_acks.iter().map(|s| s.to_string()).collect();
+                        self.newleader_acks.iter().map(|s| s.to_string()).collect();
                     format!(
                         "Waiting for a quorum of followers, only synced with sids: [ {} ]",
                         acks.join(", ")
                     )
                 };
-                self.leader_shutdown(reason, out);
+                self.shutdown(peer, reason, out);
             }
-            Timer::LeaderTick => self.leader_tick(out),
-            Timer::SessionTick => self.session_tick(out),
+            Timer::LeaderTick => self.on_tick(peer, out),
+            Timer::SessionTick => self.session_tick(peer, out),
             _ => {}
         }
     }
 
     /// One iteration of lead()'s ping loop: twice a tick, check for a synced quorum every
     /// other time, then ping every learner.
-    fn leader_tick(&mut self, out: &mut Outputs) {
-        let now = self.now;
-        let half_tick = self.cfg.tick_us / 2;
-        let me = self.id;
-        let l = self.leader_mut();
-        if !l.tick_skip {
-            l.tick += 1;
+    fn on_tick(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let now = peer.now;
+        let half_tick = peer.cfg.tick_us / 2;
+        let me = peer.id;
+        if !self.tick_skip {
+            self.tick += 1;
         }
-        let tick = l.tick;
+        let tick = self.tick;
         let mut synced = vec![me];
         synced.extend(
-            l.learners
+            self.learners
                 .iter()
                 .filter(|(_, h)| tick <= h.ack_deadline_tick)
                 .map(|(s, _)| *s),
         );
-        let skip = l.tick_skip;
-        if !skip && !self.cfg.is_quorum(synced.iter().copied()) {
+        let skip = self.tick_skip;
+        if !skip && !peer.cfg.is_quorum(synced.iter().copied()) {
             let ids: Vec<String> = synced.iter().map(|s| s.to_string()).collect();
-            self.leader_shutdown(
+            self.shutdown(
+                peer,
                 format!(
                     "Not sufficient followers synced, only synced with sids: [ {} ]",
                     ids.join(", ")
@@ -779,10 +786,9 @@ impl Server {
             );
             return;
         }
-        let limit = self.cfg.sync_limit_us();
-        let l = self.leader_mut();
-        l.tick_skip = !l.tick_skip;
-        let ping: Vec<ServerId> = l
+        let limit = peer.cfg.sync_limit_us();
+        self.tick_skip = !self.tick_skip;
+        let ping: Vec<ServerId> = self
             .learners
             .iter()
             .filter(|(_, h)| {
@@ -797,8 +803,8 @@ impl Server {
             // LearnerHandler.ping (LearnerHandler.java:1066-1081 / 1067-1082): a learner whose
             // oldest tracked proposal is unacknowledged for syncLimit ticks is dropped
             // ("Closing connection to peer due to transaction timeout.").
-            if !self.leader_ref().learners[&sid].sync_check.ok(now, limit) {
-                self.leader_mut().learners.remove(&sid);
+            if !self.learners[&sid].sync_check.ok(now, limit) {
+                self.learners.remove(&sid);
                 out.items.push(Output::Close {
                     peer: Endpoint::Server(sid),
                     channel: Channel::Quorum,
@@ -808,17 +814,17 @@ impl Server {
             let sessions = Vec::new();
             out.send(sid, Channel::Quorum, Message::Ping { sessions });
         }
-        self.timers.set(Timer::LeaderTick, now + half_tick);
+        peer.timers.set(Timer::LeaderTick, now + half_tick);
     }
 
-    pub(crate) fn leader_lost_learner(&mut self, sid: ServerId) {
-        self.leader_mut().learners.remove(&sid);
+    pub(crate) fn lost_learner(&mut self, sid: ServerId) {
+        self.learners.remove(&sid);
     }
 
     /// `Leader.shutdown`: close every learner's connection and look for a leader again.
-    pub(crate) fn leader_shutdown(&mut self, reason: String, out: &mut Outputs) {
+    pub(crate) fn shutdown(&mut self, peer: &mut Peer, reason: String, out: &mut Outputs) {
         out.event(Event::LeaderShutdown { reason });
-        let learners: Vec<ServerId> = self.leader_ref().learners.keys().copied().collect();
+        let learners: Vec<ServerId> = self.learners.keys().copied().collect();
         for sid in learners {
             out.items.push(Output::Close {
                 peer: Endpoint::Server(sid),
@@ -828,52 +834,50 @@ impl Server {
         // Leader.shutdown -> ZooKeeperServer.shutdown: a leader that served flushes its txn
         // log (ProposalRequestProcessor.shutdown -> SyncRequestProcessor.shutdown) before
         // fastForwardDataBase, in every release (Leader.java:833 at 3.8.0, :882 at 3.9.4).
-        let running = self.leader_ref().established;
-        self.leave_role(running, true, out);
+        let running = self.established;
+        peer.leave_role(running, true, out);
     }
 
     /// `SessionTrackerImpl.run`: once a tick, sessions not heard from within their timeout
     /// expire; each one's closeSession is proposed with no client request behind it.
-    fn session_tick(&mut self, out: &mut Outputs) {
-        let now = self.now;
-        let tick = self.cfg.tick_us;
-        let l = self.leader_mut();
-        if !l.established {
+    fn session_tick(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let now = peer.now;
+        let tick = peer.cfg.tick_us;
+        if !self.established {
             return;
         }
-        for session in l.tracker.expire_due(now) {
-            self.propose(TxnOp::CloseSession { session }, None, out);
-            if !matches!(self.role, Role::Leading(_)) {
+        for session in self.tracker.expire_due(now) {
+            self.propose(peer, TxnOp::CloseSession { session }, None, out);
+            if peer.leaving.is_some() {
                 return;
             }
         }
-        self.timers.set(Timer::SessionTick, (now / tick + 1) * tick);
+        peer.timers.set(Timer::SessionTick, (now / tick + 1) * tick);
     }
 
     /// Keeps a session alive; false if the leader does not know it or it is closing.
-    pub(crate) fn leader_touch(&mut self, session: SessionId) -> bool {
-        let (now, tick) = (self.now, self.cfg.tick_us);
-        self.leader_mut().tracker.touch(session, now, tick)
+    pub(crate) fn touch(&mut self, peer: &Peer, session: SessionId) -> bool {
+        let (now, tick) = (peer.now, peer.cfg.tick_us);
+        self.tracker.touch(session, now, tick)
     }
 
     /// `PrepRequestProcessor` for a request of a client connected here or forwarded by a
     /// learner: a new session, a write, or a sync.
-    pub(crate) fn leader_submit(&mut self, req: Request, out: &mut Outputs) {
-        let (now, tick) = (self.now, self.cfg.tick_us);
-        let l = self.leader_mut();
+    pub(crate) fn submit(&mut self, peer: &mut Peer, req: Request, out: &mut Outputs) {
+        let (now, tick) = (peer.now, peer.cfg.tick_us);
         let op = match &req.op {
             RequestOp::CreateSession { timeout_ms } => {
-                l.tracker.add(req.session, *timeout_ms, now, tick);
-                l.tracker.set_owner(req.session, req.via);
+                self.tracker.add(req.session, *timeout_ms, now, tick);
+                self.tracker.set_owner(req.session, req.via);
                 TxnOp::CreateSession {
                     session: req.session,
                     timeout_ms: *timeout_ms,
                 }
             }
-            RequestOp::Client(ClientOp::Sync { .. }) => return self.leader_sync(req, out),
+            RequestOp::Client(ClientOp::Sync { .. }) => return self.sync(peer, req, out),
             RequestOp::Client(op) => {
-                let valid = l.tracker.is_active(req.session);
-                let Some(mut txn_op) = prep_write(&l.prepped, req.session, valid, op) else {
+                let valid = self.tracker.is_active(req.session);
+                let Some(mut txn_op) = prep_write(&self.prepped, req.session, valid, op) else {
                     return; // reads are never forwarded
                 };
                 // PrepRequestProcessor checks the owner of every write but closeSession (the
@@ -881,14 +885,14 @@ impl Server {
                 // server the client has left becomes an error txn (ErrorTxn SESSIONMOVED).
                 if valid
                     && !matches!(txn_op, TxnOp::CloseSession { .. })
-                    && !l.tracker.owned_by(req.session, req.via)
+                    && !self.tracker.owned_by(req.session, req.via)
                 {
                     txn_op = TxnOp::Error {
                         err: crate::client_api::KeeperError::SessionMoved,
                     };
                 }
                 if let TxnOp::CloseSession { session } = txn_op {
-                    l.tracker.set_closing(session);
+                    self.tracker.set_closing(session);
                 }
                 txn_op
             }
@@ -897,25 +901,24 @@ impl Server {
             client: req.client,
             cxid: req.cxid,
         };
-        self.propose(op, Some(request), out);
+        self.propose(peer, op, Some(request), out);
     }
 
     /// `Leader.processSync`: a sync is answered once every proposal made before it commits.
-    fn leader_sync(&mut self, req: Request, out: &mut Outputs) {
-        let l = self.leader_mut();
-        if l.outstanding.is_empty() {
-            self.send_sync(req, out);
+    fn sync(&mut self, peer: &mut Peer, req: Request, out: &mut Outputs) {
+        if self.outstanding.is_empty() {
+            self.send_sync(peer, req, out);
         } else {
-            let last = l.last_proposed;
-            l.pending_syncs.entry(last).or_default().push(req);
+            let last = self.last_proposed;
+            self.pending_syncs.entry(last).or_default().push(req);
         }
     }
 
     /// `Leader.sendSync`: the server the client is connected to answers it; a learner learns
     /// of it behind the COMMITs that precede it on the same channel.
-    fn send_sync(&mut self, req: Request, out: &mut Outputs) {
-        if req.via == self.id {
-            self.sync_done(&req, out);
+    fn send_sync(&mut self, peer: &mut Peer, req: Request, out: &mut Outputs) {
+        if req.via == peer.id {
+            peer.sync_done(&req, out);
         } else {
             out.send(req.via, Channel::Quorum, Message::Sync { request: req });
         }
@@ -923,32 +926,36 @@ impl Server {
 
     /// `Leader.propose`: assign the next zxid, send PROPOSAL to the forwarding followers and
     /// log it; the leader's own ACK follows the fsync.
-    pub(crate) fn propose(&mut self, op: TxnOp, request: Option<RequestId>, out: &mut Outputs) {
-        let l = self.leader_ref();
-        let next = Zxid(l.last_proposed.0.wrapping_add(1));
-        if next.counter() == Zxid::COUNTER_MAX && !self.cfg.has(Bug::Zk1277) {
+    pub(crate) fn propose(
+        &mut self,
+        peer: &mut Peer,
+        op: TxnOp,
+        request: Option<RequestId>,
+        out: &mut Outputs,
+    ) {
+        let next = Zxid(self.last_proposed.0.wrapping_add(1));
+        if next.counter() == Zxid::COUNTER_MAX && !peer.cfg.has(Bug::Zk1277) {
             let reason = format!("zxid lower 32 bits have rolled over, forcing re-election, and therefore new epoch start (next zxid {next})");
-            self.leader_shutdown(reason, out);
+            self.shutdown(peer, reason, out);
             return;
         }
         let txn = Txn {
             zxid: next,
-            proposer: self.id,
+            proposer: peer.id,
             request,
             op,
         };
-        let now = self.now;
-        let l = self.leader_mut();
-        l.prepped.apply(&txn);
-        l.last_proposed = next;
-        l.outstanding.insert(
+        let now = peer.now;
+        self.prepped.apply(&txn);
+        self.last_proposed = next;
+        self.outstanding.insert(
             next,
             Proposal {
                 txn: txn.clone(),
                 acks: ServerSet::new(),
             },
         );
-        let followers: Vec<ServerId> = l
+        let followers: Vec<ServerId> = self
             .learners
             .iter_mut()
             .filter(|(_, h)| h.forwarding && !h.observer)
@@ -965,59 +972,62 @@ impl Server {
         for sid in followers {
             out.send(sid, Channel::Quorum, Message::Proposal { txn: txn.clone() });
         }
-        self.log_txn(txn, AfterWrite::SelfAck(next), out);
+        peer.log_txn(txn, AfterWrite::SelfAck(next), out);
     }
 
     /// `Leader.processAck`.
-    pub(crate) fn leader_process_ack(&mut self, sid: ServerId, zxid: Zxid, out: &mut Outputs) {
-        if !matches!(self.role, Role::Leading(_)) || zxid.counter() == 0 {
+    pub(crate) fn process_ack(
+        &mut self,
+        peer: &mut Peer,
+        sid: ServerId,
+        zxid: Zxid,
+        out: &mut Outputs,
+    ) {
+        if peer.leaving.is_some() || zxid.counter() == 0 {
             return;
         }
-        let has_vote = self.cfg.has_vote(sid);
-        let l = self.leader_mut();
-        if !l.established || zxid <= l.last_committed {
+        let has_vote = peer.cfg.has_vote(sid);
+        if !self.established || zxid <= self.last_committed {
             return;
         }
-        let Some(p) = l.outstanding.get_mut(&zxid) else {
+        let Some(p) = self.outstanding.get_mut(&zxid) else {
             return;
         };
         if has_vote {
             p.acks.insert(sid);
         }
-        self.try_to_commit(zxid, out);
+        self.try_to_commit(peer, zxid, out);
     }
 
     /// `Leader.tryToCommit`: strictly in zxid order, on a quorum of ACKs.
-    fn try_to_commit(&mut self, zxid: Zxid, out: &mut Outputs) -> bool {
-        let me = self.id;
-        let l = self.leader_ref();
-        if l.outstanding.contains_key(&Zxid(zxid.0.wrapping_sub(1))) {
+    fn try_to_commit(&mut self, peer: &mut Peer, zxid: Zxid, out: &mut Outputs) -> bool {
+        let me = peer.id;
+        if self.outstanding.contains_key(&Zxid(zxid.0.wrapping_sub(1))) {
             return false;
         }
-        let p = &l.outstanding[&zxid];
-        let ok = if self.cfg.has(Bug::CommitBeforeQuorum) {
+        let p = &self.outstanding[&zxid];
+        let ok = if peer.cfg.has(Bug::CommitBeforeQuorum) {
             p.acks.contains(me)
         } else {
-            self.cfg.is_quorum(p.acks.iter())
+            peer.cfg.is_quorum(p.acks.iter())
         };
         if !ok {
             return false;
         }
-        let l = self.leader_mut();
-        let p = l.outstanding.remove(&zxid).expect("outstanding");
-        l.last_committed = zxid;
-        l.committed_upto = zxid;
+        let p = self.outstanding.remove(&zxid).expect("outstanding");
+        self.last_committed = zxid;
+        self.committed_upto = zxid;
         out.event(Event::Committed {
             txn: p.txn.id(),
             acks: p.acks,
         });
         // Followers get COMMIT first, then observers INFORM, each in id order.
-        for (sid, h) in &l.learners {
+        for (sid, h) in &self.learners {
             if h.forwarding && !h.observer {
                 out.send(*sid, Channel::Quorum, Message::Commit { zxid });
             }
         }
-        for (sid, h) in &l.learners {
+        for (sid, h) in &self.learners {
             if h.forwarding && h.observer {
                 out.send(
                     *sid,
@@ -1026,15 +1036,14 @@ impl Server {
                 );
             }
         }
-        self.apply_committed(&p.txn, out);
-        if !matches!(self.role, Role::Leading(_)) {
-            return true;
+        peer.apply_committed(&p.txn, out);
+        if let TxnOp::CloseSession { session } = p.txn.op {
+            self.tracker.remove(session);
         }
-        let l = self.leader_mut();
-        let later = l.pending_syncs.split_off(&Zxid(zxid.0.wrapping_add(1)));
-        let due = std::mem::replace(&mut l.pending_syncs, later);
+        let later = self.pending_syncs.split_off(&Zxid(zxid.0.wrapping_add(1)));
+        let due = std::mem::replace(&mut self.pending_syncs, later);
         for req in due.into_values().flatten() {
-            self.send_sync(req, out);
+            self.send_sync(peer, req, out);
         }
         true
     }
@@ -1080,10 +1089,10 @@ mod tests {
             _ => None,
         });
         let (mode, peer_last) = decision.expect("the lagging follower was synced again");
-        let last = c.server(leader).tree.last_processed;
+        let last = c.server(leader).peer.tree.last_processed;
         assert_eq!(
-            c.server(lagging).tree.applied,
-            c.server(leader).tree.applied,
+            c.server(lagging).peer.tree.applied,
+            c.server(leader).peer.tree.applied,
             "after the sync the follower holds what the leader holds"
         );
         (mode, peer_last, last)
@@ -1096,7 +1105,12 @@ mod tests {
     fn a_learner_behind_the_committed_log_is_diffed_from_the_txn_log() {
         let mut c = Cluster::with_snap_count(3, &[], 100_000);
         let (mode, peer_last, _) = resync_after(&mut c, 520);
-        let min = c.server(c.leader()).committed_log.min().expect("committed");
+        let min = c
+            .server(c.leader())
+            .peer
+            .committed_log
+            .min()
+            .expect("committed");
         assert!(
             peer_last < min,
             "{peer_last} is behind the committedLog from {min}"
@@ -1111,7 +1125,7 @@ mod tests {
     fn a_learner_behind_the_committed_log_and_a_log_roll_gets_snap() {
         let mut c = Cluster::with_snap_count(3, &[], 100);
         let (mode, peer_last, last) = resync_after(&mut c, 520);
-        assert!(c.server(c.leader()).log_files.len() > 2);
+        assert!(c.server(c.leader()).peer.log_files.len() > 2);
         assert_eq!(mode, SyncMode::Snap, "from {peer_last} to {last}");
     }
 
@@ -1122,7 +1136,7 @@ mod tests {
         let (mode, _, _) = resync_after(&mut c, 300);
         assert_eq!(mode, SyncMode::Diff);
         assert_eq!(
-            c.server(c.leader()).committed_log.min(),
+            c.server(c.leader()).peer.committed_log.min(),
             Some(Zxid::new(1, 1))
         );
     }

@@ -11,6 +11,7 @@ use crate::db::{DiskOp, Snapshot, Txn};
 use crate::ids::{Channel, Endpoint, ServerId, Zxid};
 use crate::io::{Event, Output, Outputs, Timer, ZabPhase};
 use crate::message::{Message, ServerState};
+use crate::peer::Peer;
 use crate::server::{AfterWrite, Role, Server};
 use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -101,30 +102,27 @@ pub(crate) struct Learner {
 }
 
 impl Server {
-    fn learner_mut(&mut self) -> &mut Learner {
-        match &mut self.role {
-            Role::Learning(l) => l,
-            _ => unreachable!("not learning"),
-        }
-    }
-
-    fn learner_ref(&self) -> &Learner {
-        match &self.role {
-            Role::Learning(l) => l,
-            _ => unreachable!("not learning"),
-        }
-    }
-
+    /// Takes the FOLLOWING or OBSERVING role (`QuorumPeer.run`: `setFollower(makeFollower
+    /// (...))` or `setObserver(makeObserver(...))`).
     pub(crate) fn become_learner(&mut self, leader: ServerId, observer: bool, out: &mut Outputs) {
-        self.role_gen += 1;
-        self.role = Role::Learning(Box::new(Learner {
+        self.peer.role_gen += 1;
+        let mut learner = Box::new(Learner::new(&self.peer, leader, observer));
+        learner.start(&mut self.peer, out);
+        self.role = Role::Learning(learner);
+    }
+}
+
+impl Learner {
+    /// A learner's state as `Learner.registerWithLeader` starts.
+    fn new(peer: &Peer, leader: ServerId, observer: bool) -> Learner {
+        Learner {
             leader,
             observer,
             new_epoch: None,
             stage: Stage::Connecting,
-            started_us: self.now,
+            started_us: peer.now,
             connect_tries: 1,
-            last_heard_us: self.now,
+            last_heard_us: peer.now,
             snapshot_needed: true,
             sync_snapshot: false,
             pre_snap: None,
@@ -140,85 +138,93 @@ impl Server {
             acks_after_newleader: Vec::new(),
             await_appends: false,
             touched: BTreeMap::new(),
-        }));
-        let state = if observer {
+        }
+    }
+
+    /// `Follower.followLeader` / `Observer.observeLeader` up to the first wait: connect and
+    /// send FOLLOWERINFO or OBSERVERINFO.
+    fn start(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let state = if self.observer {
             ServerState::Observing
         } else {
             ServerState::Following
         };
-        self.set_state(state, ZabPhase::Discovery, out);
-        self.send_learner_info(out);
-        self.timers
-            .set(Timer::LearnerTimeout, self.now + self.cfg.init_limit_us());
+        peer.set_state(state, ZabPhase::Discovery, out);
+        self.send_learner_info(peer, out);
+        peer.timers
+            .set(Timer::LearnerTimeout, peer.now + peer.cfg.init_limit_us());
     }
 
-    fn send_learner_info(&mut self, out: &mut Outputs) {
-        let l = self.learner_ref();
-        let accepted_epoch = self.accepted_epoch;
-        let msg = if l.observer {
+    fn send_learner_info(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let accepted_epoch = peer.accepted_epoch;
+        let msg = if self.observer {
             Message::ObserverInfo { accepted_epoch }
         } else {
             Message::FollowerInfo { accepted_epoch }
         };
-        out.send(l.leader, Channel::Quorum, msg);
+        out.send(self.leader, Channel::Quorum, msg);
     }
 
-    pub(crate) fn learner_receive(&mut self, sid: ServerId, msg: Message, out: &mut Outputs) {
-        let now = self.now;
-        let l = self.learner_mut();
-        if sid != l.leader {
+    pub(crate) fn receive(
+        &mut self,
+        peer: &mut Peer,
+        sid: ServerId,
+        msg: Message,
+        out: &mut Outputs,
+    ) {
+        let now = peer.now;
+        if sid != self.leader {
             return;
         }
-        l.last_heard_us = now;
-        if l.blocked.is_some() {
-            l.backlog.push_back(msg);
+        self.last_heard_us = now;
+        if self.blocked.is_some() {
+            self.backlog.push_back(msg);
             return;
         }
-        self.learner_process(msg, out);
+        self.process(peer, msg, out);
     }
 
-    fn learner_process(&mut self, msg: Message, out: &mut Outputs) {
-        match self.learner_ref().stage {
+    fn process(&mut self, peer: &mut Peer, msg: Message, out: &mut Outputs) {
+        match self.stage {
             Stage::Connecting => {
                 if let Message::LeaderInfo { epoch } = msg {
-                    self.on_leader_info(epoch, out);
+                    self.on_leader_info(peer, epoch, out);
                 }
             }
-            Stage::AwaitSync => self.on_first_sync_packet(msg, out),
-            Stage::Syncing => self.on_sync_packet(msg, out),
-            Stage::Broadcast => self.on_broadcast_packet(msg, out),
+            Stage::AwaitSync => self.on_first_sync_packet(peer, msg, out),
+            Stage::Syncing => self.on_sync_packet(peer, msg, out),
+            Stage::Broadcast => self.on_broadcast_packet(peer, msg, out),
         }
     }
 
     /// `registerWithLeader`: accept the new epoch (persisting it before ACKEPOCH), or give up
     /// on a leader whose epoch is behind ours.
-    fn on_leader_info(&mut self, epoch: u64, out: &mut Outputs) {
-        self.learner_mut().new_epoch = Some(epoch);
-        if epoch > self.accepted_epoch || (epoch == self.accepted_epoch && self.cfg.has(Bug::Zk335))
+    fn on_leader_info(&mut self, peer: &mut Peer, epoch: u64, out: &mut Outputs) {
+        self.new_epoch = Some(epoch);
+        if epoch > peer.accepted_epoch || (epoch == peer.accepted_epoch && peer.cfg.has(Bug::Zk335))
         {
-            self.write(DiskOp::AcceptedEpoch(epoch), AfterWrite::LearnerStep, out);
-            self.learner_mut().blocked = Some(Blocked::AckEpoch(true));
-            self.learner_continue(out);
-        } else if epoch == self.accepted_epoch {
+            peer.write(DiskOp::AcceptedEpoch(epoch), AfterWrite::LearnerStep, out);
+            self.blocked = Some(Blocked::AckEpoch(true));
+            self.resume(peer, out);
+        } else if epoch == peer.accepted_epoch {
             // Through the blocked path too: an earlier sync's writes may still be going, and
             // ZooKeeper's learner thread would have finished them before reading LEADERINFO.
-            self.learner_mut().blocked = Some(Blocked::AckEpoch(false));
-            self.learner_continue(out);
+            self.blocked = Some(Blocked::AckEpoch(false));
+            self.resume(peer, out);
         } else {
             let reason = format!(
                 "Leaders epoch, {epoch} is less than accepted epoch, {}",
-                self.accepted_epoch
+                peer.accepted_epoch
             );
-            self.learner_shutdown(&reason, out);
+            self.shutdown(peer, &reason, out);
         }
     }
 
-    fn send_ack_epoch(&mut self, current_epoch: Option<u64>, out: &mut Outputs) {
-        let last_zxid = self.last_zxid();
-        let l = self.learner_mut();
-        l.stage = Stage::AwaitSync;
-        let leader = l.leader;
-        self.set_state(self.state, ZabPhase::Synchronization, out);
+    fn send_ack_epoch(&mut self, peer: &mut Peer, current_epoch: Option<u64>, out: &mut Outputs) {
+        let last_zxid = peer.last_zxid();
+        self.stage = Stage::AwaitSync;
+        let leader = self.leader;
+        peer.set_state(peer.state, ZabPhase::Synchronization, out);
         out.send(
             leader,
             Channel::Quorum,
@@ -229,36 +235,35 @@ impl Server {
         );
     }
 
-    fn on_first_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
-        let l = self.learner_mut();
-        l.stage = Stage::Syncing;
+    fn on_first_sync_packet(&mut self, peer: &mut Peer, msg: Message, out: &mut Outputs) {
+        self.stage = Stage::Syncing;
         match msg {
             Message::Diff { zxid } => {
-                l.snapshot_needed = false;
-                l.write_to_log = true;
-                if self.cfg.has(Bug::Zk2355) {
+                self.snapshot_needed = false;
+                self.write_to_log = true;
+                if peer.cfg.has(Bug::Zk2355) {
                     // Before ZOOKEEPER-2355 the follower took the DIFF target as its last zxid
                     // before it had applied anything.
-                    self.tree.last_processed = zxid;
+                    peer.tree.last_processed = zxid;
                 }
             }
             Message::Snap { snapshot } => {
-                l.sync_snapshot = true;
-                let old_base = std::mem::replace(&mut self.base, snapshot.clone());
-                let old_log = std::mem::take(&mut self.log);
-                self.learner_mut().pre_snap = Some((old_base, old_log));
-                self.replace_tree(snapshot.tree.clone(), out);
+                self.sync_snapshot = true;
+                let old_base = std::mem::replace(&mut peer.base, snapshot.clone());
+                let old_log = std::mem::take(&mut peer.log);
+                self.pre_snap = Some((old_base, old_log));
+                peer.replace_tree(snapshot.tree.clone(), out);
                 // ZKDatabase.deserializeSnapshot starts with clear() (ZKDatabase.java:617-621
                 // / 630-634).
-                self.committed_log.clear();
+                peer.committed_log.clear();
             }
             Message::Trunc { zxid } => {
-                if self.cfg.has(Bug::TruncKeepsSnapshot) {
-                    self.truncate_and_reload_newest(zxid, out);
-                } else if !self.truncate_and_drop_newer(zxid, out) {
+                if peer.cfg.has(Bug::TruncKeepsSnapshot) {
+                    self.truncate_and_reload_newest(peer, zxid, out);
+                } else if !self.truncate_and_drop_newer(peer, zxid, out) {
                     return;
                 }
-                self.learner_mut().blocked = Some(Blocked::Trunc);
+                self.blocked = Some(Blocked::Trunc);
             }
             other => {
                 let reason = format!(
@@ -266,7 +271,7 @@ impl Server {
                     other.name()
                 );
                 out.event(Event::ProtocolError { reason });
-                self.learner_shutdown("unexpected packet", out);
+                self.shutdown(peer, "unexpected packet", out);
             }
         }
     }
@@ -280,27 +285,27 @@ impl Server {
     /// server that fast-forwarded uncommitted proposals into its tree when it left its role
     /// and then took a snapshot (Leader.lead's loadData, a periodic one) keeps them through
     /// the TRUNC meant to remove them.
-    fn truncate_and_reload_newest(&mut self, zxid: Zxid, out: &mut Outputs) {
-        let keep = self.log.partition_point(|t| t.zxid <= zxid);
-        self.log.truncate(keep);
-        self.truncate_log_files(zxid);
-        self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
-        let newest = self
+    fn truncate_and_reload_newest(&mut self, peer: &mut Peer, zxid: Zxid, out: &mut Outputs) {
+        let keep = peer.log.partition_point(|t| t.zxid <= zxid);
+        peer.log.truncate(keep);
+        peer.truncate_log_files(zxid);
+        peer.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
+        let newest = peer
             .snapshots
             .iter()
             .rev()
-            .find(|s| s.zxid >= self.base.zxid)
+            .find(|s| s.zxid >= peer.base.zxid)
             .cloned();
         if let Some(newest) = newest {
             if newest.last_txn().is_some_and(|last| last > zxid) {
                 out.fired(Bug::TruncKeepsSnapshot);
             }
             let from = newest.zxid;
-            self.base = newest;
-            self.log.retain(|t| t.zxid > from);
+            peer.base = newest;
+            peer.log.retain(|t| t.zxid > from);
         }
-        self.reload_tree(out);
-        self.tree.last_processed = zxid;
+        peer.reload_tree(out);
+        peer.tree.last_processed = zxid;
     }
 
     /// `fixed`: the TRUNC deletes every snapshot holding txns after its zxid and rebuilds the
@@ -309,61 +314,60 @@ impl Server {
     /// and SNAP ships that), so a TRUNC below the name may undo nothing in it; only a txn
     /// inside that snapshot cannot be truncated away, and then the learner gives up the sync.
     /// False if it did.
-    fn truncate_and_drop_newer(&mut self, zxid: Zxid, out: &mut Outputs) -> bool {
-        let snapshot_last_txn = self.base.last_txn();
+    fn truncate_and_drop_newer(&mut self, peer: &mut Peer, zxid: Zxid, out: &mut Outputs) -> bool {
+        let snapshot_last_txn = peer.base.last_txn();
         if snapshot_last_txn.is_some_and(|last| zxid < last) {
             let reason = format!(
                 "Not able to truncate the log to {zxid}: the snapshot at {} holds txns up to {}",
-                self.base.zxid,
+                peer.base.zxid,
                 snapshot_last_txn.unwrap_or_default()
             );
             out.event(Event::ProtocolError { reason });
-            self.learner_shutdown("truncation failed", out);
+            self.shutdown(peer, "truncation failed", out);
             return false;
         }
-        let keep = self.log.partition_point(|t| t.zxid <= zxid);
-        self.log.truncate(keep);
-        self.truncate_log_files(zxid);
-        self.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
-        self.write(
+        let keep = peer.log.partition_point(|t| t.zxid <= zxid);
+        peer.log.truncate(keep);
+        peer.truncate_log_files(zxid);
+        peer.write(DiskOp::Truncate(zxid), AfterWrite::LearnerStep, out);
+        peer.write(
             DiskOp::DropSnapshotsAfter(zxid),
             AfterWrite::LearnerStep,
             out,
         );
-        self.snapshots
+        peer.snapshots
             .retain(|s| !matches!(s.last_txn(), Some(last) if last > zxid));
         // ZKDatabase.truncateLog truncates and reloads in one call on the learner thread:
         // whatever happens to the connection meanwhile, the data tree never outlives the log
         // it came from.
-        self.reload_tree(out);
-        self.tree.last_processed = zxid;
+        peer.reload_tree(out);
+        peer.tree.last_processed = zxid;
         true
     }
 
     /// A txn a SNAP or TRUNC sync applies in memory before NEWLEADER.
-    fn sync_apply(&mut self, txn: &Txn, out: &mut Outputs) {
-        if self.committed_log.takes_sync_txns() {
-            self.add_committed(txn, out);
+    fn sync_apply(&mut self, peer: &mut Peer, txn: &Txn, out: &mut Outputs) {
+        if peer.committed_log.takes_sync_txns() {
+            peer.add_committed(txn, out);
         }
-        self.tree.apply(txn);
+        peer.tree.apply(txn);
     }
 
-    fn on_sync_packet(&mut self, msg: Message, out: &mut Outputs) {
+    fn on_sync_packet(&mut self, peer: &mut Peer, msg: Message, out: &mut Outputs) {
         match msg {
             // Learner.java:630-651 at 3.8.0, 654-669 at 3.9.4. (3.9.4's
             // enforceContinuousProposal, 542-561, rejects a gap within an epoch; a leader's
             // committed log never has one here, so it is not modelled.)
-            Message::Proposal { txn } => self.learner_mut().not_logged.push_back(txn),
+            Message::Proposal { txn } => self.not_logged.push_back(txn),
             // Learner.java:652-678 / 670-696.
             Message::Commit { zxid } => {
-                let l = self.learner_mut();
-                if l.not_logged.is_empty() {
+                if self.not_logged.is_empty() {
                     // `pif = packetsNotLogged.peekFirst(); if (pif.hdr.getZxid() == ...)`
                     // dereferences the head unchecked (Learner.java:654-655 / 672-673): a
                     // COMMIT with no proposal queued throws a NullPointerException, and
                     // Follower.followLeader's catch (Follower.java:127-133) ends the role.
                     // Reached when NEWLEADER emptied the queue (zk-4394).
-                    if self.cfg.has(Bug::Zk4394) {
+                    if peer.cfg.has(Bug::Zk4394) {
                         out.fired(Bug::Zk4394);
                     }
                     out.event(Event::LearnerShutdown {
@@ -372,27 +376,26 @@ impl Server {
                              NullPointerException in syncWithLeader"
                         ),
                     });
-                    self.learner_shutdown("exception when following the leader", out);
+                    self.shutdown(peer, "exception when following the leader", out);
                     return;
                 }
-                if l.write_to_log {
-                    l.committed.push_back(zxid);
-                } else if l.not_logged.front().map(|t| t.zxid) == Some(zxid) {
-                    let txn = l.not_logged.pop_front().expect("front");
-                    self.sync_apply(&txn, out);
+                if self.write_to_log {
+                    self.committed.push_back(zxid);
+                } else if self.not_logged.front().map(|t| t.zxid) == Some(zxid) {
+                    let txn = self.not_logged.pop_front().expect("front");
+                    self.sync_apply(peer, &txn, out);
                 }
             }
             Message::Inform { txn } => {
-                let l = self.learner_mut();
-                if l.write_to_log {
-                    l.committed.push_back(txn.zxid);
-                    l.not_logged.push_back(txn);
+                if self.write_to_log {
+                    self.committed.push_back(txn.zxid);
+                    self.not_logged.push_back(txn);
                 } else {
-                    self.sync_apply(&txn, out);
+                    self.sync_apply(peer, &txn, out);
                 }
             }
-            Message::NewLeader { zxid } => self.on_new_leader(zxid, out),
-            Message::UpToDate => self.on_up_to_date(out),
+            Message::NewLeader { zxid } => self.on_new_leader(peer, zxid, out),
+            Message::UpToDate => self.on_up_to_date(peer, out),
             _ => {}
         }
     }
@@ -400,23 +403,22 @@ impl Server {
     /// NEWLEADER (Learner.java:735-770 at 3.8.0, 746-821 at 3.9.4). Without zk-2354 (the
     /// `fixed` profile) the learner first marks on disk that it is updating its epoch, so
     /// that a crash inside what follows is repaired at start-up instead of refused.
-    fn on_new_leader(&mut self, zxid: Zxid, out: &mut Outputs) {
-        let l = self.learner_mut();
-        if l.new_epoch != Some(zxid.epoch()) {
+    fn on_new_leader(&mut self, peer: &mut Peer, zxid: Zxid, out: &mut Outputs) {
+        if self.new_epoch != Some(zxid.epoch()) {
             let reason = format!(
                 "NEWLEADER {zxid} does not match the epoch of LEADERINFO {:?}",
-                l.new_epoch
+                self.new_epoch
             );
             out.event(Event::ProtocolError { reason });
         }
-        l.newleader_zxid = Some(zxid);
-        if self.cfg.has(Bug::Zk2354) {
-            self.new_leader_persist(out);
-            self.learner_continue(out);
+        self.newleader_zxid = Some(zxid);
+        if peer.cfg.has(Bug::Zk2354) {
+            self.new_leader_persist(peer, out);
+            self.resume(peer, out);
         } else {
-            self.write(DiskOp::UpdatingEpoch(true), AfterWrite::LearnerStep, out);
-            self.learner_mut().blocked = Some(Blocked::NewLeaderMarker);
-            self.learner_continue(out);
+            peer.write(DiskOp::UpdatingEpoch(true), AfterWrite::LearnerStep, out);
+            self.blocked = Some(Blocked::NewLeaderMarker);
+            self.resume(peer, out);
         }
     }
 
@@ -432,92 +434,87 @@ impl Server {
     ///
     /// Observers log nothing at NEWLEADER in either release (the block is guarded by
     /// `zk instanceof FollowerZooKeeperServer`); they commit what they were told at UPTODATE.
-    fn new_leader_persist(&mut self, out: &mut Outputs) {
-        let l = self.learner_mut();
+    fn new_leader_persist(&mut self, peer: &mut Peer, out: &mut Outputs) {
         let (snapshot_needed, sync_snapshot, observer) =
-            (l.snapshot_needed, l.sync_snapshot, l.observer);
-        l.write_to_log = true;
+            (self.snapshot_needed, self.sync_snapshot, self.observer);
+        self.write_to_log = true;
         if snapshot_needed {
             // takeSnapshot(syncSnapshot): SNAP's snapshot is fsynced; TRUNC's is written
             // without fsync (SnapStream.java:133), and the ack does not wait for it
             // (trunc-snapshot-unsynced).
-            let after = if !sync_snapshot && self.cfg.has(Bug::TruncSnapshotUnsynced) {
+            let after = if !sync_snapshot && peer.cfg.has(Bug::TruncSnapshotUnsynced) {
                 AfterWrite::Nothing
             } else {
                 AfterWrite::LearnerStep
             };
-            self.take_snapshot(sync_snapshot, after, out);
-            self.learner_mut().pre_snap = None;
+            peer.take_snapshot(sync_snapshot, after, out);
+            self.pre_snap = None;
             // Txns applied in memory during this sync were never logged: from now on the
             // database is this snapshot plus the log after it, which is what loading it
             // from disk (after a restart or a later TRUNC) gives.
-            self.rebase_on_latest_snapshot();
+            peer.rebase_on_latest_snapshot();
         }
         if observer {
-            self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+            self.blocked = Some(Blocked::NewLeaderLog);
             return;
         }
-        if self.cfg.has(Bug::Zk4646) {
-            if self.cfg.has(Bug::Zk4643) {
+        if peer.cfg.has(Bug::Zk4646) {
+            if peer.cfg.has(Bug::Zk4643) {
                 // 3.8.0: setCurrentEpoch comes first (Learner.java:752), then the handoff.
-                self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+                self.blocked = Some(Blocked::NewLeaderLog);
             } else {
                 // The handoff with currentEpoch after it (a release with only ZOOKEEPER-4643
                 // fixed): the learner waits for the txns, and their ACKs follow the
                 // NEWLEADER ack.
-                self.hand_off_to_log_writer(false, out);
-                self.learner_mut().await_appends = true;
-                self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+                self.hand_off_to_log_writer(peer, false, out);
+                self.await_appends = true;
+                self.blocked = Some(Blocked::NewLeaderLog);
             }
             return;
         }
         // 3.9.4: the committed txns of the sync are appended and applied on the learner
         // thread, in the order of their COMMITs; a COMMIT that does not match the head of the
         // queue is skipped (Learner.java:785-800).
-        let acked_by_writer = self.cfg.has(Bug::Zk4685);
-        loop {
-            let l = self.learner_mut();
-            let Some(zxid) = l.committed.pop_front() else {
-                break;
-            };
-            if l.not_logged.front().map(|t| t.zxid) != Some(zxid) {
+        let acked_by_writer = peer.cfg.has(Bug::Zk4685);
+        while let Some(zxid) = self.committed.pop_front() {
+            if self.not_logged.front().map(|t| t.zxid) != Some(zxid) {
                 continue;
             }
-            let txn = l.not_logged.pop_front().expect("front");
+            let txn = self.not_logged.pop_front().expect("front");
             // zk-4685 on this path: the txns go through the log writer, which acknowledges
             // each one once durable, ahead of the NEWLEADER ack.
-            self.learner_mut().await_appends |= acked_by_writer;
+            self.await_appends |= acked_by_writer;
             let after = if acked_by_writer {
                 AfterWrite::AckProposal(zxid)
             } else {
                 AfterWrite::LearnerStep
             };
-            self.log_txn(txn.clone(), after, out);
+            peer.log_txn(txn.clone(), after, out);
             // `fzk.processTxn(request)` (Learner.java:799) adds it to the committedLog too.
-            self.add_committed(&txn, out);
-            self.tree.apply(&txn);
+            peer.add_committed(&txn, out);
+            peer.tree.apply(&txn);
         }
-        if self.cfg.has(Bug::Zk4394) {
+        if peer.cfg.has(Bug::Zk4394) {
             // The uncommitted proposals are handed to the log writer as well, emptying the
             // queue a later COMMIT looks its proposal up in.
-            self.hand_off_to_log_writer(false, out);
+            self.hand_off_to_log_writer(peer, false, out);
         }
-        let syncing_txns = self.unflushed_appends().next().is_some();
-        if self.cfg.has(Bug::Zk3911) {
+        let syncing_txns = peer.unflushed_appends().next().is_some();
+        if peer.cfg.has(Bug::Zk3911) {
             if syncing_txns {
                 out.fired(Bug::Zk3911);
             }
-            self.detach_writes(AfterWrite::LearnerStep);
+            peer.detach_writes(AfterWrite::LearnerStep);
         }
-        if self.cfg.has(Bug::Zk4643) {
+        if peer.cfg.has(Bug::Zk4643) {
             // currentEpoch without waiting for the synced txns; zk-3911 also acknowledges
             // as soon as currentEpoch alone is durable.
             if syncing_txns {
                 out.fired(Bug::Zk4643);
             }
-            self.write_current_epoch(out);
+            self.write_current_epoch(peer, out);
         } else {
-            self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+            self.blocked = Some(Blocked::NewLeaderLog);
         }
     }
 
@@ -526,89 +523,80 @@ impl Server {
     /// waits for its COMMIT among the pending txns, and the queue is emptied. Where the
     /// NEWLEADER ack waits for the txns (`ack_now` false), their ACKs are held until it is
     /// sent, so that the leader's first ACK from this learner is the NEWLEADER ack.
-    fn hand_off_to_log_writer(&mut self, ack_now: bool, out: &mut Outputs) {
+    fn hand_off_to_log_writer(&mut self, peer: &mut Peer, ack_now: bool, out: &mut Outputs) {
         // 3.8.0 hands everything over (zk-4394); with only ZOOKEEPER-4394 fixed the
         // proposals not yet committed stay queued, as in 3.9.4.
-        let everything = self.cfg.has(Bug::Zk4394);
-        let l = self.learner_mut();
+        let everything = peer.cfg.has(Bug::Zk4394);
         let handed: Vec<Txn> = if everything {
-            l.not_logged.drain(..).collect()
+            self.not_logged.drain(..).collect()
         } else {
-            let committed: Vec<Zxid> = l.committed.iter().copied().collect();
+            let committed: Vec<Zxid> = self.committed.iter().copied().collect();
             let mut kept = VecDeque::new();
             let mut handed = Vec::new();
-            for txn in l.not_logged.drain(..) {
+            for txn in self.not_logged.drain(..) {
                 if committed.contains(&txn.zxid) {
                     handed.push(txn);
                 } else {
                     kept.push_back(txn);
                 }
             }
-            l.not_logged = kept;
+            self.not_logged = kept;
             handed
         };
         for txn in handed {
             let zxid = txn.zxid;
-            self.learner_mut().pending_txns.push_back(txn.clone());
+            self.pending_txns.push_back(txn.clone());
             if ack_now {
-                self.log_txn(txn, AfterWrite::AckProposal(zxid), out);
+                peer.log_txn(txn, AfterWrite::AckProposal(zxid), out);
             } else {
-                self.log_txn(txn, AfterWrite::LearnerStep, out);
-                self.learner_mut().acks_after_newleader.push(zxid);
+                peer.log_txn(txn, AfterWrite::LearnerStep, out);
+                self.acks_after_newleader.push(zxid);
             }
         }
     }
 
-    fn write_current_epoch(&mut self, out: &mut Outputs) {
-        let epoch = self
-            .learner_ref()
-            .newleader_zxid
-            .expect("newleader")
-            .epoch();
-        self.write(DiskOp::CurrentEpoch(epoch), AfterWrite::LearnerStep, out);
-        self.learner_mut().blocked = Some(Blocked::NewLeaderEpoch);
+    fn write_current_epoch(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let epoch = self.newleader_zxid.expect("newleader").epoch();
+        peer.write(DiskOp::CurrentEpoch(epoch), AfterWrite::LearnerStep, out);
+        self.blocked = Some(Blocked::NewLeaderEpoch);
     }
 
     /// The NEWLEADER ack, once what it vouches for is written (Learner.java:769 / 819).
-    fn ack_new_leader(&mut self, out: &mut Outputs) {
-        if self.cfg.has(Bug::Zk4646) && self.unflushed_appends().next().is_some() {
+    fn ack_new_leader(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        if peer.cfg.has(Bug::Zk4646) && peer.unflushed_appends().next().is_some() {
             out.fired(Bug::Zk4646);
         }
-        if self.cfg.has(Bug::TruncSnapshotUnsynced) && self.snapshot_in_flight() {
+        if peer.cfg.has(Bug::TruncSnapshotUnsynced) && peer.snapshot_in_flight() {
             out.fired(Bug::TruncSnapshotUnsynced);
         }
-        if !self.cfg.has(Bug::Zk2354) {
-            self.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
+        if !peer.cfg.has(Bug::Zk2354) {
+            peer.write(DiskOp::UpdatingEpoch(false), AfterWrite::Nothing, out);
         }
-        if let Some(reason) = self.learner_ref().lost_during_newleader {
+        if let Some(reason) = self.lost_during_newleader {
             // The NEWLEADER ack is where the learner thread next touches the socket, and
             // finds it gone.
-            self.learner_shutdown(reason, out);
+            self.shutdown(peer, reason, out);
             return;
         }
-        let l = self.learner_mut();
-        let zxid = l.newleader_zxid.expect("newleader");
-        l.newleader_acked = true;
-        let leader = l.leader;
+        let zxid = self.newleader_zxid.expect("newleader");
+        self.newleader_acked = true;
+        let leader = self.leader;
         out.send(leader, Channel::Quorum, Message::Ack { zxid });
-        for zxid in std::mem::take(&mut l.acks_after_newleader) {
+        for zxid in std::mem::take(&mut self.acks_after_newleader) {
             out.send(leader, Channel::Quorum, Message::Ack { zxid });
         }
     }
 
-    fn on_up_to_date(&mut self, out: &mut Outputs) {
-        let Some(nl) = self.learner_ref().newleader_zxid else {
+    fn on_up_to_date(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let Some(nl) = self.newleader_zxid else {
             out.event(Event::ProtocolError {
                 reason: "UPTODATE before NEWLEADER".into(),
             });
-            self.learner_shutdown("unexpected UPTODATE", out);
+            self.shutdown(peer, "unexpected UPTODATE", out);
             return;
         };
         let epoch = nl.epoch();
-        let (leader, observer) = {
-            let l = self.learner_ref();
-            (l.leader, l.observer)
-        };
+        let (leader, observer) = { (self.leader, self.observer) };
         out.send(
             leader,
             Channel::Quorum,
@@ -616,14 +604,14 @@ impl Server {
                 zxid: Zxid::new(epoch, 0),
             },
         );
-        self.current_vote.peer_epoch = epoch;
-        self.deliver_all(out);
-        let state = self.state;
-        self.set_state(state, ZabPhase::Broadcast, out);
+        peer.current_vote.peer_epoch = epoch;
+        peer.deliver_all(out);
+        let state = peer.state;
+        peer.set_state(state, ZabPhase::Broadcast, out);
         out.event(Event::Synced { leader, epoch });
-        self.learner_mut().stage = Stage::Broadcast;
-        let pending: Vec<Txn> = self.learner_mut().not_logged.drain(..).collect();
-        let committed: Vec<Zxid> = self.learner_mut().committed.drain(..).collect();
+        self.stage = Stage::Broadcast;
+        let pending: Vec<Txn> = self.not_logged.drain(..).collect();
+        let committed: Vec<Zxid> = self.committed.drain(..).collect();
         if observer {
             // Observer (Learner.java:795-816 / 849-867): the queued INFORMs are committed
             // txns; each one matching the head of the commits is logged and applied.
@@ -631,8 +619,8 @@ impl Server {
             for txn in pending {
                 if commits.peek() == Some(&txn.zxid) {
                     commits.next();
-                    self.log_txn(txn.clone(), AfterWrite::Nothing, out);
-                    self.apply_committed(&txn, out);
+                    peer.log_txn(txn.clone(), AfterWrite::Nothing, out);
+                    peer.apply_committed(&txn, out);
                 }
             }
         } else {
@@ -640,141 +628,135 @@ impl Server {
             // acknowledges each once durable; then the COMMITs queued so far.
             for txn in pending {
                 let zxid = txn.zxid;
-                self.learner_mut().pending_txns.push_back(txn.clone());
-                self.log_txn(txn, AfterWrite::AckProposal(zxid), out);
+                self.pending_txns.push_back(txn.clone());
+                peer.log_txn(txn, AfterWrite::AckProposal(zxid), out);
             }
             for zxid in committed {
-                self.follower_commit(zxid, out);
-                if !matches!(self.role, Role::Learning(_)) {
+                self.follower_commit(peer, zxid, out);
+                if peer.leaving.is_some() {
                     return;
                 }
             }
         }
     }
 
-    fn on_broadcast_packet(&mut self, msg: Message, out: &mut Outputs) {
-        let observer = self.learner_ref().observer;
+    fn on_broadcast_packet(&mut self, peer: &mut Peer, msg: Message, out: &mut Outputs) {
+        let observer = self.observer;
         match msg {
             Message::Proposal { txn } if !observer => {
                 let zxid = txn.zxid;
-                self.learner_mut().pending_txns.push_back(txn.clone());
-                self.log_txn(txn, AfterWrite::AckProposal(zxid), out);
+                self.pending_txns.push_back(txn.clone());
+                peer.log_txn(txn, AfterWrite::AckProposal(zxid), out);
             }
-            Message::Commit { zxid } if !observer => self.follower_commit(zxid, out),
+            Message::Commit { zxid } if !observer => self.follower_commit(peer, zxid, out),
             Message::Inform { txn } if observer => {
-                self.log_txn(txn.clone(), AfterWrite::Nothing, out);
-                self.apply_committed(&txn, out);
+                peer.log_txn(txn.clone(), AfterWrite::Nothing, out);
+                peer.apply_committed(&txn, out);
             }
             Message::Ping { .. } => {
-                let l = self.learner_mut();
-                let sessions = std::mem::take(&mut l.touched).into_iter().collect();
-                let leader = l.leader;
+                let sessions = std::mem::take(&mut self.touched).into_iter().collect();
+                let leader = self.leader;
                 out.send(leader, Channel::Quorum, Message::Ping { sessions });
             }
-            Message::Revalidate { session, valid, .. } => self.revalidated(session, valid, out),
-            Message::Sync { request } => self.sync_done(&request, out),
+            Message::Revalidate { session, valid, .. } => peer.revalidated(session, valid, out),
+            Message::Sync { request } => peer.sync_done(&request, out),
             _ => {}
         }
     }
 
     /// `FollowerZooKeeperServer.commit`: the COMMIT must match the oldest pending txn, or
     /// ZooKeeper exits (UNMATCHED_TXN_COMMIT).
-    fn follower_commit(&mut self, zxid: Zxid, out: &mut Outputs) {
-        let l = self.learner_mut();
-        let Some(front) = l.pending_txns.front() else {
+    fn follower_commit(&mut self, peer: &mut Peer, zxid: Zxid, out: &mut Outputs) {
+        let Some(front) = self.pending_txns.front() else {
             return; // "Committing ... without seeing txn": logged and ignored.
         };
         if front.zxid != zxid {
             let reason = format!("Committing zxid {zxid} but next pending txn {}", front.zxid);
             out.event(Event::ProtocolError { reason });
-            self.learner_shutdown("unmatched txn commit", out);
+            self.shutdown(peer, "unmatched txn commit", out);
             return;
         }
-        let txn = l.pending_txns.pop_front().expect("front");
-        self.apply_committed(&txn, out);
+        let txn = self.pending_txns.pop_front().expect("front");
+        peer.apply_committed(&txn, out);
     }
 
     /// A client connected here was heard from.
-    pub(crate) fn learner_touch(&mut self, session: SessionId, timeout_ms: u32) {
-        self.learner_mut().touched.insert(session, timeout_ms);
+    pub(crate) fn touch(&mut self, session: SessionId, timeout_ms: u32) {
+        self.touched.insert(session, timeout_ms);
     }
 
     /// A proposal this follower logged is durable: acknowledge it.
-    pub(crate) fn learner_logged(&mut self, zxid: Zxid, out: &mut Outputs) {
-        if let Role::Learning(l) = &self.role {
-            if !l.observer {
-                if l.newleader_zxid.is_some() && !l.newleader_acked {
-                    // Only zk-4685 lets the log writer acknowledge ahead of NEWLEADER.
-                    out.fired(Bug::Zk4685);
-                }
-                out.send(l.leader, Channel::Quorum, Message::Ack { zxid });
+    pub(crate) fn logged(&self, zxid: Zxid, out: &mut Outputs) {
+        if !self.observer {
+            if self.newleader_zxid.is_some() && !self.newleader_acked {
+                // Only zk-4685 lets the log writer acknowledge ahead of NEWLEADER.
+                out.fired(Bug::Zk4685);
             }
+            out.send(self.leader, Channel::Quorum, Message::Ack { zxid });
         }
     }
 
-    pub(crate) fn learner_write_done(&mut self, out: &mut Outputs) {
-        if matches!(self.role, Role::Learning(_)) {
-            self.learner_continue(out);
+    pub(crate) fn write_done(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        if peer.leaving.is_none() {
+            self.resume(peer, out);
         }
     }
 
     /// Resumes a blocked learner once none of the writes it waits for is in flight, then works
     /// through the packets that arrived meanwhile.
-    fn learner_continue(&mut self, out: &mut Outputs) {
-        while let Some(blocked) = self.learner_ref().blocked {
-            if self.writes_in_flight(AfterWrite::LearnerStep) > 0 {
+    fn resume(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        while let Some(blocked) = self.blocked {
+            if peer.writes_in_flight(AfterWrite::LearnerStep) > 0 {
                 return;
             }
-            self.learner_mut().blocked = None;
+            self.blocked = None;
             match blocked {
                 Blocked::AckEpoch(new_epoch) => {
-                    let current = new_epoch.then_some(self.current_epoch);
-                    self.send_ack_epoch(current, out)
+                    let current = new_epoch.then_some(peer.current_epoch);
+                    self.send_ack_epoch(peer, current, out)
                 }
                 Blocked::Trunc => {}
                 Blocked::NewLeaderMarker => {
-                    self.new_leader_persist(out);
+                    self.new_leader_persist(peer, out);
                     continue;
                 }
                 Blocked::NewLeaderLog => {
-                    if self.learner_ref().await_appends && self.unflushed_appends().next().is_some()
-                    {
+                    if self.await_appends && peer.unflushed_appends().next().is_some() {
                         // Handed-off txns (acknowledged by the log writer) are not learner
                         // steps, but the learner waits for them too.
-                        self.learner_mut().blocked = Some(Blocked::NewLeaderLog);
+                        self.blocked = Some(Blocked::NewLeaderLog);
                         return;
                     }
-                    self.write_current_epoch(out);
+                    self.write_current_epoch(peer, out);
                     continue;
                 }
                 Blocked::NewLeaderEpoch => {
-                    let l = self.learner_ref();
-                    if self.cfg.has(Bug::Zk4646) && self.cfg.has(Bug::Zk4643) && !l.observer {
+                    if peer.cfg.has(Bug::Zk4646) && peer.cfg.has(Bug::Zk4643) && !self.observer {
                         // 3.8.0: currentEpoch is durable; now the handoff, and the ack
                         // without waiting for it.
-                        if !self.learner_ref().not_logged.is_empty() {
+                        if !self.not_logged.is_empty() {
                             out.fired(Bug::Zk4643);
                         }
-                        self.hand_off_to_log_writer(true, out);
-                        if self.cfg.has(Bug::Zk4685) {
-                            let stall = self.rng.gen_range(0..=NEWLEADER_STALL_MAX_US);
-                            self.timers.set(Timer::LearnerStall, self.now + stall);
-                            self.learner_mut().blocked = Some(Blocked::NewLeaderStall);
+                        self.hand_off_to_log_writer(peer, true, out);
+                        if peer.cfg.has(Bug::Zk4685) {
+                            let stall = peer.rng.gen_range(0..=NEWLEADER_STALL_MAX_US);
+                            peer.timers.set(Timer::LearnerStall, peer.now + stall);
+                            self.blocked = Some(Blocked::NewLeaderStall);
                             return;
                         }
                     }
-                    self.ack_new_leader(out);
-                    if !matches!(self.role, Role::Learning(_)) {
+                    self.ack_new_leader(peer, out);
+                    if peer.leaving.is_some() {
                         return;
                     }
                 }
                 Blocked::NewLeaderStall => {
                     // Only the stall timer ends this step.
-                    self.learner_mut().blocked = Some(Blocked::NewLeaderStall);
+                    self.blocked = Some(Blocked::NewLeaderStall);
                     return;
                 }
             }
-            if !self.drain_backlog(out) {
+            if !self.drain_backlog(peer, out) {
                 return;
             }
         }
@@ -782,45 +764,45 @@ impl Server {
 
     /// Works through the packets that arrived while the learner was blocked, until it blocks
     /// again. False if the learner left its role on the way.
-    fn drain_backlog(&mut self, out: &mut Outputs) -> bool {
-        while self.learner_ref().blocked.is_none() {
-            let Some(msg) = self.learner_mut().backlog.pop_front() else {
+    fn drain_backlog(&mut self, peer: &mut Peer, out: &mut Outputs) -> bool {
+        while self.blocked.is_none() {
+            let Some(msg) = self.backlog.pop_front() else {
                 break;
             };
-            self.learner_process(msg, out);
-            if !matches!(self.role, Role::Learning(_)) {
+            self.process(peer, msg, out);
+            if peer.leaving.is_some() {
                 return false;
             }
         }
         true
     }
 
-    pub(crate) fn learner_timer(&mut self, timer: Timer, out: &mut Outputs) {
-        let now = self.now;
-        let init = self.cfg.init_limit_us();
-        let sync = self.cfg.sync_limit_us();
-        let Role::Learning(l) = &mut self.role else {
-            return;
-        };
+    pub(crate) fn on_timer(&mut self, peer: &mut Peer, timer: Timer, out: &mut Outputs) {
+        let now = peer.now;
+        let init = peer.cfg.init_limit_us();
+        let sync = peer.cfg.sync_limit_us();
         match timer {
-            Timer::LearnerRetry if l.stage == Stage::Connecting => self.send_learner_info(out),
-            Timer::LearnerStall if l.blocked == Some(Blocked::NewLeaderStall) => {
-                l.blocked = None;
-                self.ack_new_leader(out);
-                if matches!(self.role, Role::Learning(_)) && self.drain_backlog(out) {
-                    self.learner_continue(out);
+            Timer::LearnerRetry if self.stage == Stage::Connecting => {
+                self.send_learner_info(peer, out)
+            }
+            Timer::LearnerStall if self.blocked == Some(Blocked::NewLeaderStall) => {
+                self.blocked = None;
+                self.ack_new_leader(peer, out);
+                if peer.leaving.is_none() && self.drain_backlog(peer, out) {
+                    self.resume(peer, out);
                 }
             }
             Timer::LearnerTimeout => {
-                let limit = if l.newleader_acked { sync } else { init };
-                let due = l.last_heard_us + limit;
+                let limit = if self.newleader_acked { sync } else { init };
+                let due = self.last_heard_us + limit;
                 if now >= due {
-                    self.learner_give_up(
+                    self.give_up(
+                        peer,
                         "no packet from the leader within the socket timeout",
                         out,
                     );
                 } else {
-                    self.timers.set(Timer::LearnerTimeout, due);
+                    peer.timers.set(Timer::LearnerTimeout, due);
                 }
             }
             _ => {}
@@ -832,20 +814,19 @@ impl Server {
     /// else give up on the leader. Only `connectToLeader` retries: once the leader has
     /// answered (LEADERINFO), the socket was up, and a break is an IOException in
     /// registerWithLeader or later, which ends the role.
-    pub(crate) fn learner_disconnected(&mut self, out: &mut Outputs) {
-        let now = self.now;
-        let init = self.cfg.init_limit_us();
-        let l = self.learner_mut();
-        if l.stage == Stage::Connecting
-            && l.new_epoch.is_none()
-            && l.connect_tries < CONNECT_TRIES
-            && now + CONNECT_RETRY_US < l.started_us + init
+    pub(crate) fn disconnected(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        let now = peer.now;
+        let init = peer.cfg.init_limit_us();
+        if self.stage == Stage::Connecting
+            && self.new_epoch.is_none()
+            && self.connect_tries < CONNECT_TRIES
+            && now + CONNECT_RETRY_US < self.started_us + init
         {
-            l.connect_tries += 1;
-            self.timers.set(Timer::LearnerRetry, now + CONNECT_RETRY_US);
+            self.connect_tries += 1;
+            peer.timers.set(Timer::LearnerRetry, now + CONNECT_RETRY_US);
             return;
         }
-        self.learner_give_up("connection to the leader broke", out);
+        self.give_up(peer, "connection to the leader broke", out);
     }
 
     /// The leader is gone or silent. Learner.syncWithLeader handles NEWLEADER with synchronous
@@ -855,10 +836,9 @@ impl Server {
     /// first. Leaving in the middle would strand a snapshot taken from the new leader beside
     /// the old currentEpoch: the server would vote as if it had never seen that epoch, and a
     /// leader from the old epoch could order it to truncate below the snapshot.
-    fn learner_give_up(&mut self, reason: &'static str, out: &mut Outputs) {
-        let l = self.learner_mut();
+    fn give_up(&mut self, peer: &mut Peer, reason: &'static str, out: &mut Outputs) {
         if matches!(
-            l.blocked,
+            self.blocked,
             Some(
                 Blocked::NewLeaderMarker
                     | Blocked::NewLeaderLog
@@ -866,46 +846,46 @@ impl Server {
                     | Blocked::NewLeaderStall
             )
         ) {
-            l.lost_during_newleader.get_or_insert(reason);
+            self.lost_during_newleader.get_or_insert(reason);
             return;
         }
-        self.learner_shutdown(reason, out);
+        self.shutdown(peer, reason, out);
     }
 
     /// `Learner.shutdown`: close the socket and look for a leader again.
-    pub(crate) fn learner_shutdown(&mut self, reason: &str, out: &mut Outputs) {
+    pub(crate) fn shutdown(&mut self, peer: &mut Peer, reason: &str, out: &mut Outputs) {
         out.event(Event::LearnerShutdown {
             reason: reason.to_string(),
         });
-        let leader = self.learner_ref().leader;
+        let leader = self.leader;
         out.items.push(Output::Close {
             peer: Endpoint::Server(leader),
             channel: Channel::Quorum,
         });
-        if let Some((base, log)) = self.learner_mut().pre_snap.take() {
+        if let Some((base, log)) = self.pre_snap.take() {
             // Learner.shutdown: a SNAP sync that did not finish fully shuts the server down,
             // which clears the database; it is loaded again from the files, which never saw
             // the leader's snapshot.
-            self.base = base;
-            self.log = log;
-            self.reload_tree(out);
+            peer.base = base;
+            peer.log = log;
+            peer.reload_tree(out);
         }
         // Learner.shutdown -> ZooKeeperServer.shutdown(boolean) only shuts the processors down
         // for a server that reached UPTODATE (canShutdown: RUNNING).
-        let running = self.learner_ref().stage == Stage::Broadcast;
-        let leak = self.cfg.has(Bug::Zk4712);
+        let running = self.stage == Stage::Broadcast;
+        let leak = peer.cfg.has(Bug::Zk4712);
         if leak {
             // zk-4712 (3.8.0: Learner.shutdown calls ZooKeeperServer.shutdown(boolean),
             // which LearnerZooKeeperServer does not override, so SyncRequestProcessor is never
             // shut down): the txns it still holds are not part of what this server reports,
             // yet they reach the log later.
-            let unflushed: Vec<Zxid> = self.unflushed_appends().collect();
+            let unflushed: Vec<Zxid> = peer.unflushed_appends().collect();
             if !unflushed.is_empty() {
                 out.fired(Bug::Zk4712);
             }
-            self.log.retain(|t| !unflushed.contains(&t.zxid));
+            peer.log.retain(|t| !unflushed.contains(&t.zxid));
         }
-        self.leave_role(running, !leak, out);
+        peer.leave_role(running, !leak, out);
     }
 }
 
@@ -935,12 +915,12 @@ mod tests {
         }
         let f = c.follower();
         let s = c.servers.get_mut(&f).expect("follower");
-        let last = s.tree.last_processed;
-        s.base = Arc::new(Snapshot {
+        let last = s.peer.tree.last_processed;
+        s.peer.base = Arc::new(Snapshot {
             zxid: Zxid::new(2, 0),
-            tree: s.tree.clone(),
+            tree: s.peer.tree.clone(),
         });
-        s.log.clear();
+        s.peer.log.clear();
         let Role::Learning(l) = &mut s.role else {
             panic!("following")
         };

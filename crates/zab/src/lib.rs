@@ -25,6 +25,7 @@ mod learner;
 mod log_files;
 pub mod message;
 pub mod path;
+mod peer;
 mod prep;
 mod server;
 mod serving;

@@ -19,6 +19,7 @@ use crate::ids::{Channel, ClientId, Endpoint, Zxid};
 use crate::io::{Output, Outputs, ZabPhase};
 use crate::message::{Message, Request, RequestOp};
 use crate::path::Path;
+use crate::peer::Peer;
 use crate::server::{Role, Server};
 use crate::sessions::negotiate_timeout;
 use crate::tree::{validate_path, Applied};
@@ -60,9 +61,9 @@ pub(crate) struct ClientConn {
 
 impl Server {
     pub(crate) fn on_client(&mut self, client: ClientId, msg: Message, out: &mut Outputs) {
-        if self.phase != ZabPhase::Broadcast || matches!(self.role, Role::Flushing(_)) {
+        if self.peer.phase != ZabPhase::Broadcast || matches!(self.role, Role::Flushing(_)) {
             // "ZooKeeperServer not running": the connection is closed.
-            self.close_client(client, out);
+            self.peer.close_client(client, out);
             return;
         }
         if let Message::Connect {
@@ -73,9 +74,9 @@ impl Server {
         {
             return self.on_connect(client, session, last_zxid_seen, timeout_ms, out);
         }
-        let Some(conn) = self.clients.get_mut(&client) else {
+        let Some(conn) = self.peer.clients.get_mut(&client) else {
             // Nothing but CONNECT opens a connection.
-            self.close_client(client, out);
+            self.peer.close_client(client, out);
             return;
         };
         if conn.state != ConnState::Open {
@@ -95,42 +96,42 @@ impl Server {
         out: &mut Outputs,
     ) {
         // A new CONNECT on a connection starts over.
-        self.forget_client(client);
-        if last_zxid_seen > self.tree.last_processed {
+        self.peer.forget_client(client);
+        if last_zxid_seen > self.peer.tree.last_processed {
             // "Refusing session request for client as it has seen zxid ... our last zxid is
             // ...": the client must find a server at least as new as what it has seen.
-            self.close_client(client, out);
+            self.peer.close_client(client, out);
             return;
         }
-        let timeout_ms = negotiate_timeout(requested_ms, self.cfg.tick_us);
+        let timeout_ms = negotiate_timeout(requested_ms, self.peer.cfg.tick_us);
         if session == SessionId::NONE {
-            let session = SessionId(self.next_session_id);
-            self.next_session_id += 1;
-            self.open_conn(client, session, timeout_ms, ConnState::AwaitCreate);
+            let session = SessionId(self.peer.next_session_id);
+            self.peer.next_session_id += 1;
+            self.peer
+                .open_conn(client, session, timeout_ms, ConnState::AwaitCreate);
             let req = Request {
                 session,
                 client,
                 cxid: 0,
-                via: self.id,
+                via: self.peer.id,
                 op: RequestOp::CreateSession { timeout_ms },
             };
             self.touch_session(session, timeout_ms);
             self.submit(req, out);
             return;
         }
-        self.open_conn(client, session, timeout_ms, ConnState::AwaitRevalidate);
-        match &self.role {
-            Role::Leading(_) => {
-                let valid = self.leader_touch(session);
+        self.peer
+            .open_conn(client, session, timeout_ms, ConnState::AwaitRevalidate);
+        let peer = &mut self.peer;
+        match &mut self.role {
+            Role::Leading(l) => {
+                let valid = l.touch(peer, session);
                 if valid {
                     // LeaderZooKeeperServer.revalidateSession: the leader's own connection owns
                     // the session now.
-                    let me = self.id;
-                    if let Role::Leading(l) = &mut self.role {
-                        l.tracker.set_owner(session, me);
-                    }
+                    l.tracker.set_owner(session, peer.id);
                 }
-                self.revalidated(session, valid, out);
+                peer.revalidated(session, valid, out);
             }
             Role::Learning(l) => {
                 // Observers ask too: only the leader knows whether a session lives.
@@ -145,6 +146,108 @@ impl Server {
         }
     }
 
+    /// Reads what a client sent while its session was being established.
+    pub(crate) fn read_backlog(&mut self, client: ClientId, out: &mut Outputs) {
+        let Some(conn) = self.peer.clients.get_mut(&client) else {
+            return;
+        };
+        let backlog = std::mem::take(&mut conn.backlog);
+        for msg in backlog {
+            if !self.peer.clients.contains_key(&client) {
+                return;
+            }
+            self.on_session_packet(client, msg, out);
+        }
+    }
+
+    /// A packet on an established session.
+    fn on_session_packet(&mut self, client: ClientId, msg: Message, out: &mut Outputs) {
+        let Some(conn) = self.peer.clients.get(&client) else {
+            return;
+        };
+        let (session, timeout_ms) = (conn.session, conn.timeout_ms);
+        match msg {
+            Message::ClientPing => {
+                self.touch_session(session, timeout_ms);
+                out.reply(client, Message::ClientPing);
+            }
+            Message::ClientRequest { cxid, op } => {
+                self.touch_session(session, timeout_ms);
+                self.on_request(client, session, cxid, op, out);
+            }
+            Message::SetWatches {
+                relative_zxid,
+                data,
+                exist,
+                child,
+            } => self
+                .peer
+                .set_watches(client, relative_zxid, data, exist, child, out),
+            _ => {}
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        client: ClientId,
+        session: SessionId,
+        cxid: u64,
+        op: ClientOp,
+        out: &mut Outputs,
+    ) {
+        let Some(conn) = self.peer.clients.get_mut(&client) else {
+            return;
+        };
+        if op.is_write() || matches!(op, ClientOp::Sync { .. }) {
+            // Queued before submitting: a leader may answer a sync on the spot.
+            conn.queue.push_back((cxid, Pending::Awaiting));
+            let req = Request {
+                session,
+                client,
+                cxid,
+                via: self.peer.id,
+                op: RequestOp::Client(op),
+            };
+            self.submit(req, out);
+        } else if conn.queue.is_empty() || self.peer.cfg.has(Bug::StaleReadOwnWrite) {
+            // The stale-read-own-write variant lets a read overtake the session's pending
+            // writes, so it may miss the client's own write.
+            let zxid = self.peer.tree.last_processed;
+            let result = self.peer.read(client, &op);
+            out.reply(client, Message::ClientReply { cxid, zxid, result });
+        } else {
+            conn.queue.push_back((cxid, Pending::Read(op)));
+        }
+    }
+
+    /// Hands a request to the leader: the leader preps it itself, a learner forwards it.
+    fn submit(&mut self, req: Request, out: &mut Outputs) {
+        match &mut self.role {
+            Role::Leading(l) => l.submit(&mut self.peer, req, out),
+            Role::Learning(l) => out.send(l.leader, Channel::Quorum, Message::Request(req)),
+            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
+        }
+    }
+
+    /// Keeps a session of a client connected here alive: at the leader directly, at a
+    /// learner in its next answer to the leader's PING.
+    fn touch_session(&mut self, session: SessionId, timeout_ms: u32) {
+        match &mut self.role {
+            Role::Leading(l) => {
+                l.touch(&self.peer, session);
+            }
+            Role::Learning(l) => l.touch(session, timeout_ms),
+            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
+        }
+    }
+
+    /// The session of a client connected here, if it has one.
+    pub fn client_session(&self, client: ClientId) -> Option<SessionId> {
+        self.peer.clients.get(&client).map(|c| c.session)
+    }
+}
+
+impl Peer {
     fn open_conn(&mut self, client: ClientId, session: SessionId, timeout_ms: u32, st: ConnState) {
         let conn = ClientConn {
             session,
@@ -181,14 +284,15 @@ impl Server {
         }
     }
 
-    /// The session is established: CONNECT_RESPONSE, then whatever the client sent meanwhile.
+    /// The session is established: CONNECT_RESPONSE, then whatever the client sent meanwhile,
+    /// which the server reads once the current handler returns (`finishSessionInit` then
+    /// `enableRecv`, NIOServerCnxn).
     fn establish_session(&mut self, client: ClientId, out: &mut Outputs) {
         let Some(conn) = self.clients.get_mut(&client) else {
             return;
         };
         conn.state = ConnState::Open;
         let (session, timeout_ms) = (conn.session, conn.timeout_ms);
-        let backlog = std::mem::take(&mut conn.backlog);
         out.reply(
             client,
             Message::ConnectResponse {
@@ -196,90 +300,8 @@ impl Server {
                 timeout_ms,
             },
         );
-        for msg in backlog {
-            if !self.clients.contains_key(&client) {
-                return;
-            }
-            self.on_session_packet(client, msg, out);
-        }
-    }
-
-    /// A packet on an established session.
-    fn on_session_packet(&mut self, client: ClientId, msg: Message, out: &mut Outputs) {
-        let Some(conn) = self.clients.get(&client) else {
-            return;
-        };
-        let (session, timeout_ms) = (conn.session, conn.timeout_ms);
-        match msg {
-            Message::ClientPing => {
-                self.touch_session(session, timeout_ms);
-                out.reply(client, Message::ClientPing);
-            }
-            Message::ClientRequest { cxid, op } => {
-                self.touch_session(session, timeout_ms);
-                self.on_request(client, session, cxid, op, out);
-            }
-            Message::SetWatches {
-                relative_zxid,
-                data,
-                exist,
-                child,
-            } => self.set_watches(client, relative_zxid, data, exist, child, out),
-            _ => {}
-        }
-    }
-
-    fn on_request(
-        &mut self,
-        client: ClientId,
-        session: SessionId,
-        cxid: u64,
-        op: ClientOp,
-        out: &mut Outputs,
-    ) {
-        let Some(conn) = self.clients.get_mut(&client) else {
-            return;
-        };
-        if op.is_write() || matches!(op, ClientOp::Sync { .. }) {
-            // Queued before submitting: a leader may answer a sync on the spot.
-            conn.queue.push_back((cxid, Pending::Awaiting));
-            let req = Request {
-                session,
-                client,
-                cxid,
-                via: self.id,
-                op: RequestOp::Client(op),
-            };
-            self.submit(req, out);
-        } else if conn.queue.is_empty() || self.cfg.has(Bug::StaleReadOwnWrite) {
-            // The stale-read-own-write variant lets a read overtake the session's pending
-            // writes, so it may miss the client's own write.
-            let zxid = self.tree.last_processed;
-            let result = self.read(client, &op);
-            out.reply(client, Message::ClientReply { cxid, zxid, result });
-        } else {
-            conn.queue.push_back((cxid, Pending::Read(op)));
-        }
-    }
-
-    /// Hands a request to the leader: the leader preps it itself, a learner forwards it.
-    fn submit(&mut self, req: Request, out: &mut Outputs) {
-        match &self.role {
-            Role::Leading(_) => self.leader_submit(req, out),
-            Role::Learning(l) => out.send(l.leader, Channel::Quorum, Message::Request(req)),
-            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
-        }
-    }
-
-    /// Keeps a session of a client connected here alive: at the leader directly, at a
-    /// learner in its next answer to the leader's PING.
-    fn touch_session(&mut self, session: SessionId, timeout_ms: u32) {
-        match &self.role {
-            Role::Leading(_) => {
-                self.leader_touch(session);
-            }
-            Role::Learning(_) => self.learner_touch(session, timeout_ms),
-            Role::Looking(_) | Role::Flushing(_) | Role::Failed => {}
+        if !conn.backlog.is_empty() {
+            self.reenabled.push(client);
         }
     }
 
@@ -381,24 +403,16 @@ impl Server {
                 }
             }
         }
-        match &txn.op {
-            TxnOp::CreateSession { session, .. } => {
-                let waiting: Vec<ClientId> = self
-                    .clients
-                    .iter()
-                    .filter(|(_, c)| c.session == *session && c.state == ConnState::AwaitCreate)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for client in waiting {
-                    self.establish_session(client, out);
-                }
+        if let TxnOp::CreateSession { session, .. } = &txn.op {
+            let waiting: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(_, c)| c.session == *session && c.state == ConnState::AwaitCreate)
+                .map(|(id, _)| *id)
+                .collect();
+            for client in waiting {
+                self.establish_session(client, out);
             }
-            TxnOp::CloseSession { session } => {
-                if let Role::Leading(l) = &mut self.role {
-                    l.tracker.remove(*session);
-                }
-            }
-            _ => {}
         }
         if let (Some(req), Some(result)) = (txn.request, applied.result) {
             self.complete(req, txn.zxid, result, out);
@@ -519,11 +533,6 @@ impl Server {
             });
         }
         self.watches.clear();
-    }
-
-    /// The session of a client connected here, if it has one.
-    pub fn client_session(&self, client: ClientId) -> Option<SessionId> {
-        self.clients.get(&client).map(|c| c.session)
     }
 }
 
