@@ -410,6 +410,16 @@ enum Line<'a> {
         t_us: u64,
         fault: &'a str,
     },
+    /// A leader established its epoch, with how long the ensemble had no established
+    /// leader before: the simulator's own election record, so readers of the trace need not
+    /// work out election timing again.
+    Election {
+        t_us: u64,
+        epoch: u64,
+        leader: String,
+        started_us: u64,
+        established_us: u64,
+    },
     /// An invariant broke here; reports draw what led up to it without waiting for the end.
     Violation {
         t_us: u64,
@@ -514,6 +524,16 @@ impl TraceWriter {
 
     pub fn fault(&mut self, now: u64, fault: &str) {
         self.line(&Line::Fault { t_us: now, fault });
+    }
+
+    pub fn election(&mut self, e: &crate::outcome::ElectionRecord) {
+        self.line(&Line::Election {
+            t_us: e.established_us,
+            epoch: e.epoch,
+            leader: e.leader.to_string(),
+            started_us: e.started_us,
+            established_us: e.established_us,
+        });
     }
 
     pub fn violation(&mut self, now: u64, v: &check::Violation) {

@@ -82,7 +82,7 @@ pub(crate) struct Learner {
     committed: VecDeque<Zxid>,
     blocked: Option<Blocked>,
     /// Why the connection to the leader was lost while NEWLEADER's disk writes were under way:
-    /// the learner gives up on the leader once they are done (see `learner_give_up`).
+    /// the learner gives up on the leader once they are done (see `Learner::give_up`).
     lost_during_newleader: Option<&'static str>,
     backlog: VecDeque<Message>,
     /// FollowerZooKeeperServer.pendingTxns: logged proposals waiting for their COMMIT.

@@ -21,10 +21,6 @@ pub struct Collector {
     run: Run,
     pairing: Pairing,
     recent: Recent,
-    /// Established leaders, and since when there has been none (as the simulator counts
-    /// time-to-establish).
-    leaders: BTreeSet<u32>,
-    no_leader_since: Option<u64>,
     paused_since: BTreeMap<u32, u64>,
     down: BTreeSet<u32>,
     /// The partitions in force: each one's groups by endpoint.
@@ -53,8 +49,6 @@ impl Collector {
             },
             pairing: Pairing::default(),
             recent: Recent::new(window_us, MAX_ROWS),
-            leaders: BTreeSet::new(),
-            no_leader_since: Some(0),
             paused_since: BTreeMap::new(),
             down: BTreeSet::new(),
             cuts: Vec::new(),
@@ -442,12 +436,6 @@ impl Collector {
         });
     }
 
-    fn lost_leader(&mut self, id: u32, t: u64) {
-        if self.leaders.remove(&id) && self.leaders.is_empty() {
-            self.no_leader_since = Some(t);
-        }
-    }
-
     fn cut_off(&self, from: Endpoint, to: Endpoint) -> bool {
         self.cuts.iter().any(
             |groups| matches!((groups.get(&from), groups.get(&to)), (Some(a), Some(b)) if a != b),
@@ -575,7 +563,6 @@ impl Collector {
                     self.lane(id).pauses.push((since, t_us));
                 }
                 self.down.insert(id);
-                self.lost_leader(id, t_us);
                 self.pairing.crash(Endpoint::Server(id));
                 self.note(t_us, Some(Endpoint::Server(id)), "CRASH".into(), true);
             }
@@ -631,6 +618,22 @@ impl Collector {
                 }
                 self.note(t_us, None, format!("fault: {fault}"), true);
                 self.run.faults.push((t_us, fault));
+            }
+            Line::Election {
+                epoch,
+                t_us: _,
+                leader,
+                started_us,
+                established_us,
+            } => {
+                if let Some(leader) = Endpoint::parse(&leader).and_then(Endpoint::server) {
+                    self.run.established.push(Establishment {
+                        epoch,
+                        leader,
+                        started_us,
+                        at_us: established_us,
+                    });
+                }
             }
             Line::Violation {
                 t_us,
@@ -739,14 +742,6 @@ impl Collector {
                 self.note(t, at, format!("new epoch {epoch} decided"), false);
             }
             Event::Established { epoch, .. } => {
-                let started_us = self.no_leader_since.take().unwrap_or(t);
-                self.leaders.insert(id);
-                self.run.established.push(Establishment {
-                    epoch,
-                    leader: id,
-                    started_us,
-                    at_us: t,
-                });
                 self.note(t, at, format!("ESTABLISHED epoch {epoch}"), false);
             }
             Event::SyncDecision { learner, mode, .. } => {
@@ -782,7 +777,6 @@ impl Collector {
                 self.run.delivered.entry(id).or_default().push((t, kept));
             }
             Event::LeaderShutdown { reason } => {
-                self.lost_leader(id, t);
                 self.lane(id)
                     .notes
                     .push((t, format!("leader shut down: {reason}")));

@@ -504,6 +504,15 @@ pub enum Line {
         t_us: u64,
         fault: String,
     },
+    /// The simulator's record of an election: when the ensemble lost its last established
+    /// leader and when this one established its epoch.
+    Election {
+        t_us: u64,
+        epoch: u64,
+        leader: String,
+        started_us: u64,
+        established_us: u64,
+    },
     Violation {
         t_us: u64,
         invariant: String,
@@ -536,6 +545,7 @@ impl Line {
             | Line::InitiallyCommitted { t_us, .. }
             | Line::LivenessDeadline { t_us, .. }
             | Line::Fault { t_us, .. }
+            | Line::Election { t_us, .. }
             | Line::Violation { t_us, .. } => Some(*t_us),
         }
     }

@@ -303,6 +303,11 @@ impl Sim {
                 Output::Event(event) => {
                     self.records.server_event(&self.world, id, &event);
                     self.note(Happening::Server { id, event: &event });
+                    if let (Event::Established { .. }, Some(t)) = (&event, &mut self.trace) {
+                        if let Some(e) = self.records.elections.last() {
+                            t.election(e);
+                        }
+                    }
                     if let Event::State { state, .. } = event {
                         self.check_triggers(OnKind::State, state.name(), me, me);
                     }
