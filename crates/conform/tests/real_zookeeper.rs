@@ -49,11 +49,26 @@ fn settled(st: &Statuses, leader: u64, followers: &[u64]) -> bool {
             .all(|f| mode(st, *f) == Some(Mode::Follower))
 }
 
-/// Drops the ensemble and checks nothing of it is left.
+/// Drops the ensemble and checks nothing of it is left (files stay when asked to keep them).
 fn finish(e: Ensemble) {
     let dir = e.run_dir().to_path_buf();
     drop(e);
+    if std::env::var(conform::ensemble::KEEP_ENV).as_deref() == Ok("1") {
+        assert!(processes_mentioning(&dir).is_empty());
+        return;
+    }
     assert_nothing_left(&dir);
+}
+
+/// Waits for `pred`; on failure keeps the run directory for the logs and says where it is.
+fn wait(e: &Ensemble, pred: impl FnMut(&Statuses) -> bool) -> Statuses {
+    match e.wait_for(WAIT, pred) {
+        Ok(st) => st,
+        Err(err) => {
+            e.keep_run_dir();
+            panic!("{err}; logs kept in {}", e.run_dir().display());
+        }
+    }
 }
 
 fn assert_nothing_left(dir: &PathBuf) {
@@ -71,7 +86,7 @@ fn three_servers_elect_the_highest_id() {
     let Some(install) = install() else { return };
     let _g = serial();
     let e = Ensemble::start(install, EnsembleSpec::new([1, 2, 3])).unwrap();
-    let st = e.wait_for(WAIT, |st| settled(st, 3, &[1, 2])).unwrap();
+    let st = wait(&e, |st| settled(st, 3, &[1, 2]));
     assert_eq!(st[&3].as_ref().unwrap().epoch(), Some(1));
     let out = e.outcome();
     assert_eq!(out.leader, Some(3));
@@ -124,12 +139,12 @@ fn killing_the_leader_elects_the_next_and_the_old_one_follows() {
     let Some(install) = install() else { return };
     let _g = serial();
     let e = Ensemble::start(install, EnsembleSpec::new([1, 2, 3])).unwrap();
-    e.wait_for(WAIT, |st| settled(st, 3, &[1, 2])).unwrap();
+    wait(&e, |st| settled(st, 3, &[1, 2]));
     e.crash(3).unwrap();
-    let st = e.wait_for(WAIT, |st| settled(st, 2, &[1])).unwrap();
+    let st = wait(&e, |st| settled(st, 2, &[1]));
     assert_eq!(st[&2].as_ref().unwrap().epoch(), Some(2));
     e.restart(3).unwrap();
-    e.wait_for(WAIT, |st| settled(st, 2, &[1, 3])).unwrap();
+    wait(&e, |st| settled(st, 2, &[1, 3]));
     assert_eq!(e.epochs(3), (Some(2), Some(2)));
     finish(e);
 }
@@ -139,12 +154,11 @@ fn an_isolated_leader_steps_down_and_rejoins_after_heal() {
     let Some(install) = install() else { return };
     let _g = serial();
     let e = Ensemble::start(install, EnsembleSpec::new([1, 2, 3])).unwrap();
-    e.wait_for(WAIT, |st| settled(st, 3, &[1, 2])).unwrap();
+    wait(&e, |st| settled(st, 3, &[1, 2]));
     e.isolate(3);
-    e.wait_for(WAIT, |st| {
+    wait(&e, |st| {
         settled(st, 2, &[1]) && st[&3].as_ref().is_some_and(|s| !s.serving)
-    })
-    .unwrap();
+    });
     let events = e.events(3);
     assert!(
         events
@@ -153,7 +167,7 @@ fn an_isolated_leader_steps_down_and_rejoins_after_heal() {
         "{events:?}"
     );
     e.heal_all();
-    e.wait_for(WAIT, |st| settled(st, 2, &[1, 3])).unwrap();
+    wait(&e, |st| settled(st, 2, &[1, 3]));
     finish(e);
 }
 
@@ -175,7 +189,7 @@ fn crashing_the_leader_on_its_first_uptodate_withholds_it() {
         },
     );
     e.start_all().unwrap();
-    e.wait_for(WAIT, |st| settled(st, 2, &[1])).unwrap();
+    wait(&e, |st| settled(st, 2, &[1]));
     let packets = e.packet_log();
     let from3: Vec<_> = packets
         .iter()
@@ -195,8 +209,7 @@ fn two_of_four_elect_nobody() {
     e.start(1).unwrap();
     e.start(2).unwrap();
     // Both answer srvr (so they are up), and neither serves, for a few seconds.
-    e.wait_for(WAIT, |st| st[&1].is_some() && st[&2].is_some())
-        .unwrap();
+    wait(&e, |st| st[&1].is_some() && st[&2].is_some());
     std::thread::sleep(Duration::from_secs(3));
     let st = e.statuses();
     for id in [1, 2] {
@@ -214,8 +227,7 @@ fn nothing_is_left_after_a_panic() {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let e = Ensemble::start(install, EnsembleSpec::new([1, 2, 3])).unwrap();
         dir = Some(e.run_dir().to_path_buf());
-        e.wait_for(WAIT, |st| st.values().all(Option::is_some))
-            .unwrap();
+        wait(&e, |st| st.values().all(Option::is_some));
         assert!(!processes_mentioning(e.run_dir()).is_empty());
         panic!("deliberate panic with three servers running");
     }));
