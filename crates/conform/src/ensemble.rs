@@ -69,8 +69,7 @@ impl Ensemble {
             },
         };
         let run_dir = fresh_run_dir()?;
-        let result = write_files(&spec, &layout, &run_dir)
-            .and_then(|_| Net::start(layout, &ids).map_err(|e| e));
+        let result = write_files(&spec, &layout, &run_dir).and_then(|_| Net::start(layout, &ids));
         let net = match result {
             Ok(net) => net,
             Err(e) => {

@@ -290,6 +290,75 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 mod tests {
     use super::*;
 
+    /// Lines from a real 3.8.0 run of the harness (servers 1 and 3, base port 26200).
+    const REAL: &str = "\
+2026-12-06T19:25:36.520+0000 INFO  [QuorumPeer[myid=1](plain=127.0.0.1:26210)(secure=disabled):QuorumPeer@1455] - LOOKING
+2026-12-06T19:25:36.414+0000 INFO  [WorkerReceiver[myid=1]:FastLeaderElection$Messenger$WorkerReceiver@391] - Notification: my state:LOOKING; n.sid:3, n.state:LOOKING, n.leader:3, n.round:0x1, n.peerEpoch:0x0, n.zxid:0x0, message format version:0x2, n.config version:0x0
+2026-12-06T19:25:36.524+0000 INFO  [QuorumPeer[myid=1](plain=127.0.0.1:26210)(secure=disabled):FastLeaderElection@946] - New election. My id = 1, proposed zxid=0x0
+2026-12-06T19:25:36.744+0000 INFO  [QuorumPeer[myid=1](plain=127.0.0.1:26210)(secure=disabled):QuorumPeer@1537] - FOLLOWING
+2026-12-06T19:25:36.795+0000 INFO  [QuorumPeer[myid=1](plain=127.0.0.1:26210)(secure=disabled):Follower@77] - FOLLOWING - LEADER ELECTION TOOK - 270 MS
+2026-12-06T19:25:36.743+0000 INFO  [QuorumPeer[myid=1](plain=127.0.0.1:26210)(secure=disabled):QuorumPeer@903] - Peer state changed: following
+2026-12-06T19:25:36.836+0000 INFO  [LeaderConnector-/127.1.1.3:26233:Learner$LeaderConnector@384] - Successfully connected to leader, using address: /127.1.1.3:26233
+2026-12-06T19:25:37.604+0000 INFO  [QuorumPeer[myid=1](plain=127.0.0.1:26210)(secure=disabled):Follower@286] - shutdown Follower
+2026-12-06T19:25:36.748+0000 INFO  [QuorumPeer[myid=3](plain=127.0.0.3:26230)(secure=disabled):QuorumPeer@1549] - LEADING
+2026-12-06T19:25:36.812+0000 INFO  [QuorumPeer[myid=3](plain=127.0.0.3:26230)(secure=disabled):Leader@588] - LEADING - LEADER ELECTION TOOK - 664 MS
+2026-12-06T19:25:37.654+0000 INFO  [QuorumPeer[myid=3](plain=127.0.0.3:26230)(secure=disabled):Leader@819] - Shutdown called. For the reason Not sufficient followers synced, only synced with sids: [ [3] ]
+java.io.EOFException
+\tat org.apache.zookeeper.server.quorum.Learner.readPacket(Learner.java:228)
+2026-12-06T19:25:36.141+0000 INFO  [main:QuorumPeer@2591] - Using 500ms as the quorum cnxn socket timeout
+";
+
+    #[test]
+    fn lines_from_a_real_run() {
+        let layout = Layout { base: 26200 };
+        let kinds: Vec<EventKind> = parse_log(1, REAL, Some(&layout))
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        let expected = vec![
+            EventKind::Looking,
+            EventKind::Notification {
+                from: 3,
+                state: "LOOKING".into(),
+                leader: 3,
+                round: 1,
+                peer_epoch: 0,
+                zxid: 0,
+                my_state: "LOOKING".into(),
+            },
+            EventKind::NewElection { proposed_zxid: 0 },
+            EventKind::Following,
+            EventKind::ElectionTook {
+                role: Role::Following,
+                ms: 270,
+            },
+            EventKind::PeerState("following".into()),
+            EventKind::ConnectedToLeader {
+                address: "/127.1.1.3:26233".into(),
+                leader: Some(3),
+            },
+            EventKind::FollowerShutdown,
+            EventKind::Leading,
+            EventKind::ElectionTook {
+                role: Role::Leading,
+                ms: 664,
+            },
+            EventKind::LeaderShutdown {
+                reason: "Not sufficient followers synced, only synced with sids: [ [3] ]".into(),
+            },
+        ];
+        assert_eq!(kinds, expected);
+        let first = parse_line(1, REAL.lines().next().unwrap(), None).unwrap();
+        assert_eq!(
+            first.time_ms,
+            parse_timestamp("2026-12-06T19:25:36.520+0000").unwrap()
+        );
+        assert_eq!(first.server, 1);
+        let l = split_line(REAL.lines().nth(6).unwrap()).unwrap();
+        assert_eq!(l.source, "Learner$LeaderConnector@384");
+        assert_eq!(l.level, "INFO");
+    }
+
     #[test]
     fn timestamps() {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00.000+0000"), Some(0));

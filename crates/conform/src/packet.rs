@@ -225,7 +225,7 @@ fn frame_len(b: &[u8]) -> Result<Option<usize>, String> {
         return Ok(None);
     };
     at += 4;
-    if count < -1 || count > 1 << 16 {
+    if !(-1..=1 << 16).contains(&count) {
         return Err(format!("implausible authinfo count {count}"));
     }
     for _ in 0..count.max(0) {
@@ -244,7 +244,7 @@ fn sized_field(b: &[u8], at: usize) -> Result<Option<usize>, String> {
     let Some(len) = read_i32(b, at) else {
         return Ok(None);
     };
-    if len < -1 || len > MAX_FIELD {
+    if !(-1..=MAX_FIELD).contains(&len) {
         return Err(format!("implausible field length {len}"));
     }
     let end = at + 4 + len.max(0) as usize;

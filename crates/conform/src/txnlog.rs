@@ -64,11 +64,8 @@ pub fn parse(bytes: &[u8]) -> Result<TxnLogFile> {
     let mut at = 16usize;
     let mut records = Vec::new();
     let mut torn_tail = false;
-    loop {
-        let Some(head) = bytes.get(at..at + 12) else {
-            // Fewer than checksum + length bytes left: end of file.
-            break;
-        };
+    // Fewer than checksum + length bytes left is the end of the file.
+    while let Some(head) = bytes.get(at..at + 12) {
         let checksum = be_i64(&head[0..8]);
         let len = be_i32(&head[8..12]);
         if len == 0 {

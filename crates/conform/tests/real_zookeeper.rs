@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ fn wait(e: &Ensemble, pred: impl FnMut(&Statuses) -> bool) -> Statuses {
     }
 }
 
-fn assert_nothing_left(dir: &PathBuf) {
+fn assert_nothing_left(dir: &Path) {
     let left = processes_mentioning(dir);
     assert!(left.is_empty(), "processes left running: {left:?}");
     assert!(
