@@ -170,22 +170,52 @@ impl Control {
         }
     }
 
-    /// Starts every server that is not running, highest id first.
+    /// Starts every server that is not running: the highest id first, the others once it
+    /// answers on its client port.
     ///
     /// A JVM takes about a second to start and the spread is hundreds of milliseconds, more
-    /// than FastLeaderElection's 200 ms finalize wait; starting in ascending order would let
-    /// the lower ids settle on a leader before the highest one is up. Starting the highest id
-    /// first gives what a simultaneous start of servers with equal histories gives: the
-    /// highest id leads.
+    /// than FastLeaderElection's 200 ms finalize wait, so servers started together could let
+    /// two lower ids settle on a leader before the highest one is up. Waiting until the
+    /// highest id is up (and so looking for a leader) gives what a simultaneous start of
+    /// servers with equal histories gives in theory: the highest id leads.
     pub fn start_all(&self) -> Result<()> {
-        let mut ids = self.shared.spec.all_ids();
+        let mut ids: Vec<u64> = self
+            .shared
+            .spec
+            .all_ids()
+            .into_iter()
+            .filter(|id| !self.is_running(*id))
+            .collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
-        for id in ids {
-            if !self.is_running(id) {
-                self.start(id)?;
+        for (i, id) in ids.iter().enumerate() {
+            self.start(*id)?;
+            if i == 0 && ids.len() > 1 {
+                self.wait_until_up(*id, Duration::from_secs(20))?;
             }
         }
         Ok(())
+    }
+
+    /// Waits until server `id` answers `srvr` at all (serving or not).
+    pub fn wait_until_up(&self, id: u64, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.srvr(id).is_ok() {
+                return Ok(());
+            }
+            if !self.is_running(id) {
+                return Err(Error::new(format!(
+                    "server {id} exited while starting; see {}/stderr and server.log",
+                    self.server_dir(id).display()
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(format!(
+                    "server {id} did not answer on its client port within {timeout:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Starts server `id` on its data directory (also how a crashed server is restarted).

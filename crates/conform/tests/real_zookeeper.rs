@@ -188,8 +188,24 @@ fn crashing_the_leader_on_its_first_uptodate_withholds_it() {
             TriggerAction::Drop
         },
     );
-    e.start_all().unwrap();
-    wait(&e, |st| settled(st, 2, &[1]));
+    // With only 3 and 1 up, 3 must lead; 2 starts once 3 has crashed on its UPTODATE to 1.
+    e.start(3).unwrap();
+    e.wait_until_up(3, WAIT).unwrap();
+    e.start(1).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while e.is_running(3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "3 never sent UPTODATE"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // 1 took NEWLEADER from 3 and so has currentEpoch 1 against 2's 0: 1 wins the next
+    // election although 2 has the higher id.
+    assert_eq!(e.epochs(1).1, Some(1));
+    e.start(2).unwrap();
+    let st = wait(&e, |st| settled(st, 1, &[2]));
+    assert_eq!(st[&1].as_ref().unwrap().epoch(), Some(2));
     let packets = e.packet_log();
     let from3: Vec<_> = packets
         .iter()
