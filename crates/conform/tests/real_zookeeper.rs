@@ -250,3 +250,16 @@ fn nothing_is_left_after_a_panic() {
     assert!(result.is_err());
     assert_nothing_left(&dir.expect("the ensemble started"));
 }
+
+#[test]
+fn an_observer_observes() {
+    let Some(install) = install() else { return };
+    let _g = serial();
+    let spec = EnsembleSpec::new([1, 2, 3]).with_observers([4]);
+    let e = Ensemble::start(install, spec).unwrap();
+    wait(&e, |st| {
+        settled(st, 3, &[1, 2]) && mode(st, 4) == Some(Mode::Observer)
+    });
+    assert!(e.events(4).iter().any(|ev| ev.kind == EventKind::Observing));
+    finish(e);
+}
