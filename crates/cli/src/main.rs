@@ -1,6 +1,8 @@
-//! `sim`: run, fuzz, hunt, shrink and list zabsim scenarios, and measure the simulator.
+//! `sim`: run, fuzz, hunt, shrink and list zabsim scenarios, compare them with a real
+//! ZooKeeper, and measure the simulator.
 
 mod bench;
+mod conform;
 mod determinism;
 mod flags;
 mod fuzz;
@@ -47,6 +49,8 @@ enum Command {
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Run a scenario on a real ZooKeeper ensemble and compare it with the simulation.
+    Conform(conform::ConformArgs),
     /// Measure events per second, simulated-to-wall time and peak memory on fixed seeds.
     Bench(bench::BenchArgs),
 }
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Report(args) => render::report(args),
         Command::List { what, dir } => list::list(what, &dir),
         Command::Bench(args) => bench::bench(args),
+        Command::Conform(args) => conform::conform(args),
     };
     ExitCode::from(code)
 }

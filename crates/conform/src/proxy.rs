@@ -54,12 +54,13 @@ pub enum TriggerAction {
     Drop,
 }
 
-/// Which packet fires a trigger: the `nth` (from 1) packet of type `kind` sent by `sender`,
-/// to `to` or to anyone.
+/// Which packet fires a trigger: the `nth` (from 1) packet of type `kind` sent by `sender`
+/// (or by anyone, counted together), to `to` or to anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TriggerSpec {
-    /// The server sending it.
-    pub sender: u64,
+    /// The server sending it; `None` counts every sender's packets together (for packets only
+    /// a leader sends, "the leader's nth COMMIT" whoever leads).
+    pub sender: Option<u64>,
     /// Packet type (see [`crate::packet::kind`]).
     pub kind: i32,
     /// Which occurrence, counting from 1.
@@ -73,6 +74,8 @@ pub struct TriggerSpec {
 pub struct FiredPacket {
     /// The trigger.
     pub spec: TriggerSpec,
+    /// The sender of this packet.
+    pub from: u64,
     /// The receiver of this packet.
     pub to: u64,
     /// Its zxid.
@@ -443,7 +446,7 @@ impl Pump {
             for t in gate.triggers.iter_mut() {
                 let s = t.spec;
                 if t.callback.is_some()
-                    && s.sender == self.sender
+                    && s.sender.is_none_or(|sender| sender == self.sender)
                     && s.kind == frame.kind
                     && match s.to {
                         None => true,
@@ -461,6 +464,7 @@ impl Pump {
             for (spec, cb) in fired {
                 let packet = FiredPacket {
                     spec,
+                    from: self.sender,
                     to: self.receiver,
                     zxid: frame.zxid,
                 };

@@ -178,7 +178,7 @@ fn crashing_the_leader_on_its_first_uptodate_withholds_it() {
     let e = Ensemble::create(install, EnsembleSpec::new([1, 2, 3])).unwrap();
     e.on_packet(
         TriggerSpec {
-            sender: 3,
+            sender: Some(3),
             kind: kind::UPTODATE,
             nth: 1,
             to: None,

@@ -1,0 +1,319 @@
+//! The comparison of one real run with the simulation over many seeds, field by field.
+//!
+//! A real value agrees when some simulated run under the same release reached it: the real
+//! leader is one the simulation elects, the real epoch one it reaches, and so on. Election
+//! times agree when the real one lies within the simulated range; the median and p10-p90 are
+//! shown beside it. A field that differs is a finding, to be explained by a ZooKeeper source
+//! line or a documented difference, never by widening the comparison.
+
+use super::real::RealRun;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// What one simulated seed showed, reduced to what is compared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimSummary {
+    pub seed: u64,
+    pub leader: Option<u64>,
+    pub epoch: u64,
+    /// (leader, epoch, ms from losing a leader to the next one established), in order.
+    pub elections: Vec<(u64, u64, f64)>,
+    pub committed: u64,
+    pub safe: bool,
+}
+
+impl SimSummary {
+    pub fn of(o: &sim::Outcome) -> SimSummary {
+        SimSummary {
+            seed: o.seed,
+            leader: o.leader.map(|(l, _)| u64::from(l.0)),
+            epoch: o.epoch,
+            elections: o
+                .elections
+                .iter()
+                .map(|e| {
+                    let took = e.established_us.saturating_sub(e.started_us) as f64 / 1000.0;
+                    (u64::from(e.leader.0), e.epoch, took)
+                })
+                .collect(),
+            committed: o.committed,
+            safe: o.violations.is_empty(),
+        }
+    }
+}
+
+/// One compared field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub real: String,
+    pub simulated: String,
+    pub agree: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub fields: Vec<Field>,
+}
+
+impl Comparison {
+    pub fn agree(&self) -> bool {
+        self.fields.iter().all(|f| f.agree)
+    }
+
+    /// The seed whose run is closest to the real one: most fields equal, then the lowest seed.
+    pub fn closest(real: &RealRun, sims: &[SimSummary]) -> Option<u64> {
+        sims.iter()
+            .max_by_key(|s| {
+                let score = u32::from(s.leader == real.leader)
+                    + u32::from(s.epoch == real.epoch)
+                    + u32::from(s.elections.len() == real.elections.len());
+                (score, std::cmp::Reverse(s.seed))
+            })
+            .map(|s| s.seed)
+    }
+
+    pub fn json(&self) -> Value {
+        Value::Array(
+            self.fields
+                .iter()
+                .map(|f| json!({"field": f.name, "real": f.real, "simulated": f.simulated, "agree": f.agree}))
+                .collect(),
+        )
+    }
+}
+
+/// Counts of each simulated value, as "s3 (180), s2 (20)".
+fn counts<T: Ord + Clone>(
+    values: impl Iterator<Item = T>,
+    show: impl Fn(&T) -> String,
+) -> (BTreeMap<T, usize>, String) {
+    let mut m = BTreeMap::new();
+    for v in values {
+        *m.entry(v).or_insert(0) += 1;
+    }
+    let mut by_count: Vec<(&T, &usize)> = m.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1));
+    let text = by_count
+        .iter()
+        .map(|(v, n)| format!("{} ({n})", show(v)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (m, text)
+}
+
+fn leader_name(l: &Option<u64>) -> String {
+    l.map_or("none".into(), |l| format!("s{l}"))
+}
+
+/// The q-quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub fn compare(real: &RealRun, sims: &[SimSummary]) -> Comparison {
+    let mut fields = Vec::new();
+    let (m, text) = counts(sims.iter().map(|s| s.leader), leader_name);
+    fields.push(Field {
+        name: "leader".into(),
+        real: leader_name(&real.leader),
+        simulated: text,
+        agree: m.contains_key(&real.leader),
+    });
+    let (m, text) = counts(sims.iter().map(|s| s.epoch), |e| e.to_string());
+    fields.push(Field {
+        name: "epoch".into(),
+        real: real.epoch.to_string(),
+        simulated: text,
+        agree: m.contains_key(&real.epoch),
+    });
+    let (m, text) = counts(sims.iter().map(|s| s.elections.len()), |n| n.to_string());
+    fields.push(Field {
+        name: "elections".into(),
+        real: real.elections.len().to_string(),
+        simulated: text,
+        agree: m.contains_key(&real.elections.len()),
+    });
+    let chain = |e: &[(u64, u64)]| {
+        e.iter()
+            .map(|(l, ep)| format!("s{l}@{ep}"))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    let real_chain: Vec<(u64, u64)> = real.elections.iter().map(|e| (e.leader, e.epoch)).collect();
+    let (m, text) = counts(
+        sims.iter().map(|s| {
+            s.elections
+                .iter()
+                .map(|(l, e, _)| (*l, *e))
+                .collect::<Vec<_>>()
+        }),
+        |c| {
+            if c.is_empty() {
+                "none".into()
+            } else {
+                chain(c)
+            }
+        },
+    );
+    fields.push(Field {
+        name: "leaders and epochs".into(),
+        real: if real_chain.is_empty() {
+            "none".into()
+        } else {
+            chain(&real_chain)
+        },
+        simulated: text,
+        agree: m.contains_key(&real_chain),
+    });
+    let (m, text) = counts(sims.iter().map(|s| s.leader.is_some()), |b| {
+        if *b {
+            "a leader".into()
+        } else {
+            "no leader".into()
+        }
+    });
+    fields.push(Field {
+        name: "live at the end".into(),
+        real: if real.leader.is_some() {
+            "a leader"
+        } else {
+            "no leader"
+        }
+        .into(),
+        simulated: text,
+        agree: m.contains_key(&real.leader.is_some()),
+    });
+    let (m, text) = counts(sims.iter().map(|s| s.safe), |b| {
+        if *b {
+            "safe".into()
+        } else {
+            "violated".into()
+        }
+    });
+    fields.push(Field {
+        name: "safe (logs agree)".into(),
+        real: if real.same_history {
+            "safe"
+        } else {
+            "violated"
+        }
+        .into(),
+        simulated: text,
+        agree: m.contains_key(&real.same_history),
+    });
+    let (lo, hi) = sims
+        .iter()
+        .map(|s| s.committed)
+        .fold((u64::MAX, 0), |(lo, hi), c| (lo.min(c), hi.max(c)));
+    let real_committed = real.committed.len() as u64;
+    fields.push(Field {
+        name: "committed txns".into(),
+        real: real_committed.to_string(),
+        simulated: format!("{lo}..{hi}"),
+        agree: (lo..=hi).contains(&real_committed),
+    });
+    // Election times after the first: the first includes starting the JVMs, which the
+    // simulator does not model (its servers boot at once), so it is not compared.
+    for (i, e) in real.elections.iter().enumerate().skip(1) {
+        let mut took: Vec<f64> = sims
+            .iter()
+            .filter_map(|s| s.elections.get(i).map(|x| x.2))
+            .collect();
+        took.sort_by(f64::total_cmp);
+        let real_took = e.established_ms - e.started_ms;
+        let (simulated, agree) = if took.is_empty() {
+            ("no simulated run has this election".to_string(), false)
+        } else {
+            let below = took.iter().filter(|t| **t < real_took).count();
+            (
+                format!(
+                    "median {:.0} ms, p10-p90 {:.0}-{:.0} ms, range {:.0}-{:.0} ms; real at p{:.0}",
+                    quantile(&took, 0.5),
+                    quantile(&took, 0.1),
+                    quantile(&took, 0.9),
+                    took[0],
+                    took[took.len() - 1],
+                    100.0 * below as f64 / took.len() as f64
+                ),
+                real_took >= took[0] && real_took <= took[took.len() - 1],
+            )
+        };
+        fields.push(Field {
+            name: format!("election {} time", i + 1),
+            real: format!("{real_took:.0} ms"),
+            simulated,
+            agree,
+        });
+    }
+    Comparison { fields }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conform::real::RealElection;
+
+    fn real(leader: Option<u64>, epoch: u64, elections: &[(u64, u64, f64, f64)]) -> RealRun {
+        RealRun {
+            leader,
+            epoch,
+            elections: elections
+                .iter()
+                .map(|(l, e, s, t)| RealElection {
+                    leader: *l,
+                    epoch: *e,
+                    started_ms: *s,
+                    established_ms: *t,
+                })
+                .collect(),
+            last_zxid: BTreeMap::new(),
+            committed: Vec::new(),
+            same_history: true,
+            faults: Vec::new(),
+            wall_ms: 0.0,
+        }
+    }
+
+    fn sim(seed: u64, leader: Option<u64>, epoch: u64, el: &[(u64, u64, f64)]) -> SimSummary {
+        SimSummary {
+            seed,
+            leader,
+            epoch,
+            elections: el.to_vec(),
+            committed: 0,
+            safe: true,
+        }
+    }
+
+    #[test]
+    fn a_real_run_the_simulation_reaches_agrees() {
+        let sims = vec![
+            sim(1, Some(2), 2, &[(3, 1, 300.0), (2, 2, 900.0)]),
+            sim(2, Some(2), 2, &[(3, 1, 280.0), (2, 2, 1100.0)]),
+        ];
+        let r = real(Some(2), 2, &[(3, 1, 0.0, 1500.0), (2, 2, 5000.0, 6000.0)]);
+        let c = compare(&r, &sims);
+        assert!(c.agree(), "{:#?}", c.fields);
+        assert_eq!(Comparison::closest(&r, &sims), Some(1));
+    }
+
+    #[test]
+    fn a_leader_or_time_the_simulation_never_shows_differs_and_is_named() {
+        let sims = vec![sim(1, Some(2), 2, &[(3, 1, 300.0), (2, 2, 900.0)])];
+        let r = real(Some(1), 2, &[(3, 1, 0.0, 1500.0), (1, 2, 5000.0, 9000.0)]);
+        let c = compare(&r, &sims);
+        assert!(!c.agree());
+        let differ: Vec<&str> = c
+            .fields
+            .iter()
+            .filter(|f| !f.agree)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(
+            differ,
+            vec!["leader", "leaders and epochs", "election 2 time"]
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! `sim conform SCENARIO [--seed N] [--runs K] [--json] [--zk-home DIR]`: run a scenario on
+//! a real ZooKeeper ensemble and compare it with the simulation of the same release.
+//!
+//! The real side is `crates/conform` (processes, proxies, observation); this module decides
+//! what of the scenario a real ensemble can carry out ([`plan`]), carries it out ([`real`]),
+//! simulates the same scenario over many seeds, and compares field by field ([`compare`]).
+
+mod compare;
+mod plan;
+mod real;
+
+use clap::Args;
+use compare::{compare, Comparison, SimSummary};
+use plan::Plan;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct ConformArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// Seed of the real run's choices (which follower, which server) and the simulated run
+    /// shown beside it (default: the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Simulated seeds to compare with (seeds 0..K).
+    #[arg(long, default_value_t = 200)]
+    runs: u64,
+    /// The release the simulation models; it must be the release of the real servers.
+    #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk, default_value = "3.8.0")]
+    zk: zab::ZkVersion,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// An unpacked Apache ZooKeeper release to run instead of Debian's package.
+    #[arg(long, value_name = "DIR")]
+    zk_home: Option<PathBuf>,
+}
+
+pub fn conform(args: ConformArgs) -> u8 {
+    let sc = match scenario::load(&args.scenario) {
+        Ok(sc) => sc,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let plan = match Plan::of(&sc) {
+        Ok(p) => p,
+        Err(r) => {
+            eprintln!("error: cannot run on a real ensemble: {r}");
+            return 2;
+        }
+    };
+    let install = match &args.zk_home {
+        Some(dir) => conform::Install::from_home(dir),
+        None => conform::Install::debian(),
+    };
+    let install = match install {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if args.runs == 0 {
+        eprintln!("error: --runs must be at least 1");
+        return 2;
+    }
+    if let Err(e) = conform::install_interrupt_handler() {
+        eprintln!("warning: Ctrl-C will not stop the real servers cleanly: {e}");
+    }
+    let seed = args.seed.unwrap_or(sc.seed);
+
+    let sim_started = Instant::now();
+    let sims: Vec<SimSummary> = (0..args.runs)
+        .map(|s| {
+            let mut opts = sim::Options::new(s);
+            opts.zk = Some(args.zk);
+            SimSummary::of(&sim::run(&sc, opts))
+        })
+        .collect();
+    let sim_wall = sim_started.elapsed().as_secs_f64();
+
+    if !args.json {
+        eprintln!(
+            "running {} on real ZooKeeper ({} ms of scenario time)...",
+            sc.name, plan.duration_ms
+        );
+    }
+    let real = match real::run(install, &plan, seed) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the real ensemble failed: {e}");
+            return 2;
+        }
+    };
+    let cmp = compare(&real, &sims);
+    let closest = Comparison::closest(&real, &sims);
+    if args.json {
+        let v = json!({
+            "scenario": sc.name,
+            "zk_version": args.zk.name(),
+            "seed": seed,
+            "runs": args.runs,
+            "agree": cmp.agree(),
+            "fields": cmp.json(),
+            "closest_seed": closest,
+            "real": real_json(&real),
+            "real_wall_ms": real.wall_ms,
+            "sim_wall_ms": sim_wall * 1000.0,
+        });
+        println!("{v}");
+    } else {
+        print_table(&sc, &args, seed, &real, &cmp, closest, sim_wall);
+    }
+    if cmp.agree() {
+        0
+    } else {
+        1
+    }
+}
+
+/// The real run's outcome in `sim run --json`'s terms.
+fn real_json(r: &real::RealRun) -> serde_json::Value {
+    json!({
+        "leader": r.leader,
+        "epoch": r.epoch,
+        "elections": r.elections.iter().map(|e| json!({
+            "epoch": e.epoch,
+            "leader": e.leader,
+            "started_ms": e.started_ms,
+            "established_ms": e.established_ms,
+        })).collect::<Vec<_>>(),
+        "committed": r.committed.len(),
+        "committed_zxids": r.committed.iter().map(|z| z.to_string()).collect::<Vec<_>>(),
+        "last_zxid": r.last_zxid.iter().map(|(id, z)| (format!("s{id}"), z.map(|z| z.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
+        "same_history": r.same_history,
+        "faults": r.faults.iter().map(|(t, f)| json!({"at_ms": t, "fault": f})).collect::<Vec<_>>(),
+    })
+}
+
+fn print_table(
+    sc: &scenario::Scenario,
+    args: &ConformArgs,
+    seed: u64,
+    real: &real::RealRun,
+    cmp: &Comparison,
+    closest: Option<u64>,
+    sim_wall: f64,
+) {
+    println!(
+        "{}: real ZooKeeper {} (seed {seed}) against {} simulated seeds (--zk {})",
+        sc.name,
+        args.zk.name(),
+        args.runs,
+        args.zk.name()
+    );
+    let w = cmp.fields.iter().map(|f| f.name.len()).max().unwrap_or(5);
+    let rw = cmp
+        .fields
+        .iter()
+        .map(|f| f.real.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("  {:w$}  {:6}  {:rw$}  simulated", "field", "", "real");
+    for f in &cmp.fields {
+        let mark = if f.agree { "agree" } else { "DIFFER" };
+        println!("  {:w$}  {mark:6}  {:rw$}  {}", f.name, f.real, f.simulated);
+    }
+    for (t, f) in &real.faults {
+        println!("  real fault at {:.0} ms: {f}", t);
+    }
+    for e in &real.elections {
+        println!(
+            "  real election: s{} epoch {} established at {:.0} ms (no leader since {:.0} ms)",
+            e.leader, e.epoch, e.established_ms, e.started_ms
+        );
+    }
+    let differing: Vec<&str> = cmp
+        .fields
+        .iter()
+        .filter(|f| !f.agree)
+        .map(|f| f.name.as_str())
+        .collect();
+    if differing.is_empty() {
+        println!("agree");
+    } else {
+        println!("differ: {}", differing.join(", "));
+    }
+    println!(
+        "real run {:.1} s wall; {} simulated seeds {:.2} s; closest seed: {}",
+        real.wall_ms / 1000.0,
+        args.runs,
+        sim_wall,
+        closest.map_or("none".into(), |s| s.to_string())
+    );
+    if let Some(s) = closest {
+        println!(
+            "  its run: sim run {} --seed {s} --zk {}",
+            sc.path.display(),
+            args.zk.name()
+        );
+    }
+}

@@ -1,0 +1,450 @@
+//! What of a scenario a real ensemble can carry out, decided before anything starts.
+//!
+//! Every fault of the scenario becomes a planned action on the real processes or the
+//! harness's proxies; what has no real counterpart yet is refused with the file, line and
+//! key, never skipped, so a real run is always the scenario as written.
+
+use conform::packet::kind;
+use conform::EnsembleSpec;
+use scenario::model::{Action, OnKind, Scenario, Selector, Trigger};
+use std::fmt;
+
+/// When a planned fault fires.
+#[derive(Clone, Debug, PartialEq)]
+pub enum When {
+    /// `at_ms` after the run started.
+    At(u64),
+    /// The `nth` quorum packet of `kind`, from `sender` (`None`: whoever sends it) to `to`,
+    /// counted from `after_ms` on.
+    Packet {
+        name: String,
+        kind: i32,
+        sender: Option<u64>,
+        to: Option<u64>,
+        nth: usize,
+        after_ms: u64,
+    },
+}
+
+/// A server a fault names, resolved when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Leader,
+    Follower,
+    Observer,
+    Any,
+    Server(u64),
+    /// The sender of the packet that fired the fault.
+    Sender,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    Crash {
+        target: Target,
+        restart_after_ms: Option<u64>,
+    },
+    /// `restart target = "leader"`: the leader crashed last.
+    Restart {
+        target: Target,
+    },
+    Partition {
+        groups: Vec<Vec<Target>>,
+        /// Everyone not named in another group.
+        rest: Option<usize>,
+        one_way: bool,
+        heal_after_ms: Option<u64>,
+    },
+    Isolate {
+        target: Target,
+        heal_after_ms: Option<u64>,
+    },
+    Heal,
+    Pause {
+        target: Target,
+        duration_ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedFault {
+    pub line: usize,
+    pub when: When,
+    pub step: Step,
+}
+
+/// A scenario as a real run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub spec: EnsembleSpec,
+    pub faults: Vec<PlannedFault>,
+    pub duration_ms: u64,
+}
+
+/// Why a scenario cannot run on a real ensemble: the place in the file and what is missing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: &'static str,
+    pub why: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: `{}`: {}", self.file, l, self.key, self.why),
+            None => write!(f, "{}: `{}`: {}", self.file, self.key, self.why),
+        }
+    }
+}
+
+/// Packets only a leader sends: "from the leader" then means whoever sends one.
+const LEADER_PACKETS: &[&str] = &[
+    "LEADERINFO",
+    "DIFF",
+    "TRUNC",
+    "SNAP",
+    "NEWLEADER",
+    "UPTODATE",
+    "PROPOSAL",
+    "COMMIT",
+    "INFORM",
+];
+
+/// The quorum packet type of a zabsim message name (ZooKeeper's names, Leader.java).
+fn packet_kind(name: &str) -> Option<i32> {
+    Some(match name {
+        "LEADERINFO" => kind::LEADERINFO,
+        "ACKEPOCH" => kind::ACKEPOCH,
+        "FOLLOWERINFO" => kind::FOLLOWERINFO,
+        "OBSERVERINFO" => kind::OBSERVERINFO,
+        "DIFF" => kind::DIFF,
+        "TRUNC" => kind::TRUNC,
+        "SNAP" => kind::SNAP,
+        "NEWLEADER" => kind::NEWLEADER,
+        "UPTODATE" => kind::UPTODATE,
+        "PROPOSAL" => kind::PROPOSAL,
+        "ACK" => kind::ACK,
+        "COMMIT" => kind::COMMIT,
+        "INFORM" => kind::INFORM,
+        "PING" => kind::PING,
+        "REVALIDATE" => kind::REVALIDATE,
+        "SYNC" => kind::SYNC,
+        _ => return None,
+    })
+}
+
+impl Plan {
+    pub fn of(sc: &Scenario) -> Result<Plan, Refusal> {
+        let file = sc.path.display().to_string();
+        let refuse = |line: Option<usize>, key: &'static str, why: String| Refusal {
+            file: file.clone(),
+            line,
+            key,
+            why,
+        };
+        if sc.random.is_some() {
+            return Err(refuse(
+                None,
+                "random",
+                "random faults are drawn by the simulator's seed; run `sim run --export` to \
+                 turn them into timed faults, then conform the exported scenario"
+                    .into(),
+            ));
+        }
+        if !sc.servers.is_empty() {
+            return Err(refuse(
+                None,
+                "server",
+                "initial server state ([[server]] tables) cannot be written as ZooKeeper data \
+                 directories yet"
+                    .into(),
+            ));
+        }
+        if sc.cluster.committed.is_some() {
+            return Err(refuse(
+                None,
+                "committed",
+                "initial committed txns need initial server state".into(),
+            ));
+        }
+        if sc.clients.is_some() {
+            return Err(refuse(
+                None,
+                "clients",
+                "real clients are not run yet; remove [clients] to compare the servers alone"
+                    .into(),
+            ));
+        }
+        if sc.cluster.initial_zxid_counter != 0 {
+            return Err(refuse(
+                None,
+                "initial_zxid_counter",
+                "ZooKeeper's release build has no switch for the first zxid counter".into(),
+            ));
+        }
+        let id = |s: zab::ServerId| u64::from(s.0);
+        let mut spec = EnsembleSpec::new(sc.cluster.participants.iter().map(|s| id(*s)))
+            .with_observers(sc.cluster.observers.iter().map(|s| id(*s)));
+        spec.tick_ms = u32::try_from(sc.cluster.tick_ms).unwrap_or(u32::MAX);
+        spec.init_limit = sc.cluster.init_limit;
+        spec.sync_limit = sc.cluster.sync_limit;
+        let mut faults = Vec::new();
+        for f in &sc.faults {
+            let line = Some(f.line);
+            let target = |s: Selector, key: &'static str| -> Result<Target, Refusal> {
+                Ok(match s {
+                    Selector::Leader => Target::Leader,
+                    Selector::Follower => Target::Follower,
+                    Selector::Observer => Target::Observer,
+                    Selector::Any => Target::Any,
+                    Selector::Server(s) => Target::Server(id(s)),
+                    Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader => {
+                        return Err(refuse(
+                            line,
+                            key,
+                            "client faults need real clients, which are not run yet".into(),
+                        ))
+                    }
+                    Selector::Rest => {
+                        return Err(refuse(line, key, "`rest` only names a group".into()))
+                    }
+                })
+            };
+            let when = match &f.trigger {
+                Trigger::At { at_ms } => When::At(*at_ms),
+                Trigger::On {
+                    kind: on,
+                    name,
+                    from,
+                    to,
+                    nth,
+                    after_ms,
+                } => {
+                    if *on == OnKind::State {
+                        return Err(refuse(
+                            line,
+                            "on",
+                            "state triggers are not carried out on a real ensemble yet (the \
+                             harness would have to follow the servers' logs as they are \
+                             written)"
+                                .into(),
+                        ));
+                    }
+                    let Some(k) = packet_kind(name) else {
+                        return Err(refuse(
+                            line,
+                            "on",
+                            format!(
+                                "{name} is not a quorum packet the harness's proxy can hold \
+                                 (election notifications are forwarded, not parsed)"
+                            ),
+                        ));
+                    };
+                    let sender = match from {
+                        None | Some(Selector::Any) => None,
+                        Some(Selector::Server(s)) => Some(id(*s)),
+                        Some(Selector::Leader) if LEADER_PACKETS.contains(&name.as_str()) => None,
+                        Some(other) => {
+                            return Err(refuse(
+                                line,
+                                "on",
+                                format!(
+                                    "`from = {}` for {name}: the proxy tells a packet's \
+                                     sender, not its role; name a server, or a packet only \
+                                     a leader sends",
+                                    selector_name(*other)
+                                ),
+                            ))
+                        }
+                    };
+                    let receiver = match to {
+                        None | Some(Selector::Any) => None,
+                        Some(Selector::Server(s)) => Some(id(*s)),
+                        Some(other) => {
+                            return Err(refuse(
+                                line,
+                                "on",
+                                format!(
+                                    "`to = {}`: the proxy tells a packet's receiver, not its \
+                                     role; name a server",
+                                    selector_name(*other)
+                                ),
+                            ))
+                        }
+                    };
+                    When::Packet {
+                        name: name.clone(),
+                        kind: k,
+                        sender,
+                        to: receiver,
+                        nth: *nth as usize,
+                        after_ms: *after_ms,
+                    }
+                }
+            };
+            let from_leader_packet = matches!(
+                &f.trigger,
+                Trigger::On {
+                    from: Some(Selector::Leader),
+                    ..
+                }
+            );
+            // A fault on "the leader" fired by the leader's own packet acts on that packet's
+            // sender, the leader at that moment, as the simulator resolves it.
+            let resolve = |s: Selector, key| -> Result<Target, Refusal> {
+                if s == Selector::Leader && from_leader_packet {
+                    Ok(Target::Sender)
+                } else {
+                    target(s, key)
+                }
+            };
+            let step = match &f.action {
+                Action::Crash {
+                    target: t,
+                    restart_after_ms,
+                } => Step::Crash {
+                    target: resolve(*t, "target")?,
+                    restart_after_ms: *restart_after_ms,
+                },
+                Action::Restart { target: t } => Step::Restart {
+                    target: target(*t, "target")?,
+                },
+                Action::Partition {
+                    groups,
+                    one_way,
+                    heal_after_ms,
+                } => {
+                    let mut out = Vec::new();
+                    let mut rest = None;
+                    for (i, g) in groups.iter().enumerate() {
+                        let mut group = Vec::new();
+                        for s in g {
+                            if *s == Selector::Rest {
+                                rest = Some(i);
+                            } else {
+                                group.push(resolve(*s, "groups")?);
+                            }
+                        }
+                        out.push(group);
+                    }
+                    Step::Partition {
+                        groups: out,
+                        rest,
+                        one_way: *one_way,
+                        heal_after_ms: *heal_after_ms,
+                    }
+                }
+                Action::Isolate {
+                    target: t,
+                    heal_after_ms,
+                } => Step::Isolate {
+                    target: resolve(*t, "target")?,
+                    heal_after_ms: *heal_after_ms,
+                },
+                Action::Heal => Step::Heal,
+                Action::Pause {
+                    target: t,
+                    duration_ms,
+                } => Step::Pause {
+                    target: resolve(*t, "target")?,
+                    duration_ms: *duration_ms,
+                },
+            };
+            faults.push(PlannedFault {
+                line: f.line,
+                when,
+                step,
+            });
+        }
+        Ok(Plan {
+            spec,
+            faults,
+            duration_ms: sc.run.duration_ms,
+        })
+    }
+}
+
+fn selector_name(s: Selector) -> String {
+    match s {
+        Selector::Leader => "leader".into(),
+        Selector::Follower => "follower".into(),
+        Selector::Observer => "observer".into(),
+        Selector::Any => "any".into(),
+        Selector::Server(s) => s.to_string(),
+        Selector::Client => "client".into(),
+        Selector::ClientN(n) => format!("c{n}"),
+        Selector::RecipeLeader => "recipe-leader".into(),
+        Selector::Rest => "rest".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        scenario::parse(text, std::path::Path::new("t.toml")).expect("valid scenario")
+    }
+
+    #[test]
+    fn a_crash_on_the_leaders_first_commit_crashes_whoever_sends_it() {
+        let sc = scenario(
+            r#"
+name = "t"
+[cluster]
+servers = 3
+[[faults]]
+on = { send = "COMMIT", from = "leader", nth = 1 }
+action = "crash"
+target = "leader"
+restart_after_ms = 3000
+"#,
+        );
+        let plan = Plan::of(&sc).expect("plan");
+        assert_eq!(plan.spec.participants, vec![1, 2, 3]);
+        assert_eq!(
+            plan.faults[0].when,
+            When::Packet {
+                name: "COMMIT".into(),
+                kind: kind::COMMIT,
+                sender: None,
+                to: None,
+                nth: 1,
+                after_ms: 0
+            }
+        );
+        assert_eq!(
+            plan.faults[0].step,
+            Step::Crash {
+                target: Target::Sender,
+                restart_after_ms: Some(3000)
+            }
+        );
+    }
+
+    #[test]
+    fn what_a_real_ensemble_cannot_do_is_refused_with_its_line_and_key() {
+        let sc = scenario(
+            r#"
+name = "t"
+[cluster]
+servers = 3
+[[faults]]
+on = { send = "NOTIFICATION", from = "s1", nth = 1 }
+action = "crash"
+target = "s1"
+"#,
+        );
+        let r = Plan::of(&sc).expect_err("refused");
+        assert_eq!((r.line, r.key), (Some(6), "on"));
+        assert!(
+            r.to_string().starts_with("t.toml:6: `on`: NOTIFICATION"),
+            "{r}"
+        );
+
+        let sc = scenario("name = \"t\"\n[cluster]\nservers = 3\n[random]\ncrash_per_min = 1.0\n");
+        assert_eq!(Plan::of(&sc).expect_err("refused").key, "random");
+    }
+}

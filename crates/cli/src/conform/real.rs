@@ -1,0 +1,475 @@
+//! Carrying a [`Plan`] out on real ZooKeeper servers, and reading what they did.
+//!
+//! Timed faults fire at their `at_ms` after the run starts (the moment every server answers
+//! on its client port: the simulator boots them all at 0, real JVMs take a second or more); packet-triggered faults fire inside the harness's proxy, before the packet is
+//! forwarded, with every other connection held meanwhile, as the simulator fires a send
+//! trigger before the message leaves. Follow-ups (restart after, heal after, resume after)
+//! are timed from the moment their fault fired.
+
+use super::plan::{Plan, Step, Target, When};
+use conform::{Control, Ensemble, EventKind, Install, Mode, TriggerAction, TriggerSpec};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// One election as the real servers' logs and the proxies show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealElection {
+    pub epoch: u64,
+    pub leader: u64,
+    /// When the ensemble last had no established leader (run start, a crash of the leader,
+    /// or its step-down), in ms since the run started.
+    pub started_ms: f64,
+    /// When the leader reached broadcast ("Peer state changed: leading - broadcast").
+    pub established_ms: f64,
+}
+
+/// What a real run showed, in the terms of a simulated outcome.
+#[derive(Clone, Debug)]
+pub struct RealRun {
+    pub leader: Option<u64>,
+    pub epoch: u64,
+    pub elections: Vec<RealElection>,
+    /// Each server's last zxid (srvr, else its txn log), as `epoch:counter`.
+    pub last_zxid: BTreeMap<u64, Option<zab::Zxid>>,
+    /// The txns in the final leader's log (all committed once it leads in broadcast).
+    pub committed: Vec<zab::Zxid>,
+    /// Every pair of servers' txn logs agree where they overlap.
+    pub same_history: bool,
+    /// Faults carried out, with their times (ms since the run started).
+    pub faults: Vec<(f64, String)>,
+    pub wall_ms: f64,
+}
+
+/// Something the callback of a packet trigger or a timed fault leaves for later.
+#[derive(Clone, Debug)]
+enum Later {
+    Restart(u64),
+    Resume(u64),
+    Heal(Vec<(u64, u64)>),
+    Fault(usize),
+    Arm(usize),
+}
+
+/// State shared with the proxy's trigger callbacks.
+struct Shared {
+    start: Instant,
+    later: Vec<(Duration, Later)>,
+    log: Vec<(f64, String)>,
+    /// The leader crashed last (the `leader` selector of a restart), and leaders the harness
+    /// crashed, with when.
+    last_crashed_leader: Option<u64>,
+    leader_losses: Vec<(f64, u64)>,
+    seed: u64,
+}
+
+impl Shared {
+    fn now_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1000.0
+    }
+    fn note(&mut self, text: String) {
+        let t = self.now_ms();
+        self.log.push((t, text));
+    }
+}
+
+fn leader_of(c: &Control) -> Option<u64> {
+    c.statuses().into_iter().find_map(|(id, s)| {
+        let s = s?;
+        (s.serving && matches!(s.mode, Some(Mode::Leader | Mode::Standalone))).then_some(id)
+    })
+}
+
+/// Resolves a target now; `None` when nothing matches (the fault is then skipped and says so).
+fn resolve(c: &Control, sh: &Shared, t: Target, sender: Option<u64>) -> Option<u64> {
+    let spec = c_spec(c);
+    let pick = |ids: Vec<u64>| -> Option<u64> {
+        // The simulator draws from its seed; a real run takes the seed's pick among the
+        // candidates in id order.
+        (!ids.is_empty()).then(|| ids[(sh.seed as usize) % ids.len()])
+    };
+    match t {
+        Target::Server(id) => Some(id),
+        Target::Sender => sender,
+        Target::Leader => leader_of(c),
+        Target::Follower => pick(
+            c.statuses()
+                .into_iter()
+                .filter(|(_, s)| {
+                    s.as_ref()
+                        .is_some_and(|s| s.serving && s.mode == Some(Mode::Follower))
+                })
+                .map(|(id, _)| id)
+                .collect(),
+        ),
+        Target::Observer => pick(spec.observers.clone()),
+        Target::Any => pick(
+            spec.all_ids()
+                .into_iter()
+                .filter(|id| c.is_running(*id))
+                .collect(),
+        ),
+    }
+}
+
+fn c_spec(c: &Control) -> conform::EnsembleSpec {
+    c.spec().clone()
+}
+
+/// Carries out one fault step now. Returns whether the packet that fired it (if any) is
+/// dropped: a crash of its sender stops it from leaving.
+fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Option<u64>) -> bool {
+    let ms = |v: u64| Duration::from_millis(v);
+    let now = sh.start.elapsed();
+    match step {
+        Step::Crash {
+            target,
+            restart_after_ms,
+        } => {
+            let Some(id) = resolve(c, sh, *target, sender) else {
+                sh.note(format!("line {line}: crash skipped: no such server now"));
+                return false;
+            };
+            let was_leader =
+                *target == Target::Sender || *target == Target::Leader || leader_of(c) == Some(id);
+            if was_leader {
+                sh.last_crashed_leader = Some(id);
+                let t = sh.now_ms();
+                sh.leader_losses.push((t, id));
+            }
+            let _ = c.crash(id);
+            sh.note(format!("crash s{id}"));
+            if let Some(after) = restart_after_ms {
+                sh.later.push((now + ms(*after), Later::Restart(id)));
+            }
+            sender == Some(id)
+        }
+        Step::Restart { target } => {
+            let id = match target {
+                Target::Leader => sh.last_crashed_leader,
+                t => resolve(c, sh, *t, sender),
+            };
+            if let Some(id) = id {
+                let _ = c.restart(id);
+                sh.note(format!("restart s{id}"));
+            }
+            false
+        }
+        Step::Partition {
+            groups,
+            rest,
+            one_way,
+            heal_after_ms,
+        } => {
+            let all = c_spec(c).all_ids();
+            let mut sides: Vec<Vec<u64>> = groups
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .filter_map(|t| resolve(c, sh, *t, sender))
+                        .collect()
+                })
+                .collect();
+            if let Some(r) = rest {
+                let named: BTreeSet<u64> = sides.iter().flatten().copied().collect();
+                sides[*r].extend(all.iter().filter(|id| !named.contains(id)));
+            }
+            let mut cut = Vec::new();
+            for (i, a) in sides.iter().enumerate() {
+                for b in sides.iter().skip(i + 1) {
+                    for x in a {
+                        for y in b {
+                            if *one_way {
+                                c.cut_one_way(*x, *y);
+                                cut.push((*x, *y));
+                            } else {
+                                c.cut(*x, *y);
+                                cut.push((*x, *y));
+                                cut.push((*y, *x));
+                            }
+                        }
+                    }
+                }
+            }
+            let names: Vec<String> = sides
+                .iter()
+                .map(|s| {
+                    s.iter()
+                        .map(|id| format!("s{id}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect();
+            let arrow = if *one_way { " -/-> " } else { " | " };
+            sh.note(format!("partition {}", names.join(arrow)));
+            if let Some(after) = heal_after_ms {
+                sh.later.push((now + ms(*after), Later::Heal(cut)));
+            }
+            false
+        }
+        Step::Isolate {
+            target,
+            heal_after_ms,
+        } => {
+            let Some(id) = resolve(c, sh, *target, sender) else {
+                return false;
+            };
+            c.isolate(id);
+            sh.note(format!("isolate s{id}"));
+            if let Some(after) = heal_after_ms {
+                let pairs = c_spec(c)
+                    .all_ids()
+                    .into_iter()
+                    .filter(|o| *o != id)
+                    .flat_map(|o| [(id, o), (o, id)])
+                    .collect();
+                sh.later.push((now + ms(*after), Later::Heal(pairs)));
+            }
+            false
+        }
+        Step::Heal => {
+            c.heal_all();
+            sh.note("heal".into());
+            false
+        }
+        Step::Pause {
+            target,
+            duration_ms,
+        } => {
+            let Some(id) = resolve(c, sh, *target, sender) else {
+                return false;
+            };
+            let _ = c.pause(id);
+            sh.note(format!("pause s{id}"));
+            sh.later.push((now + ms(*duration_ms), Later::Resume(id)));
+            false
+        }
+    }
+}
+
+/// Registers the packet trigger of fault `i`.
+fn arm(c: &Control, shared: &Arc<Mutex<Shared>>, plan: &Plan, i: usize) {
+    let f = plan.faults[i].clone();
+    let When::Packet {
+        kind,
+        sender,
+        to,
+        nth,
+        ..
+    } = f.when
+    else {
+        return;
+    };
+    let sh = Arc::clone(shared);
+    c.on_packet(
+        TriggerSpec {
+            sender,
+            kind,
+            nth,
+            to,
+        },
+        move |packet, control| {
+            let mut sh = sh.lock().unwrap_or_else(|p| p.into_inner());
+            if carry_out(control, &mut sh, f.line, &f.step, Some(packet.from)) {
+                TriggerAction::Drop
+            } else {
+                TriggerAction::Forward
+            }
+        },
+    );
+}
+
+/// Runs the plan for its duration on a fresh ensemble and reads the outcome; everything
+/// started is stopped and removed when this returns.
+pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform::Error> {
+    let ensemble = Ensemble::create(install, plan.spec.clone())?;
+    let c = ensemble.control();
+    let shared = Arc::new(Mutex::new(Shared {
+        start: Instant::now(),
+        later: Vec::new(),
+        log: Vec::new(),
+        last_crashed_leader: None,
+        leader_losses: Vec::new(),
+        seed,
+    }));
+    {
+        let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, f) in plan.faults.iter().enumerate() {
+            match &f.when {
+                When::At(at) => sh.later.push((Duration::from_millis(*at), Later::Fault(i))),
+                When::Packet { after_ms: 0, .. } => {}
+                When::Packet { after_ms, .. } => sh
+                    .later
+                    .push((Duration::from_millis(*after_ms), Later::Arm(i))),
+            }
+        }
+    }
+    for (i, f) in plan.faults.iter().enumerate() {
+        if matches!(f.when, When::Packet { after_ms: 0, .. }) {
+            arm(&c, &shared, plan, i);
+        }
+    }
+    c.start_all()?;
+    // The simulator boots every server at time 0; a JVM takes a second or more to start,
+    // and the servers are started one after another. The run's time starts once every
+    // server answers on its client port (looking for a leader, or already past it).
+    for id in plan.spec.all_ids() {
+        c.wait_until_up(id, Duration::from_secs(30))?;
+    }
+    let start = Instant::now();
+    let t0_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    shared.lock().unwrap_or_else(|p| p.into_inner()).start = start;
+    let end = Duration::from_millis(plan.duration_ms);
+    while start.elapsed() < end {
+        let due: Vec<Later> = {
+            let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+            let now = start.elapsed();
+            let (due, keep): (Vec<_>, Vec<_>) = sh.later.drain(..).partition(|(t, _)| *t <= now);
+            sh.later = keep;
+            let mut due = due;
+            due.sort_by_key(|(t, _)| *t);
+            due.into_iter().map(|(_, l)| l).collect()
+        };
+        for l in due {
+            let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+            match l {
+                Later::Fault(i) => {
+                    let f = &plan.faults[i];
+                    carry_out(&c, &mut sh, f.line, &f.step, None);
+                }
+                Later::Arm(i) => {
+                    drop(sh);
+                    arm(&c, &shared, plan, i);
+                }
+                Later::Restart(id) => {
+                    let _ = c.restart(id);
+                    sh.note(format!("restart s{id}"));
+                }
+                Later::Resume(id) => {
+                    let _ = c.resume(id);
+                    sh.note(format!("resume s{id}"));
+                }
+                Later::Heal(pairs) => {
+                    for (a, b) in pairs {
+                        c.heal_one_way(a, b);
+                    }
+                    sh.note("heal".into());
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let out = c.outcome();
+    let sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let elections = elections(&out, t0_ms, &sh.leader_losses);
+    let leader = out.leader;
+    let epoch = out
+        .leader_epoch
+        .map(u64::from)
+        .or_else(|| out.servers.values().filter_map(|s| s.current_epoch).max())
+        .unwrap_or(0);
+    let last_zxid = out
+        .servers
+        .iter()
+        .map(|(id, s)| {
+            let z = s
+                .srvr
+                .as_ref()
+                .and_then(|s| s.zxid)
+                .or_else(|| s.txns.last().map(|t| t.zxid));
+            (*id, z.map(|z| zab::Zxid(z as u64)))
+        })
+        .collect();
+    let committed = leader
+        .and_then(|l| out.servers.get(&l))
+        .map(|s| s.txns.iter().map(|t| zab::Zxid(t.zxid as u64)).collect())
+        .unwrap_or_default();
+    let logs: Vec<Vec<i64>> = out
+        .servers
+        .values()
+        .map(|s| s.txns.iter().map(|t| t.zxid).collect())
+        .collect();
+    let same_history = logs.iter().enumerate().all(|(i, a)| {
+        logs.iter().skip(i + 1).all(|b| {
+            let upto = a
+                .last()
+                .copied()
+                .unwrap_or(0)
+                .min(b.last().copied().unwrap_or(0));
+            let cut = |l: &Vec<i64>| l.iter().copied().filter(|z| *z <= upto).collect::<Vec<_>>();
+            let (ca, cb) = (cut(a), cut(b));
+            // A log that starts later (after a snapshot) agrees on the part both hold.
+            let from = ca.first().copied().max(cb.first().copied()).unwrap_or(0);
+            let tail = |l: Vec<i64>| l.into_iter().filter(|z| *z >= from).collect::<Vec<_>>();
+            tail(ca) == tail(cb)
+        })
+    });
+    let faults = sh.log.clone();
+    drop(sh);
+    drop(ensemble);
+    Ok(RealRun {
+        leader,
+        epoch,
+        elections,
+        last_zxid,
+        committed,
+        same_history,
+        faults,
+        wall_ms,
+    })
+}
+
+/// Elections from the servers' logs: each "leading - broadcast" is an established leader,
+/// its epoch the one its NEWLEADER packets carry (else its zxid's epoch at the end).
+fn elections(out: &conform::Outcome, t0_ms: i64, losses: &[(f64, u64)]) -> Vec<RealElection> {
+    let ms = |t: i64| (t - t0_ms) as f64;
+    let mut established: Vec<(f64, u64)> = out
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::PeerState(s) if s == "leading - broadcast"))
+        .map(|e| (ms(e.time_ms), e.server))
+        .collect();
+    established.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Step-downs from the logs join the harness's crashes of leaders.
+    let mut lost: Vec<(f64, u64)> = losses.to_vec();
+    lost.extend(
+        out.events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::LeaderShutdown { .. }))
+            .map(|e| (ms(e.time_ms), e.server)),
+    );
+    lost.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut result: Vec<RealElection> = Vec::new();
+    for (t, leader) in established {
+        let epoch = out
+            .packets
+            .iter()
+            .filter(|p| p.from == leader && p.kind == conform::packet::kind::NEWLEADER)
+            .filter(|p| ms(p.time_ms) <= t)
+            .map(|p| (p.zxid as u64) >> 32)
+            .max()
+            .or_else(|| out.leader_epoch.map(u64::from))
+            .unwrap_or(0);
+        // The ensemble was without an established leader since the last loss of the
+        // previous leader (or since the start).
+        let started = match result.last() {
+            None => 0.0,
+            Some(prev) => lost
+                .iter()
+                .filter(|(lt, id)| *id == prev.leader && *lt >= prev.established_ms && *lt <= t)
+                .map(|(lt, _)| *lt)
+                .next()
+                .unwrap_or(t),
+        };
+        result.push(RealElection {
+            epoch,
+            leader,
+            started_ms: started,
+            established_ms: t,
+        });
+    }
+    result
+}
