@@ -179,7 +179,9 @@ pub struct ClientOp {
 pub struct ClientRecord {
     /// The client (1-based).
     pub client: u32,
-    /// Its connect string, by server id, in the order the plan shuffled it.
+    /// Its connect string, by server id, in the order the plan shuffled it. The library
+    /// shuffles it again before trying servers (see the module docs); the order it really
+    /// tried them in is in `connects`.
     pub servers: Vec<u64>,
     /// When it started connecting, ms since `t0`.
     pub started_ms: f64,

@@ -104,6 +104,26 @@ fn two_clients_write_and_the_logs_hold_their_writes() {
     let txns = all_txns(&e);
     assert_eq!(run.clients.len(), 2);
     for c in &run.clients {
+        let ops: Vec<String> = c
+            .ops
+            .iter()
+            .map(|o| {
+                let what = match &o.kind {
+                    OpKind::Read { path } => format!("r{path}"),
+                    OpKind::Write { path, .. } => format!("w{path}"),
+                    OpKind::Create { path, .. } => format!("c{path}"),
+                };
+                let how = match &o.result {
+                    OpResult::Ok { zxid, .. } => format!("{:#x}", zxid.unwrap_or(0)),
+                    OpResult::Err(e) => e.clone(),
+                    OpResult::Unknown(e) => format!("?{e}"),
+                };
+                format!("{what}@{:?}:{how}", o.server)
+            })
+            .collect();
+        eprintln!("client {} via {:?}: {}", c.client, c.servers, ops.join(" "));
+    }
+    for c in &run.clients {
         let report = format!("{c:#?}");
         assert!(c.finished && !c.expired, "{report}");
         let session = c.session_id.expect("a session");
@@ -206,6 +226,34 @@ fn connected_server(e: &Ensemble) -> Option<u64> {
 fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
     let Some(install) = install() else { return };
     let _g = serial();
+    failover(install, Victim::ClientsServer, 2000.0);
+}
+
+/// Ignored: racy by nature. After the leader's SIGKILL the two followers need about 1.5 s to
+/// serve again (1 follows 2 before 2 leads, goes back to LOOKING, and retries), and the
+/// library gives the session up by itself 2.8 s (7/5 of the 2 s maximum that tickTime 100
+/// allows) after its last answer, trying servers with a doubling pause meanwhile: one run in
+/// two or so, its last try falls just short and the client declares its session expired.
+#[test]
+#[ignore]
+fn a_client_keeps_its_session_through_the_leaders_crash() {
+    let Some(install) = install() else { return };
+    let _g = serial();
+    // The followers drop their clients and elect: the client is back once a server serves,
+    // which must be before the library gives the session up (7/5 of its timeout).
+    failover(install, Victim::Leader, 2800.0);
+}
+
+enum Victim {
+    /// The server the client is connected to.
+    ClientsServer,
+    /// The leader (3), whichever server the client is on.
+    Leader,
+}
+
+/// One client writes; `victim` is SIGKILLed mid-run; the client must be back on another
+/// server within `within_ms` of the crash, on the same session, and finish.
+fn failover(install: Install, victim: Victim, within_ms: f64) {
     let e = three_servers(install);
     let spec = KvSpec {
         clients: 1,
@@ -220,12 +268,16 @@ fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
     let run = std::thread::scope(|s| {
         let worker = s.spawn(|| run_kv(&addrs, &spec, Duration::from_secs(25), t0));
         let deadline = Instant::now() + Duration::from_secs(10);
-        let victim = loop {
+        let on = loop {
             if let Some(id) = connected_server(&e) {
                 break id;
             }
             assert!(Instant::now() < deadline, "the client never connected");
             std::thread::sleep(Duration::from_millis(50));
+        };
+        let victim = match victim {
+            Victim::ClientsServer => on,
+            Victim::Leader => 3,
         };
         std::thread::sleep(Duration::from_millis(800));
         let crashed_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -253,7 +305,7 @@ fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
         .iter()
         .filter(|ev| ev.kind == SessionEventKind::Connected)
         .collect();
-    assert_eq!(connected[0].server, Some(victim), "{report}");
+    let first = connected[0].server;
     let lost = c
         .connects
         .iter()
@@ -266,7 +318,7 @@ fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
     assert_ne!(back.server, Some(victim));
     assert!(back.server.is_some());
     assert!(
-        back.time_ms - crashed_ms < f64::from(spec.session_timeout_ms),
+        back.time_ms - crashed_ms < within_ms,
         "reconnected {:.0} ms after the crash: {report}",
         back.time_ms - crashed_ms
     );
@@ -276,8 +328,8 @@ fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
         back.server,
         back.time_ms - crashed_ms
     );
-    // Requests before the crash went to the victim, later ones to the new server, and all
-    // completed but those the crash cut off.
+    // Requests before the crash went to the first server, later ones to the new server, and
+    // all completed but those the crash cut off.
     let after: Vec<_> = c
         .ops
         .iter()
@@ -293,7 +345,7 @@ fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
         assert_eq!(o.server, back.server, "{report}");
     }
     for o in c.ops.iter().filter(|o| o.invoked_ms < crashed_ms) {
-        assert_eq!(o.server, Some(victim), "{report}");
+        assert_eq!(o.server, first, "{report}");
     }
     assert!(c
         .ops
