@@ -147,6 +147,17 @@ impl Control {
         self.shared.layout
     }
 
+    /// Every server's client address, `(id, address)`, participants first (what a
+    /// ZooKeeper client's connect string lists).
+    pub fn client_addrs(&self) -> Vec<(u64, SocketAddr)> {
+        self.shared
+            .spec
+            .all_ids()
+            .into_iter()
+            .map(|id| (id, SocketAddr::V4(self.shared.layout.client(id))))
+            .collect()
+    }
+
     /// The run directory (one `s<id>/` per server).
     pub fn run_dir(&self) -> &Path {
         &self.shared.run_dir

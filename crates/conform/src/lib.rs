@@ -46,6 +46,7 @@
 //! and fire triggers: "when server X sends its nth packet of type T, run this callback before
 //! forwarding it", with every other connection held until the callback returns.
 
+pub mod client;
 pub mod ensemble;
 pub mod error;
 pub mod fourlw;
@@ -57,6 +58,7 @@ pub mod proxy;
 pub mod spec;
 pub mod txnlog;
 
+pub use client::{run_kv, ClientOp, ClientRecord, KvRun, KvSpec, OpKind, OpResult};
 pub use ensemble::{Control, Ensemble, Outcome, ServerOutcome};
 pub use error::{Error, Result};
 pub use fourlw::{Mode, Srvr};
