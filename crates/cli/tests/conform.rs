@@ -151,6 +151,43 @@ fn two_of_four_elect_nobody_on_real_zookeeper() {
 }
 
 #[test]
+fn the_write_that_reached_a_quorum_survives_the_leader_crash_on_real_zookeeper() {
+    let _g = serial();
+    if !zookeeper_here() {
+        return;
+    }
+    let dir = tmp("commit");
+    let out = conform(
+        &dir,
+        &[
+            "scenarios/leader-crash-before-commit.toml",
+            "--json",
+            "--runs",
+            "20",
+        ],
+    );
+    let v = json(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{v:#}");
+    let field = |name: &str| {
+        v["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["field"] == name))
+            .unwrap_or_else(|| panic!("no field {name}: {v:#}"))
+            .clone()
+    };
+    // The leader crashed on its first COMMIT, before any follower got it ...
+    let faults = v["real"]["faults"].as_array().expect("faults");
+    assert!(faults.iter().any(|f| f["fault"] == "crash s3"), "{v:#}");
+    // ... and the txn a quorum had logged (1:1) is committed by the next leader, as the
+    // simulation says.
+    assert_eq!(field("expected txns")["real"], "as expected", "{v:#}");
+    assert_eq!(field("expected txns")["agree"], true, "{v:#}");
+    assert_eq!(field("epoch")["agree"], true, "{v:#}");
+    assert_eq!(v["real"]["committed_zxids"][0], "1:1", "{v:#}");
+    assert_nothing_left(&dir);
+}
+
+#[test]
 fn an_interrupted_conform_leaves_nothing_running() {
     let _g = serial();
     if !zookeeper_here() {

@@ -105,6 +105,10 @@ pub struct KvSpec {
     pub session_timeout_ms: u32,
     /// Seeds every random choice of the plan.
     pub seed: u64,
+    /// Keep every session alive until the deadline, as the simulator's clients stay
+    /// connected until the run ends; otherwise sessions are dropped (and later expire on
+    /// the servers) once every client has finished.
+    pub keep_sessions: bool,
 }
 
 impl KvSpec {
@@ -385,7 +389,8 @@ impl Job {
         if finished && client.is_some() {
             // Keep the session alive (and watched) like a client process that is still up.
             rt.block_on(async {
-                while self.remaining.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < end
+                while (self.spec.keep_sessions || self.remaining.load(Ordering::SeqCst) > 0)
+                    && tokio::time::Instant::now() < end
                 {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -684,6 +689,7 @@ mod tests {
 
     fn spec(seed: u64) -> KvSpec {
         KvSpec {
+            keep_sessions: false,
             clients: 3,
             ops: 10,
             write_ratio: 0.5,

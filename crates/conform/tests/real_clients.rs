@@ -91,6 +91,7 @@ fn two_clients_write_and_the_logs_hold_their_writes() {
     let _g = serial();
     let e = three_servers(install);
     let spec = KvSpec {
+        keep_sessions: false,
         clients: 2,
         ops: 20,
         write_ratio: 1.0,
@@ -256,6 +257,7 @@ enum Victim {
 fn failover(install: Install, victim: Victim, within_ms: f64) {
     let e = three_servers(install);
     let spec = KvSpec {
+        keep_sessions: false,
         clients: 1,
         ops: 40,
         write_ratio: 1.0,

@@ -20,10 +20,23 @@ pub struct SimSummary {
     pub elections: Vec<(u64, u64, f64)>,
     pub committed: u64,
     pub safe: bool,
+    /// Every txn the scenario's `[expect] delivered` names was delivered somewhere, and none
+    /// of `never_delivered` was.
+    pub expected_txns: bool,
+}
+
+/// Whether `delivered` holds every txn of `must` and none of `never`.
+pub fn expected_txns(
+    delivered: &std::collections::BTreeSet<zab::Zxid>,
+    must: &[zab::Zxid],
+    never: &[zab::Zxid],
+) -> bool {
+    must.iter().all(|z| delivered.contains(z)) && !never.iter().any(|z| delivered.contains(z))
 }
 
 impl SimSummary {
-    pub fn of(o: &sim::Outcome) -> SimSummary {
+    pub fn of(o: &sim::Outcome, must: &[zab::Zxid], never: &[zab::Zxid]) -> SimSummary {
+        let delivered = o.delivered.values().flatten().map(|t| t.zxid).collect();
         SimSummary {
             seed: o.seed,
             leader: o.leader.map(|(l, _)| u64::from(l.0)),
@@ -38,6 +51,7 @@ impl SimSummary {
                 .collect(),
             committed: o.committed,
             safe: o.violations.is_empty(),
+            expected_txns: expected_txns(&delivered, must, never),
         }
     }
 }
@@ -112,7 +126,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-pub fn compare(real: &RealRun, sims: &[SimSummary]) -> Comparison {
+/// `real_expected`: whether the real run committed every txn `[expect] delivered` names and
+/// none of `never_delivered` (`None` when the scenario names none).
+pub fn compare(real: &RealRun, sims: &[SimSummary], real_expected: Option<bool>) -> Comparison {
     let mut fields = Vec::new();
     let (m, text) = counts(sims.iter().map(|s| s.leader), leader_name);
     fields.push(Field {
@@ -203,6 +219,26 @@ pub fn compare(real: &RealRun, sims: &[SimSummary]) -> Comparison {
         simulated: text,
         agree: m.contains_key(&real.same_history),
     });
+    if let Some(real_ok) = real_expected {
+        let (m, text) = counts(sims.iter().map(|s| s.expected_txns), |b| {
+            if *b {
+                "as expected".into()
+            } else {
+                "not as expected".into()
+            }
+        });
+        fields.push(Field {
+            name: "expected txns".into(),
+            real: if real_ok {
+                "as expected"
+            } else {
+                "not as expected"
+            }
+            .into(),
+            simulated: text,
+            agree: m.contains_key(&real_ok),
+        });
+    }
     let (lo, hi) = sims
         .iter()
         .map(|s| s.committed)
@@ -272,6 +308,7 @@ mod tests {
             committed: Vec::new(),
             same_history: true,
             faults: Vec::new(),
+            clients: Vec::new(),
             wall_ms: 0.0,
         }
     }
@@ -284,6 +321,7 @@ mod tests {
             elections: el.to_vec(),
             committed: 0,
             safe: true,
+            expected_txns: true,
         }
     }
 
@@ -294,7 +332,7 @@ mod tests {
             sim(2, Some(2), 2, &[(3, 1, 280.0), (2, 2, 1100.0)]),
         ];
         let r = real(Some(2), 2, &[(3, 1, 0.0, 1500.0), (2, 2, 5000.0, 6000.0)]);
-        let c = compare(&r, &sims);
+        let c = compare(&r, &sims, None);
         assert!(c.agree(), "{:#?}", c.fields);
         assert_eq!(Comparison::closest(&r, &sims), Some(1));
     }
@@ -303,7 +341,7 @@ mod tests {
     fn a_leader_or_time_the_simulation_never_shows_differs_and_is_named() {
         let sims = vec![sim(1, Some(2), 2, &[(3, 1, 300.0), (2, 2, 900.0)])];
         let r = real(Some(1), 2, &[(3, 1, 0.0, 1500.0), (1, 2, 5000.0, 9000.0)]);
-        let c = compare(&r, &sims);
+        let c = compare(&r, &sims, None);
         assert!(!c.agree());
         let differ: Vec<&str> = c
             .fields

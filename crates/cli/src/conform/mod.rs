@@ -78,7 +78,11 @@ pub fn conform(args: ConformArgs) -> u8 {
         .map(|s| {
             let mut opts = sim::Options::new(s);
             opts.zk = Some(args.zk);
-            SimSummary::of(&sim::run(&sc, opts))
+            SimSummary::of(
+                &sim::run(&sc, opts),
+                &sc.expect.delivered,
+                &sc.expect.never_delivered,
+            )
         })
         .collect();
     let sim_wall = sim_started.elapsed().as_secs_f64();
@@ -96,7 +100,12 @@ pub fn conform(args: ConformArgs) -> u8 {
             return 2;
         }
     };
-    let cmp = compare(&real, &sims);
+    let names_txns = !sc.expect.delivered.is_empty() || !sc.expect.never_delivered.is_empty();
+    let real_expected = names_txns.then(|| {
+        let committed = real.committed.iter().copied().collect();
+        compare::expected_txns(&committed, &sc.expect.delivered, &sc.expect.never_delivered)
+    });
+    let cmp = compare(&real, &sims, real_expected);
     let closest = Comparison::closest(&real, &sims);
     if args.json {
         let v = json!({
@@ -138,6 +147,16 @@ fn real_json(r: &real::RealRun) -> serde_json::Value {
         "last_zxid": r.last_zxid.iter().map(|(id, z)| (format!("s{id}"), z.map(|z| z.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
         "same_history": r.same_history,
         "faults": r.faults.iter().map(|(t, f)| json!({"at_ms": t, "fault": f})).collect::<Vec<_>>(),
+        "clients": r.clients.iter().map(|c| json!({
+            "client": c.client,
+            "session": c.session_id.map(|s| format!("{s:#x}")),
+            "servers": c.servers,
+            "ops": c.ops.len(),
+            "ok": c.ops.iter().filter(|o| matches!(o.result, conform::OpResult::Ok { .. })).count(),
+            "unknown": c.ops.iter().filter(|o| matches!(o.result, conform::OpResult::Unknown(_))).count(),
+            "expired": c.expired,
+            "finished": c.finished,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -172,6 +191,22 @@ fn print_table(
     }
     for (t, f) in &real.faults {
         println!("  real fault at {:.0} ms: {f}", t);
+    }
+    for c in &real.clients {
+        let ok = c
+            .ops
+            .iter()
+            .filter(|o| matches!(o.result, conform::OpResult::Ok { .. }))
+            .count();
+        println!(
+            "  real client c{}: session {}, {} of {} ops answered ok{}{}",
+            c.client,
+            c.session_id.map_or("none".into(), |s| format!("{s:#x}")),
+            ok,
+            c.ops.len(),
+            if c.expired { ", session expired" } else { "" },
+            if c.finished { "" } else { ", did not finish" }
+        );
     }
     for e in &real.elections {
         println!(

@@ -5,7 +5,7 @@
 //! key, never skipped, so a real run is always the scenario as written.
 
 use conform::packet::kind;
-use conform::EnsembleSpec;
+use conform::{EnsembleSpec, KvSpec};
 use scenario::model::{Action, OnKind, Scenario, Selector, Trigger};
 use std::fmt;
 
@@ -77,6 +77,8 @@ pub struct PlannedFault {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub spec: EnsembleSpec,
+    /// The kv clients, run as real ZooKeeper clients.
+    pub clients: Option<KvSpec>,
     pub faults: Vec<PlannedFault>,
     pub duration_ms: u64,
 }
@@ -169,14 +171,28 @@ impl Plan {
                 "initial committed txns need initial server state".into(),
             ));
         }
-        if sc.clients.is_some() {
-            return Err(refuse(
-                None,
-                "clients",
-                "real clients are not run yet; remove [clients] to compare the servers alone"
-                    .into(),
-            ));
-        }
+        let clients = match &sc.clients {
+            None => None,
+            Some(c) if c.workload == zab::client::Workload::Kv => Some(KvSpec {
+                clients: c.count,
+                ops: c.ops,
+                write_ratio: c.write_ratio,
+                think_ms: c.think_ms,
+                session_timeout_ms: u32::try_from(c.session_timeout_ms).unwrap_or(u32::MAX),
+                seed: sc.seed,
+                keep_sessions: true,
+            }),
+            Some(c) => {
+                return Err(refuse(
+                    None,
+                    "workload",
+                    format!(
+                        "only the kv workload runs on real clients so far, not {}",
+                        c.workload.name()
+                    ),
+                ))
+            }
+        };
         if sc.cluster.initial_zxid_counter != 0 {
             return Err(refuse(
                 None,
@@ -360,6 +376,7 @@ impl Plan {
         }
         Ok(Plan {
             spec,
+            clients,
             faults,
             duration_ms: sc.run.duration_ms,
         })
@@ -438,9 +455,9 @@ target = "s1"
 "#,
         );
         let r = Plan::of(&sc).expect_err("refused");
-        assert_eq!((r.line, r.key), (Some(6), "on"));
+        assert_eq!((r.line, r.key), (Some(5), "on"));
         assert!(
-            r.to_string().starts_with("t.toml:6: `on`: NOTIFICATION"),
+            r.to_string().starts_with("t.toml:5: `on`: NOTIFICATION"),
             "{r}"
         );
 

@@ -38,6 +38,8 @@ pub struct RealRun {
     pub same_history: bool,
     /// Faults carried out, with their times (ms since the run started).
     pub faults: Vec<(f64, String)>,
+    /// What each real client did (kv scenarios).
+    pub clients: Vec<conform::ClientRecord>,
     pub wall_ms: f64,
 }
 
@@ -322,6 +324,10 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         .map_or(0, |d| d.as_millis() as i64);
     shared.lock().unwrap_or_else(|p| p.into_inner()).start = start;
     let end = Duration::from_millis(plan.duration_ms);
+    let clients = plan.clients.clone().map(|spec| {
+        let addrs = c.client_addrs();
+        std::thread::spawn(move || conform::run_kv(&addrs, &spec, end, start))
+    });
     while start.elapsed() < end {
         let due: Vec<Later> = {
             let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -361,6 +367,7 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    let clients = clients.map(|h| h.join().map(|run| run.clients).unwrap_or_default());
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
     let out = c.outcome();
     let sh = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -418,6 +425,7 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         committed,
         same_history,
         faults,
+        clients: clients.unwrap_or_default(),
         wall_ms,
     })
 }
