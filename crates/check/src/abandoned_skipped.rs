@@ -45,8 +45,8 @@ impl Checker for AbandonedSkipped {
 
     fn interest(&self) -> Interest {
         crate::DELIVERIES.union(Interest::of(&[
-            HappeningKind::Proposed,
-            HappeningKind::Established,
+            HappeningKind::Server(zab::EventKind::Proposed),
+            HappeningKind::Server(zab::EventKind::Established),
         ]))
     }
 

@@ -55,8 +55,8 @@ impl Checker for CommittedDurability {
         crate::DELIVERIES.union(Interest::of(&[
             HappeningKind::InitiallyCommitted,
             HappeningKind::DiskIssued,
-            HappeningKind::Established,
-            HappeningKind::Committed,
+            HappeningKind::Server(zab::EventKind::Established),
+            HappeningKind::Server(zab::EventKind::Committed),
         ]))
     }
 

@@ -14,8 +14,11 @@ use std::collections::BTreeMap;
 use zab::{Event, TxnId, TxnOp};
 
 /// What [`CommittedOps::follow`] reads: a checker that follows commits must see these.
-pub(crate) const INTEREST: Interest =
-    Interest::of(&[HappeningKind::Proposed, HappeningKind::Committed]).union(crate::DELIVERIES);
+pub(crate) const INTEREST: Interest = Interest::of(&[
+    HappeningKind::Server(zab::EventKind::Proposed),
+    HappeningKind::Server(zab::EventKind::Committed),
+])
+.union(crate::DELIVERIES);
 
 /// The txns one happening shows committed: at most one from a `Committed`, any number from a
 /// delivery. Most happenings show none, so that case is a bare tag, cheap to make and drop.

@@ -37,8 +37,8 @@ impl Checker for ElectionLiveness {
 
     fn interest(&self) -> Interest {
         Interest::of(&[
-            HappeningKind::Established,
-            HappeningKind::LeaderShutdown,
+            HappeningKind::Server(zab::EventKind::Established),
+            HappeningKind::Server(zab::EventKind::LeaderShutdown),
             HappeningKind::Crash,
             HappeningKind::LivenessDeadline,
         ])

@@ -63,9 +63,9 @@ impl Checker for EphemeralCleanup {
         crate::clients::INTEREST
             .union(crate::DELIVERIES)
             .union(Interest::of(&[
-                HappeningKind::Proposed,
-                HappeningKind::Committed,
-                HappeningKind::Established,
+                HappeningKind::Server(zab::EventKind::Proposed),
+                HappeningKind::Server(zab::EventKind::Committed),
+                HappeningKind::Server(zab::EventKind::Established),
                 HappeningKind::Client,
                 HappeningKind::LivenessDeadline,
             ]))

@@ -186,7 +186,10 @@ impl Checker for HistoryConsistency {
     }
 
     fn interest(&self) -> Interest {
-        Interest::of(&[HappeningKind::DiskIssued, HappeningKind::Synced])
+        Interest::of(&[
+            HappeningKind::DiskIssued,
+            HappeningKind::Server(zab::EventKind::Synced),
+        ])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -39,10 +39,10 @@ impl Checker for Integrity {
 
     fn interest(&self) -> Interest {
         crate::DELIVERIES.union(Interest::of(&[
-            HappeningKind::Proposed,
-            HappeningKind::Established,
-            HappeningKind::State,
-            HappeningKind::LeaderShutdown,
+            HappeningKind::Server(zab::EventKind::Proposed),
+            HappeningKind::Server(zab::EventKind::Established),
+            HappeningKind::Server(zab::EventKind::State),
+            HappeningKind::Server(zab::EventKind::LeaderShutdown),
             HappeningKind::Crash,
         ]))
     }

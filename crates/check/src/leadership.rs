@@ -17,7 +17,7 @@ impl Checker for Leadership {
     }
 
     fn interest(&self) -> Interest {
-        Interest::of(&[HappeningKind::Established])
+        Interest::of(&[HappeningKind::Server(zab::EventKind::Established)])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

@@ -144,25 +144,12 @@ pub enum Happening<'a> {
     },
 }
 
-/// The kinds of [`Happening`], with each protocol [`zab::Event`] a kind of its own: what a
-/// checker can ask to be shown (see [`Checker::interest`]).
+/// The kinds of [`Happening`]: each protocol event's kind ([`zab::EventKind`], derived from
+/// [`zab::Event`]) and the simulator's own happenings. What a checker can ask to be shown
+/// (see [`Checker::interest`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum HappeningKind {
-    State,
-    Vote,
-    Elected,
-    EpochDecided,
-    Established,
-    SyncDecision,
-    Synced,
-    Proposed,
-    Committed,
-    Delivered,
-    TreeReset,
-    LeaderShutdown,
-    LearnerShutdown,
-    ProtocolError,
-    StartupFailed,
+    Server(zab::EventKind),
     Send,
     Deliver,
     DiskIssued,
@@ -177,27 +164,9 @@ pub enum HappeningKind {
     LivenessDeadline,
 }
 
-// An Interest holds one bit per kind.
-const _: () = assert!(HappeningKind::COUNT <= 64);
-
 impl HappeningKind {
-    /// Every kind, in numbering order.
-    pub const ALL: [HappeningKind; 27] = [
-        HappeningKind::State,
-        HappeningKind::Vote,
-        HappeningKind::Elected,
-        HappeningKind::EpochDecided,
-        HappeningKind::Established,
-        HappeningKind::SyncDecision,
-        HappeningKind::Synced,
-        HappeningKind::Proposed,
-        HappeningKind::Committed,
-        HappeningKind::Delivered,
-        HappeningKind::TreeReset,
-        HappeningKind::LeaderShutdown,
-        HappeningKind::LearnerShutdown,
-        HappeningKind::ProtocolError,
-        HappeningKind::StartupFailed,
+    /// The kinds that are not a server event, numbered after the server events.
+    const OTHERS: [HappeningKind; 12] = [
         HappeningKind::Send,
         HappeningKind::Deliver,
         HappeningKind::DiskIssued,
@@ -211,32 +180,46 @@ impl HappeningKind {
         HappeningKind::InitiallyCommitted,
         HappeningKind::LivenessDeadline,
     ];
-    /// How many kinds there are; every kind is below this as a number.
-    pub const COUNT: usize = HappeningKind::ALL.len();
+    /// How many kinds there are; every kind's [`HappeningKind::index`] is below this.
+    pub const COUNT: usize = <zab::EventKind as strum::EnumCount>::COUNT + Self::OTHERS.len();
+
+    /// The kind as a number: server events first, in [`zab::Event`]'s order, then the others.
+    pub const fn index(self) -> usize {
+        let events = <zab::EventKind as strum::EnumCount>::COUNT;
+        match self {
+            HappeningKind::Server(k) => k as usize,
+            HappeningKind::Send => events,
+            HappeningKind::Deliver => events + 1,
+            HappeningKind::DiskIssued => events + 2,
+            HappeningKind::DiskDurable => events + 3,
+            HappeningKind::Crash => events + 4,
+            HappeningKind::Restart => events + 5,
+            HappeningKind::Pause => events + 6,
+            HappeningKind::Resume => events + 7,
+            HappeningKind::Client => events + 8,
+            HappeningKind::Network => events + 9,
+            HappeningKind::InitiallyCommitted => events + 10,
+            HappeningKind::LivenessDeadline => events + 11,
+        }
+    }
+
+    /// Every kind, in numbering order.
+    pub fn all() -> impl Iterator<Item = HappeningKind> {
+        <zab::EventKind as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|k| HappeningKind::Server(*k))
+            .chain(Self::OTHERS)
+    }
 }
+
+// An Interest holds one bit per kind.
+const _: () = assert!(HappeningKind::COUNT <= 64);
 
 impl Happening<'_> {
     pub fn kind(&self) -> HappeningKind {
-        use zab::Event as E;
         use HappeningKind as K;
         match self {
-            Happening::Server { event, .. } => match event {
-                E::State { .. } => K::State,
-                E::Vote { .. } => K::Vote,
-                E::Elected { .. } => K::Elected,
-                E::EpochDecided { .. } => K::EpochDecided,
-                E::Established { .. } => K::Established,
-                E::SyncDecision { .. } => K::SyncDecision,
-                E::Synced { .. } => K::Synced,
-                E::Proposed { .. } => K::Proposed,
-                E::Committed { .. } => K::Committed,
-                E::Delivered { .. } => K::Delivered,
-                E::TreeReset { .. } => K::TreeReset,
-                E::LeaderShutdown { .. } => K::LeaderShutdown,
-                E::LearnerShutdown { .. } => K::LearnerShutdown,
-                E::ProtocolError { .. } => K::ProtocolError,
-                E::StartupFailed { .. } => K::StartupFailed,
-            },
+            Happening::Server { event, .. } => K::Server(zab::EventKind::from(*event)),
             Happening::Send { .. } => K::Send,
             Happening::Deliver { .. } => K::Deliver,
             Happening::DiskIssued { .. } => K::DiskIssued,
@@ -264,7 +247,7 @@ impl Interest {
         let mut bits = 0u64;
         let mut i = 0;
         while i < kinds.len() {
-            bits |= 1 << kinds[i] as u64;
+            bits |= 1 << kinds[i].index();
             i += 1;
         }
         Interest(bits)
@@ -275,12 +258,13 @@ impl Interest {
     }
 
     pub const fn contains(self, kind: HappeningKind) -> bool {
-        self.0 & (1 << kind as u64) != 0
+        self.0 & (1 << kind.index()) != 0
     }
 }
 
 /// What [`history::newly_delivered`] reads: a delivery checker must see these.
-pub(crate) const DELIVERIES: Interest = Interest::of(&[HappeningKind::Delivered]);
+pub(crate) const DELIVERIES: Interest =
+    Interest::of(&[HappeningKind::Server(zab::EventKind::Delivered)]);
 
 /// An invariant checker.
 pub trait Checker {
@@ -335,8 +319,10 @@ mod tests {
 
     #[test]
     fn every_kind_is_listed_once_in_numbering_order() {
-        for (i, k) in HappeningKind::ALL.iter().enumerate() {
-            assert_eq!(*k as usize, i, "{k:?}");
+        let all: Vec<HappeningKind> = HappeningKind::all().collect();
+        assert_eq!(all.len(), HappeningKind::COUNT);
+        for (i, k) in all.iter().enumerate() {
+            assert_eq!(k.index(), i, "{k:?}");
         }
     }
 
@@ -344,26 +330,21 @@ mod tests {
     fn interest_holds_exactly_its_kinds() {
         let i = DELIVERIES.union(Interest::of(&[
             HappeningKind::Send,
-            HappeningKind::TreeReset,
+            HappeningKind::Server(zab::EventKind::TreeReset),
             HappeningKind::Crash,
             HappeningKind::Restart,
         ]));
-        let held: Vec<HappeningKind> = HappeningKind::ALL
-            .into_iter()
-            .filter(|k| i.contains(*k))
-            .collect();
+        let held: Vec<HappeningKind> = HappeningKind::all().filter(|k| i.contains(*k)).collect();
         assert_eq!(
             held,
             [
-                HappeningKind::Delivered,
-                HappeningKind::TreeReset,
+                HappeningKind::Server(zab::EventKind::Delivered),
+                HappeningKind::Server(zab::EventKind::TreeReset),
                 HappeningKind::Send,
                 HappeningKind::Crash,
                 HappeningKind::Restart
             ]
         );
-        assert!(HappeningKind::ALL
-            .iter()
-            .all(|k| Interest::ALL.contains(*k)));
+        assert!(HappeningKind::all().all(|k| Interest::ALL.contains(k)));
     }
 }

@@ -112,7 +112,7 @@ impl Checker for LinearizableWrites {
 
     fn interest(&self) -> Interest {
         Interest::of(&[
-            HappeningKind::Proposed,
+            HappeningKind::Server(zab::EventKind::Proposed),
             HappeningKind::Client,
             HappeningKind::LivenessDeadline,
         ])

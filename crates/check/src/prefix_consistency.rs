@@ -40,7 +40,7 @@ impl Checker for PrefixConsistency {
 
     fn interest(&self) -> Interest {
         crate::DELIVERIES.union(Interest::of(&[
-            HappeningKind::TreeReset,
+            HappeningKind::Server(zab::EventKind::TreeReset),
             HappeningKind::Crash,
             HappeningKind::Restart,
         ]))

@@ -59,12 +59,12 @@ impl Checker for PrimaryIntegrity {
             HappeningKind::InitiallyCommitted,
             HappeningKind::Crash,
             HappeningKind::Restart,
-            HappeningKind::Established,
-            HappeningKind::Committed,
-            HappeningKind::Delivered,
-            HappeningKind::TreeReset,
-            HappeningKind::LeaderShutdown,
-            HappeningKind::State,
+            HappeningKind::Server(zab::EventKind::Established),
+            HappeningKind::Server(zab::EventKind::Committed),
+            HappeningKind::Server(zab::EventKind::Delivered),
+            HappeningKind::Server(zab::EventKind::TreeReset),
+            HappeningKind::Server(zab::EventKind::LeaderShutdown),
+            HappeningKind::Server(zab::EventKind::State),
         ])
     }
 

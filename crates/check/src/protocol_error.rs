@@ -29,7 +29,10 @@ impl Checker for ProtocolError {
     }
 
     fn interest(&self) -> Interest {
-        Interest::of(&[HappeningKind::ProtocolError, HappeningKind::StartupFailed])
+        Interest::of(&[
+            HappeningKind::Server(zab::EventKind::ProtocolError),
+            HappeningKind::Server(zab::EventKind::StartupFailed),
+        ])
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {

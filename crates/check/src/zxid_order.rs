@@ -94,9 +94,9 @@ impl Checker for ZxidOrder {
 
     fn interest(&self) -> Interest {
         Interest::of(&[
-            HappeningKind::Established,
-            HappeningKind::Proposed,
-            HappeningKind::LeaderShutdown,
+            HappeningKind::Server(zab::EventKind::Established),
+            HappeningKind::Server(zab::EventKind::Proposed),
+            HappeningKind::Server(zab::EventKind::LeaderShutdown),
             HappeningKind::Crash,
         ])
     }

@@ -17,8 +17,8 @@ impl Checkers {
         let mut watching = [0; HappeningKind::COUNT];
         for (i, c) in checkers.iter().enumerate() {
             let interest = c.interest();
-            for (k, w) in HappeningKind::ALL.iter().zip(&mut watching) {
-                if interest.contains(*k) {
+            for (k, w) in HappeningKind::all().zip(&mut watching) {
+                if interest.contains(k) {
                     *w |= 1 << i;
                 }
             }
@@ -29,7 +29,7 @@ impl Checkers {
     /// Shows a happening to the checkers that watch its kind, in checker order. Only the first
     /// violation of each invariant is kept: later ones are consequences.
     pub fn on(&mut self, h: &Happening<'_>, view: &dyn View, violations: &mut Vec<Violation>) {
-        let mut watchers = self.watching[h.kind() as usize];
+        let mut watchers = self.watching[h.kind().index()];
         while watchers != 0 {
             let i = watchers.trailing_zeros() as usize;
             watchers &= watchers - 1;

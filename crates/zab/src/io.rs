@@ -113,7 +113,14 @@ pub enum Output {
 }
 
 /// Protocol events: the checkers' and the report's view of what a server decided.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// [`EventKind`], the events without their fields (what a checker asks to be shown), is
+/// derived from this one definition.
+#[derive(Clone, Debug, PartialEq, Serialize, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(EventKind),
+    derive(PartialOrd, Ord, Hash, strum::VariantArray, strum::EnumCount)
+)]
 pub enum Event {
     /// Server state or ZAB phase changed.
     State {

@@ -48,7 +48,7 @@ pub use config::Config;
 pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp};
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
-pub use io::{Event, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
+pub use io::{Event, EventKind, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
 pub use log_files::LogFile;
 pub use message::{Message, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
 pub use path::Path;
