@@ -84,7 +84,7 @@ fn leader_of(c: &Control) -> Option<u64> {
 
 /// Resolves a target now; `None` when nothing matches (the fault is then skipped and says so).
 fn resolve(c: &Control, sh: &Shared, t: Target, sender: Option<u64>) -> Option<u64> {
-    let spec = c_spec(c);
+    let spec = c.spec();
     let pick = |ids: Vec<u64>| -> Option<u64> {
         // The simulator draws from its seed; a real run takes the seed's pick among the
         // candidates in id order.
@@ -112,10 +112,6 @@ fn resolve(c: &Control, sh: &Shared, t: Target, sender: Option<u64>) -> Option<u
                 .collect(),
         ),
     }
-}
-
-fn c_spec(c: &Control) -> conform::EnsembleSpec {
-    c.spec().clone()
 }
 
 /// Carries out one fault step now. Returns whether the packet that fired it (if any) is
@@ -163,7 +159,7 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
             one_way,
             heal_after_ms,
         } => {
-            let all = c_spec(c).all_ids();
+            let all = c.spec().all_ids();
             let mut sides: Vec<Vec<u64>> = groups
                 .iter()
                 .map(|g| {
@@ -219,7 +215,8 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
             c.isolate(id);
             sh.note(format!("isolate s{id}"));
             if let Some(after) = heal_after_ms {
-                let pairs = c_spec(c)
+                let pairs = c
+                    .spec()
                     .all_ids()
                     .into_iter()
                     .filter(|o| *o != id)
