@@ -287,21 +287,56 @@ impl Net {
                 self.black_hole(client, from, to);
                 continue;
             }
-            let upstream = match TcpStream::connect_timeout(
-                &SocketAddr::V4(target),
-                Duration::from_millis(1000),
-            ) {
-                Ok(s) => s,
-                Err(_) => {
-                    // Nobody listening there: the sender sees its connection closed, as it
-                    // would see a refusal.
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-            };
-            let _ = upstream.set_nodelay(true);
-            self.connect_pair(client, upstream, from, to, port);
+            if port == PortKind::Election {
+                self.connect_upstream(client, from, to, port, target, 1);
+            } else {
+                // A learner whose leader is not listening yet (both leave the election at
+                // about the same time) has its connection refused and tries again, up to
+                // five times 100 ms apart (`LeaderConnector.connectToLeader`, Learner.java
+                // :413-457 at 3.8.0). Through the proxy its connection was already accepted,
+                // so the proxy makes the same tries upstream; closing at once instead would
+                // look to the learner like a leader that hung up, which ends its FOLLOWING
+                // role and costs it an election round.
+                let net = Arc::clone(&self);
+                let _ = std::thread::Builder::new()
+                    .name(format!("connect-{from}-{to}"))
+                    .spawn(move || net.connect_upstream(client, from, to, port, target, 5));
+            }
         }
+    }
+
+    /// Connects an accepted connection to its target, trying `tries` times 100 ms apart; if
+    /// nobody listens there, the sender sees its connection closed, as it would see a
+    /// refusal.
+    fn connect_upstream(
+        self: &Arc<Self>,
+        client: TcpStream,
+        from: u64,
+        to: u64,
+        port: PortKind,
+        target: SocketAddrV4,
+        tries: u32,
+    ) {
+        for attempt in 0..tries {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            if self.is_cut(from, to) {
+                self.black_hole(client, from, to);
+                return;
+            }
+            if let Ok(upstream) =
+                TcpStream::connect_timeout(&SocketAddr::V4(target), Duration::from_millis(1000))
+            {
+                let _ = upstream.set_nodelay(true);
+                self.connect_pair(client, upstream, from, to, port);
+                return;
+            }
+        }
+        let _ = client.shutdown(Shutdown::Both);
     }
 
     fn black_hole(self: &Arc<Self>, client: TcpStream, from: u64, to: u64) {

@@ -310,6 +310,7 @@ mod tests {
             faults: Vec::new(),
             clients: Vec::new(),
             wall_ms: 0.0,
+            t0_unix_ms: 0,
         }
     }
 

@@ -146,6 +146,7 @@ fn real_json(r: &real::RealRun) -> serde_json::Value {
         "committed_zxids": r.committed.iter().map(|z| z.to_string()).collect::<Vec<_>>(),
         "last_zxid": r.last_zxid.iter().map(|(id, z)| (format!("s{id}"), z.map(|z| z.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
         "same_history": r.same_history,
+        "t0_unix_ms": r.t0_unix_ms,
         "faults": r.faults.iter().map(|(t, f)| json!({"at_ms": t, "fault": f})).collect::<Vec<_>>(),
         "clients": r.clients.iter().map(|c| json!({
             "client": c.client,

@@ -41,6 +41,9 @@ pub struct RealRun {
     /// What each real client did (kv scenarios).
     pub clients: Vec<conform::ClientRecord>,
     pub wall_ms: f64,
+    /// The run's time 0 on the wall clock (ms since the Unix epoch), to line its times up
+    /// with the servers' logs.
+    pub t0_unix_ms: i64,
 }
 
 /// Something the callback of a packet trigger or a timed fault leaves for later.
@@ -424,6 +427,7 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         faults,
         clients: clients.unwrap_or_default(),
         wall_ms,
+        t0_unix_ms: t0_ms,
     })
 }
 
