@@ -51,9 +51,12 @@ pub(crate) struct Flush {
     /// .fastForwardDataBase`, ZooKeeperServer.java:876 at 3.8.0, :936 at 3.9.4).
     pub(crate) fast_forward: bool,
 }
+
 /// A ZooKeeper server.
 pub struct Server {
+    /// What the server keeps whatever its role.
     pub(crate) peer: Peer,
+    /// What it is doing now, with that role's own state.
     pub(crate) role: Role,
 }
 
