@@ -270,7 +270,7 @@ impl Plan {
                                     "`from = {}` for {name}: the proxy tells a packet's \
                                      sender, not its role; name a server, or a packet only \
                                      a leader sends",
-                                    selector_name(*other)
+                                    scenario::selector(*other)
                                 ),
                             ))
                         }
@@ -285,7 +285,7 @@ impl Plan {
                                 format!(
                                     "`to = {}`: the proxy tells a packet's receiver, not its \
                                      role; name a server",
-                                    selector_name(*other)
+                                    scenario::selector(*other)
                                 ),
                             ))
                         }
@@ -380,20 +380,6 @@ impl Plan {
             faults,
             duration_ms: sc.run.duration_ms,
         })
-    }
-}
-
-fn selector_name(s: Selector) -> String {
-    match s {
-        Selector::Leader => "leader".into(),
-        Selector::Follower => "follower".into(),
-        Selector::Observer => "observer".into(),
-        Selector::Any => "any".into(),
-        Selector::Server(s) => s.to_string(),
-        Selector::Client => "client".into(),
-        Selector::ClientN(n) => format!("c{n}"),
-        Selector::RecipeLeader => "recipe-leader".into(),
-        Selector::Rest => "rest".into(),
     }
 }
 
