@@ -728,9 +728,6 @@ impl Leader {
     }
 
     pub(crate) fn on_timer(&mut self, peer: &mut Peer, timer: Timer, out: &mut Outputs) {
-        if peer.leaving.is_some() {
-            return;
-        }
         match timer {
             Timer::LeaderInit => {
                 if self.established {
@@ -983,7 +980,7 @@ impl Leader {
         zxid: Zxid,
         out: &mut Outputs,
     ) {
-        if peer.leaving.is_some() || zxid.counter() == 0 {
+        if zxid.counter() == 0 {
             return;
         }
         let has_vote = peer.cfg.has_vote(sid);

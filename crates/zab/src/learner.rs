@@ -697,9 +697,7 @@ impl Learner {
     }
 
     pub(crate) fn write_done(&mut self, peer: &mut Peer, out: &mut Outputs) {
-        if peer.leaving.is_none() {
-            self.resume(peer, out);
-        }
+        self.resume(peer, out);
     }
 
     /// Resumes a blocked learner once none of the writes it waits for is in flight, then works

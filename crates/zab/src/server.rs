@@ -250,6 +250,9 @@ impl Server {
 
     /// What a handler left for the server: a role that ended, connections to read from
     /// again, and the server's own notification.
+    ///
+    /// A role's handlers are only called with `leaving` empty: `step` settles after each
+    /// input and each due timer, so no handler needs to ask whether its role is still on.
     fn settle(&mut self, out: &mut Outputs) {
         loop {
             if let Some(leave) = self.peer.leaving.take() {
