@@ -157,6 +157,11 @@ fn the_write_that_reached_a_quorum_survives_the_leader_crash_on_real_zookeeper()
         return;
     }
     let dir = tmp("commit");
+    // The report goes outside the run's directory, which must be left empty.
+    let page_path = std::env::temp_dir().join(format!(
+        "zabsim-conform-test-{}-report.html",
+        std::process::id()
+    ));
     let out = conform(
         &dir,
         &[
@@ -164,6 +169,8 @@ fn the_write_that_reached_a_quorum_survives_the_leader_crash_on_real_zookeeper()
             "--json",
             "--runs",
             "20",
+            "--report",
+            page_path.to_str().expect("utf-8 path"),
         ],
     );
     let v = json(&out);
@@ -185,6 +192,33 @@ fn the_write_that_reached_a_quorum_survives_the_leader_crash_on_real_zookeeper()
     assert_eq!(field("epoch")["agree"], true, "{v:#}");
     assert_eq!(v["real"]["committed_zxids"][0], "1:1", "{v:#}");
     assert_nothing_left(&dir);
+
+    // The report draws the real ensemble and the closest simulated seed on one page, with
+    // the comparison's verdict.
+    let page = std::fs::read_to_string(&page_path).expect("the report was written");
+    let _ = std::fs::remove_file(&page_path);
+    let svg = |id: &str| {
+        let at = page
+            .find(&format!(r#"<svg id="{id}""#))
+            .unwrap_or_else(|| panic!("no {id} in the report"));
+        let rest = &page[at..];
+        rest[..rest.find("</svg>").expect("svg closes")].to_string()
+    };
+    let (real, simulated) = (svg("real-timeline"), svg("sim-timeline"));
+    // The real s3 led in epoch 1 and was crashed by the harness; a new leader followed.
+    assert!(
+        real.contains("s3 LEADING, epoch 1, broadcast"),
+        "{real:.2000}"
+    );
+    assert!(real.contains("LEADING, epoch 2, broadcast"), "{real:.2000}");
+    assert!(real.contains("crash s3"), "{real:.2000}");
+    assert!(simulated.contains("LEADING"));
+    let verdict = if v["agree"] == true {
+        "AGREE"
+    } else {
+        "DIFFER"
+    };
+    assert!(page.contains(&format!(r#"">{verdict}</span>"#)));
 }
 
 #[test]

@@ -71,14 +71,8 @@ impl SimSummary {
     }
 }
 
-/// One compared field.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Field {
-    pub name: String,
-    pub real: String,
-    pub simulated: String,
-    pub agree: bool,
-}
+/// One compared field (the report draws the same rows).
+pub use report::html::Field;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
@@ -318,6 +312,8 @@ mod tests {
             committed: Vec::new(),
             same_history: true,
             faults: Vec::new(),
+            log_events: Vec::new(),
+            packets: Vec::new(),
             clients: Vec::new(),
             wall_ms: 0.0,
             t0_unix_ms: 0,

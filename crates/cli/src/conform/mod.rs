@@ -1,13 +1,16 @@
-//! `sim conform SCENARIO [--seed N] [--runs K] [--json] [--zk-home DIR]`: run a scenario on
-//! a real ZooKeeper ensemble and compare it with the simulation of the same release.
+//! `sim conform SCENARIO [--seed N] [--runs K] [--json] [--report [PATH]] [--zk-home DIR]`:
+//! run a scenario on a real ZooKeeper ensemble and compare it with the simulation of the
+//! same release.
 //!
 //! The real side is `crates/conform` (processes, proxies, observation); this module decides
 //! what of the scenario a real ensemble can carry out ([`plan`]), carries it out ([`real`]),
-//! simulates the same scenario over many seeds, and compares field by field ([`compare`]).
+//! simulates the same scenario over many seeds, and compares field by field ([`compare`]);
+//! the report draws the real run ([`timeline`]) beside the closest simulated one.
 
 mod compare;
 mod plan;
 mod real;
+mod timeline;
 
 use clap::Args;
 use compare::{compare, Comparison, SimSummary};
@@ -33,6 +36,10 @@ pub struct ConformArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Write an HTML page with the real ensemble's timeline beside the closest simulated
+    /// seed's (default: reports/<scenario>-conform-<seed>.html).
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    report: Option<Option<PathBuf>>,
     /// An unpacked Apache ZooKeeper release to run instead of Debian's package.
     #[arg(long, value_name = "DIR")]
     zk_home: Option<PathBuf>,
@@ -107,6 +114,24 @@ pub fn conform(args: ConformArgs) -> u8 {
     });
     let cmp = compare(&real, &sims, real_expected);
     let closest = Comparison::closest(&real, &sims);
+    let command = conform_command(&sc, &args, seed);
+    let report_path = match &args.report {
+        None => None,
+        Some(path) => {
+            let path = path.clone().unwrap_or_else(|| {
+                PathBuf::from("reports").join(format!("{}-conform-{seed}.html", sc.name))
+            });
+            match write_report(
+                &path, &sc, &args, seed, &plan, &real, &cmp, closest, &command,
+            ) {
+                Ok(()) => Some(path),
+                Err(e) => {
+                    eprintln!("error: --report {}: {e}", path.display());
+                    return 2;
+                }
+            }
+        }
+    };
     if args.json {
         let v = json!({
             "scenario": sc.name,
@@ -121,14 +146,87 @@ pub fn conform(args: ConformArgs) -> u8 {
             "sim_wall_ms": sim_wall * 1000.0,
         });
         println!("{v}");
+        if let Some(p) = &report_path {
+            eprintln!("report: {}", p.display());
+        }
     } else {
         print_table(&sc, &args, seed, &real, &cmp, closest, sim_wall);
+        if let Some(p) = &report_path {
+            println!("report: {}", p.display());
+        }
     }
     if cmp.agree() {
         0
     } else {
         1
     }
+}
+
+/// The command that makes this comparison again.
+fn conform_command(sc: &scenario::Scenario, args: &ConformArgs, seed: u64) -> String {
+    let mut cmd = format!(
+        "sim conform {} --seed {seed} --runs {} --zk {}",
+        sc.path.display(),
+        args.runs,
+        args.zk.name()
+    );
+    if let Some(home) = &args.zk_home {
+        cmd.push_str(&format!(" --zk-home {}", home.display()));
+    }
+    cmd
+}
+
+/// The report: the real run's timeline beside the simulated run of the closest seed,
+/// which is run again here with its trace going to the report's collector.
+#[allow(clippy::too_many_arguments)]
+fn write_report(
+    path: &std::path::Path,
+    sc: &scenario::Scenario,
+    args: &ConformArgs,
+    seed: u64,
+    plan: &Plan,
+    real: &real::RealRun,
+    cmp: &Comparison,
+    closest: Option<u64>,
+    command: &str,
+) -> std::io::Result<()> {
+    use report::html::{Capture, Collector};
+    let real_run = timeline::real_run(sc, plan, real, args.zk, command);
+    let simulated = closest.map(|s| {
+        let mut opts = sim::Options::new(s);
+        opts.zk = Some(args.zk);
+        let rerun = report::reproduce_command_for(&sc.path, s, Some(args.zk), &[]);
+        let capture = Capture::new(Collector::new(report::html::DEFAULT_WINDOW_MS * 1000));
+        let source = std::fs::read_to_string(&sc.path).ok();
+        capture.line(&report::html::header_line(
+            sc,
+            s,
+            &[],
+            &rerun,
+            source.as_deref(),
+        ));
+        opts.trace = Some(Box::new(capture.clone()));
+        let outcome = sim::run(sc, opts);
+        capture.line(&report::html::outcome_line(&outcome, &rerun));
+        (s, capture.finish(), rerun)
+    });
+    let source = std::fs::read_to_string(&sc.path).ok();
+    let page = report::html::render_conform(&report::html::Conformance {
+        scenario: &sc.name,
+        description: &sc.description,
+        zk_version: args.zk.name(),
+        seed,
+        runs: args.runs,
+        fields: &cmp.fields,
+        command,
+        real: &real_run,
+        simulated: simulated.as_ref().map(|(s, r, c)| (*s, r, c.clone())),
+        source: source.as_deref(),
+    });
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, page)
 }
 
 /// The real run's outcome in `sim run --json`'s terms.
@@ -147,7 +245,7 @@ fn real_json(r: &real::RealRun) -> serde_json::Value {
         "last_zxid": r.last_zxid.iter().map(|(id, z)| (format!("s{id}"), z.map(|z| z.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
         "same_history": r.same_history,
         "t0_unix_ms": r.t0_unix_ms,
-        "faults": r.faults.iter().map(|(t, f)| json!({"at_ms": t, "fault": f})).collect::<Vec<_>>(),
+        "faults": r.faults.iter().map(|f| json!({"at_ms": f.at_ms, "fault": f.done.to_string()})).collect::<Vec<_>>(),
         "clients": r.clients.iter().map(|c| json!({
             "client": c.client,
             "session": c.session_id.map(|s| format!("{s:#x}")),
@@ -190,8 +288,8 @@ fn print_table(
         let mark = if f.agree { "agree" } else { "DIFFER" };
         println!("  {:w$}  {mark:6}  {:rw$}  {}", f.name, f.real, f.simulated);
     }
-    for (t, f) in &real.faults {
-        println!("  real fault at {:.0} ms: {f}", t);
+    for f in &real.faults {
+        println!("  real fault at {:.0} ms: {}", f.at_ms, f.done);
     }
     for c in &real.clients {
         let ok = c

@@ -36,8 +36,12 @@ pub struct RealRun {
     pub committed: Vec<zab::Zxid>,
     /// Every pair of servers' txn logs agree where they overlap.
     pub same_history: bool,
-    /// Faults carried out, with their times (ms since the run started).
-    pub faults: Vec<(f64, String)>,
+    /// Faults carried out, in the order they were.
+    pub faults: Vec<RealFault>,
+    /// Every server's log events the harness reads, by time (the report draws them).
+    pub log_events: Vec<conform::LogEvent>,
+    /// Every quorum packet the proxies saw.
+    pub packets: Vec<conform::PacketRecord>,
     /// What each real client did (kv scenarios).
     pub clients: Vec<conform::ClientRecord>,
     pub wall_ms: f64,
@@ -46,12 +50,68 @@ pub struct RealRun {
     pub t0_unix_ms: i64,
 }
 
+/// A fault the harness carried out on the real ensemble.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Done {
+    Crash(u64),
+    Restart(u64),
+    Pause(u64),
+    Resume(u64),
+    /// Links between the sides cut (only from earlier sides to later ones when one-way).
+    Partition {
+        sides: Vec<Vec<u64>>,
+        one_way: bool,
+    },
+    /// Every link of one server cut.
+    Isolate(u64),
+    /// The links a partition or isolation cut (the index of its entry in the fault log)
+    /// restored, or every link (`None`).
+    Heal(Option<usize>),
+    /// A fault that found nothing to act on, with why.
+    Skipped(String),
+}
+
+impl std::fmt::Display for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Done::Crash(id) => write!(f, "crash s{id}"),
+            Done::Restart(id) => write!(f, "restart s{id}"),
+            Done::Pause(id) => write!(f, "pause s{id}"),
+            Done::Resume(id) => write!(f, "resume s{id}"),
+            Done::Partition { sides, one_way } => {
+                let names: Vec<String> = sides
+                    .iter()
+                    .map(|s| {
+                        s.iter()
+                            .map(|id| format!("s{id}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .collect();
+                let arrow = if *one_way { " -/-> " } else { " | " };
+                write!(f, "partition {}", names.join(arrow))
+            }
+            Done::Isolate(id) => write!(f, "isolate s{id}"),
+            Done::Heal(_) => write!(f, "heal"),
+            Done::Skipped(why) => f.write_str(why),
+        }
+    }
+}
+
+/// One entry of the fault log: what was done, when (ms since the run started).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealFault {
+    pub at_ms: f64,
+    pub done: Done,
+}
+
 /// Something the callback of a packet trigger or a timed fault leaves for later.
 #[derive(Clone, Debug)]
 enum Later {
     Restart(u64),
     Resume(u64),
-    Heal(Vec<(u64, u64)>),
+    /// Restore the links an earlier fault (its index in the fault log) cut.
+    Heal(Vec<(u64, u64)>, usize),
     Fault(usize),
     Arm(usize),
 }
@@ -60,7 +120,7 @@ enum Later {
 struct Shared {
     start: Instant,
     later: Vec<(Duration, Later)>,
-    log: Vec<(f64, String)>,
+    log: Vec<RealFault>,
     /// The leader crashed last (the `leader` selector of a restart), and leaders the harness
     /// crashed, with when.
     last_crashed_leader: Option<u64>,
@@ -72,9 +132,11 @@ impl Shared {
     fn now_ms(&self) -> f64 {
         self.start.elapsed().as_secs_f64() * 1000.0
     }
-    fn note(&mut self, text: String) {
-        let t = self.now_ms();
-        self.log.push((t, text));
+    /// Logs what was done; returns its index in the log.
+    fn note(&mut self, done: Done) -> usize {
+        let at_ms = self.now_ms();
+        self.log.push(RealFault { at_ms, done });
+        self.log.len() - 1
     }
 }
 
@@ -128,7 +190,9 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
             restart_after_ms,
         } => {
             let Some(id) = resolve(c, sh, *target, sender) else {
-                sh.note(format!("line {line}: crash skipped: no such server now"));
+                sh.note(Done::Skipped(format!(
+                    "line {line}: crash skipped: no such server now"
+                )));
                 return false;
             };
             let was_leader =
@@ -139,7 +203,7 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
                 sh.leader_losses.push((t, id));
             }
             let _ = c.crash(id);
-            sh.note(format!("crash s{id}"));
+            sh.note(Done::Crash(id));
             if let Some(after) = restart_after_ms {
                 sh.later.push((now + ms(*after), Later::Restart(id)));
             }
@@ -152,7 +216,7 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
             };
             if let Some(id) = id {
                 let _ = c.restart(id);
-                sh.note(format!("restart s{id}"));
+                sh.note(Done::Restart(id));
             }
             false
         }
@@ -192,19 +256,12 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
                     }
                 }
             }
-            let names: Vec<String> = sides
-                .iter()
-                .map(|s| {
-                    s.iter()
-                        .map(|id| format!("s{id}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .collect();
-            let arrow = if *one_way { " -/-> " } else { " | " };
-            sh.note(format!("partition {}", names.join(arrow)));
+            let at = sh.note(Done::Partition {
+                sides,
+                one_way: *one_way,
+            });
             if let Some(after) = heal_after_ms {
-                sh.later.push((now + ms(*after), Later::Heal(cut)));
+                sh.later.push((now + ms(*after), Later::Heal(cut, at)));
             }
             false
         }
@@ -216,7 +273,7 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
                 return false;
             };
             c.isolate(id);
-            sh.note(format!("isolate s{id}"));
+            let at = sh.note(Done::Isolate(id));
             if let Some(after) = heal_after_ms {
                 let pairs = c
                     .spec()
@@ -225,13 +282,13 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
                     .filter(|o| *o != id)
                     .flat_map(|o| [(id, o), (o, id)])
                     .collect();
-                sh.later.push((now + ms(*after), Later::Heal(pairs)));
+                sh.later.push((now + ms(*after), Later::Heal(pairs, at)));
             }
             false
         }
         Step::Heal => {
             c.heal_all();
-            sh.note("heal".into());
+            sh.note(Done::Heal(None));
             false
         }
         Step::Pause {
@@ -242,7 +299,7 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
                 return false;
             };
             let _ = c.pause(id);
-            sh.note(format!("pause s{id}"));
+            sh.note(Done::Pause(id));
             sh.later.push((now + ms(*duration_ms), Later::Resume(id)));
             false
         }
@@ -351,17 +408,17 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
                 }
                 Later::Restart(id) => {
                     let _ = c.restart(id);
-                    sh.note(format!("restart s{id}"));
+                    sh.note(Done::Restart(id));
                 }
                 Later::Resume(id) => {
                     let _ = c.resume(id);
-                    sh.note(format!("resume s{id}"));
+                    sh.note(Done::Resume(id));
                 }
-                Later::Heal(pairs) => {
+                Later::Heal(pairs, of) => {
                     for (a, b) in pairs {
                         c.heal_one_way(a, b);
                     }
-                    sh.note("heal".into());
+                    sh.note(Done::Heal(Some(of)));
                 }
             }
         }
@@ -425,6 +482,8 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         committed,
         same_history,
         faults,
+        log_events: out.events,
+        packets: out.packets,
         clients: clients.unwrap_or_default(),
         wall_ms,
         t0_unix_ms: t0_ms,

@@ -442,7 +442,9 @@ impl Collector {
         )
     }
 
-    fn fold(&mut self, l: Line) {
+    /// Folds in one line already read; a source of lines other than a trace file (a real
+    /// ensemble's observations) hands its lines over this way.
+    pub fn fold(&mut self, l: Line) {
         if let Some(t) = l.t_us() {
             self.run.end_us = self.run.end_us.max(t);
         }

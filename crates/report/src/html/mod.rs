@@ -12,6 +12,7 @@ mod charts;
 mod client_lanes;
 mod clients;
 mod collect;
+mod conform_page;
 mod escape;
 mod explain;
 pub mod line;
@@ -27,6 +28,7 @@ mod sweep_page;
 mod timeline;
 
 pub use collect::{Capture, Collector, MAX_ROWS};
+pub use conform_page::{Conformance, Field};
 pub use escape::esc;
 pub use model::Run;
 
@@ -82,6 +84,11 @@ pub fn read_trace(reader: impl BufRead, window_ms: u64) -> std::io::Result<Run> 
 /// The report page.
 pub fn render(run: &Run) -> String {
     page::render(run)
+}
+
+/// The page of `sim conform --report`: a real run beside the closest simulated one.
+pub fn render_conform(c: &Conformance<'_>) -> String {
+    conform_page::render(c)
 }
 
 /// The report page of a `sim fuzz` sweep.

@@ -8,7 +8,7 @@ use super::scale::{ms, time_label};
 use super::{charts, clients, sequence, timeline};
 use std::fmt::Write;
 
-const STYLE: &str = include_str!("style.css");
+pub(super) const STYLE: &str = include_str!("style.css");
 
 /// Elections drawn again in detail, at most.
 const DETAIL_ELECTIONS: usize = 4;
@@ -36,9 +36,9 @@ pub fn render(run: &Run) -> String {
     summary(&mut s, run);
     charts_section(&mut s, run);
     clients::section(&mut s, run);
-    elections_table(&mut s, run);
+    elections_table(&mut s, run, "elections", "Elections");
     invariants(&mut s, run);
-    faults(&mut s, run);
+    faults(&mut s, run, "faults", "Faults");
     source(&mut s, run);
     s.push_str("</main></body></html>\n");
     s
@@ -333,7 +333,7 @@ fn summary(s: &mut String, run: &Run) {
     s.push_str("</section>");
 }
 
-fn legend(run: &Run) -> String {
+pub(super) fn legend(run: &Run) -> String {
     let mut s = server_legend().to_string();
     if !run.clients.is_empty() {
         s.push_str(client_legend());
@@ -582,8 +582,8 @@ fn charts_section(s: &mut String, run: &Run) {
     s.push_str("</section>");
 }
 
-fn elections_table(s: &mut String, run: &Run) {
-    s.push_str(r#"<section id="elections"><h2>Elections</h2>"#);
+pub(super) fn elections_table(s: &mut String, run: &Run, id: &str, title: &str) {
+    let _ = write!(s, r#"<section id="{}"><h2>{}</h2>"#, esc(id), esc(title));
     s.push_str("<table><tr><th>epoch</th><th>leader</th><th>no leader since</th><th>established at</th><th>took</th><th>committed on establishing</th></tr>");
     let us = |ms: f64| (ms * 1000.0).round() as u64;
     match run.outcome.as_ref().filter(|o| !o.elections.is_empty()) {
@@ -699,8 +699,8 @@ fn invariants(s: &mut String, run: &Run) {
     );
 }
 
-fn faults(s: &mut String, run: &Run) {
-    s.push_str(r#"<section id="faults"><h2>Faults</h2>"#);
+pub(super) fn faults(s: &mut String, run: &Run, id: &str, title: &str) {
+    let _ = write!(s, r#"<section id="{}"><h2>{}</h2>"#, esc(id), esc(title));
     if run.faults.is_empty() {
         s.push_str("<p>None.</p></section>");
         return;
