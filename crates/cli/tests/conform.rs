@@ -222,6 +222,61 @@ fn the_write_that_reached_a_quorum_survives_the_leader_crash_on_real_zookeeper()
 }
 
 #[test]
+fn random_faults_are_carried_out_as_the_seed_draws_them() {
+    let _g = serial();
+    if !zookeeper_here() {
+        return;
+    }
+    let dir = tmp("random");
+    // Outside the run's directory, which must be left empty.
+    let sc = std::env::temp_dir().join(format!(
+        "zabsim-conform-test-{}-random.toml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &sc,
+        "name = \"random-crashes\"\nseed = 3\n[cluster]\nservers = 3\ntick_ms = 100\n\
+         [random]\nuntil_ms = 4000\ncrash_per_min = 30.0\nrestart_ms = [500, 1000]\n\
+         [run]\nduration_ms = 8000\n",
+    )
+    .expect("write");
+    let path = sc.to_str().expect("utf-8");
+    // What seed 3 draws, as `sim run --export` writes it.
+    let exported = sc.with_extension("exported.toml");
+    let export = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["run", path, "--zk", "3.8.0", "--export"])
+        .arg(&exported)
+        .output()
+        .expect("sim runs");
+    assert!(export.status.success(), "{export:?}");
+    let text = std::fs::read_to_string(&exported).expect("exported");
+    let _ = std::fs::remove_file(&exported);
+    let drawn: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("target = \""))
+        .map(|t| format!("crash {}", t.trim_end_matches('"')))
+        .collect();
+    assert!(!drawn.is_empty(), "seed 3 draws crashes: {text}");
+
+    let out = conform(&dir, &[path, "--json", "--runs", "10"]);
+    let _ = std::fs::remove_file(&sc);
+    let v = json(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{v:#}");
+    assert_eq!(v["drawn_faults"], drawn.len(), "{v:#}");
+    // The real ensemble had the same servers crashed, in the same order.
+    let crashed: Vec<String> = v["real"]["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .filter_map(|f| f["fault"].as_str())
+        .filter(|f| f.starts_with("crash "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(crashed, drawn, "{v:#}");
+    assert_nothing_left(&dir);
+}
+
+#[test]
 fn an_interrupted_conform_leaves_nothing_running() {
     let _g = serial();
     if !zookeeper_here() {
@@ -264,16 +319,17 @@ fn an_interrupted_conform_leaves_nothing_running() {
 #[test]
 fn what_a_real_ensemble_cannot_do_is_refused_before_anything_starts() {
     let dir = tmp("refuse");
-    let sc = dir.join("random.toml");
+    // Real clients connect to the servers directly: their connections cannot be reset.
+    let sc = dir.join("resets.toml");
     std::fs::write(
         &sc,
-        "name = \"r\"\n[cluster]\nservers = 3\n[random]\ncrash_per_min = 2.0\n",
+        "name = \"r\"\n[cluster]\nservers = 3\n[network]\nreset = 0.01\n[clients]\ncount = 2\n",
     )
     .expect("write");
     let out = conform(&dir, &[sc.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`random`"), "{err}");
+    assert!(err.contains("`network.reset`"), "{err}");
     std::fs::remove_file(&sc).expect("remove");
 
     let out = conform(

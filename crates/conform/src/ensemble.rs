@@ -381,6 +381,13 @@ impl Control {
         self.shared.net.heal_all();
     }
 
+    /// Breaks connections between servers at random from now until `until_ms` (ms since
+    /// the Unix epoch), each packet with chance `chance`: the `[network] reset` of a
+    /// scenario. Client connections do not go through the proxies and are never broken.
+    pub fn set_resets(&self, chance: f64, until_ms: i64, seed: u64) {
+        self.shared.net.set_resets(chance, until_ms, seed);
+    }
+
     /// Runs `callback` when `spec`'s packet passes the proxy, before it is forwarded, with
     /// every other connection held until it returns. The callback must not call
     /// [`Control::on_packet`] or [`Control::packet_log`] (they need the lock it runs under);

@@ -95,6 +95,23 @@ struct Trigger {
 struct Gate {
     triggers: Vec<Trigger>,
     log: Vec<PacketRecord>,
+    resets: Option<Resets>,
+}
+
+/// Connection resets at random, as the simulator's `[network] reset`: each packet (each read
+/// of an election connection, whose messages the proxy does not parse) breaks its
+/// connection with this chance, until the deadline.
+struct Resets {
+    chance: f64,
+    until_ms: i64,
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+impl Resets {
+    fn draw(&mut self, now_ms: i64) -> bool {
+        use rand::Rng;
+        now_ms < self.until_ms && self.rng.gen_bool(self.chance)
+    }
 }
 
 struct Conn {
@@ -219,6 +236,19 @@ impl Net {
     /// Undoes [`Net::silence`] (the server is starting again).
     pub fn revive(&self, id: u64) {
         lock(&self.silenced).remove(&id);
+    }
+
+    /// From now until `until_ms` (ms since the Unix epoch), every packet breaks its
+    /// connection with chance `chance` (it is dropped and both sockets are closed; ZooKeeper
+    /// reconnects as after any broken connection). Seeded by `seed`, though which packet
+    /// draws which number depends on the threads' timing.
+    pub fn set_resets(&self, chance: f64, until_ms: i64, seed: u64) {
+        use rand::SeedableRng;
+        lock(&self.gate).resets = (chance > 0.0).then(|| Resets {
+            chance: chance.min(1.0),
+            until_ms,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+        });
     }
 
     /// Adds a trigger.
@@ -399,6 +429,7 @@ impl Net {
             sender: from,
             receiver: to,
             parser: quorum.then(|| FrameParser::new(false)),
+            reset: false,
         };
         let down = Pump {
             net: Arc::clone(self),
@@ -406,6 +437,7 @@ impl Net {
             sender: to,
             receiver: from,
             parser: quorum.then(|| FrameParser::new(true)),
+            reset: false,
         };
         let _ = std::thread::Builder::new()
             .name(format!("pump-{from}-{to}"))
@@ -423,6 +455,8 @@ struct Pump {
     sender: u64,
     receiver: u64,
     parser: Option<FrameParser>,
+    /// A reset was drawn: forward what came before it, then break the connection.
+    reset: bool,
 }
 
 impl Pump {
@@ -435,6 +469,9 @@ impl Pump {
             };
             let out = self.decide(&buf[..n]);
             if !out.is_empty() && dst.write_all(&out).is_err() {
+                break;
+            }
+            if self.reset {
                 break;
             }
         }
@@ -465,9 +502,14 @@ impl Pump {
         };
         let mut out = Vec::new();
         for chunk in chunks {
+            if self.reset {
+                break;
+            }
             let frame = match chunk {
                 Chunk::Raw(raw) => {
-                    if blocked(&net) {
+                    if gate.resets.as_mut().is_some_and(|r| r.draw(time_ms)) {
+                        self.reset = true;
+                    } else if blocked(&net) {
                         self.conn.lost.store(true, Ordering::SeqCst);
                     } else {
                         out.extend_from_slice(&raw);
@@ -507,7 +549,11 @@ impl Pump {
                     action = TriggerAction::Drop;
                 }
             }
-            let delivered = action == TriggerAction::Forward && !blocked(&net);
+            let mut delivered = action == TriggerAction::Forward && !blocked(&net);
+            if delivered && gate.resets.as_mut().is_some_and(|r| r.draw(time_ms)) {
+                delivered = false;
+                self.reset = true;
+            }
             if delivered {
                 out.extend_from_slice(&frame.bytes);
             } else {

@@ -53,6 +53,22 @@ pub fn conform(args: ConformArgs) -> u8 {
             return 2;
         }
     };
+    let seed = args.seed.unwrap_or(sc.seed);
+    // Random faults are drawn by a simulated run of the seed and carried out as the timed
+    // faults they were, on the real ensemble and in every simulated seed alike.
+    let drawn = sc.random.as_ref().is_some_and(plan::draws_faults).then(|| {
+        let mut opts = sim::Options::new(seed);
+        opts.zk = Some(args.zk);
+        sim::run(&sc, opts).executed
+    });
+    let sc = match &drawn {
+        Some(executed) => {
+            let mut exported = sim::export::export(&sc, sc.bugs, executed);
+            exported.seed = seed;
+            exported
+        }
+        None => sc,
+    };
     let plan = match Plan::of(&sc) {
         Ok(p) => p,
         Err(r) => {
@@ -78,7 +94,15 @@ pub fn conform(args: ConformArgs) -> u8 {
     if let Err(e) = conform::install_interrupt_handler() {
         eprintln!("warning: Ctrl-C will not stop the real servers cleanly: {e}");
     }
-    let seed = args.seed.unwrap_or(sc.seed);
+    if let (Some(executed), false) = (&drawn, args.json) {
+        eprintln!(
+            "[random]: seed {seed} draws {} faults; both sides carry them out as timed faults \
+             (the same as `sim run {} --seed {seed} --zk {} --export PATH`)",
+            executed.len(),
+            sc.path.display(),
+            args.zk.name()
+        );
+    }
 
     let sim_started = Instant::now();
     let sims: Vec<SimSummary> = (0..args.runs)
@@ -141,6 +165,7 @@ pub fn conform(args: ConformArgs) -> u8 {
             "agree": cmp.agree(),
             "fields": cmp.json(),
             "closest_seed": closest,
+            "drawn_faults": drawn.as_ref().map(Vec::len),
             "real": real_json(&real),
             "real_wall_ms": real.wall_ms,
             "sim_wall_ms": sim_wall * 1000.0,

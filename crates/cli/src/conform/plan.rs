@@ -81,6 +81,10 @@ pub struct Plan {
     pub clients: Option<KvSpec>,
     pub faults: Vec<PlannedFault>,
     pub duration_ms: u64,
+    /// `[network] reset`: the chance that a packet breaks its connection, and until when
+    /// (`[random] until_ms`, else the whole run).
+    pub reset: f64,
+    pub reset_until_ms: Option<u64>,
 }
 
 /// Why a scenario cannot run on a real ensemble: the place in the file and what is missing.
@@ -137,6 +141,21 @@ fn packet_kind(name: &str) -> Option<i32> {
     })
 }
 
+/// Whether a `[random]` table still draws faults (an exported run keeps it with every rate
+/// at zero, for its `until_ms`).
+pub fn draws_faults(r: &scenario::RandomFaults) -> bool {
+    [
+        r.crash_per_min,
+        r.partition_per_min,
+        r.pause_per_min,
+        r.one_way_per_min,
+        r.client_crash_per_min,
+        r.client_pause_per_min,
+    ]
+    .iter()
+    .any(|rate| *rate > 0.0)
+}
+
 impl Plan {
     pub fn of(sc: &Scenario) -> Result<Plan, Refusal> {
         let file = sc.path.display().to_string();
@@ -146,12 +165,21 @@ impl Plan {
             key,
             why,
         };
-        if sc.random.is_some() {
+        if sc.random.as_ref().is_some_and(draws_faults) {
             return Err(refuse(
                 None,
                 "random",
-                "random faults are drawn by the simulator's seed; run `sim run --export` to \
-                 turn them into timed faults, then conform the exported scenario"
+                "random faults are drawn by the simulator's seed: draw them first \
+                 (`sim conform` does, see `drawn`) or run `sim run --export`"
+                    .into(),
+            ));
+        }
+        if sc.network.reset > 0.0 && sc.clients.is_some() {
+            return Err(refuse(
+                None,
+                "network.reset",
+                "the real clients connect to the servers directly, not through the harness's \
+                 proxies, so their connections cannot be reset at random"
                     .into(),
             ));
         }
@@ -379,6 +407,8 @@ impl Plan {
             clients,
             faults,
             duration_ms: sc.run.duration_ms,
+            reset: sc.network.reset,
+            reset_until_ms: sc.random.as_ref().map(|r| r.until_ms),
         })
     }
 }
@@ -449,5 +479,15 @@ target = "s1"
 
         let sc = scenario("name = \"t\"\n[cluster]\nservers = 3\n[random]\ncrash_per_min = 1.0\n");
         assert_eq!(Plan::of(&sc).expect_err("refused").key, "random");
+        // An exported run keeps its [random] table with nothing left to draw.
+        let sc = scenario("name = \"t\"\n[cluster]\nservers = 3\n[random]\ncrash_per_min = 0.0\n");
+        assert!(Plan::of(&sc).is_ok());
+
+        let sc = scenario("name = \"t\"\n[cluster]\nservers = 3\n[network]\nreset = 0.01\n");
+        assert_eq!(Plan::of(&sc).expect("resets between servers").reset, 0.01);
+        let sc = scenario(
+            "name = \"t\"\n[cluster]\nservers = 3\n[network]\nreset = 0.01\n[clients]\ncount = 1\n",
+        );
+        assert_eq!(Plan::of(&sc).expect_err("refused").key, "network.reset");
     }
 }

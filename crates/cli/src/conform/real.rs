@@ -380,6 +380,13 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     shared.lock().unwrap_or_else(|p| p.into_inner()).start = start;
+    if plan.reset > 0.0 {
+        // The simulator's resets start with the run and stop with its random faults.
+        let until = plan
+            .reset_until_ms
+            .map_or(i64::MAX, |u| t0_ms.saturating_add(u as i64));
+        c.set_resets(plan.reset, until, seed);
+    }
     let end = Duration::from_millis(plan.duration_ms);
     let clients = plan.clients.clone().map(|spec| {
         let addrs = c.client_addrs();
