@@ -6,13 +6,16 @@
 
 use check::Happening;
 use serde::Serialize;
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use zab::client_api::ClientEvent;
-use zab::{DiskOp, Endpoint, Event, Message, Path, ServerId, ServerSet, TxnId};
+use zab::{DiskOp, Endpoint, Message, ServerId};
 
 /// A 64-bit hash folded one word at a time (FxHash's rotate, xor, multiply). Stable across
-/// platforms, Rust versions and runs, which is all a trace hash promises: two runs agree or
-/// they do not. It is no defence against crafted collisions, and need not be.
+/// runs of one build, which is all a trace hash promises: two runs agree or they do not.
+/// (Events fold in through their derived `Hash`, which feeds some values as native-endian
+/// bytes and whose calls a new Rust release could change; hashes are compared within one
+/// build.) It is no defence against crafted collisions, and need not be.
 #[derive(Clone, Copy, Debug)]
 pub struct TraceHash(pub u64);
 
@@ -43,25 +46,40 @@ impl TraceHash {
     fn id(&mut self, id: ServerId) {
         self.u64(u64::from(id.0));
     }
+}
 
-    fn ids(&mut self, ids: &[ServerId]) {
-        self.u64(ids.len() as u64);
-        for id in ids {
-            self.id(*id);
-        }
+/// Events, client reports and what they hold fold themselves in with their derived `Hash`,
+/// so the hash follows their one definition: a new field or variant is in it at once.
+impl Hasher for TraceHash {
+    fn finish(&self) -> u64 {
+        self.0
     }
-
-    /// As [`TraceHash::ids`] would hash the same ids listed in order.
-    fn set(&mut self, ids: &ServerSet) {
-        self.u64(ids.len() as u64);
-        for id in ids.iter() {
-            self.id(id);
-        }
+    fn write(&mut self, bytes: &[u8]) {
+        self.bytes(bytes);
     }
-
-    fn txn(&mut self, t: &TxnId) {
-        self.u64(t.zxid.0);
-        self.id(t.proposer);
+    fn write_u8(&mut self, v: u8) {
+        self.u64(u64::from(v));
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.u64(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.u64(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.u64(v as u64);
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.u64(v as u64);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.u64(v as u64);
+    }
+    fn write_isize(&mut self, v: isize) {
+        self.u64(v as u64);
     }
 }
 
@@ -79,7 +97,7 @@ pub fn hash(h: &mut TraceHash, now: u64, happening: &Happening<'_>) {
         Happening::Server { id, event } => {
             h.u64(1);
             h.id(*id);
-            hash_event(h, event);
+            event.hash(h);
         }
         Happening::Send { from, to, msg } | Happening::Deliver { from, to, msg } => {
             h.u64(if matches!(happening, Happening::Send { .. }) {
@@ -129,53 +147,7 @@ pub fn hash(h: &mut TraceHash, now: u64, happening: &Happening<'_>) {
         Happening::Client { id, event } => {
             h.u64(13);
             h.u64(u64::from(id.0));
-            match event {
-                ClientEvent::Submitted {
-                    op,
-                    cxid,
-                    server,
-                    request,
-                } => {
-                    h.u64(1);
-                    h.u64(*op);
-                    h.u64(*cxid);
-                    h.id(*server);
-                    h.bytes(request.name().as_bytes());
-                    h.bytes(request.path().map_or("", Path::as_str).as_bytes());
-                }
-                ClientEvent::Answered {
-                    op,
-                    cxid,
-                    zxid,
-                    result,
-                } => {
-                    h.u64(2);
-                    h.u64(*op);
-                    h.u64(*cxid);
-                    h.u64(zxid.map_or(u64::MAX, |z| z.0));
-                    h.u64(u64::from(result.is_ok()));
-                }
-                ClientEvent::Connecting { server } => {
-                    h.u64(3);
-                    h.id(*server);
-                }
-                ClientEvent::Connected {
-                    session,
-                    server,
-                    timeout_ms,
-                } => {
-                    h.u64(4);
-                    h.u64(session.0);
-                    h.id(*server);
-                    h.u64(u64::from(*timeout_ms));
-                }
-                ClientEvent::Disconnected { server } => {
-                    h.u64(5);
-                    h.id(*server);
-                }
-                // Rare enough (watches, recipe claims, faults) to hash through their text.
-                other => h.bytes(format!("{other:?}").as_bytes()),
-            }
+            event.hash(h);
         }
     }
 }
@@ -209,120 +181,6 @@ fn message_code(msg: &Message) -> u64 {
         Message::ClientPing => 23,
         Message::WatcherEvent(_) => 24,
         Message::SetWatches { .. } => 25,
-    }
-}
-
-/// What a txn does, as a number: its kind, plus the session it opens or closes (paths are
-/// left to the trace lines; the zxid already pins the txn).
-fn txn_op_code(op: &zab::TxnOp) -> u64 {
-    use zab::TxnOp as T;
-    match op {
-        T::Initial => 0,
-        T::CreateSession { session, .. } => 1 << 60 | session.0 >> 4,
-        T::CloseSession { session } => 2 << 60 | session.0 >> 4,
-        T::Create { data, .. } => 3 << 60 | data & 0xfff_ffff,
-        T::Delete { .. } => 4 << 60,
-        T::SetData { data, .. } => 5 << 60 | data & 0xfff_ffff,
-        T::Error { err } => 6 << 60 | *err as u64,
-    }
-}
-
-/// A protocol event, field by field. The match names every variant, so a new one cannot be
-/// left out of the hash by accident.
-fn hash_event(h: &mut TraceHash, event: &Event) {
-    match event {
-        Event::State {
-            state,
-            phase,
-            epoch,
-        } => {
-            h.u64(1);
-            h.u64(*state as u64);
-            h.u64(*phase as u64);
-            h.u64(*epoch);
-        }
-        Event::Vote {
-            leader,
-            zxid,
-            peer_epoch,
-            election_epoch,
-        } => {
-            h.u64(2);
-            h.id(*leader);
-            h.u64(zxid.0);
-            h.u64(*peer_epoch);
-            h.u64(*election_epoch);
-        }
-        Event::Elected {
-            leader,
-            election_epoch,
-        } => {
-            h.u64(3);
-            h.id(*leader);
-            h.u64(*election_epoch);
-        }
-        Event::EpochDecided { epoch } => {
-            h.u64(4);
-            h.u64(*epoch);
-        }
-        Event::Established { epoch, quorum } => {
-            h.u64(5);
-            h.u64(*epoch);
-            h.ids(quorum);
-        }
-        Event::SyncDecision {
-            learner,
-            mode,
-            zxid,
-            peer_last_zxid,
-        } => {
-            h.u64(6);
-            h.id(*learner);
-            h.u64(*mode as u64);
-            h.u64(zxid.0);
-            h.u64(peer_last_zxid.0);
-        }
-        Event::Synced { leader, epoch } => {
-            h.u64(7);
-            h.id(*leader);
-            h.u64(*epoch);
-        }
-        Event::Proposed { txn, op, request } => {
-            h.u64(8);
-            h.txn(txn);
-            h.u64(txn_op_code(op));
-            h.u64(request.map_or(0, |r| u64::from(r.client.0) << 32 | r.cxid));
-        }
-        Event::Committed { txn, acks } => {
-            h.u64(9);
-            h.txn(txn);
-            h.set(acks);
-        }
-        // `from` is the count reported before, so it adds nothing to the hash.
-        Event::Delivered { count, .. } => {
-            h.u64(10);
-            h.u64(*count as u64);
-        }
-        Event::TreeReset { kept } => {
-            h.u64(11);
-            h.u64(*kept as u64);
-        }
-        Event::LeaderShutdown { reason } => {
-            h.u64(12);
-            h.bytes(reason.as_bytes());
-        }
-        Event::LearnerShutdown { reason } => {
-            h.u64(13);
-            h.bytes(reason.as_bytes());
-        }
-        Event::ProtocolError { reason } => {
-            h.u64(14);
-            h.bytes(reason.as_bytes());
-        }
-        Event::StartupFailed { reason } => {
-            h.u64(15);
-            h.bytes(reason.as_bytes());
-        }
     }
 }
 

@@ -53,7 +53,7 @@ impl CreateMode {
 }
 
 /// A znode's `Stat`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Stat {
     /// Zxid of the txn that created it.
     pub czxid: Zxid,
@@ -127,7 +127,7 @@ pub enum WatchKind {
 
 /// A one-time watch firing, as delivered to a client (`WatchedEvent`, with the zxid of the
 /// txn that triggered it, as ZooKeeper 3.6+ sends it in the notification's reply header).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct WatchedEvent {
     pub kind: EventType,
     pub path: Path,
@@ -135,7 +135,7 @@ pub struct WatchedEvent {
 }
 
 /// What a client asks of the server it is connected to, one request per cxid.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum ClientOp {
     Create {
         path: Path,
@@ -215,7 +215,7 @@ impl ClientOp {
 }
 
 /// The successful answer to a [`ClientOp`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Reply {
     /// The created path (with the sequence suffix for sequential modes).
     Created {
@@ -246,7 +246,7 @@ pub type OpResult = Result<Reply, KeeperError>;
 
 /// What a recipe promises, reported by the application program running on a client so the
 /// checkers can hold it to the promise.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum RecipeEvent {
     /// Election recipe: the client now believes it leads; `token` is its election znode's
     /// czxid, the fencing token a protected resource may check.
@@ -286,7 +286,7 @@ pub enum RecipeEvent {
 
 /// What a client process reports (its ZooKeeper client library and the application on top),
 /// and what the simulator reports about it. The checkers and the trace see these.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum ClientEvent {
     /// It opened a connection to `server` and sent CONNECT.
     Connecting {

@@ -15,7 +15,7 @@ pub use crate::tree::DataTree;
 
 /// The operation a txn carries: what PrepRequestProcessor made of a request, fully resolved
 /// (sequential names chosen, versions checked), so that every server applies it the same way.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum TxnOp {
     /// A txn from a scenario's initial log; only its zxid matters.
     Initial,

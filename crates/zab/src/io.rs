@@ -116,7 +116,7 @@ pub enum Output {
 ///
 /// [`EventKind`], the events without their fields (what a checker asks to be shown), is
 /// derived from this one definition.
-#[derive(Clone, Debug, PartialEq, Serialize, strum::EnumDiscriminants)]
+#[derive(Clone, Debug, PartialEq, Hash, Serialize, strum::EnumDiscriminants)]
 #[strum_discriminants(
     name(EventKind),
     derive(PartialOrd, Ord, Hash, strum::VariantArray, strum::EnumCount)
@@ -180,7 +180,7 @@ pub enum Event {
 }
 
 /// `QuorumPeer.SyncMode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum SyncMode {
     Diff,
     Trunc,

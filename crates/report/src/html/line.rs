@@ -585,6 +585,129 @@ mod tests {
         assert!(matches!(l, Some(Line::Send { ref to, .. }) if to == "c2"));
     }
 
+    /// One event of each kind, as the simulator builds it. The match names every kind, so a
+    /// new kind of `zab::Event` does not compile here until it has a sample.
+    fn sample(kind: zab::EventKind) -> zab::Event {
+        use zab::{Event as E, EventKind as K, ServerId, Zxid};
+        let txn = zab::TxnId {
+            zxid: Zxid::new(2, 7),
+            proposer: ServerId(3),
+        };
+        let reason = || "why".to_string();
+        match kind {
+            K::State => E::State {
+                state: zab::ServerState::Following,
+                phase: zab::ZabPhase::Synchronization,
+                epoch: 2,
+            },
+            K::Vote => E::Vote {
+                leader: ServerId(3),
+                zxid: Zxid::new(1, 4),
+                peer_epoch: 1,
+                election_epoch: 5,
+            },
+            K::Elected => E::Elected {
+                leader: ServerId(3),
+                election_epoch: 5,
+            },
+            K::EpochDecided => E::EpochDecided { epoch: 2 },
+            K::Established => E::Established {
+                epoch: 2,
+                quorum: vec![ServerId(1), ServerId(3)],
+            },
+            K::SyncDecision => E::SyncDecision {
+                learner: ServerId(1),
+                mode: zab::SyncMode::Trunc,
+                zxid: Zxid::new(1, 4),
+                peer_last_zxid: Zxid::new(1, 6),
+            },
+            K::Synced => E::Synced {
+                leader: ServerId(3),
+                epoch: 2,
+            },
+            K::Proposed => E::Proposed {
+                txn,
+                op: zab::TxnOp::Delete {
+                    path: zab::Path::from("/a"),
+                },
+                request: Some(zab::db::RequestId {
+                    client: zab::ClientId(1),
+                    cxid: 4,
+                }),
+            },
+            K::Committed => E::Committed {
+                txn,
+                acks: [ServerId(1), ServerId(3)].into_iter().collect(),
+            },
+            K::Delivered => E::Delivered { from: 3, count: 9 },
+            K::TreeReset => E::TreeReset { kept: 4 },
+            K::LeaderShutdown => E::LeaderShutdown { reason: reason() },
+            K::LearnerShutdown => E::LearnerShutdown { reason: reason() },
+            K::ProtocolError => E::ProtocolError { reason: reason() },
+            K::StartupFailed => E::StartupFailed { reason: reason() },
+        }
+    }
+
+    /// The report reads only the fields it draws, but it reads every kind of event the
+    /// simulator writes, as the simulator writes it: the two cannot drift apart unnoticed.
+    #[test]
+    fn reads_every_kind_of_event_the_simulator_writes() {
+        use strum::VariantArray;
+        for kind in zab::EventKind::VARIANTS {
+            let event = sample(*kind);
+            let text = format!(
+                r#"{{"kind":"event","t_us":3,"server":"s2","event":{}}}"#,
+                serde_json::to_string(&event).expect("serializes")
+            );
+            let Some(Line::Event { event: read, .. }) = Line::parse(&text) else {
+                panic!("{kind:?} is not read: {text}");
+            };
+            assert_eq!(format!("{kind:?}"), variant_name(&read), "{text}");
+            match (&event, &read) {
+                (zab::Event::Committed { txn, .. }, Event::Committed { txn: t, .. }) => {
+                    assert_eq!(txn.zxid.0, t.zxid)
+                }
+                (
+                    zab::Event::State { epoch, .. },
+                    Event::State {
+                        state,
+                        phase,
+                        epoch: e,
+                    },
+                ) => {
+                    assert_eq!(
+                        (state.as_str(), phase.as_str(), *e),
+                        ("Following", "Synchronization", *epoch)
+                    )
+                }
+                (zab::Event::SyncDecision { mode, .. }, Event::SyncDecision { mode: m, .. }) => {
+                    assert_eq!(mode.name(), m.to_uppercase())
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn variant_name(e: &Event) -> &'static str {
+        match e {
+            Event::State { .. } => "State",
+            Event::Vote { .. } => "Vote",
+            Event::Elected { .. } => "Elected",
+            Event::EpochDecided { .. } => "EpochDecided",
+            Event::Established { .. } => "Established",
+            Event::SyncDecision { .. } => "SyncDecision",
+            Event::Synced { .. } => "Synced",
+            Event::Proposed { .. } => "Proposed",
+            Event::Committed { .. } => "Committed",
+            Event::Delivered { .. } => "Delivered",
+            Event::TreeReset { .. } => "TreeReset",
+            Event::LeaderShutdown { .. } => "LeaderShutdown",
+            Event::LearnerShutdown { .. } => "LearnerShutdown",
+            Event::ProtocolError { .. } => "ProtocolError",
+            Event::StartupFailed { .. } => "StartupFailed",
+        }
+    }
+
     #[test]
     fn unknown_lines_are_skipped_not_fatal() {
         assert!(Line::parse(r#"{"kind":"telemetry","t_us":1}"#).is_none());
