@@ -47,6 +47,10 @@ struct Shared {
     run_dir: PathBuf,
     net: Arc<Net>,
     procs: Mutex<BTreeMap<u64, Child>>,
+    /// Crashed servers' processes, killed and not yet waited for: a JVM takes tens of ms to
+    /// go, and a crash must not hold up the next fault (two crashes due at the same moment
+    /// must happen together, as they do in the simulator).
+    dying: Mutex<BTreeMap<u64, Child>>,
     keep: AtomicBool,
     reaped: AtomicBool,
 }
@@ -84,6 +88,7 @@ impl Ensemble {
             run_dir,
             net,
             procs: Mutex::new(BTreeMap::new()),
+            dying: Mutex::new(BTreeMap::new()),
             keep: AtomicBool::new(std::env::var_os(KEEP_ENV).is_some_and(|v| v == "1")),
             reaped: AtomicBool::new(false),
         });
@@ -129,6 +134,9 @@ impl Reap for Shared {
             let _ = child.wait();
         }
         drop(procs);
+        for (_, mut child) in std::mem::take(&mut *lock(&self.dying)) {
+            let _ = child.wait();
+        }
         self.net.stop();
         if !self.keep.load(Ordering::SeqCst) {
             let _ = fs::remove_dir_all(&self.run_dir);
@@ -239,6 +247,11 @@ impl Control {
         if procs.contains_key(&id) {
             return Err(Error::new(format!("server {id} is already running")));
         }
+        // A crashed incarnation must be gone before a new one opens its files and ports.
+        if let Some(mut old) = lock(&self.shared.dying).remove(&id) {
+            old.wait()
+                .map_err(|e| Error::io(format!("waiting for server {id}"), e))?;
+        }
         let dir = self.server_dir(id);
         let open = |name: &str| -> Result<File> {
             OpenOptions::new()
@@ -307,10 +320,11 @@ impl Control {
             return Err(Error::new(format!("server {id} is not running")));
         };
         self.shared.net.silence(id);
-        let _ = child.kill();
         child
-            .wait()
-            .map_err(|e| Error::io(format!("waiting for server {id}"), e))?;
+            .kill()
+            .map_err(|e| Error::io(format!("killing server {id}"), e))?;
+        // Waited for when it restarts or the ensemble is dropped.
+        lock(&self.shared.dying).insert(id, child);
         Ok(())
     }
 
@@ -386,6 +400,12 @@ impl Control {
     /// scenario. Client connections do not go through the proxies and are never broken.
     pub fn set_resets(&self, chance: f64, until_ms: i64, seed: u64) {
         self.shared.net.set_resets(chance, until_ms, seed);
+    }
+
+    /// Whether some learner is connected to `id` through the proxies, that is, `id` leads or
+    /// is becoming leader. Instant, unlike asking the servers with `srvr`.
+    pub fn has_learners(&self, id: u64) -> bool {
+        self.shared.net.has_learners(id)
     }
 
     /// Runs `callback` when `spec`'s packet passes the proxy, before it is forwarded, with

@@ -117,6 +117,8 @@ impl Resets {
 struct Conn {
     from: u64,
     to: u64,
+    /// To `to`'s quorum port: `from` is its learner.
+    quorum: bool,
     sockets: Vec<TcpStream>,
     lost: AtomicBool,
 }
@@ -219,6 +221,15 @@ impl Net {
         for (a, b) in cut {
             self.heal(a, b);
         }
+    }
+
+    /// Whether some learner is connected to `id`'s quorum port: `id` leads (or is starting
+    /// to). Answered from the proxies' own state, at once, where asking the servers takes a
+    /// round trip each.
+    pub fn has_learners(&self, id: u64) -> bool {
+        lock(&self.conns)
+            .iter()
+            .any(|c| c.quorum && c.to == id && !c.lost.load(Ordering::SeqCst))
     }
 
     /// The cut links.
@@ -376,6 +387,7 @@ impl Net {
         let conn = Arc::new(Conn {
             from,
             to,
+            quorum: false,
             sockets: vec![client],
             lost: AtomicBool::new(true),
         });
@@ -416,6 +428,7 @@ impl Net {
         let conn = Arc::new(Conn {
             from,
             to,
+            quorum: port == PortKind::Quorum,
             sockets: vec![client, upstream],
             lost: AtomicBool::new(false),
         });

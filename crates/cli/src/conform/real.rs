@@ -195,8 +195,10 @@ fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Opt
                 )));
                 return false;
             };
+            // Asked of the proxies, not the servers: a `srvr` round to every server takes
+            // tens of ms, which would part crashes that are due together.
             let was_leader =
-                *target == Target::Sender || *target == Target::Leader || leader_of(c) == Some(id);
+                *target == Target::Sender || *target == Target::Leader || c.has_learners(id);
             if was_leader {
                 sh.last_crashed_leader = Some(id);
                 let t = sh.now_ms();
