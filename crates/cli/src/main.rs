@@ -55,6 +55,19 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// `sim list scenarios | head -1` should end quietly, as command-line tools do when their
+/// reader goes away: the default action of SIGPIPE, which Rust programs start with ignored
+/// (so that every print would fail, and `println!` panic). `sim conform` keeps it ignored:
+/// its proxies write to sockets whose other end may have closed, which must be an error
+/// there, not the end of the process.
+fn quiet_on_closed_pipe() {
+    // SAFETY: called once at startup, before any thread is started; setting a signal's
+    // disposition to its default has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -64,6 +77,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if !matches!(cli.command, Command::Conform(_)) {
+        quiet_on_closed_pipe();
+    }
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Fuzz(args) => fuzz::fuzz(args),

@@ -646,3 +646,42 @@ fn the_readme_shows_what_sim_run_prints() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), shown);
 }
+
+/// A reader that goes away (`sim list scenarios | head -1`) ends the command quietly: no
+/// panic, no message, the usual death by SIGPIPE. The reader here is gone before the
+/// command prints anything, so every command meets the closed pipe however little it prints.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    const SIGPIPE: i32 = 13;
+    for args in [
+        &["list", "scenarios"][..],
+        &["list", "invariants"][..],
+        &[
+            "fuzz",
+            "scenarios/election-basic.toml",
+            "--seeds",
+            "0..20",
+            "--jobs",
+            "1",
+        ][..],
+        &["run", "scenarios/election-basic.toml"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .current_dir(root())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sim starts");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("sim ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(SIGPIPE),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+    }
+}
