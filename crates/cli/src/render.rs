@@ -103,6 +103,8 @@ pub struct RunSpec<'a> {
     /// `--zk`, if given.
     pub zk: Option<zab::ZkVersion>,
     pub swarm: bool,
+    /// `--no-bugs`: the file's bugs are off (and already gone from `sc`).
+    pub no_bugs: bool,
 }
 
 impl Reporting {
@@ -205,5 +207,8 @@ fn header(spec: &RunSpec<'_>, opts: &sim::Options) -> String {
     } else {
         std::fs::read_to_string(&spec.sc.path).ok()
     };
+    if spec.no_bugs {
+        reproduce.push_str(" --no-bugs");
+    }
     html::header_line(spec.sc, spec.seed, &bugs, &reproduce, source.as_deref())
 }

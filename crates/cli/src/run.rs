@@ -1,4 +1,5 @@
-//! `sim run SCENARIO [--seed N] [--bug NAME]... [--json] [--report [PATH]] [--trace PATH]`.
+//! `sim run SCENARIO [--seed N] [--bug NAME]... [--no-bugs] [--json] [--report [PATH]]
+//! [--trace PATH]`.
 
 use clap::Args;
 use std::path::PathBuf;
@@ -18,6 +19,11 @@ pub struct RunArgs {
     /// `sim list versions`.
     #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk)]
     zk: Option<zab::ZkVersion>,
+    /// Switch off the bugs the scenario file switches on (its `bugs` key), and judge the run
+    /// by the invariants alone, since the file's `[expect]` describes the bug: the correct
+    /// protocol on the same schedule. Hazards of the release stay (see `--fix`, `--zk fixed`).
+    #[arg(long)]
+    no_bugs: bool,
     /// Switch off a bug or hazard the release (or the scenario) carries (repeatable): the
     /// same run with that one fixed.
     #[arg(long = "fix", value_name = "NAME", value_parser = crate::flags::parse_bug)]
@@ -54,16 +60,25 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("error: --export cannot record --fix: a scenario file has no key for it");
         return 2;
     }
-    let sc = match scenario::load(&args.scenario) {
+    let mut sc = match scenario::load(&args.scenario) {
         Ok(sc) => sc,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
+    if args.no_bugs {
+        if args.rewrite {
+            eprintln!("error: --rewrite: the golden file holds the run with the file's bugs on");
+            return 2;
+        }
+        sc.bugs = zab::BugSet::default();
+        sc.expect = scenario::Expect::default();
+    }
     let seed = args.seed.unwrap_or(sc.seed);
     // The golden file holds the run with the scenario's own seed and settings only.
     let own_run = seed == sc.seed
+        && !args.no_bugs
         && args.bugs.is_empty()
         && args.fixes.is_empty()
         && !args.swarm
@@ -113,6 +128,7 @@ pub fn run(args: RunArgs) -> u8 {
         extra_bugs: &args.bugs,
         zk: args.zk,
         swarm: args.swarm,
+        no_bugs: args.no_bugs,
     };
     let reporting = match crate::render::Reporting::start(
         args.trace.as_deref(),
@@ -169,6 +185,9 @@ pub fn run(args: RunArgs) -> u8 {
     let mut command = report::reproduce_command(&outcome, args.zk, &args.bugs);
     if args.swarm {
         command.push_str(" --swarm");
+    }
+    if args.no_bugs {
+        command.push_str(" --no-bugs");
     }
     for f in &args.fixes {
         command.push_str(&format!(" --fix {f}"));

@@ -685,3 +685,48 @@ fn a_closed_pipe_ends_a_command_quietly() {
         );
     }
 }
+
+/// `--no-bugs` runs a bug scenario's schedule with the file's bugs off: the correct protocol
+/// breaks no invariant there, and the bug's own report offers that command instead of a
+/// shrink of a run that failed nothing it was not expected to.
+#[test]
+fn every_bug_scenario_holds_with_its_bugs_off() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios/bugs"))
+        .expect("scenarios/bugs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    for f in &files {
+        let path = f.to_str().expect("utf-8");
+        let out = sim(&["run", path, "--no-bugs", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(out.status.code(), Some(0), "{path}: {v:#}");
+        assert_eq!(v["violations"].as_array().map(Vec::len), Some(0), "{path}");
+        assert_eq!(v["bugs"].as_array().map(Vec::len), Some(0), "{path}: {v:#}");
+        assert!(
+            v["reproduce"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("--no-bugs")),
+            "{path}: {v:#}"
+        );
+    }
+
+    let page = std::env::temp_dir().join(format!("zabsim-cli-{}-bug.html", std::process::id()));
+    let out = sim(&[
+        "run",
+        "scenarios/bugs/zk-1154.toml",
+        "--report",
+        page.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let html = std::fs::read_to_string(&page).expect("report");
+    let _ = std::fs::remove_file(&page);
+    assert!(
+        !html.contains("sim shrink"),
+        "nothing to shrink in a run that met [expect]"
+    );
+    assert!(html.contains("sim run scenarios/bugs/zk-1154.toml --seed 42 --no-bugs"));
+}

@@ -142,6 +142,25 @@ fn shrink(reproduce: &str) -> Option<String> {
         .map(|rest| format!("sim shrink {rest}"))
 }
 
+/// The command of the same run with its bugs off (`--no-bugs`, and no `--bug`), when the
+/// run had bugs on.
+fn without_bugs(run: &Run, reproduce: &str) -> Option<String> {
+    let info = run.info.as_ref()?;
+    if info.bugs.is_empty() || reproduce.contains("--no-bugs") {
+        return None;
+    }
+    let mut words = reproduce.split_whitespace();
+    let mut kept = Vec::new();
+    while let Some(w) = words.next() {
+        if w == "--bug" {
+            words.next();
+        } else {
+            kept.push(w);
+        }
+    }
+    Some(format!("{} --no-bugs", kept.join(" ")))
+}
+
 fn row(s: &mut String, key: &str, value_html: &str) {
     let _ = write!(s, "<tr><th>{}</th><td>{value_html}</td></tr>", esc(key));
 }
@@ -478,11 +497,21 @@ fn violations(s: &mut String, run: &Run) {
         }
         if let Some(cmd) = &repro {
             let _ = write!(s, r#"<pre class="command">{}</pre>"#, esc(cmd));
-            if let Some(sh) = shrink(cmd) {
+            let expected = run.outcome.as_ref().is_some_and(|o| o.passed);
+            if !expected {
+                // Only a run that failed its [expect] has a failure to shrink.
+                if let Some(sh) = shrink(cmd) {
+                    let _ = write!(
+                        s,
+                        r#"<p class="muted">Cut it down to a small scenario that fails the same way:</p><pre class="command">{}</pre>"#,
+                        esc(&sh)
+                    );
+                }
+            } else if let Some(fixed) = without_bugs(run, cmd) {
                 let _ = write!(
                     s,
-                    r#"<p class="muted">Cut it down to a small scenario that fails the same way:</p><pre class="command">{}</pre>"#,
-                    esc(&sh)
+                    r#"<p class="muted">The scenario expects this violation of its bugs. The same schedule with them off, the correct protocol:</p><pre class="command">{}</pre>"#,
+                    esc(&fixed)
                 );
             }
         }
