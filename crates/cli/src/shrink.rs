@@ -69,13 +69,13 @@ pub fn shrink(args: ShrinkArgs) -> u8 {
     }
     let s = &shrunk.scenario;
     println!(
-        "shrunk {} seed {seed} ({}) in {} runs: {} -> {} faults, {} ms run, {} clients x {} ops",
+        "shrunk {} seed {seed} ({}) in {}: {} -> {}, {:.0} ms simulated, {} clients x {} ops",
         sc.name,
         shrunk.failure,
-        shrunk.runs,
+        report::count(shrunk.runs as u64, "run"),
         shrunk.faults_before,
-        s.faults.len(),
-        s.run.duration_ms,
+        report::count(s.faults.len() as u64, "fault"),
+        shrunk.sim_ms,
         s.clients.as_ref().map_or(0, |c| c.count),
         s.clients.as_ref().map_or(0, |c| c.ops),
     );

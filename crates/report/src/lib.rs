@@ -40,4 +40,4 @@ pub fn reproduce_command_for(
     cmd
 }
 
-pub use sim::story::ms;
+pub use sim::story::{count, ms};

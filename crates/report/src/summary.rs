@@ -66,15 +66,16 @@ pub fn summary(o: &sim::Outcome, command: &str) -> String {
         Some((l, epoch)) => {
             let _ = writeln!(
                 s,
-                "\nfinal leader: {l} in epoch {epoch}, {} txns committed",
-                o.committed
+                "\nfinal leader: {l} in epoch {epoch}, {} committed",
+                crate::count(o.committed, "txn")
             );
         }
         None => {
             let _ = writeln!(
                 s,
-                "\nfinal leader: none (highest epoch {}), {} txns committed",
-                o.epoch, o.committed
+                "\nfinal leader: none (highest epoch {}), {} committed",
+                o.epoch,
+                crate::count(o.committed, "txn")
             );
         }
     }

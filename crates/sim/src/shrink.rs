@@ -38,6 +38,9 @@ pub struct Shrunk {
     /// Faults in the explicit scenario before shrinking, and after.
     pub faults_before: usize,
     pub runs: usize,
+    /// How long the shrunk scenario simulates: its `duration_ms`, or longer when faults
+    /// (connection resets until `[random] until_ms`) push the liveness deadline past it.
+    pub sim_ms: f64,
 }
 
 fn failure(sc: &Scenario, o: &Outcome) -> Option<Failure> {
@@ -123,6 +126,10 @@ pub fn shrink(sc: &Scenario, seed: u64, max_runs: usize) -> Result<Shrunk, Strin
                     return false;
                 }
                 c.run.duration_ms = d;
+                // Resets drawn until `until_ms` would keep the run going past its end.
+                if let Some(r) = &mut c.random {
+                    r.until_ms = r.until_ms.min(d);
+                }
                 c.faults.retain(|f| match f.trigger {
                     Trigger::At { at_ms } => at_ms <= d,
                     Trigger::On { .. } => true,
@@ -185,10 +192,12 @@ pub fn shrink(sc: &Scenario, seed: u64, max_runs: usize) -> Result<Shrunk, Strin
         sc.name,
         cur.faults.len()
     );
+    let sim_ms = crate::run(&cur, Options::new(seed)).sim_us as f64 / 1000.0;
     Ok(Shrunk {
         scenario: cur,
         failure: target,
         faults_before,
         runs: runs.get(),
+        sim_ms,
     })
 }

@@ -9,6 +9,14 @@
 use crate::outcome::Outcome;
 use std::fmt::Write;
 
+/// `1 txn`, `2 txns`, `0 elections`: a count with its noun, in the plural unless it is one.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// Milliseconds with up to three decimals, for times kept in microseconds.
 pub fn ms(us: u64) -> String {
     if us.is_multiple_of(1000) {
@@ -74,7 +82,7 @@ pub fn story(o: &Outcome) -> String {
             let _ = writeln!(s, "end: no leader, highest epoch {}", o.epoch);
         }
     }
-    let _ = writeln!(s, "committed: {} txns", o.committed);
+    let _ = writeln!(s, "committed: {}", count(o.committed, "txn"));
     for (id, txns) in &o.delivered {
         match txns.last() {
             Some(last) => {

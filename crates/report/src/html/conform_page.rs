@@ -154,10 +154,10 @@ fn header(s: &mut String, c: &Conformance<'_>) {
     }
     let _ = write!(
         s,
-        r#"<p class="facts">real run {} · {} real elections · {} faults carried out · again: <code>{}</code></p>"#,
+        r#"<p class="facts">real run {} · {} · {} carried out · again: <code>{}</code></p>"#,
         time_label(c.real.end_us),
-        c.real.established.len(),
-        c.real.faults.len(),
+        crate::count(c.real.established.len() as u64, "real election"),
+        crate::count(c.real.faults.len() as u64, "fault"),
         esc(c.command)
     );
     let differing: Vec<&str> = c

@@ -68,12 +68,12 @@ fn header(s: &mut String, run: &Run) {
             Some(l) => format!("final leader s{l} in epoch {}", o.epoch),
             None => format!("no leader at the end (highest epoch {})", o.epoch),
         });
-        facts.push(format!("{} txns committed", o.committed));
+        facts.push(format!("{} committed", crate::count(o.committed, "txn")));
     }
     facts.push(format!(
-        "{} elections, {} faults",
-        run.established.len(),
-        run.faults.len()
+        "{}, {}",
+        crate::count(run.established.len() as u64, "election"),
+        crate::count(run.faults.len() as u64, "fault")
     ));
     if !run.clients.is_empty() {
         let failed: u64 = run.client_failures.values().sum();

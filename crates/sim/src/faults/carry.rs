@@ -166,7 +166,7 @@ impl Sim {
                 restart_after_ms,
             } => {
                 let Some(who) = self.resolve(target, true) else {
-                    return self.skip("crash", target);
+                    return self.skip("crash", target, true);
                 };
                 self.executed(
                     at,
@@ -182,7 +182,7 @@ impl Sim {
             }
             Action::Restart { target } => {
                 let Some(who) = self.resolve(target, false) else {
-                    return self.skip("restart", target);
+                    return self.skip("restart", target, false);
                 };
                 let target = selector(who);
                 self.executed(at, Action::Restart { target });
@@ -193,7 +193,7 @@ impl Sim {
                 duration_ms,
             } => {
                 let Some(who) = self.resolve(target, true) else {
-                    return self.skip("pause", target);
+                    return self.skip("pause", target, true);
                 };
                 self.executed(
                     at,
@@ -209,7 +209,7 @@ impl Sim {
                 heal_after_ms,
             } => {
                 let Some(who) = self.resolve(target, true) else {
-                    return self.skip("isolate", target);
+                    return self.skip("isolate", target, true);
                 };
                 let rest: Vec<Endpoint> = self
                     .world
@@ -262,8 +262,15 @@ impl Sim {
         });
     }
 
-    fn skip(&mut self, what: &str, target: Selector) {
-        self.log_fault(format!("{what} skipped: no server matches {target:?} now"));
+    /// A fault whose target matched nothing when it fired: said in the scenario's own words
+    /// (`recipe-leader`, `s1`), with what the target had to be (running, or down for a
+    /// restart).
+    fn skip(&mut self, what: &str, target: Selector, running: bool) {
+        let state = if running { "running" } else { "crashed" };
+        self.log_fault(format!(
+            "{what} skipped: nothing {state} matches `{}` now",
+            scenario::selector(target)
+        ));
     }
 
     /// A random member satisfying `ok`, drawn from the fault stream.
