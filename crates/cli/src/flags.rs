@@ -20,3 +20,14 @@ pub fn parse_bug(s: &str) -> Result<zab::Bug, String> {
         )
     })
 }
+
+/// `--jobs N`: at least one worker.
+pub fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err(
+            "0 workers would run nothing; give at least 1 (default: the machine's cores)".into(),
+        ),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?} is not a number of workers: {e}")),
+    }
+}

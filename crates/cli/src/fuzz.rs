@@ -26,7 +26,7 @@ pub struct FuzzArgs {
     #[arg(long, default_value = "0..1000", value_parser = parse_range)]
     seeds: (u64, u64),
     /// Worker threads (default: the machine's cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::parse_jobs)]
     jobs: Option<usize>,
     /// Run only shard K of N (seeds whose index modulo N is K-1), for splitting CI jobs.
     #[arg(long, value_parser = parse_shard)]

@@ -9,6 +9,7 @@
 //! does not depend on `--jobs` (only the wall time does).
 
 use clap::Args;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -26,7 +27,7 @@ pub struct HuntArgs {
     #[arg(long, default_value_t = 0)]
     start: u64,
     /// Worker threads (default: the machine's cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::parse_jobs)]
     jobs: Option<usize>,
     /// Hunt only these variants (repeatable; default: every variant that can be hunted).
     #[arg(long = "bug", value_name = "NAME")]
@@ -108,14 +109,24 @@ pub fn hunt(args: HuntArgs) -> u8 {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    // On a terminal, which variant is being hunted, on one line that goes away: the results
+    // are the table.
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(bugs.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{pos}/{len} variants, {msg}") {
+            b.set_style(style);
+        }
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let mut found = Vec::new();
     for bug in bugs {
-        let f = hunt_one(&args, &sc, bug, jobs);
-        if !args.markdown {
-            eprintln!("{}: {}", f.bug, cell_caught(&f));
-        }
-        found.push(f);
+        bar.set_message(format!("hunting {bug}"));
+        found.push(hunt_one(&args, &sc, bug, jobs));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     print_table(&args, &found, jobs);
     if found.iter().all(|f| f.first.is_some()) {
         0
@@ -233,9 +244,10 @@ fn print_table(args: &HuntArgs, found: &[Found], jobs: usize) {
         "wall time",
         "caught by",
     ];
+    // Said only of a default hunt: `--bug` hunts exactly what it names.
     let left_out: Vec<&(&str, &str)> = NOT_HUNTED
         .iter()
-        .filter(|(n, _)| !found.iter().any(|f| f.bug == *n))
+        .filter(|(n, _)| args.bugs.is_empty() && !found.iter().any(|f| f.bug == *n))
         .collect();
     let total: f64 = found.iter().map(|f| f.secs).sum();
     if args.markdown {

@@ -73,7 +73,10 @@ pub fn list(what: What, dir: &Path) -> u8 {
             let mut bad = false;
             for f in files {
                 match scenario::load(&f) {
-                    Ok(sc) => println!("{:<48} {}", f.display(), sc.description),
+                    Ok(sc) => println!(
+                        "{}",
+                        hanging(&format!("{:<48}", f.display()), &sc.description, 100)
+                    ),
                     Err(e) => {
                         bad = true;
                         eprintln!("{e}");
@@ -89,6 +92,28 @@ pub fn list(what: What, dir: &Path) -> u8 {
     }
 }
 
+/// `head` then `text` filled to `width` columns, its lines indented under the text's start
+/// (descriptions are written over several lines; their own breaks do not matter here).
+fn hanging(head: &str, text: &str, width: usize) -> String {
+    let indent = head.chars().count() + 1;
+    let mut out = format!("{head} ");
+    let mut col = indent;
+    for (i, word) in text.split_whitespace().enumerate() {
+        let len = word.chars().count();
+        if i > 0 && col + 1 + len > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if i > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += len;
+    }
+    out.trim_end().to_string()
+}
+
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -100,5 +125,20 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         } else if p.extension().is_some_and(|x| x == "toml") {
             out.push(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hanging;
+
+    #[test]
+    fn a_long_description_wraps_under_itself() {
+        let text = hanging("a.toml  ", "one two\nthree four five six", 20);
+        assert_eq!(
+            text,
+            "a.toml   one two\n         three four\n         five six"
+        );
+        assert_eq!(hanging("a.toml", "", 20), "a.toml");
     }
 }
