@@ -10,7 +10,9 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 pub(crate) fn from_toml(src: Source<'_>, err: &toml::de::Error) -> ScenarioError {
     let offset = err.span().map(|s| s.start);
-    let key = offset.and_then(|o| key_at(src.text, o)).unwrap_or_default();
+    let key = offset
+        .and_then(|o| key_at(src.text, o).or_else(|| key_on_line(src.text, o)))
+        .unwrap_or_default();
     let line = offset.map(|o| src.line_of(o));
     let snippet = err
         .span()
@@ -39,6 +41,32 @@ fn with_hint(message: String, snippet: &str) -> String {
         return format!("{message}; write [[name]] for each element of an array of tables");
     }
     message
+}
+
+/// The key written on the line of byte `offset`, under its table's header: for a value toml
+/// cannot even parse (`seed = 99999999999999999999`), when there is no document to search.
+fn key_on_line(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let eq = line.find('=')?;
+    // Only an error in the value: one in the key or the line's syntax is not about it.
+    if offset < start + eq {
+        return None;
+    }
+    let key = line[..eq].trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 /// The dotted path of the innermost key whose name or value covers byte `offset`.
@@ -150,6 +178,19 @@ mod tests {
         assert_eq!(at("\"A\"").as_deref(), Some("f[1].on.send"));
         assert_eq!(at("2]").as_deref(), Some("f[1].on.y[1]"));
         assert_eq!(at("x =").as_deref(), Some("f[0].x"));
+    }
+
+    #[test]
+    fn names_the_key_of_a_value_toml_cannot_parse() {
+        let text = "seed = 99999999999999999999\n[run]\nduration_ms = 1e999x\n";
+        let at = |needle: &str| key_on_line(text, text.find(needle).unwrap());
+        assert_eq!(at("9999").as_deref(), Some("seed"));
+        assert_eq!(at("1e999").as_deref(), Some("run.duration_ms"));
+        assert_eq!(
+            at("seed"),
+            None,
+            "an error in the key is not about its value"
+        );
     }
 
     #[test]

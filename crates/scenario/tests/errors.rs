@@ -63,7 +63,24 @@ fn unknown_top_level_key() {
 fn toml_syntax_errors_have_a_line_and_no_key() {
     rejects(&with_name("[cluster\nservers = 3\n"), 2, "", "");
     rejects(&with_name("seed = 1\nseed = 2\n"), 3, "", "duplicate key");
-    rejects("name = \"unterminated\n", 1, "", "");
+}
+
+/// A value toml cannot even read still names the key it was written for.
+#[test]
+fn a_value_toml_cannot_read_names_its_key() {
+    rejects("name = \"unterminated\n", 1, "name", "invalid basic string");
+    rejects(
+        &with_name("seed = 99999999999999999999\n"),
+        2,
+        "seed",
+        "too large",
+    );
+    rejects(
+        &with_name("[run]\nduration_ms = 99999999999999999999\n"),
+        3,
+        "run.duration_ms",
+        "too large",
+    );
 }
 
 #[test]
