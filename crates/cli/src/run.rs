@@ -8,7 +8,7 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct RunArgs {
     /// The scenario file.
-    scenario: PathBuf,
+    scenario: Option<PathBuf>,
     /// Seed of every random stream (default: the scenario's `seed`).
     #[arg(long)]
     seed: Option<u64>,
@@ -55,12 +55,26 @@ pub struct RunArgs {
     rewrite: bool,
 }
 
-pub fn run(args: RunArgs) -> u8 {
+pub fn run(mut args: RunArgs) -> u8 {
+    // `sim run --report scenarios/x.toml`: the flag's optional path swallowed the scenario.
+    // A scenario file is not a report: read it as the scenario, the report at its default.
+    let scenario = match (args.scenario.take(), &args.report) {
+        (Some(s), _) => s,
+        (None, Some(Some(p))) if p.extension().is_some_and(|x| x == "toml") => {
+            let s = p.clone();
+            args.report = Some(None);
+            s
+        }
+        (None, _) => {
+            eprintln!("error: no scenario file given (sim run SCENARIO ...)");
+            return 2;
+        }
+    };
     if args.export.is_some() && !args.fixes.is_empty() {
         eprintln!("error: --export cannot record --fix: a scenario file has no key for it");
         return 2;
     }
-    let mut sc = match scenario::load(&args.scenario) {
+    let mut sc = match scenario::load(&scenario) {
         Ok(sc) => sc,
         Err(e) => {
             eprintln!("error: {e}");
@@ -95,7 +109,7 @@ pub fn run(args: RunArgs) -> u8 {
     if args.rewrite && sc.expect.golden.is_none() {
         eprintln!(
             "error: --rewrite: {}: [expect] has no `golden` key naming the file to write",
-            args.scenario.display()
+            scenario.display()
         );
         return 2;
     }

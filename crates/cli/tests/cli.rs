@@ -730,3 +730,29 @@ fn every_bug_scenario_holds_with_its_bugs_off() {
     );
     assert!(html.contains("sim run scenarios/bugs/zk-1154.toml --seed 42 --no-bugs"));
 }
+
+/// `sim run --report SCENARIO`: the flag's optional path cannot be the scenario file, so the
+/// file is the scenario and the report goes to its default place.
+#[test]
+fn a_scenario_after_report_is_the_scenario() {
+    let dir = std::env::temp_dir().join(format!("zabsim-cli-{}-report-arg", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scenario = root().join("scenarios/election-basic.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(&dir)
+        .args(["run", "--report", scenario.to_str().expect("utf-8")])
+        .output()
+        .expect("sim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.join("reports/election-basic-42.html").exists(),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
