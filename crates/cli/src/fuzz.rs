@@ -364,6 +364,7 @@ fn print_summary(sweep: &Sweep) -> u8 {
             first.seed,
         );
         println!("    {}", sweep.reproduce(first));
+        println!("    {}", sweep.shrink(first));
     }
     1
 }

@@ -1,5 +1,5 @@
-//! `sim shrink SCENARIO --seed N [--bug NAME]... [--out PATH] [--max-runs N]`: cut a failing
-//! run down to a small explicit scenario that still fails the same way.
+//! `sim shrink SCENARIO --seed N [--bug NAME]... [--swarm] [--out PATH] [--max-runs N]`: cut a
+//! failing run down to a small explicit scenario that still fails the same way.
 
 use clap::Args;
 use std::path::PathBuf;
@@ -18,6 +18,10 @@ pub struct ShrinkArgs {
     /// `sim list versions`.
     #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk)]
     zk: Option<zab::ZkVersion>,
+    /// Shrink the configuration `sim fuzz --swarm` drew for this seed (as `sim run --swarm`
+    /// runs it), not the scenario's own.
+    #[arg(long)]
+    swarm: bool,
     /// Where to write the shrunk scenario (default: reports/<name>-<seed>-shrunk.toml).
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -47,6 +51,11 @@ pub fn shrink(args: ShrinkArgs) -> u8 {
     // same way whatever the default release is.
     sc.zk = Some(sim::effective_version(&sc, args.zk));
     let seed = args.seed.unwrap_or(sc.seed);
+    if args.swarm {
+        let path = sc.path.clone();
+        sc = sim::swarm::draw(&sc, seed).0;
+        sc.path = path;
+    }
     let shrunk = match sim::shrink::shrink(&sc, seed, args.max_runs) {
         Ok(s) => s,
         Err(e) => {

@@ -756,3 +756,125 @@ fn a_scenario_after_report_is_the_scenario() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every `sim run` and `sim shrink` command in `text`, as printed (up to the end of its line,
+/// a closing parenthesis or an HTML tag).
+fn printed_commands(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(at) = ["sim run ", "sim shrink "]
+            .iter()
+            .filter_map(|p| rest.find(p))
+            .min()
+        {
+            let cmd = &rest[at..];
+            let end = cmd.find(['<', ')']).unwrap_or(cmd.len());
+            found.push(cmd[..end].trim().to_string());
+            rest = &cmd[end..];
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Runs a printed command as a user pasting it would, and checks it exits as promised: a
+/// rerun as the run that printed it, a `--fix` or `--no-bugs` run and a shrink with 0.
+fn run_printed(cmd: &str, original_exit: i32, out_dir: &Path) {
+    let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let expect = if args[0] == "shrink" {
+        let out = out_dir.join(format!("shrunk-{}.toml", cmd.len()));
+        args.extend(["--out".into(), out.to_str().expect("utf-8").into()]);
+        0
+    } else if cmd.contains(" --fix ") || cmd.contains("--no-bugs") {
+        0
+    } else {
+        original_exit
+    };
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sim(&refs);
+    assert_eq!(
+        out.status.code(),
+        Some(expect),
+        "`{cmd}`\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The commands `sim run`, `sim fuzz` and the reports print work pasted: for a passing run,
+/// a failing one, a failing swarm seed, a bug scenario and a failing sweep.
+#[test]
+fn every_printed_command_works_as_promised() {
+    let dir = std::env::temp_dir().join(format!("zabsim-cli-{}-printed", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let page = dir.join("run.html");
+    let page_arg = page.to_str().expect("utf-8").to_string();
+    let runs: [&[&str]; 4] = [
+        &["run", "scenarios/election-basic.toml"],
+        &[
+            "run",
+            "scenarios/swarm/five-servers-writes.toml",
+            "--seed",
+            "3",
+            "--bug",
+            "zk-1154",
+        ],
+        &[
+            "run",
+            "scenarios/swarm/five-servers-writes.toml",
+            "--seed",
+            "5",
+            "--swarm",
+            "--bug",
+            "zk-1154",
+        ],
+        &["run", "scenarios/bugs/zk-1154.toml"],
+    ];
+    let mut checked = 0;
+    for args in runs {
+        let mut with_report: Vec<&str> = args.to_vec();
+        with_report.extend(["--report", &page_arg]);
+        let out = sim(&with_report);
+        let code = out.status.code().expect("exit code");
+        let html = std::fs::read_to_string(&page).expect("report");
+        let text = format!("{}\n{html}", String::from_utf8_lossy(&out.stdout));
+        let cmds = printed_commands(&text);
+        if code != 0 {
+            assert!(!cmds.is_empty(), "{args:?} failed and printed no command");
+        }
+        for cmd in &cmds {
+            run_printed(cmd, code, &dir);
+            checked += 1;
+        }
+    }
+    let out = sim(&[
+        "fuzz",
+        "scenarios/swarm/five-servers-writes.toml",
+        "--swarm",
+        "--seeds",
+        "0..8",
+        "--bug",
+        "zk-1154",
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the sweep finds zk-1154");
+    let cmds = printed_commands(&String::from_utf8_lossy(&out.stdout));
+    assert!(cmds.iter().any(|c| c.starts_with("sim shrink")), "{cmds:?}");
+    for cmd in &cmds {
+        // A failing seed's rerun fails as the sweep saw it; its exit code is 1 or 3.
+        let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+        let rerun = sim(&args);
+        let code = rerun.status.code().expect("exit code");
+        if cmd.starts_with("sim run") {
+            assert!(code == 1 || code == 3, "`{cmd}` exits {code}");
+        }
+        run_printed(cmd, code, &dir);
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} commands checked");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -294,25 +294,10 @@ impl Sweep {
             .count()
     }
 
-    /// The commands that cut a failing seed down to a small scenario. A swarm seed's
-    /// configuration is drawn, not in the file, so it is exported first.
-    pub fn shrink(&self, r: &SeedResult) -> Vec<String> {
-        let sc = &self.scenarios[r.scenario];
-        let bugs: String = self.bugs.iter().map(|b| format!(" --bug {b}")).collect();
-        if self.swarm {
-            let drawn = format!("{}-{}-swarm.toml", sc.name, r.seed);
-            vec![
-                format!("{} --export {drawn}", self.reproduce(r)),
-                format!("sim shrink {drawn}"),
-            ]
-        } else {
-            vec![format!(
-                "sim shrink {} --seed {}{}{bugs}",
-                sc.path,
-                r.seed,
-                self.zk_flag()
-            )]
-        }
+    /// The command that cuts a failing seed down to a small scenario (a swarm seed's drawn
+    /// configuration included).
+    pub fn shrink(&self, r: &SeedResult) -> String {
+        self.reproduce(r).replacen("sim run ", "sim shrink ", 1)
     }
 
     /// Failing seeds grouped by why they failed, in order of the key; a seed that failed
@@ -571,7 +556,7 @@ mod tests {
         );
         assert_eq!(
             sweep.shrink(&sweep.results[3]),
-            vec!["sim shrink t.toml --seed 3 --bug zk-1154"]
+            "sim shrink t.toml --seed 3 --bug zk-1154"
         );
     }
 }

@@ -372,7 +372,7 @@ fn reproduce(s: &mut String, sweep: &Sweep) {
             s,
             r#"<pre class="command">{}</pre><p class="muted">Add <code>--report</code> to draw that run. Cut it down to a small scenario that fails the same way:</p><pre class="command">{}</pre></div>"#,
             esc(&sweep.reproduce(first)),
-            esc(&sweep.shrink(first).join("\n"))
+            esc(&sweep.shrink(first))
         );
     }
     s.push_str("</section>");
