@@ -878,3 +878,23 @@ fn every_printed_command_works_as_promised() {
     assert!(checked >= 8, "only {checked} commands checked");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README lists every key `sim run --json` prints.
+#[test]
+fn the_readme_lists_every_json_key() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let start = readme
+        .find("- `--json`: prints one JSON object with these keys:")
+        .expect("the README describes --json");
+    let list = &readme[start..start + readme[start..].find("\n- ").expect("next item")];
+    let out = sim(&["run", "scenarios/leader-crash-before-commit.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
+    assert!(keys.len() >= 20, "{keys:?}");
+    for k in keys {
+        assert!(
+            list.contains(&format!("`{k}`")),
+            "README's --json list lacks `{k}`"
+        );
+    }
+}
