@@ -20,7 +20,7 @@ fn root() -> PathBuf {
 }
 
 fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ZABSIM_CHROMIUM") {
+    if let Some(p) = std::env::var_os("ZABSIM_CHROMIUM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     let path = std::env::var_os("PATH")?;
@@ -149,10 +149,16 @@ fn browser_or_skip(test: &str) -> Option<PathBuf> {
             "ZABSIM_REQUIRE_BROWSER is set but no chromium was found on PATH \
              (apt-get install chromium, or set ZABSIM_CHROMIUM)"
         );
-        eprintln!(
-            "SKIPPED {test}: no chromium on PATH \
-             (apt-get install chromium, or set ZABSIM_CHROMIUM); \
-             set ZABSIM_REQUIRE_BROWSER=1 to make this a failure"
+        // Straight to stderr, past the test harness's capture, so that the skip shows in
+        // the normal test output.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "SKIPPED {test}: no chromium on PATH \
+                 (apt-get install chromium, or set ZABSIM_CHROMIUM); \
+                 set ZABSIM_REQUIRE_BROWSER=1 to make this a failure\n"
+            )
+            .as_bytes(),
         );
     }
     browser

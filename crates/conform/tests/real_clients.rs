@@ -28,7 +28,11 @@ fn install() -> Option<Install> {
             if std::env::var("ZABSIM_REQUIRE_ZK").as_deref() == Ok("1") {
                 panic!("ZABSIM_REQUIRE_ZK=1 but ZooKeeper cannot run: {e}");
             }
-            eprintln!("SKIPPED: {e}");
+            // Straight to stderr, past the test harness's capture: the skip must show.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("SKIPPED: {e}\n").as_bytes(),
+            );
             None
         }
     }
