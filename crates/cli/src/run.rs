@@ -113,12 +113,12 @@ pub fn run(mut args: RunArgs) -> u8 {
         );
         return 2;
     }
-    let sc = if args.swarm {
-        let mut drawn = sim::swarm::draw(&sc, seed).0;
+    let (sc, drawn) = if args.swarm {
+        let (mut drawn, knobs) = sim::swarm::draw(&sc, seed);
         drawn.path = sc.path.clone();
-        drawn
+        (drawn, Some(knobs))
     } else {
-        sc
+        (sc, None)
     };
     let mut opts = sim::Options::new(seed);
     opts.zk = args.zk;
@@ -209,6 +209,9 @@ pub fn run(mut args: RunArgs) -> u8 {
     if args.json {
         println!("{}", report::json(&outcome, &command));
     } else {
+        if let Some(knobs) = &drawn {
+            println!("swarm draw: {}", sim::swarm::describe(knobs));
+        }
         print!("{}", report::summary(&outcome, &command));
     }
     match reporting.finish(&outcome, &command, wall) {

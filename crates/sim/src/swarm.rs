@@ -185,7 +185,22 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
         knobs.push(("initial", "empty".to_string()));
     }
     sc.name = format!("{}-swarm", base.name);
+    // The base's description is about the base's ensemble; this one says what was drawn.
+    sc.description = format!(
+        "The configuration seed {seed} draws from {} for a swarm run: {}.",
+        base.name,
+        describe(&knobs)
+    );
     (sc, knobs)
+}
+
+/// `servers 4, observers 0, delay_ms 1-20, ...`: a draw in one line.
+pub fn describe(knobs: &Knobs) -> String {
+    knobs
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Share of seeds whose servers start from a past rather than from empty disks.
