@@ -53,6 +53,13 @@ enum Command {
     Conform(conform::ConformArgs),
     /// Measure events per second, simulated-to-wall time and peak memory on fixed seeds.
     Bench(bench::BenchArgs),
+    /// Translate zxids between zabsim's `epoch:counter` and ZooKeeper's hex (`0x500000003`,
+    /// as its logs print them).
+    Zxid {
+        /// `5:3`, `0x500000003` or the 64-bit value in decimal.
+        #[arg(required = true)]
+        values: Vec<String>,
+    },
 }
 
 /// `sim list scenarios | head -1` should end quietly, as command-line tools do when their
@@ -89,6 +96,30 @@ fn main() -> ExitCode {
         Command::List { what, dir } => list::list(what, &dir),
         Command::Bench(args) => bench::bench(args),
         Command::Conform(args) => conform::conform(args),
+        Command::Zxid { values } => zxid(&values),
     };
     ExitCode::from(code)
+}
+
+/// `sim zxid 0x500000003 1:7`.
+fn zxid(values: &[String]) -> u8 {
+    let mut code = 0;
+    for v in values {
+        match zab::Zxid::parse(v) {
+            Some(z) => println!(
+                "{v}: {z} = {} (epoch {}, counter {})",
+                z.hex(),
+                z.epoch(),
+                z.counter()
+            ),
+            None => {
+                eprintln!(
+                    "error: {v:?} is not a zxid: write epoch:counter (5:3), hex (0x500000003) \
+                     or a decimal number"
+                );
+                code = 2;
+            }
+        }
+    }
+    code
 }

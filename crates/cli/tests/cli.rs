@@ -898,3 +898,22 @@ fn the_readme_lists_every_json_key() {
         );
     }
 }
+
+/// `sim zxid` reads ZooKeeper's hex and zabsim's epoch:counter and prints both.
+#[test]
+fn zxid_translates_between_notations() {
+    let out = sim(&["zxid", "0x5ffffffac", "1:7"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0x5ffffffac: 5:4294967212 = 0x5ffffffac"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1:7: 1:7 = 0x100000007 (epoch 1, counter 7)"),
+        "{text}"
+    );
+    let out = sim(&["zxid", "not-a-zxid"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"not-a-zxid\" is not a zxid"));
+}

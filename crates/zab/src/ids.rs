@@ -148,6 +148,25 @@ impl Zxid {
     pub fn counter(self) -> u64 {
         self.0 & Self::COUNTER_MAX
     }
+
+    /// As ZooKeeper's logs and tools print it: `0x500000003`.
+    pub fn hex(self) -> String {
+        format!("{:#x}", self.0)
+    }
+
+    /// Reads `5:3` (epoch:counter, as zabsim prints it), `0x500000003` (as ZooKeeper
+    /// prints it) or `21474836483` (the 64-bit value).
+    pub fn parse(s: &str) -> Option<Zxid> {
+        let s = s.trim();
+        if let Some((e, c)) = s.split_once(':') {
+            let (e, c) = (e.trim().parse::<u64>().ok()?, c.trim().parse::<u64>().ok()?);
+            return (e <= Self::COUNTER_MAX && c <= Self::COUNTER_MAX).then(|| Zxid::new(e, c));
+        }
+        match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16).ok().map(Zxid),
+            None => s.parse().ok().map(Zxid),
+        }
+    }
 }
 
 impl fmt::Display for Zxid {
@@ -170,6 +189,28 @@ pub enum Channel {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn zxids_read_and_print_in_both_notations() {
+        let z = Zxid::new(5, 3);
+        assert_eq!(
+            (z.to_string(), z.hex()),
+            ("5:3".into(), "0x500000003".into())
+        );
+        for text in [
+            "5:3",
+            "0x500000003",
+            "0X500000003",
+            "21474836483",
+            " 5 : 3 ",
+        ] {
+            assert_eq!(Zxid::parse(text), Some(z), "{text}");
+        }
+        assert_eq!(Zxid(0).hex(), "0x0");
+        for bad in ["", "5:", "x", "0xg", "4294967296:0", "1:4294967296"] {
+            assert_eq!(Zxid::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn server_set_behaves_as_an_ordered_set_of_ids() {

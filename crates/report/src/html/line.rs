@@ -556,6 +556,12 @@ pub fn zxid(z: u64) -> String {
     zab::Zxid(z).to_string()
 }
 
+/// `5:3 = 0x500000003`: for hover texts, where a reader may be comparing with ZooKeeper's
+/// logs, which print the hex form.
+pub fn zxid_both(z: u64) -> String {
+    format!("{} = {}", zab::Zxid(z), zab::Zxid(z).hex())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

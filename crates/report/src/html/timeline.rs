@@ -371,7 +371,7 @@ fn lane_svg(s: &mut String, id: u32, lane: &Lane, y: f64, scale: &TimeScale, svg
             ms(g.end_us)
         );
         if let Some(z) = g.last_zxid {
-            let _ = write!(title, ", last zxid {}", super::line::zxid(z));
+            let _ = write!(title, ", last zxid {}", super::line::zxid_both(z));
         }
         if let Some(cause) = &g.cause {
             let _ = write!(title, "; {cause}");
@@ -538,7 +538,7 @@ fn vote_marks(s: &mut String, id: u32, lane: &Lane, y: f64, scale: &TimeScale) {
             format!(
                 "s{id} votes for s{} (zxid {}, round {}) at {} ms",
                 last.leader,
-                super::line::zxid(last.zxid),
+                super::line::zxid_both(last.zxid),
                 last.election_epoch,
                 ms(last.t_us)
             )
@@ -549,7 +549,7 @@ fn vote_marks(s: &mut String, id: u32, lane: &Lane, y: f64, scale: &TimeScale) {
                 ms(group[0].t_us),
                 ms(last.t_us),
                 last.leader,
-                super::line::zxid(last.zxid),
+                super::line::zxid_both(last.zxid),
                 last.election_epoch
             )
         };
