@@ -168,8 +168,12 @@ pub fn commits(run: &Run) -> String {
             .x_label_formatter(&|x| format!("{x}"))
             .light_line_style(MESH)
             .draw();
+        // Servers that delivered alike would draw one line over the other; each line is
+        // drawn thinner than the one before it, so equal lines show as nested stripes.
+        let n = run.delivered.len() as u32;
         for (i, (id, points)) in run.delivered.iter().enumerate() {
             let colour = SERVER_COLOURS[i % SERVER_COLOURS.len()];
+            let width = 2 + 2 * (n - 1 - i as u32);
             let thinned = thin_steps(points, 0, run.end_us, 600);
             let mut steps = Vec::with_capacity(thinned.len() * 2 + 1);
             let mut last = 0.0;
@@ -179,7 +183,9 @@ pub fn commits(run: &Run) -> String {
                 last = y;
             }
             steps.push((end, last));
-            if let Ok(series) = chart.draw_series(LineSeries::new(steps, colour.stroke_width(2))) {
+            if let Ok(series) =
+                chart.draw_series(LineSeries::new(steps, colour.stroke_width(width)))
+            {
                 series.label(format!("s{id}")).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
                 });

@@ -44,6 +44,25 @@ fn columns(run: &Run, items: &[SeqItem]) -> Vec<Endpoint> {
     cols
 }
 
+/// Which end of an arrow a label sits by.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Start,
+    End,
+}
+
+/// Where a label by one end of the arrow from `x0` to `x1` goes, and its anchor, so that the
+/// text runs along the arrow, away from its lifeline.
+fn beside(x0: f64, x1: f64, side: Side) -> (f64, &'static str) {
+    let rightwards = x1 >= x0;
+    match (side, rightwards) {
+        (Side::Start, true) => (x0 + 8.0, "start"),
+        (Side::Start, false) => (x0 - 8.0, "end"),
+        (Side::End, true) => (x1 - 10.0, "end"),
+        (Side::End, false) => (x1 + 10.0, "start"),
+    }
+}
+
 fn label(name: &str, zxid: &Option<String>) -> String {
     match zxid {
         Some(z) => format!("{name} {z}"),
@@ -116,9 +135,12 @@ pub fn render(run: &Run, v: &ViolationWindow, n: usize) -> String {
                 match fate {
                     Fate::Delivered => {}
                     Fate::InFlight => {
+                        // Labelled on its own (the send's) row, by its sender: at the middle
+                        // of the arrow, several in flight at once would write over each other.
+                        let (tx, anchor) = beside(*x0, *x1, Side::Start);
                         let _ = write!(
                             s,
-                            r#"<g class="msg in-flight"><title>{t} from {a} to {b}, sent at {at} ms, not yet delivered</title><line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" marker-end="url(#arrow-{n})"/><text x="{tx}" y="{ty}" text-anchor="middle">{t} (in flight)</text></g>"#,
+                            r#"<g class="msg in-flight"><title>{t} from {a} to {b}, sent at {at} ms, not yet delivered</title><line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" marker-end="url(#arrow-{n})"/><text x="{tx}" y="{ty}" text-anchor="{anchor}">{t} (in flight)</text></g>"#,
                             t = esc(&text),
                             a = msg.from,
                             b = msg.to,
@@ -127,8 +149,8 @@ pub fn render(run: &Run, v: &ViolationWindow, n: usize) -> String {
                             y0 = f(y),
                             x1 = f(*x1),
                             y1 = f(bottom),
-                            tx = f((x0 + x1) / 2.0),
-                            ty = f((y + bottom) / 2.0 - 3.0),
+                            tx = f(tx),
+                            ty = f(y - 3.0),
                         );
                     }
                     Fate::Lost => {
@@ -164,9 +186,13 @@ pub fn render(run: &Run, v: &ViolationWindow, n: usize) -> String {
                 let sent = sent_us
                     .map(|t| format!("sent at {} ms, ", ms(t)))
                     .unwrap_or_default();
+                // Labelled on its own (the delivery's) row, by the arrowhead: every row holds
+                // one item, so labels never share a line, where at the arrows' middles
+                // messages sent and delivered close together wrote over each other.
+                let (tx, anchor) = beside(*x0, *x1, Side::End);
                 let _ = write!(
                     s,
-                    r#"<g class="{class}"><title>{t} from {a} to {b}, {sent}delivered at {at} ms</title><line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" marker-end="url(#arrow-{n})"/><text x="{tx}" y="{ty}" text-anchor="middle">{t}</text></g>"#,
+                    r#"<g class="{class}"><title>{t} from {a} to {b}, {sent}delivered at {at} ms</title><line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" marker-end="url(#arrow-{n})"/><text x="{tx}" y="{ty}" text-anchor="{anchor}">{t}</text></g>"#,
                     t = esc(&text),
                     a = msg.from,
                     b = msg.to,
@@ -175,8 +201,8 @@ pub fn render(run: &Run, v: &ViolationWindow, n: usize) -> String {
                     y0 = f(y0),
                     x1 = f(*x1),
                     y1 = f(y),
-                    tx = f((x0 + x1) / 2.0),
-                    ty = f((y0 + y) / 2.0 - 3.0),
+                    tx = f(tx),
+                    ty = f(y - 3.0),
                 );
             }
             SeqItem::Note {

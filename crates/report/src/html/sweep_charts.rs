@@ -50,12 +50,13 @@ fn hbars(
         .flat_map(|s| s.values.iter().copied())
         .fold(0.0, f64::max)
         .max(1.0);
+    // The legend goes above the plot, right of the title, where no bar can be.
     let layout = Layout {
         size: (SIZE.0, height),
         y_label_area: 200,
         x: 0f64..max * 1.18,
         y: 0f64..n as f64,
-        legend: (series.len() > 1).then_some(SeriesLabelPosition::LowerRight),
+        legend: None,
     };
     frame(title, layout, |chart, root| {
         let _ = chart
@@ -74,10 +75,18 @@ fn hbars(
                 let top = (n - i) as f64 - 0.1 - band * k as f64;
                 Rectangle::new([(0.0, top - band), (*v, top)], colour.filled())
             });
-            if let Ok(drawn) = chart.draw_series(bars) {
-                drawn.label(s.name).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
-                });
+            let _ = chart.draw_series(bars);
+            if series.len() > 1 {
+                let (x, y) = (SIZE.0 as i32 - 130, 6 + 14 * k as i32);
+                let _ = root.draw(&Rectangle::new([(x, y), (x + 12, y + 10)], colour.filled()));
+                let _ = root.draw(&Text::new(
+                    s.name,
+                    (x + 17, y + 5),
+                    ("sans-serif", 11)
+                        .into_font()
+                        .color(&RGBColor(60, 60, 60))
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ));
             }
             let ends = s.values.iter().enumerate().map(|(i, v)| {
                 let mid = (n - i) as f64 - 0.1 - band * (k as f64 + 0.5);
