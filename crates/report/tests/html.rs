@@ -15,10 +15,12 @@ fn report_of(sc: &scenario::Scenario, seed: u64, window_ms: u64) -> (sim::Outcom
     let capture = Capture::new(Collector::new(window_ms * 1000));
     let source = std::fs::read_to_string(&sc.path).ok();
     let command = report::reproduce_command_for(&sc.path, seed, None, &[]);
+    // As `sim run` writes it: the bugs the run had on.
+    let bugs: Vec<&str> = sc.bugs.iter().map(|b| b.name()).collect();
     capture.line(&html::header_line(
         sc,
         seed,
-        &[],
+        &bugs,
         &command,
         source.as_deref(),
     ));
