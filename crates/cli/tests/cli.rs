@@ -631,12 +631,16 @@ fn run_compares_its_golden_file_and_rewrite_regenerates_it() {
 }
 
 /// The README shows what `sim run` prints for its main scenario; that text is the real output.
+/// After a deliberate change, `ZABSIM_REWRITE_README=1 cargo test -p cli --test cli readme`
+/// writes the new output into the README (review the diff).
 #[test]
 fn the_readme_shows_what_sim_run_prints() {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README");
     let marker = "What `sim run` prints:\n\n```\n";
     let start = readme.find(marker).expect("the README shows a run") + marker.len();
-    let shown = &readme[start..start + readme[start..].find("```\n").expect("block ends")];
+    let end = start + readme[start..].find("```\n").expect("block ends");
+    let shown = &readme[start..end];
     let out = sim(&[
         "run",
         "scenarios/leader-crash-before-commit.toml",
@@ -644,7 +648,16 @@ fn the_readme_shows_what_sim_run_prints() {
         "42",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), shown);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    if std::env::var("ZABSIM_REWRITE_README").as_deref() == Ok("1") {
+        let updated = format!("{}{printed}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, updated).expect("README written");
+        return;
+    }
+    assert_eq!(
+        printed, shown,
+        "the README's sample is stale; rerun with ZABSIM_REWRITE_README=1 to rewrite it"
+    );
 }
 
 /// A reader that goes away (`sim list scenarios | head -1`) ends the command quietly: no
