@@ -209,11 +209,9 @@ fn the_write_that_reached_a_quorum_survives_the_leader_crash_on_real_zookeeper()
         rest[..rest.find("</svg>").expect("svg closes")].to_string()
     };
     let (real, simulated) = (svg("real-timeline"), svg("sim-timeline"));
-    // The real s3 led in epoch 1 and was crashed by the harness; a new leader followed.
-    assert!(
-        real.contains("s3 LEADING, epoch 1, broadcast"),
-        "{real:.2000}"
-    );
+    // The real s3 led in epoch 1 and was crashed by the harness; a new leader followed. (s3
+    // leads for a few hundred ms only, so its phases may be drawn merged into one span.)
+    assert!(real.contains("s3 LEADING, epoch 1"), "{real:.4000}");
     assert!(real.contains("LEADING, epoch 2, broadcast"), "{real:.2000}");
     assert!(real.contains("crash s3"), "{real:.2000}");
     assert!(simulated.contains("LEADING"));

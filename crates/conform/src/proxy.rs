@@ -121,10 +121,13 @@ struct Conn {
     quorum: bool,
     sockets: Vec<TcpStream>,
     lost: AtomicBool,
+    /// Shut down. A connection that ended by itself stays in the list; this says it is gone.
+    closed: AtomicBool,
 }
 
 impl Conn {
     fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         for s in &self.sockets {
             let _ = s.shutdown(Shutdown::Both);
         }
@@ -227,9 +230,12 @@ impl Net {
     /// to). Answered from the proxies' own state, at once, where asking the servers takes a
     /// round trip each.
     pub fn has_learners(&self, id: u64) -> bool {
-        lock(&self.conns)
-            .iter()
-            .any(|c| c.quorum && c.to == id && !c.lost.load(Ordering::SeqCst))
+        lock(&self.conns).iter().any(|c| {
+            c.quorum
+                && c.to == id
+                && !c.lost.load(Ordering::SeqCst)
+                && !c.closed.load(Ordering::SeqCst)
+        })
     }
 
     /// The cut links.
@@ -390,6 +396,7 @@ impl Net {
             quorum: false,
             sockets: vec![client],
             lost: AtomicBool::new(true),
+            closed: AtomicBool::new(false),
         });
         lock(&self.conns).push(Arc::clone(&conn));
         let _ = std::thread::Builder::new()
@@ -431,6 +438,7 @@ impl Net {
             quorum: port == PortKind::Quorum,
             sockets: vec![client, upstream],
             lost: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         });
         lock(&self.conns).push(Arc::clone(&conn));
         let quorum = port == PortKind::Quorum;
