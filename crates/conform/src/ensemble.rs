@@ -320,12 +320,10 @@ impl Control {
             return Err(Error::new(format!("server {id} is not running")));
         };
         self.shared.net.silence(id);
-        child
-            .kill()
-            .map_err(|e| Error::io(format!("killing server {id}"), e))?;
-        // Waited for when it restarts or the ensemble is dropped.
+        let killed = child.kill();
+        // Waited for when it restarts or the ensemble is dropped, killed or not.
         lock(&self.shared.dying).insert(id, child);
-        Ok(())
+        killed.map_err(|e| Error::io(format!("killing server {id}"), e))
     }
 
     /// SIGSTOP: the process freezes with its sockets open.
