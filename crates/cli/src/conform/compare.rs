@@ -81,7 +81,12 @@ pub struct Comparison {
 
 impl Comparison {
     pub fn agree(&self) -> bool {
-        self.fields.iter().all(|f| f.agree)
+        self.differing().is_empty()
+    }
+
+    /// The names of the fields that differ, in order.
+    pub fn differing(&self) -> Vec<&str> {
+        report::html::differing(&self.fields)
     }
 
     /// The seed whose run is closest to the real one: most fields equal, then the lowest seed.

@@ -216,17 +216,19 @@ fn write_report(
     command: &str,
 ) -> std::io::Result<()> {
     use report::html::{Capture, Collector};
-    let real_run = timeline::real_run(sc, plan, real, args.zk, command);
+    let source = std::fs::read_to_string(&sc.path).ok();
+    let real_run = timeline::real_run(sc, plan, real, args.zk, command, source.as_deref());
     let simulated = closest.map(|s| {
         let mut opts = sim::Options::new(s);
         opts.zk = Some(args.zk);
         let rerun = report::reproduce_command_for(&sc.path, s, Some(args.zk), &[]);
         let capture = Capture::new(Collector::new(report::html::DEFAULT_WINDOW_MS * 1000));
-        let source = std::fs::read_to_string(&sc.path).ok();
+        // As `sim run` writes it: the bugs the scenario switches on.
+        let bugs: Vec<&str> = sc.bugs.iter().map(|b| b.name()).collect();
         capture.line(&report::html::header_line(
             sc,
             s,
-            &[],
+            &bugs,
             &rerun,
             source.as_deref(),
         ));
@@ -235,7 +237,6 @@ fn write_report(
         capture.line(&report::html::outcome_line(&outcome, &rerun));
         (s, capture.finish(), rerun)
     });
-    let source = std::fs::read_to_string(&sc.path).ok();
     let page = report::html::render_conform(&report::html::Conformance {
         scenario: &sc.name,
         description: &sc.description,
@@ -338,12 +339,7 @@ fn print_table(
             e.leader, e.epoch, e.established_ms, e.started_ms
         );
     }
-    let differing: Vec<&str> = cmp
-        .fields
-        .iter()
-        .filter(|f| !f.agree)
-        .map(|f| f.name.as_str())
-        .collect();
+    let differing = cmp.differing();
     if differing.is_empty() {
         println!("agree");
     } else {

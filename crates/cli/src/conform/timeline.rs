@@ -27,6 +27,7 @@ pub fn real_run(
     real: &RealRun,
     zk: zab::ZkVersion,
     command: &str,
+    source: Option<&str>,
 ) -> Run {
     let mut lines = Lines::default();
     let us = |ms: f64| (ms.max(0.0) * 1000.0).round() as u64;
@@ -60,7 +61,7 @@ pub fn real_run(
         servers: names(&sc.cluster.participants),
         observers: names(&sc.cluster.observers),
         reproduce: command.to_string(),
-        source: std::fs::read_to_string(&sc.path).ok(),
+        source: source.map(str::to_string),
     }));
     lines.0.sort_by_key(|(t, n, _)| (*t, *n));
     for (_, _, l) in lines.0 {

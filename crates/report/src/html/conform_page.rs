@@ -46,8 +46,17 @@ pub struct Conformance<'a> {
 
 impl Conformance<'_> {
     fn agree(&self) -> bool {
-        self.fields.iter().all(|f| f.agree)
+        differing(self.fields).is_empty()
     }
+}
+
+/// The names of the fields that differ, in order.
+pub fn differing(fields: &[Field]) -> Vec<&str> {
+    fields
+        .iter()
+        .filter(|f| !f.agree)
+        .map(|f| f.name.as_str())
+        .collect()
 }
 
 pub fn render(c: &Conformance<'_>) -> String {
@@ -160,12 +169,7 @@ fn header(s: &mut String, c: &Conformance<'_>) {
         crate::count(c.real.faults.len() as u64, "fault"),
         esc(c.command)
     );
-    let differing: Vec<&str> = c
-        .fields
-        .iter()
-        .filter(|f| !f.agree)
-        .map(|f| f.name.as_str())
-        .collect();
+    let differing = differing(c.fields);
     if !differing.is_empty() {
         let _ = write!(
             s,

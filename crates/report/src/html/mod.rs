@@ -28,7 +28,7 @@ mod sweep_page;
 mod timeline;
 
 pub use collect::{Capture, Collector, MAX_ROWS};
-pub use conform_page::{Conformance, Field};
+pub use conform_page::{differing, Conformance, Field};
 pub use escape::esc;
 pub use model::Run;
 
