@@ -48,6 +48,7 @@ pub mod primary_order;
 pub mod progress;
 pub mod protocol_error;
 pub mod recipe_safety;
+pub mod recorded;
 pub mod session_order;
 pub mod total_order;
 pub(crate) mod txn_map;

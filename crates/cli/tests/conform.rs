@@ -347,3 +347,50 @@ fn what_a_real_ensemble_cannot_do_is_refused_before_anything_starts() {
     assert!(err.contains("apt-get install zookeeper"), "{err}");
     assert_nothing_left(&dir);
 }
+
+/// Every workload's real clients, through a follower's and the leader's crash: each keeps
+/// its one session, and the simulator's client-visible checkers find nothing broken in their
+/// history, as in simulation under 3.8.0.
+#[test]
+fn every_client_workload_passes_the_checkers_on_real_zookeeper() {
+    let _g = serial();
+    if !zookeeper_here() {
+        return;
+    }
+    for w in ["kv", "election", "lock", "queue", "ids", "config"] {
+        let dir = tmp(&format!("clients-{w}"));
+        let scenario = format!("scenarios/conformance/clients-{w}-through-crashes.toml");
+        let out = conform(&dir, &[&scenario, "--json", "--runs", "20"]);
+        let v = json(&out);
+        let checks = &v["checks"];
+        assert_eq!(
+            checks["checked"].as_array().map(Vec::len),
+            Some(6),
+            "{w}: {checks:#}"
+        );
+        assert_eq!(
+            checks["violations"],
+            serde_json::json!([]),
+            "{w}: {checks:#}"
+        );
+        let field = v["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["field"] == "client checks"))
+            .unwrap_or_else(|| panic!("{w}: no client checks field: {v:#}"));
+        assert_eq!(field["real"], "none broken", "{w}: {field:#}");
+        assert_eq!(field["agree"], true, "{w}: {field:#}");
+        let faults = v["real"]["faults"].as_array().expect("faults");
+        assert!(faults.len() >= 4, "{w}: {faults:#?}");
+        for c in v["real"]["clients"].as_array().expect("clients") {
+            assert_eq!(
+                c["sessions"].as_array().map(Vec::len),
+                Some(1),
+                "{w}: {c:#}"
+            );
+            assert_eq!(c["expired"], false, "{w}: {c:#}");
+            assert_eq!(c["problems"], serde_json::json!([]), "{w}: {c:#}");
+            assert!(c["ok"].as_u64().unwrap_or(0) > 0, "{w}: {c:#}");
+        }
+        assert_nothing_left(&dir);
+    }
+}

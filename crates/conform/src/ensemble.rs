@@ -484,6 +484,26 @@ impl Control {
         txnlog::read_dir(&self.server_dir(id).join("data/version-2"))
     }
 
+    /// The zxids in the names of server `id`'s snapshot files (`snapshot.<hex zxid>`),
+    /// ascending. A server that was never sent a SNAP and took no periodic snapshot has only
+    /// `snapshot.0`, the empty tree it wrote at its first start.
+    pub fn snapshots(&self, id: u64) -> Vec<i64> {
+        let dir = self.server_dir(id).join("data/version-2");
+        let mut zxids: Vec<i64> = fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_str()?.to_string();
+                        i64::from_str_radix(name.strip_prefix("snapshot.")?, 16).ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        zxids.sort_unstable();
+        zxids
+    }
+
     /// The tracked events in server `id`'s log.
     pub fn events(&self, id: u64) -> Vec<LogEvent> {
         let text = fs::read(self.server_dir(id).join("server.log"))
@@ -514,6 +534,7 @@ impl Control {
                     current_epoch,
                     txns,
                     txn_error,
+                    snapshots: self.snapshots(id),
                 },
             );
         }
@@ -557,6 +578,8 @@ pub struct ServerOutcome {
     pub txns: Vec<TxnRecord>,
     /// Why the logs could not be read, if they could not.
     pub txn_error: Option<String>,
+    /// The zxids its snapshot files are named after, ascending.
+    pub snapshots: Vec<i64>,
 }
 
 /// What the ensemble looks like: roles, epochs, histories, and how it got there.

@@ -1,8 +1,10 @@
 //! Runs a real ZooKeeper 3.8.0 ensemble as processes on loopback, injects faults into it and
 //! observes what it did, so the simulator's behaviour can be compared with the real thing.
 //!
-//! This crate does real I/O with wall-clock time, unlike the simulator crates, and depends on
-//! none of them. [`Ensemble`] writes one directory per server (`zoo.cfg`, `data/myid`, a
+//! This crate does real I/O with wall-clock time, unlike the simulator crates. It depends on
+//! one of them only: the real clients ([`client`]) run the simulator's own client programs,
+//! `zab::client::Program`, which are sans-IO and so run on a real session as they run in
+//! simulation. [`Ensemble`] writes one directory per server (`zoo.cfg`, `data/myid`, a
 //! log configuration), starts `QuorumPeerMain` for each, and offers crash (SIGKILL), restart,
 //! pause (SIGSTOP), resume, network cuts and packet triggers; [`Control::outcome`] gathers
 //! `srvr` answers, epoch files, transaction-log zxids, role/election events from the servers'
@@ -45,8 +47,12 @@
 //! Quorum connections are parsed into packets (see [`packet`]) so the harness can log them
 //! and fire triggers: "when server X sends its nth packet of type T, run this callback before
 //! forwarding it", with every other connection held until the callback returns.
+//!
+//! Clients reach the servers through proxies of their own ([`client_proxy`]), which record
+//! the client protocol's reply headers (the zxid each answer came at) for the checkers.
 
 pub mod client;
+pub mod client_proxy;
 pub mod ensemble;
 pub mod error;
 pub mod fourlw;
@@ -58,7 +64,9 @@ pub mod proxy;
 pub mod spec;
 pub mod txnlog;
 
-pub use client::{run_kv, ClientOp, ClientRecord, KvRun, KvSpec, OpKind, OpResult};
+pub use client::{
+    run_clients, ClientControl, ClientRecord, ClientsRun, ClientsSpec, RunningClients, TimedEvent,
+};
 pub use ensemble::{Control, Ensemble, Outcome, ServerOutcome};
 pub use error::{Error, Result};
 pub use fourlw::{Mode, Srvr};

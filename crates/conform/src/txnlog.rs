@@ -1,4 +1,4 @@
-//! ZooKeeper's transaction log files (`dataDir/version-2/log.<hex zxid>`), read for the zxids.
+//! ZooKeeper's transaction log files (`dataDir/version-2/log.<hex zxid>`), read back.
 //!
 //! Format, from FileTxnLog.java at release-3.8.0-1: a `FileHeader` (int magic "ZKLG", int
 //! version 2, long dbid; :102-104, written at :291), then records of `long checksum`, a jute
@@ -13,8 +13,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// One transaction's header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One transaction: its header and what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnRecord {
     /// The transaction's zxid.
     pub zxid: i64,
@@ -26,6 +26,125 @@ pub struct TxnRecord {
     pub cxid: i32,
     /// The leader's wall clock when it proposed, ms since the Unix epoch.
     pub time_ms: i64,
+    /// The record after the header, for the types the workloads produce.
+    pub body: TxnBody,
+}
+
+/// The txn record that follows a `TxnHeader`, by type (zookeeper.jute at release-3.8.0-1,
+/// :302-357; the type codes are `ZooDefs.OpCode`). A digest may follow it in the file; it is
+/// not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnBody {
+    /// create (1), create2 (15): `CreateTxn {ustring path; buffer data; vector<ACL> acl;
+    /// boolean ephemeral; int parentCVersion}`.
+    Create {
+        path: String,
+        data: Vec<u8>,
+        ephemeral: bool,
+        parent_cversion: i32,
+    },
+    /// delete (2): `DeleteTxn {ustring path}`.
+    Delete { path: String },
+    /// setData (5): `SetDataTxn {ustring path; buffer data; int version}`.
+    SetData {
+        path: String,
+        data: Vec<u8>,
+        version: i32,
+    },
+    /// createSession (-10): `CreateSessionTxn {int timeOut}`.
+    CreateSession { timeout_ms: i32 },
+    /// closeSession (-11): `CloseSessionTxn {vector<ustring> paths2Delete}` when
+    /// `zookeeper.closeSessionTxn.enabled` (the default), else nothing.
+    CloseSession { paths: Vec<String> },
+    /// error (-1): `ErrorTxn {int err}`.
+    Error { err: i32 },
+    /// Any other type, or a record this reader cannot decode.
+    Other,
+}
+
+impl TxnBody {
+    fn parse(txn_type: i32, b: &[u8]) -> TxnBody {
+        let mut r = Jute(b);
+        let body = match txn_type {
+            1 | 15 => (|| {
+                let path = r.string()?;
+                let data = r.buffer()?;
+                r.acls()?;
+                let ephemeral = r.byte()? != 0;
+                let parent_cversion = r.i32()?;
+                Some(TxnBody::Create {
+                    path,
+                    data,
+                    ephemeral,
+                    parent_cversion,
+                })
+            })(),
+            2 => r.string().map(|path| TxnBody::Delete { path }),
+            5 => (|| {
+                Some(TxnBody::SetData {
+                    path: r.string()?,
+                    data: r.buffer()?,
+                    version: r.i32()?,
+                })
+            })(),
+            -10 => r
+                .i32()
+                .map(|timeout_ms| TxnBody::CreateSession { timeout_ms }),
+            -11 => Some(TxnBody::CloseSession {
+                paths: (|| {
+                    let n = r.i32()?;
+                    (0..n.max(0))
+                        .map(|_| r.string())
+                        .collect::<Option<Vec<_>>>()
+                })()
+                .unwrap_or_default(),
+            }),
+            -1 => r.i32().map(|err| TxnBody::Error { err }),
+            _ => None,
+        };
+        body.unwrap_or(TxnBody::Other)
+    }
+}
+
+/// Big-endian jute primitives over a byte slice.
+struct Jute<'a>(&'a [u8]);
+
+impl Jute<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take(4).map(be_i32)
+    }
+    /// A buffer: int length (−1 for null), then the bytes.
+    fn buffer(&mut self) -> Option<Vec<u8>> {
+        let n = self.i32()?;
+        if n < 0 {
+            return Some(Vec::new());
+        }
+        self.take(n as usize).map(<[u8]>::to_vec)
+    }
+    fn string(&mut self) -> Option<String> {
+        self.buffer().and_then(|b| String::from_utf8(b).ok())
+    }
+    /// `vector<ACL>`: int count, then `ACL {int perms; Id {ustring scheme; ustring id}}`.
+    fn acls(&mut self) -> Option<()> {
+        let n = self.i32()?;
+        for _ in 0..n.max(0) {
+            self.i32()?;
+            self.string()?;
+            self.string()?;
+        }
+        Some(())
+    }
 }
 
 /// One parsed log file.
@@ -89,12 +208,14 @@ pub fn parse(bytes: &[u8]) -> Result<TxnLogFile> {
                 payload.len()
             )));
         }
+        let txn_type = be_i32(&payload[28..32]);
         records.push(TxnRecord {
             client_id: be_i64(&payload[0..8]),
             cxid: be_i32(&payload[8..12]),
             zxid: be_i64(&payload[12..20]),
             time_ms: be_i64(&payload[20..28]),
-            txn_type: be_i32(&payload[28..32]),
+            txn_type,
+            body: TxnBody::parse(txn_type, &payload[32..]),
         });
         at = end + 1;
     }

@@ -1,4 +1,4 @@
-//! The kv workload's real clients against a real ZooKeeper 3.8.0. Skipped (loudly) when java
+//! The scenario workloads' real clients against a real ZooKeeper 3.8.0. Skipped (loudly) when java
 //! or ZooKeeper is missing, unless ZABSIM_REQUIRE_ZK=1. The cases run one at a time (cargo
 //! runs test binaries one after another, and this binary serializes its own cases).
 
@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use conform::client::SessionEventKind;
 use conform::txnlog::TxnRecord;
 use conform::{
-    processes_mentioning, run_kv, ClientRecord, Ensemble, EnsembleSpec, Install, KvSpec, Mode,
-    OpKind, OpResult, Srvr,
+    processes_mentioning, run_clients, ClientRecord, ClientsRun, ClientsSpec, Ensemble,
+    EnsembleSpec, Install, Mode, Srvr,
 };
+use zab::client::Workload;
+use zab::client_api::{ClientEvent, RecipeEvent};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -73,299 +74,186 @@ fn all_txns(e: &Ensemble) -> BTreeMap<i64, TxnRecord> {
     txns
 }
 
-/// The zxids of a client's successful writes and creates, in the order sent.
-fn write_zxids(c: &ClientRecord) -> Vec<i64> {
-    c.ops
-        .iter()
-        .filter(|o| !matches!(o.kind, OpKind::Read { .. }))
-        .filter_map(|o| match o.result {
-            OpResult::Ok { zxid, .. } => Some(zxid.expect("a write's zxid")),
+fn spec(workload: Workload, clients: u32, ops: u32, seed: u64) -> ClientsSpec {
+    ClientsSpec {
+        workload,
+        clients,
+        ops,
+        write_ratio: 0.6,
+        think_ms: (10, 40),
+        session_timeout_ms: 2000,
+        fencing: true,
+        seed,
+    }
+}
+
+fn run(e: &Ensemble, spec: &ClientsSpec, secs: u64) -> ClientsRun {
+    let t0 = Instant::now();
+    let running = run_clients(&e.client_addrs(), spec, Duration::from_secs(secs), t0).unwrap();
+    running.join()
+}
+
+fn events(c: &ClientRecord) -> impl Iterator<Item = &ClientEvent> {
+    c.events.iter().map(|e| &e.event)
+}
+
+fn recipe(c: &ClientRecord) -> Vec<&RecipeEvent> {
+    events(c)
+        .filter_map(|e| match e {
+            ClientEvent::Recipe(r) => Some(r),
             _ => None,
         })
         .collect()
 }
 
-fn is_write_txn(t: &TxnRecord) -> bool {
-    matches!(t.txn_type, 1 | 5 | 15)
+/// The requests' zxids and servers came off the wire: every successful write's zxid is a
+/// logged txn of the client's session, every answer after a submit on the wire has a
+/// reply-header zxid, and nothing on the wire contradicts what the program sent.
+fn check_record(c: &ClientRecord, txns: &BTreeMap<i64, TxnRecord>) {
+    let report = format!("{c:#?}");
+    assert!(c.problems.is_empty(), "{report}");
+    let session = *c.sessions.first().expect("a session");
+    let mut writes = BTreeMap::new();
+    for e in events(c) {
+        match e {
+            ClientEvent::Submitted {
+                cxid,
+                request,
+                server,
+                ..
+            } => {
+                assert_ne!(server.0, 0, "{report}");
+                writes.insert(*cxid, request.is_write());
+            }
+            ClientEvent::Answered {
+                cxid, zxid, result, ..
+            } if result.is_ok() => {
+                let z = zxid.unwrap_or_else(|| panic!("answer {cxid} without zxid: {report}"));
+                if writes[cxid] {
+                    let t = txns
+                        .get(&(z.0 as i64))
+                        .unwrap_or_else(|| panic!("zxid {z} not logged: {report}"));
+                    assert_eq!((t.client_id, t.cxid as u64), (session, *cxid), "{report}");
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[test]
-fn two_clients_write_and_the_logs_hold_their_writes() {
+fn every_workload_runs_on_real_clients() {
     let Some(install) = install() else { return };
     let _g = serial();
     let e = three_servers(install);
-    let spec = KvSpec {
-        keep_sessions: false,
-        clients: 2,
-        ops: 20,
-        write_ratio: 1.0,
-        think_ms: (10, 40),
-        session_timeout_ms: 2000,
-        seed: 11,
-    };
-    let t0 = Instant::now();
-    let run = run_kv(&e.client_addrs(), &spec, Duration::from_secs(20), t0);
-    eprintln!("kv run took {:?}", t0.elapsed());
-    let txns = all_txns(&e);
-    assert_eq!(run.clients.len(), 2);
-    for c in &run.clients {
-        let ops: Vec<String> = c
-            .ops
-            .iter()
-            .map(|o| {
-                let what = match &o.kind {
-                    OpKind::Read { path } => format!("r{path}"),
-                    OpKind::Write { path, .. } => format!("w{path}"),
-                    OpKind::Create { path, .. } => format!("c{path}"),
-                };
-                let how = match &o.result {
-                    OpResult::Ok { zxid, .. } => format!("{:#x}", zxid.unwrap_or(0)),
-                    OpResult::Err(e) => e.clone(),
-                    OpResult::Unknown(e) => format!("?{e}"),
-                };
-                format!("{what}@{:?}:{how}", o.server)
-            })
-            .collect();
-        eprintln!("client {} via {:?}: {}", c.client, c.servers, ops.join(" "));
-    }
-    for c in &run.clients {
-        let report = format!("{c:#?}");
-        assert!(c.finished && !c.expired, "{report}");
-        let session = c.session_id.expect("a session");
-        // Every request was answered, and each logical write ended in exactly one success: a
-        // write refused with NoNode was followed by a create, a create refused with
-        // NodeExists by a write.
-        for (i, op) in c.ops.iter().enumerate() {
-            assert!(
-                op.completed_ms.is_some(),
-                "op {} unanswered: {report}",
-                op.op
+    for (i, w) in Workload::ALL.into_iter().enumerate() {
+        let spec = spec(w, 3, 12, 40 + i as u64);
+        let run = run(&e, &spec, 8);
+        let txns = all_txns(&e);
+        for c in &run.clients {
+            let (submitted, ok) = c.op_counts();
+            eprintln!(
+                "{}: c{} session {:#x}: {submitted} submitted, {ok} ok, finished {}, recipe {:?}",
+                w.name(),
+                c.client,
+                c.sessions[0],
+                c.finished,
+                recipe(c)
             );
-            assert!(op.server.is_some(), "op {} has no server: {report}", op.op);
-            match (&op.kind, &op.result) {
-                (_, OpResult::Ok { .. }) => {}
-                (OpKind::Read { .. }, OpResult::Err(e)) if e == "NoNode" && op.pipelined => {}
-                (OpKind::Write { path, data }, OpResult::Err(e)) if e == "NoNode" => {
-                    let next = c.ops[i + 1..].iter().find(|o| !o.pipelined).unwrap();
-                    assert_eq!(
-                        next.kind,
-                        OpKind::Create {
-                            path: path.clone(),
-                            data: *data
-                        }
-                    );
-                }
-                (OpKind::Create { path, data }, OpResult::Err(e)) if e == "NodeExists" => {
-                    let next = c.ops[i + 1..].iter().find(|o| !o.pipelined).unwrap();
-                    assert_eq!(
-                        next.kind,
-                        OpKind::Write {
-                            path: path.clone(),
-                            data: *data
-                        }
-                    );
-                }
-                other => panic!("unexpected {other:?}: {report}"),
-            }
+            check_record(c, &txns);
+            assert!(!c.expired, "{c:#?}");
+            assert!(submitted > 0 && ok > 0, "{c:#?}");
         }
-        let budget = spec.ops_of(c.client);
-        let pipelined = c.ops.iter().filter(|o| o.pipelined).count() as u32;
-        let zxids = write_zxids(c);
-        assert_eq!(zxids.len() as u32 + pipelined, budget, "{report}");
-        assert!(zxids.windows(2).all(|w| w[0] < w[1]), "{zxids:x?}");
-        // A pipelined read sees the write sent before it (or a later one), or no node when
-        // that write found none.
-        for (i, op) in c.ops.iter().enumerate().filter(|(_, o)| o.pipelined) {
-            let write = &c.ops[i - 1];
-            let OpKind::Write { data, .. } = &write.kind else {
-                panic!("a pipelined read follows a write: {report}");
-            };
-            match (&write.result, &op.result) {
-                (
-                    OpResult::Ok { zxid: w, .. },
-                    OpResult::Ok {
-                        zxid: r,
-                        read: Some(read),
-                    },
-                ) => {
-                    assert!(r >= w, "{report}");
-                    if r == w {
-                        assert_eq!(read.data, Some(*data), "{report}");
-                    }
-                }
-                (OpResult::Err(_), OpResult::Err(e)) if e == "NoNode" => {}
-                (OpResult::Err(_), OpResult::Ok { .. }) => {}
-                other => panic!("pipelined read {}: {other:?}: {report}", op.op),
+        let all: Vec<&RecipeEvent> = run.clients.iter().flat_map(recipe).collect();
+        let has = |f: fn(&RecipeEvent) -> bool| all.iter().any(|r| f(r));
+        match w {
+            Workload::Kv => assert!(all.is_empty()),
+            Workload::Election => assert!(has(|r| matches!(r, RecipeEvent::Leading { .. }))),
+            Workload::Lock => assert!(has(|r| matches!(r, RecipeEvent::LockAcquired { .. }))),
+            Workload::Queue => {
+                assert!(has(|r| matches!(r, RecipeEvent::Produced { .. })));
+                assert!(has(|r| matches!(r, RecipeEvent::Consumed { .. })));
             }
-        }
-        // The logs hold the session's creation and every write, under the session's id.
-        assert!(
-            txns.values()
-                .any(|t| t.txn_type == -10 && t.client_id == session),
-            "no createSession for {session:#x}"
-        );
-        for z in &zxids {
-            let t = txns
-                .get(z)
-                .unwrap_or_else(|| panic!("zxid {z:#x} not logged"));
-            assert!(is_write_txn(t) && t.client_id == session, "{t:?}");
+            Workload::Ids => {
+                let ids: Vec<u64> = all
+                    .iter()
+                    .filter_map(|r| match r {
+                        RecipeEvent::IdAssigned { id } => Some(*id),
+                        _ => None,
+                    })
+                    .collect();
+                let distinct: BTreeSet<u64> = ids.iter().copied().collect();
+                assert!(!ids.is_empty() && distinct.len() == ids.len(), "{ids:?}");
+            }
+            Workload::Config => assert!(has(|r| matches!(r, RecipeEvent::ConfigSeen { .. }))),
         }
     }
-    let a: BTreeSet<i64> = write_zxids(&run.clients[0]).into_iter().collect();
-    let b: BTreeSet<i64> = write_zxids(&run.clients[1]).into_iter().collect();
-    assert!(a.is_disjoint(&b));
     finish(e);
 }
 
-/// The server the only client is connected to, from `cons` (a connection with a session).
-fn connected_server(e: &Ensemble) -> Option<u64> {
-    e.client_addrs().into_iter().find_map(|(id, addr)| {
-        let cons = conform::fourlw::send(addr, "cons", Duration::from_millis(500)).ok()?;
-        cons.lines()
-            .any(|l| l.contains("sid=0x") && !l.contains("sid=0x0,"))
-            .then_some(id)
-    })
-}
-
 #[test]
-fn a_client_fails_over_when_its_server_is_killed_and_keeps_its_session() {
+fn a_crashed_client_leaves_its_session_to_expire_and_a_paused_one_stops() {
     let Some(install) = install() else { return };
     let _g = serial();
-    failover(install, Victim::ClientsServer, 2000.0);
-}
-
-/// Ignored: racy by nature. After the leader's SIGKILL the two followers need about 1.5 s to
-/// serve again (1 follows 2 before 2 leads, goes back to LOOKING, and retries), and the
-/// library gives the session up by itself 2.8 s (7/5 of the 2 s maximum that tickTime 100
-/// allows) after its last answer, trying servers with a doubling pause meanwhile: one run in
-/// two or so, its last try falls just short and the client declares its session expired.
-#[test]
-#[ignore]
-fn a_client_keeps_its_session_through_the_leaders_crash() {
-    let Some(install) = install() else { return };
-    let _g = serial();
-    // The followers drop their clients and elect: the client is back once a server serves,
-    // which must be before the library gives the session up (7/5 of its timeout).
-    failover(install, Victim::Leader, 2800.0);
-}
-
-enum Victim {
-    /// The server the client is connected to.
-    ClientsServer,
-    /// The leader (3), whichever server the client is on.
-    Leader,
-}
-
-/// One client writes; `victim` is SIGKILLed mid-run; the client must be back on another
-/// server within `within_ms` of the crash, on the same session, and finish.
-fn failover(install: Install, victim: Victim, within_ms: f64) {
     let e = three_servers(install);
-    let spec = KvSpec {
-        keep_sessions: false,
-        clients: 1,
-        ops: 40,
-        write_ratio: 1.0,
-        think_ms: (40, 80),
-        session_timeout_ms: 2000,
-        seed: 5,
-    };
-    let addrs = e.client_addrs();
+    let spec = spec(Workload::Election, 2, 40, 9);
     let t0 = Instant::now();
-    let run = std::thread::scope(|s| {
-        let worker = s.spawn(|| run_kv(&addrs, &spec, Duration::from_secs(25), t0));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let on = loop {
-            if let Some(id) = connected_server(&e) {
-                break id;
-            }
-            assert!(Instant::now() < deadline, "the client never connected");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let victim = match victim {
-            Victim::ClientsServer => on,
-            Victim::Leader => 3,
-        };
-        std::thread::sleep(Duration::from_millis(800));
-        let crashed_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        e.crash(victim).unwrap();
-        (worker.join().unwrap(), victim, crashed_ms)
-    });
-    let (run, victim, crashed_ms) = run;
-    eprintln!(
-        "killed server {victim} at {crashed_ms:.0} ms; run took {:?}",
-        t0.elapsed()
-    );
-    let c = &run.clients[0];
-    let report = format!("{c:#?}");
-    assert!(c.finished && !c.expired, "{report}");
-    let session = c.session_id.unwrap();
-    // One session: established once, resumed on another server within the session timeout.
-    let new_sessions = c
-        .connects
-        .iter()
-        .filter(|ev| ev.kind == SessionEventKind::NewSession)
-        .count();
-    assert_eq!(new_sessions, 1, "{report}");
-    let connected: Vec<_> = c
-        .connects
-        .iter()
-        .filter(|ev| ev.kind == SessionEventKind::Connected)
-        .collect();
-    let first = connected[0].server;
-    let lost = c
-        .connects
-        .iter()
-        .find(|ev| ev.kind == SessionEventKind::Disconnected && ev.time_ms >= crashed_ms)
-        .unwrap_or_else(|| panic!("no disconnect after the crash: {report}"));
-    let back = connected
-        .iter()
-        .find(|ev| ev.time_ms > lost.time_ms)
-        .unwrap_or_else(|| panic!("no reconnect: {report}"));
-    assert_ne!(back.server, Some(victim));
-    assert!(back.server.is_some());
-    assert!(
-        back.time_ms - crashed_ms < within_ms,
-        "reconnected {:.0} ms after the crash: {report}",
-        back.time_ms - crashed_ms
-    );
-    eprintln!(
-        "disconnected after {:.0} ms, reconnected to {:?} after {:.0} ms",
-        lost.time_ms - crashed_ms,
-        back.server,
-        back.time_ms - crashed_ms
-    );
-    // Requests before the crash went to the first server, later ones to the new server, and
-    // all completed but those the crash cut off.
-    let after: Vec<_> = c
-        .ops
-        .iter()
-        .filter(|o| o.invoked_ms > back.time_ms)
-        .collect();
-    assert!(!after.is_empty(), "{report}");
-    for o in &after {
-        assert!(
-            matches!(o.result, OpResult::Ok { .. })
-                || matches!(&o.result, OpResult::Err(e) if e == "NoNode" || e == "NodeExists"),
-            "{report}"
-        );
-        assert_eq!(o.server, back.server, "{report}");
-    }
-    for o in c.ops.iter().filter(|o| o.invoked_ms < crashed_ms) {
-        assert_eq!(o.server, first, "{report}");
-    }
-    assert!(c
-        .ops
-        .iter()
-        .all(|o| !matches!(o.result, OpResult::Unknown(_)) || o.invoked_ms < back.time_ms));
-    // The session's writes after the failover are logged under the same session id.
-    let txns = all_txns(&e);
-    for o in &after {
-        if let (OpKind::Write { .. } | OpKind::Create { .. }, OpResult::Ok { zxid, .. }) =
-            (&o.kind, &o.result)
-        {
-            let t = txns[&zxid.unwrap()];
-            assert_eq!(t.client_id, session, "{t:?}");
+    let running = run_clients(&e.client_addrs(), &spec, Duration::from_secs(9), t0).unwrap();
+    let control = running.control();
+    // Leadership passes from term to term; wait for a moment when someone leads.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let leader = loop {
+        if let Some(l) = control.recipe_leader() {
+            break l;
         }
-    }
+        assert!(Instant::now() < deadline, "no recipe leader within 5 s");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let other = 3 - leader;
+    let crashed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    assert!(control.crash(leader));
+    std::thread::sleep(Duration::from_millis(4000));
+    let paused_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    assert!(control.pause(other));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(control.resume(other));
+    let run = running.join();
+    let l = &run.clients[leader as usize - 1];
+    let o = &run.clients[other as usize - 1];
+    // The crashed client did nothing after its crash.
+    let last = l.events.last().expect("events");
+    assert!(
+        matches!(last.event, ClientEvent::Crashed) && last.time_ms >= crashed_ms,
+        "{l:#?}"
+    );
+    // The other client took over once the crashed one's session expired (2 s), not before.
+    let leading_ms = o
+        .events
+        .iter()
+        .find(|e| {
+            e.time_ms > crashed_ms
+                && matches!(e.event, ClientEvent::Recipe(RecipeEvent::Leading { .. }))
+        })
+        .map(|e| e.time_ms)
+        .unwrap_or_else(|| panic!("the survivor never led: {o:#?}"));
+    assert!(
+        leading_ms > crashed_ms + 1500.0,
+        "led {:.0} ms after the crash",
+        leading_ms - crashed_ms
+    );
+    // The pause shows, and nothing happened in it.
+    let pause: Vec<_> = o
+        .events
+        .iter()
+        .filter(|e| e.time_ms >= paused_ms)
+        .take(2)
+        .collect();
+    assert!(
+        matches!(
+            pause.iter().map(|e| &e.event).collect::<Vec<_>>()[..],
+            [ClientEvent::Paused, ClientEvent::Resumed]
+        ) && pause[1].time_ms - pause[0].time_ms >= 450.0,
+        "{pause:#?}"
+    );
     finish(e);
 }

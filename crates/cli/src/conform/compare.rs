@@ -8,7 +8,7 @@
 
 use super::real::RealRun;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What one simulated seed showed, reduced to what is compared.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +25,9 @@ pub struct SimSummary {
     /// Every txn the scenario's `[expect] delivered` names was delivered somewhere, and none
     /// of `never_delivered` was.
     pub expected_txns: bool,
+    /// The client-visible invariants it violated ([`check::recorded::CHECKED`]): what a real
+    /// run's clients are judged on.
+    pub client_violations: BTreeSet<String>,
 }
 
 /// The invariants whose breach shows in the servers' txn logs: what a real run is compared
@@ -67,6 +70,12 @@ impl SimSummary {
                 .iter()
                 .any(|v| HISTORY_INVARIANTS.contains(&v.invariant)),
             expected_txns: expected_txns(&delivered, must, never),
+            client_violations: o
+                .violations
+                .iter()
+                .filter(|v| check::recorded::CHECKED.contains(&v.invariant))
+                .map(|v| v.invariant.to_string())
+                .collect(),
         }
     }
 }
@@ -141,8 +150,14 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// `real_expected`: whether the real run committed every txn `[expect] delivered` names and
-/// none of `never_delivered` (`None` when the scenario names none).
-pub fn compare(real: &RealRun, sims: &[SimSummary], real_expected: Option<bool>) -> Comparison {
+/// none of `never_delivered` (`None` when the scenario names none). `real_clients`: the
+/// client-visible invariants the real run's clients broke (`None` without clients).
+pub fn compare(
+    real: &RealRun,
+    sims: &[SimSummary],
+    real_expected: Option<bool>,
+    real_clients: Option<&BTreeSet<String>>,
+) -> Comparison {
     let mut fields = Vec::new();
     let (m, text) = counts(sims.iter().map(|s| s.leader), leader_name);
     fields.push(Field {
@@ -248,6 +263,22 @@ pub fn compare(real: &RealRun, sims: &[SimSummary], real_expected: Option<bool>)
             agree: m.contains_key(&real_ok),
         });
     }
+    if let Some(real_broken) = real_clients {
+        let show = |set: &BTreeSet<String>| {
+            if set.is_empty() {
+                "none broken".to_string()
+            } else {
+                set.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        };
+        let (m, text) = counts(sims.iter().map(|s| s.client_violations.clone()), show);
+        fields.push(Field {
+            name: "client checks".into(),
+            real: show(real_broken),
+            simulated: text,
+            agree: m.contains_key(real_broken),
+        });
+    }
     let (lo, hi) = sims
         .iter()
         .map(|s| s.committed)
@@ -313,15 +344,8 @@ mod tests {
                     established_ms: *t,
                 })
                 .collect(),
-            last_zxid: BTreeMap::new(),
-            committed: Vec::new(),
             same_history: true,
-            faults: Vec::new(),
-            log_events: Vec::new(),
-            packets: Vec::new(),
-            clients: Vec::new(),
-            wall_ms: 0.0,
-            t0_unix_ms: 0,
+            ..RealRun::default()
         }
     }
 
@@ -334,7 +358,25 @@ mod tests {
             committed: 0,
             histories_agree: true,
             expected_txns: true,
+            client_violations: BTreeSet::new(),
         }
+    }
+
+    #[test]
+    fn a_client_check_the_simulation_never_breaks_differs() {
+        let sims = vec![sim(1, Some(2), 1, &[(2, 1, 300.0)])];
+        let r = real(Some(2), 1, &[(2, 1, 0.0, 1500.0)]);
+        let none = BTreeSet::new();
+        let c = compare(&r, &sims, None, Some(&none));
+        assert!(c.agree(), "{:#?}", c.fields);
+        let lost: BTreeSet<String> = ["linearizable-writes".to_string()].into();
+        let c = compare(&r, &sims, None, Some(&lost));
+        assert_eq!(c.differing(), ["client checks"]);
+        let f = c.fields.iter().find(|f| f.name == "client checks").unwrap();
+        assert_eq!(
+            (f.real.as_str(), f.simulated.as_str()),
+            ("linearizable-writes", "none broken (1)")
+        );
     }
 
     #[test]
@@ -344,7 +386,7 @@ mod tests {
             sim(2, Some(2), 2, &[(3, 1, 280.0), (2, 2, 1100.0)]),
         ];
         let r = real(Some(2), 2, &[(3, 1, 0.0, 1500.0), (2, 2, 5000.0, 6000.0)]);
-        let c = compare(&r, &sims, None);
+        let c = compare(&r, &sims, None, None);
         assert!(c.agree(), "{:#?}", c.fields);
         assert_eq!(Comparison::closest(&r, &sims), Some(1));
     }
@@ -353,7 +395,7 @@ mod tests {
     fn a_leader_or_time_the_simulation_never_shows_differs_and_is_named() {
         let sims = vec![sim(1, Some(2), 2, &[(3, 1, 300.0), (2, 2, 900.0)])];
         let r = real(Some(1), 2, &[(3, 1, 0.0, 1500.0), (1, 2, 5000.0, 9000.0)]);
-        let c = compare(&r, &sims, None);
+        let c = compare(&r, &sims, None, None);
         assert!(!c.agree());
         let differ: Vec<&str> = c
             .fields

@@ -8,6 +8,7 @@
 //! the report draws the real run ([`timeline`]) beside the closest simulated one.
 
 mod compare;
+mod history;
 mod plan;
 mod real;
 mod timeline;
@@ -136,7 +137,18 @@ pub fn conform(args: ConformArgs) -> u8 {
         let committed = real.committed.iter().copied().collect();
         compare::expected_txns(&committed, &sc.expect.delivered, &sc.expect.never_delivered)
     });
-    let cmp = compare(&real, &sims, real_expected);
+    // The real clients' history, judged by the simulator's client-visible checkers.
+    let judged = plan
+        .clients
+        .is_some()
+        .then(|| history::judge(&real, &sc, args.zk));
+    let broken = judged.as_ref().map(|j| {
+        j.violations
+            .iter()
+            .map(|v| v.invariant.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    });
+    let cmp = compare(&real, &sims, real_expected, broken.as_ref());
     let closest = Comparison::closest(&real, &sims);
     let command = conform_command(&sc, &args, seed);
     let report_path = match &args.report {
@@ -167,6 +179,7 @@ pub fn conform(args: ConformArgs) -> u8 {
             "closest_seed": closest,
             "drawn_faults": drawn.as_ref().map(Vec::len),
             "real": real_json(&real),
+            "checks": judged.as_ref().map(checks_json),
             "real_wall_ms": real.wall_ms,
             "sim_wall_ms": sim_wall * 1000.0,
         });
@@ -176,6 +189,9 @@ pub fn conform(args: ConformArgs) -> u8 {
         }
     } else {
         print_table(&sc, &args, seed, &real, &cmp, closest, sim_wall);
+        if let Some(j) = &judged {
+            print_checks(j);
+        }
         if let Some(p) = &report_path {
             println!("report: {}", p.display());
         }
@@ -185,6 +201,66 @@ pub fn conform(args: ConformArgs) -> u8 {
     } else {
         1
     }
+}
+
+/// The invariants a real run is not judged on: every checked one that needs the servers'
+/// internals.
+fn not_checked() -> Vec<&'static str> {
+    check::checked_invariants()
+        .into_iter()
+        .filter(|n| !check::recorded::CHECKED.contains(n))
+        .collect()
+}
+
+fn checks_json(j: &history::Judged) -> serde_json::Value {
+    json!({
+        "checked": check::recorded::CHECKED,
+        "violations": j.violations.iter().map(|v| json!({
+            "invariant": v.invariant,
+            "at_ms": v.at_us / 1000,
+            "server": v.server.map(|s| s.to_string()),
+            "message": v.message,
+        })).collect::<Vec<_>>(),
+        "notes": j.notes,
+        "not_checked": not_checked(),
+        "not_checked_why": check::recorded::NOT_CHECKED,
+    })
+}
+
+/// What the client-visible checkers made of the real clients' history.
+fn print_checks(j: &history::Judged) {
+    let broken: std::collections::BTreeSet<&str> =
+        j.violations.iter().map(|v| v.invariant).collect();
+    let verdicts: Vec<String> = check::recorded::CHECKED
+        .iter()
+        .map(|n| {
+            if broken.contains(n) {
+                format!("{n} BROKEN")
+            } else {
+                format!("{n} ok")
+            }
+        })
+        .collect();
+    println!(
+        "  real clients judged by the checkers: {}",
+        verdicts.join(", ")
+    );
+    for v in &j.violations {
+        println!(
+            "    {} at {} ms: {}",
+            v.invariant,
+            v.at_us / 1000,
+            v.message
+        );
+    }
+    for n in &j.notes {
+        println!("    not judged: {n}");
+    }
+    println!(
+        "  not checked on a real run: {} ({})",
+        not_checked().join(", "),
+        check::recorded::NOT_CHECKED
+    );
 }
 
 /// The command that makes this comparison again.
@@ -272,16 +348,19 @@ fn real_json(r: &real::RealRun) -> serde_json::Value {
         "same_history": r.same_history,
         "t0_unix_ms": r.t0_unix_ms,
         "faults": r.faults.iter().map(|f| json!({"at_ms": f.at_ms, "fault": f.done.to_string()})).collect::<Vec<_>>(),
-        "clients": r.clients.iter().map(|c| json!({
-            "client": c.client,
-            "session": c.session_id.map(|s| format!("{s:#x}")),
-            "servers": c.servers,
-            "ops": c.ops.len(),
-            "ok": c.ops.iter().filter(|o| matches!(o.result, conform::OpResult::Ok { .. })).count(),
-            "unknown": c.ops.iter().filter(|o| matches!(o.result, conform::OpResult::Unknown(_))).count(),
-            "expired": c.expired,
-            "finished": c.finished,
-        })).collect::<Vec<_>>(),
+        "clients": r.clients.iter().map(|c| {
+            let (ops, ok) = c.op_counts();
+            json!({
+                "client": c.client,
+                "sessions": c.sessions.iter().map(|s| format!("{s:#x}")).collect::<Vec<_>>(),
+                "servers": c.servers,
+                "ops": ops,
+                "ok": ok,
+                "expired": c.expired,
+                "finished": c.finished,
+                "problems": c.problems,
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -318,20 +397,22 @@ fn print_table(
         println!("  real fault at {:.0} ms: {}", f.at_ms, f.done);
     }
     for c in &real.clients {
-        let ok = c
-            .ops
-            .iter()
-            .filter(|o| matches!(o.result, conform::OpResult::Ok { .. }))
-            .count();
+        let (ops, ok) = c.op_counts();
+        let sessions: Vec<String> = c.sessions.iter().map(|s| format!("{s:#x}")).collect();
         println!(
-            "  real client c{}: session {}, {} of {} ops answered ok{}{}",
+            "  real client c{}: session {}, {ok} of {ops} ops answered ok{}{}",
             c.client,
-            c.session_id.map_or("none".into(), |s| format!("{s:#x}")),
-            ok,
-            c.ops.len(),
+            if sessions.is_empty() {
+                "none".into()
+            } else {
+                sessions.join(", then ")
+            },
             if c.expired { ", session expired" } else { "" },
             if c.finished { "" } else { ", did not finish" }
         );
+        for p in &c.problems {
+            println!("  real client c{}: record problem: {p}", c.client);
+        }
     }
     for e in &real.elections {
         println!(

@@ -5,7 +5,7 @@
 //! key, never skipped, so a real run is always the scenario as written.
 
 use conform::packet::kind;
-use conform::{EnsembleSpec, KvSpec};
+use conform::{ClientsSpec, EnsembleSpec};
 use scenario::model::{Action, OnKind, Scenario, Selector, Trigger};
 use std::fmt;
 
@@ -36,6 +36,20 @@ pub enum Target {
     Server(u64),
     /// The sender of the packet that fired the fault.
     Sender,
+    /// A client process: any running one (`client`), client N (`c2`), or the one that
+    /// believes it leads the election recipe or holds the lock (`recipe-leader`).
+    Client,
+    ClientN(u32),
+    RecipeLeader,
+}
+
+impl Target {
+    pub fn is_client(self) -> bool {
+        matches!(
+            self,
+            Target::Client | Target::ClientN(_) | Target::RecipeLeader
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -77,8 +91,8 @@ pub struct PlannedFault {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub spec: EnsembleSpec,
-    /// The kv clients, run as real ZooKeeper clients.
-    pub clients: Option<KvSpec>,
+    /// The clients, run as real ZooKeeper clients.
+    pub clients: Option<ClientsSpec>,
     pub faults: Vec<PlannedFault>,
     pub duration_ms: u64,
     /// `[network] reset`: the chance that a packet breaks its connection, and until when
@@ -104,6 +118,10 @@ impl fmt::Display for Refusal {
         }
     }
 }
+
+/// Why a partition naming a client is refused.
+const CLIENT_LINKS: &str = "the harness's client proxies record client traffic but cannot cut \
+                            it yet; name servers only";
 
 /// Packets only a leader sends: "from the leader" then means whoever sends one.
 const LEADER_PACKETS: &[&str] = &[
@@ -199,28 +217,16 @@ impl Plan {
                 "initial committed txns need initial server state".into(),
             ));
         }
-        let clients = match &sc.clients {
-            None => None,
-            Some(c) if c.workload == zab::client::Workload::Kv => Some(KvSpec {
-                clients: c.count,
-                ops: c.ops,
-                write_ratio: c.write_ratio,
-                think_ms: c.think_ms,
-                session_timeout_ms: u32::try_from(c.session_timeout_ms).unwrap_or(u32::MAX),
-                seed: sc.seed,
-                keep_sessions: true,
-            }),
-            Some(c) => {
-                return Err(refuse(
-                    None,
-                    "workload",
-                    format!(
-                        "only the kv workload runs on real clients so far, not {}",
-                        c.workload.name()
-                    ),
-                ))
-            }
-        };
+        let clients = sc.clients.as_ref().map(|c| ClientsSpec {
+            workload: c.workload,
+            clients: c.count,
+            ops: c.ops,
+            write_ratio: c.write_ratio,
+            think_ms: c.think_ms,
+            session_timeout_ms: u32::try_from(c.session_timeout_ms).unwrap_or(u32::MAX),
+            fencing: c.fencing,
+            seed: sc.seed,
+        });
         if sc.cluster.initial_zxid_counter != 0 {
             return Err(refuse(
                 None,
@@ -244,12 +250,13 @@ impl Plan {
                     Selector::Observer => Target::Observer,
                     Selector::Any => Target::Any,
                     Selector::Server(s) => Target::Server(id(s)),
+                    Selector::Client if sc.clients.is_some() => Target::Client,
+                    Selector::ClientN(n) if sc.clients.as_ref().is_some_and(|c| n <= c.count) => {
+                        Target::ClientN(n)
+                    }
+                    Selector::RecipeLeader if sc.clients.is_some() => Target::RecipeLeader,
                     Selector::Client | Selector::ClientN(_) | Selector::RecipeLeader => {
-                        return Err(refuse(
-                            line,
-                            key,
-                            "client faults need real clients, which are not run yet".into(),
-                        ))
+                        return Err(refuse(line, key, "no such client in `[clients]`".into()))
                     }
                     Selector::Rest => {
                         return Err(refuse(line, key, "`rest` only names a group".into()))
@@ -368,7 +375,11 @@ impl Plan {
                             if *s == Selector::Rest {
                                 rest = Some(i);
                             } else {
-                                group.push(resolve(*s, "groups")?);
+                                let t = resolve(*s, "groups")?;
+                                if t.is_client() {
+                                    return Err(refuse(line, "groups", CLIENT_LINKS.into()));
+                                }
+                                group.push(t);
                             }
                         }
                         out.push(group);
@@ -383,10 +394,16 @@ impl Plan {
                 Action::Isolate {
                     target: t,
                     heal_after_ms,
-                } => Step::Isolate {
-                    target: resolve(*t, "target")?,
-                    heal_after_ms: *heal_after_ms,
-                },
+                } => {
+                    let target = resolve(*t, "target")?;
+                    if target.is_client() {
+                        return Err(refuse(line, "target", CLIENT_LINKS.into()));
+                    }
+                    Step::Isolate {
+                        target,
+                        heal_after_ms: *heal_after_ms,
+                    }
+                }
                 Action::Heal => Step::Heal,
                 Action::Pause {
                     target: t,

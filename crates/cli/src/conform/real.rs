@@ -25,7 +25,7 @@ pub struct RealElection {
 }
 
 /// What a real run showed, in the terms of a simulated outcome.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RealRun {
     pub leader: Option<u64>,
     pub epoch: u64,
@@ -42,8 +42,12 @@ pub struct RealRun {
     pub log_events: Vec<conform::LogEvent>,
     /// Every quorum packet the proxies saw.
     pub packets: Vec<conform::PacketRecord>,
-    /// What each real client did (kv scenarios).
+    /// What each real client did.
     pub clients: Vec<conform::ClientRecord>,
+    /// Every client-protocol frame the client proxies carried.
+    pub wire: Vec<conform::client_proxy::WireRecord>,
+    /// What each server's files, `srvr` and process showed at the end.
+    pub servers: BTreeMap<u64, conform::ServerOutcome>,
     pub wall_ms: f64,
     /// The run's time 0 on the wall clock (ms since the Unix epoch), to line its times up
     /// with the servers' logs.
@@ -67,6 +71,12 @@ pub enum Done {
     /// The links a partition or isolation cut (the index of its entry in the fault log)
     /// restored, or every link (`None`).
     Heal(Option<usize>),
+    /// Client processes: crashed (session left to expire), restarted (a new session),
+    /// paused and resumed.
+    ClientCrash(u32),
+    ClientRestart(u32),
+    ClientPause(u32),
+    ClientResume(u32),
     /// A fault that found nothing to act on, with why.
     Skipped(String),
 }
@@ -93,6 +103,10 @@ impl std::fmt::Display for Done {
             }
             Done::Isolate(id) => write!(f, "isolate s{id}"),
             Done::Heal(_) => write!(f, "heal"),
+            Done::ClientCrash(c) => write!(f, "crash c{c}"),
+            Done::ClientRestart(c) => write!(f, "restart c{c}"),
+            Done::ClientPause(c) => write!(f, "pause c{c}"),
+            Done::ClientResume(c) => write!(f, "resume c{c}"),
             Done::Skipped(why) => f.write_str(why),
         }
     }
@@ -110,6 +124,8 @@ pub struct RealFault {
 enum Later {
     Restart(u64),
     Resume(u64),
+    ClientRestart(u32),
+    ClientResume(u32),
     /// Restore the links an earlier fault (its index in the fault log) cut.
     Heal(Vec<(u64, u64)>, usize),
     Fault(usize),
@@ -126,6 +142,10 @@ struct Shared {
     last_crashed_leader: Option<u64>,
     leader_losses: Vec<(f64, u64)>,
     seed: u64,
+    /// The running clients, for client faults.
+    clients: Option<conform::ClientControl>,
+    /// The client crashed last (the `client` selector of a restart).
+    last_crashed_client: Option<u32>,
 }
 
 impl Shared {
@@ -176,6 +196,80 @@ fn resolve(c: &Control, sh: &Shared, t: Target, sender: Option<u64>) -> Option<u
                 .filter(|id| c.is_running(*id))
                 .collect(),
         ),
+        Target::Client | Target::ClientN(_) | Target::RecipeLeader => None,
+    }
+}
+
+/// Resolves a client target now: a client whose process is `up` (or crashed, for a
+/// restart). `None` when nothing matches.
+fn resolve_client(sh: &Shared, t: Target, up: bool) -> Option<u32> {
+    let control = sh.clients.as_ref()?;
+    let candidates: Vec<u32> = control
+        .up()
+        .into_iter()
+        .filter(|(_, u)| *u == up)
+        .map(|(c, _)| c)
+        .collect();
+    match t {
+        Target::ClientN(n) => candidates.into_iter().find(|c| *c == n),
+        Target::Client if !up => sh.last_crashed_client.filter(|c| candidates.contains(c)),
+        // The simulator draws from its seed; a real run takes the seed's pick among the
+        // candidates in number order.
+        Target::Client => {
+            (!candidates.is_empty()).then(|| candidates[(sh.seed as usize) % candidates.len()])
+        }
+        Target::RecipeLeader => control.recipe_leader().filter(|c| candidates.contains(c)),
+        _ => None,
+    }
+}
+
+/// Carries out a crash, restart or pause of a client process.
+fn carry_out_on_client(sh: &mut Shared, line: usize, step: &Step) {
+    let ms = |v: u64| Duration::from_millis(v);
+    let now = sh.start.elapsed();
+    let Some(control) = sh.clients.clone() else {
+        return;
+    };
+    match step {
+        Step::Crash {
+            target,
+            restart_after_ms,
+        } => {
+            let Some(c) = resolve_client(sh, *target, true) else {
+                sh.note(Done::Skipped(format!(
+                    "line {line}: crash skipped: no such client running now"
+                )));
+                return;
+            };
+            control.crash(c);
+            sh.last_crashed_client = Some(c);
+            sh.note(Done::ClientCrash(c));
+            if let Some(after) = restart_after_ms {
+                sh.later.push((now + ms(*after), Later::ClientRestart(c)));
+            }
+        }
+        Step::Restart { target } => {
+            if let Some(c) = resolve_client(sh, *target, false) {
+                control.restart(c);
+                sh.note(Done::ClientRestart(c));
+            }
+        }
+        Step::Pause {
+            target,
+            duration_ms,
+        } => {
+            let Some(c) = resolve_client(sh, *target, true) else {
+                sh.note(Done::Skipped(format!(
+                    "line {line}: pause skipped: no such client running now"
+                )));
+                return;
+            };
+            control.pause(c);
+            sh.note(Done::ClientPause(c));
+            sh.later
+                .push((now + ms(*duration_ms), Later::ClientResume(c)));
+        }
+        _ => {}
     }
 }
 
@@ -184,6 +278,16 @@ fn resolve(c: &Control, sh: &Shared, t: Target, sender: Option<u64>) -> Option<u
 fn carry_out(c: &Control, sh: &mut Shared, line: usize, step: &Step, sender: Option<u64>) -> bool {
     let ms = |v: u64| Duration::from_millis(v);
     let now = sh.start.elapsed();
+    let on_client = match step {
+        Step::Crash { target, .. } | Step::Restart { target } | Step::Pause { target, .. } => {
+            target.is_client()
+        }
+        _ => false,
+    };
+    if on_client {
+        carry_out_on_client(sh, line, step);
+        return false;
+    }
     match step {
         Step::Crash {
             target,
@@ -352,6 +456,8 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         last_crashed_leader: None,
         leader_losses: Vec::new(),
         seed,
+        clients: None,
+        last_crashed_client: None,
     }));
     {
         let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -390,10 +496,12 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         c.set_resets(plan.reset, until, seed);
     }
     let end = Duration::from_millis(plan.duration_ms);
-    let clients = plan.clients.clone().map(|spec| {
-        let addrs = c.client_addrs();
-        std::thread::spawn(move || conform::run_kv(&addrs, &spec, end, start))
-    });
+    let clients = match &plan.clients {
+        Some(spec) => Some(conform::run_clients(&c.client_addrs(), spec, end, start)?),
+        None => None,
+    };
+    shared.lock().unwrap_or_else(|p| p.into_inner()).clients =
+        clients.as_ref().map(|r| r.control());
     while start.elapsed() < end {
         let due: Vec<Later> = {
             let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -423,6 +531,18 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
                     let _ = c.resume(id);
                     sh.note(Done::Resume(id));
                 }
+                Later::ClientRestart(n) => {
+                    if let Some(control) = &sh.clients {
+                        control.restart(n);
+                    }
+                    sh.note(Done::ClientRestart(n));
+                }
+                Later::ClientResume(n) => {
+                    if let Some(control) = &sh.clients {
+                        control.resume(n);
+                    }
+                    sh.note(Done::ClientResume(n));
+                }
                 Later::Heal(pairs, of) => {
                     for (a, b) in pairs {
                         c.heal_one_way(a, b);
@@ -433,7 +553,7 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let clients = clients.map(|h| h.join().map(|run| run.clients).unwrap_or_default());
+    let clients = clients.map(|r| r.join());
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
     let out = c.outcome();
     let sh = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -493,7 +613,12 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         faults,
         log_events: out.events,
         packets: out.packets,
-        clients: clients.unwrap_or_default(),
+        servers: out.servers,
+        clients: clients
+            .as_ref()
+            .map(|r| r.clients.clone())
+            .unwrap_or_default(),
+        wire: clients.map(|r| r.wire).unwrap_or_default(),
         wall_ms,
         t0_unix_ms: t0_ms,
     })

@@ -12,11 +12,8 @@
 
 use super::plan::Plan;
 use super::real::{Done, RealRun};
-use conform::client::SessionEventKind;
-use conform::{EventKind, OpKind, OpResult};
-use report::html::line::{
-    Answer, ClientEvent, Event, Line, OutcomeElection, OutcomeInfo, Request, RunInfo, Txn,
-};
+use conform::EventKind;
+use report::html::line::{Event, Line, OutcomeElection, OutcomeInfo, RunInfo, Txn};
 use report::html::{Collector, Run};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +45,7 @@ pub fn real_run(
             },
         );
     }
-    clients(&mut lines, real, plan, &us);
+    clients(&mut lines, real, &us);
 
     let names = |ids: &[zab::ServerId]| ids.iter().map(|s| s.to_string()).collect();
     let mut c = Collector::new(report::html::DEFAULT_WINDOW_MS * 1000);
@@ -287,7 +284,12 @@ fn faults(lines: &mut Lines, real: &RealRun, us: &impl Fn(f64) -> u64) {
                 holding.clear();
                 true
             }
-            Done::Skipped(_) => false,
+            // The client's own record carries its crash, pause and resume.
+            Done::ClientCrash(_)
+            | Done::ClientRestart(_)
+            | Done::ClientPause(_)
+            | Done::ClientResume(_)
+            | Done::Skipped(_) => false,
         };
         if network {
             lines.push(
@@ -301,73 +303,23 @@ fn faults(lines: &mut Lines, real: &RealRun, us: &impl Fn(f64) -> u64) {
     }
 }
 
-fn clients(lines: &mut Lines, real: &RealRun, plan: &Plan, us: &impl Fn(f64) -> u64) {
-    let timeout_ms = plan.clients.as_ref().map_or(0, |k| k.session_timeout_ms);
+/// The real clients' events, read by the report exactly as a simulated trace's client
+/// events are: each is serialized as the simulator writes it and read back by the report's
+/// own reader.
+fn clients(lines: &mut Lines, real: &RealRun, us: &impl Fn(f64) -> u64) {
     for c in &real.clients {
         let client = format!("c{}", c.client);
-        let session = c.session_id.map(|s| s as u64);
-        let mut push = |t_ms: f64, event: ClientEvent| {
-            let t = us(t_ms);
+        for e in &c.events {
+            let Ok(event) = serde_json::to_value(&e.event).and_then(serde_json::from_value) else {
+                continue;
+            };
+            let t = us(e.time_ms);
             lines.push(
                 t,
                 Line::Client {
                     t_us: t,
                     client: client.clone(),
                     event,
-                },
-            );
-        };
-        for e in &c.connects {
-            let event = match (e.kind, e.server, session) {
-                (SessionEventKind::Connected, Some(server), Some(session)) => {
-                    ClientEvent::Connected {
-                        session,
-                        server: server as u32,
-                        timeout_ms,
-                    }
-                }
-                (SessionEventKind::Disconnected, Some(server), _) => ClientEvent::Disconnected {
-                    server: server as u32,
-                },
-                (SessionEventKind::Expired, _, Some(session)) => ClientEvent::Expired { session },
-                _ => continue,
-            };
-            push(e.time_ms, event);
-        }
-        for op in &c.ops {
-            // A request that never reached a server has no place on a lane.
-            let Some(server) = op.server else { continue };
-            let (name, reply, path, write) = match &op.kind {
-                OpKind::Read { path } => ("getData", "GetData", path, false),
-                OpKind::Write { path, .. } => ("setData", "SetData", path, true),
-                OpKind::Create { path, .. } => ("create", "Create", path, true),
-            };
-            push(
-                op.invoked_ms,
-                ClientEvent::Submitted {
-                    op: u64::from(op.op),
-                    server: server as u32,
-                    request: Request {
-                        name: name.into(),
-                        path: Some(path.clone()),
-                        write,
-                    },
-                },
-            );
-            let (Some(done), result) = (op.completed_ms, &op.result) else {
-                continue;
-            };
-            let (zxid, answer) = match result {
-                OpResult::Ok { zxid, .. } => (zxid.map(|z| z as u64), Answer::Ok(reply.into())),
-                OpResult::Err(e) => (None, Answer::Err(e.to_uppercase())),
-                OpResult::Unknown(_) => continue,
-            };
-            push(
-                done,
-                ClientEvent::Answered {
-                    op: u64::from(op.op),
-                    zxid,
-                    result: answer,
                 },
             );
         }

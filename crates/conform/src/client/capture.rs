@@ -84,14 +84,6 @@ impl Log {
         }))
     }
 
-    /// Server `id`'s `host:port`.
-    pub fn address_of(&self, id: u64) -> Option<String> {
-        self.servers
-            .iter()
-            .find(|(s, _)| *s == id)
-            .map(|(_, a)| a.clone())
-    }
-
     /// The server whose address ends `text` (endpoints print as `tcp://host:port`).
     fn server_in(&self, text: &str) -> Option<u64> {
         self.servers

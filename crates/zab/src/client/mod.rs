@@ -24,7 +24,7 @@ mod watches;
 #[cfg(test)]
 mod tests;
 
-pub use app::{ProgramSettings, Workload};
+pub use app::{Action, Actions, Ctx, Notice, ProgramSettings, Workload};
 pub use cnxn::{Client, ClientConfig};
 pub use config::CONFIG_PATH;
 pub use election::{guid_prefix, ELECTION_DIR, TERM_USES};
@@ -32,5 +32,7 @@ pub use ids::IDS_DIR;
 pub use io::{ClientInput, ClientOutput, ClientOutputs, ClientTimer};
 pub use kv::KEYS as KV_KEYS;
 pub use lock::{lock_prefix, LOCK_DIR};
+pub use program::Program;
 pub use queue::QUEUE_DIR;
 pub use sequence::sequence_of;
+pub use watches::Watches;
