@@ -16,8 +16,16 @@
 //! Only successful answers (`Ok`) to create, delete, setData and closeSession count; a write
 //! that failed at the leader still takes a zxid but promises nothing.
 //!
-//! Incremental: one entry per write in flight and per acknowledged write; each delivered txn
-//! and each answer is one map lookup. The end-of-run check walks one history once.
+//! Reads show a lost write too. A server answers a read at the zxid it has applied (the reply
+//! header), and it applies committed txns in zxid order, so a getData or exists answered at
+//! zxid r must show every acknowledged write to that znode with a zxid up to r: the znode's
+//! mzxid can be no older than the newest of them. A later write by anyone only makes mzxid
+//! newer, and a delete and re-create too, so an older mzxid means the server that answered
+//! does not have the acknowledged write.
+//!
+//! Incremental: one entry per write or read in flight and per acknowledged write; each
+//! delivered txn and each answer is one map lookup. The end-of-run check walks one history
+//! once.
 
 use crate::history::{applied_upto, newly_delivered};
 use crate::txn_map::TxnMap;
@@ -25,7 +33,7 @@ use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Viol
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use zab::db::RequestId;
-use zab::{ClientId, ClientOp, Event, Path, ServerId, TxnId, Zxid};
+use zab::{ClientId, ClientOp, Event, Path, Reply, ServerId, TxnId, Zxid};
 
 /// Which write, for messages: printed as "c1's create /a (operation 3)". Kept as parts, not
 /// text, because only a violation ever prints it and every write carries one.
@@ -80,6 +88,10 @@ pub struct LinearizableWrites {
     delivered: TxnMap<ServerId>,
     /// Zxids whose loss is already reported.
     reported: BTreeSet<Zxid>,
+    /// The zxids of the acknowledged writes to each znode.
+    acked_by_path: BTreeMap<Path, BTreeSet<Zxid>>,
+    /// Reads of one znode (getData, exists) in flight.
+    reads: BTreeMap<(ClientId, u64), What>,
 }
 
 fn describe(client: ClientId, op: u64, request: &ClientOp) -> What {
@@ -186,12 +198,40 @@ impl LinearizableWrites {
                     must_follow: self.latest.clone(),
                 });
             }
+            ClientEvent::Submitted {
+                op,
+                request: request @ (ClientOp::GetData { .. } | ClientOp::Exists { .. }),
+                ..
+            } => {
+                self.reads.insert((id, *op), describe(id, *op, request));
+            }
+            ClientEvent::Answered {
+                op,
+                zxid,
+                result:
+                    Ok(
+                        Reply::Data { stat, .. }
+                        | Reply::Exists {
+                            stat: Some(stat), ..
+                        },
+                    ),
+                ..
+            } if self.reads.contains_key(&(id, *op)) => {
+                let Some(read) = self.reads.remove(&(id, *op)) else {
+                    return;
+                };
+                if let Some(at) = zxid {
+                    self.read(read, *at, stat.mzxid, now, out);
+                }
+            }
             ClientEvent::Answered {
                 op,
                 cxid,
                 zxid,
                 result,
             } => {
+                // A read that failed, or showed no znode, promises nothing about writes.
+                self.reads.remove(&(id, *op));
                 let Some(w) = self.in_flight.remove(&(id, *op)) else {
                     return;
                 };
@@ -215,6 +255,10 @@ impl LinearizableWrites {
                 let gone: Vec<_> = self.in_flight.range(lo..=hi).map(|(k, _)| *k).collect();
                 for k in gone {
                     self.in_flight.remove(&k);
+                }
+                let gone: Vec<_> = self.reads.range(lo..=hi).map(|(k, _)| *k).collect();
+                for k in gone {
+                    self.reads.remove(&k);
                 }
             }
             _ => {}
@@ -272,7 +316,41 @@ impl LinearizableWrites {
         if self.latest.as_ref().is_none_or(|l| l.zxid < a.zxid) {
             self.latest = Some(a.clone());
         }
+        if let Some(path) = &a.what.path {
+            self.acked_by_path
+                .entry(path.clone())
+                .or_default()
+                .insert(a.zxid);
+        }
         self.acked.insert(a.zxid, a);
+    }
+
+    /// A read answered at `at` showed the znode as last changed at `mzxid`: no acknowledged
+    /// write to it up to `at` may be newer.
+    fn read(&mut self, read: What, at: Zxid, mzxid: Zxid, now: u64, out: &mut Vec<Violation>) {
+        let Some(path) = &read.path else { return };
+        let Some(z) = self
+            .acked_by_path
+            .get(path)
+            .and_then(|zs| zs.range(..=at).next_back())
+            .copied()
+        else {
+            return;
+        };
+        if mzxid >= z {
+            return;
+        }
+        let Some(w) = self.acked.get(&z) else { return };
+        out.push(Violation {
+            invariant: "linearizable-writes",
+            at_us: now,
+            server: None,
+            message: format!(
+                "{read} was answered at zxid {at} with {path} as last changed at {mzxid}, but {} had been acknowledged at zxid {z} (at {} ms), which that server must have applied by {at}: the acknowledged write is lost there",
+                w.what,
+                w.at_us / 1000
+            ),
+        });
     }
 
     /// The longest delivered history of a running server must hold every acknowledged write
@@ -327,7 +405,7 @@ impl LinearizableWrites {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_script::{create, get_data, read_ok, set_data};
+    use crate::client_script::{create, exists, get_data, set_data};
     use crate::script::Script;
     use zab::{CreateMode, Reply, TxnOp};
 
@@ -354,13 +432,59 @@ mod tests {
                 stat: Default::default(),
             }),
         );
-        s.client_read(
-            1,
-            get_data("/a", false),
-            Ok(read_ok(&get_data("/a", false))),
-        );
+        // The read shows /a as the last write left it.
+        s.client_read(1, get_data("/a", false), Ok(data_at(t2.zxid)));
         s.deadline(1_000_000, 20_000_000);
         assert!(s.take().is_empty());
+    }
+
+    /// A getData answer showing a znode last changed at `mzxid`.
+    fn data_at(mzxid: Zxid) -> Reply {
+        Reply::Data {
+            data: 0,
+            stat: zab::Stat {
+                mzxid,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn fires_when_a_read_misses_an_acknowledged_write_its_server_must_have_applied() {
+        let mut s = Script::serving(LinearizableWrites::default());
+        s.connect(1, 2, 4000);
+        s.connect(2, 3, 4000);
+        let created = s.client_write(1, persistent("/a"));
+        let written = s.client_write(1, set_data("/a", 5));
+        // Showing the latest write is fine; so is a read answered before the write's zxid
+        // (whether a session may see that is session-order's business).
+        s.client_read(2, get_data("/a", false), Ok(data_at(written.zxid)));
+        let r = s.submit(2, get_data("/a", false));
+        s.answer(2, r, created.zxid, Ok(data_at(created.zxid)));
+        assert!(s.take().is_empty());
+        // Answered at or past the acknowledged setData, but showing the create's version.
+        let r = s.submit(2, exists("/a", false));
+        s.answer(
+            2,
+            r,
+            written.zxid,
+            Ok(Reply::Exists {
+                stat: Some(zab::Stat {
+                    mzxid: created.zxid,
+                    ..Default::default()
+                }),
+            }),
+        );
+        let out = s.take();
+        assert_eq!(out.len(), 1, "{out:?}");
+        let m = &out[0].message;
+        assert!(
+            m.starts_with(&format!(
+                "c2's exists /a (operation 3) was answered at zxid {} with /a as last changed at {}, but c1's setData /a (operation 2) had been acknowledged at zxid {}",
+                written.zxid, created.zxid, written.zxid
+            )),
+            "{m}"
+        );
     }
 
     #[test]

@@ -78,6 +78,7 @@
 //! stamps frames with too; [`ClientsRun::t0_unix_ms`] is `t0` on the wall clock, which
 //! [`crate::PacketRecord::time_ms`] and the servers' logs use.
 
+mod audit;
 mod capture;
 mod driver;
 mod ops;
@@ -225,6 +226,8 @@ pub struct ClientsRun {
     pub t0_unix_ms: f64,
     /// Per client, by client number.
     pub clients: Vec<ClientRecord>,
+    /// The final reads, one auditor per server (see [`audit`]), numbered after the clients.
+    pub audit: Vec<ClientRecord>,
     /// Every client-protocol frame the proxies carried, in time order.
     pub wire: Vec<WireRecord>,
 }
@@ -313,6 +316,9 @@ pub struct RunningClients {
     net: Arc<ClientNet>,
     threads: Vec<(u32, std::thread::JoinHandle<ClientRecord>)>,
     t0: Instant,
+    /// The server ids, in order: auditor `clients + i` reads server `servers[i - 1]`.
+    servers: Vec<u64>,
+    clients: u32,
 }
 
 /// Starts the clients of `spec` against the servers at `servers` (`(id, client address)`,
@@ -323,7 +329,8 @@ pub fn run_clients(
     deadline: Duration,
     t0: Instant,
 ) -> Result<RunningClients> {
-    let net = ClientNet::start(servers, spec.clients, t0)?;
+    // One more proxy set per server for the auditors.
+    let net = ClientNet::start(servers, spec.clients + servers.len() as u32, t0)?;
     let ids: Vec<u64> = servers.iter().map(|(id, _)| *id).collect();
     let shared = Arc::new(Mutex::new(Shared {
         fencing: spec.fencing,
@@ -358,6 +365,8 @@ pub fn run_clients(
         net,
         threads,
         t0,
+        servers: ids,
+        clients: spec.clients,
     })
 }
 
@@ -367,8 +376,16 @@ impl RunningClients {
     }
 
     /// Waits for every client (they stop at the deadline), stops the proxies and completes
-    /// each record from the wire log.
+    /// each record from the wire log; no final reads.
     pub fn join(self) -> ClientsRun {
+        self.join_then_audit(|| ()).0
+    }
+
+    /// Waits for every client, then runs `between` (the harness reads the servers' outcome
+    /// there, before the auditors' sessions add their own txns), then the final reads (see
+    /// [`audit`]) from every server, then stops the proxies and completes each record from
+    /// the wire log.
+    pub fn join_then_audit<T>(self, between: impl FnOnce() -> T) -> (ClientsRun, T) {
         let t0 = self.t0;
         let mut clients: Vec<ClientRecord> = self
             .threads
@@ -387,17 +404,38 @@ impl RunningClients {
                 })
             })
             .collect();
+        let between = between();
+        let paths = acknowledged_paths(&clients);
+        let mut audit = Vec::new();
+        if !paths.is_empty() {
+            for (i, id) in self.servers.iter().enumerate() {
+                let auditor = self.clients + 1 + i as u32;
+                let Some(addr) = self
+                    .net
+                    .addrs_for(auditor)
+                    .into_iter()
+                    .find(|(s, _)| s == id)
+                else {
+                    continue;
+                };
+                audit.push(audit::audit(auditor, addr, &paths, t0));
+            }
+        }
         self.net.stop();
         let wire = self.net.records();
-        for c in &mut clients {
+        for c in clients.iter_mut().chain(audit.iter_mut()) {
             complete_from_wire(c, &wire);
         }
         clients.sort_by_key(|c| c.client);
-        ClientsRun {
-            t0_unix_ms: unix_ms_of(t0),
-            clients,
-            wire,
-        }
+        (
+            ClientsRun {
+                t0_unix_ms: unix_ms_of(t0),
+                clients,
+                audit,
+                wire,
+            },
+            between,
+        )
     }
 }
 
@@ -480,6 +518,35 @@ fn complete_from_wire(c: &mut ClientRecord, wire: &[WireRecord]) {
             _ => {}
         }
     }
+}
+
+/// Every znode an acknowledged write changed, in order: what the auditors read back.
+fn acknowledged_paths(clients: &[ClientRecord]) -> Vec<zab::Path> {
+    let mut paths = std::collections::BTreeSet::new();
+    for c in clients {
+        let mut writes: BTreeMap<u64, &ClientOp> = BTreeMap::new();
+        for e in &c.events {
+            match &e.event {
+                ClientEvent::Submitted { op, request, .. } if request.is_write() => {
+                    writes.insert(*op, request);
+                }
+                ClientEvent::Answered {
+                    op, result: Ok(r), ..
+                } => {
+                    let Some(request) = writes.remove(op) else {
+                        continue;
+                    };
+                    let path = match r {
+                        zab::client_api::Reply::Created { path } => Some(path),
+                        _ => request.path(),
+                    };
+                    paths.extend(path.cloned());
+                }
+                _ => {}
+            }
+        }
+    }
+    paths.into_iter().collect()
 }
 
 /// Whether wire opcode `op` is the one the library uses for `request` (ZooDefs.OpCode:

@@ -63,11 +63,26 @@ pub struct Stat {
     pub pzxid: Zxid,
     /// Data version: bumped by every setData.
     pub version: i32,
-    /// Child version: bumped by every create or delete of a child; names sequential children.
+    /// Child version. The server keeps the number of children created (`StatPersisted`,
+    /// which names sequential children and goes into snapshots); a client is shown creates
+    /// plus deletes (see [`Stat::for_client`]).
     pub cversion: i32,
     /// The owning session of an ephemeral znode; `SessionId::NONE` otherwise.
     pub ephemeral_owner: SessionId,
     pub num_children: u32,
+}
+
+impl Stat {
+    /// The stat a client is shown for a node whose stored stat is `self`: `DataNode.copyStat`
+    /// turns the count of creates into the count of changes, `2 * cversion - numChildren`,
+    /// since every create but those of the children still present had a delete
+    /// (DataNode.java:159-162 at 3.8.0 and 3.9.4).
+    pub fn for_client(self) -> Stat {
+        Stat {
+            cversion: self.cversion * 2 - self.num_children as i32,
+            ..self
+        }
+    }
 }
 
 /// `KeeperException.Code`, the errors a client can see.

@@ -56,8 +56,9 @@ fn prep_create(
     let parent_path = parent_of(path).ok_or(KeeperError::BadArguments)?;
     let parent = tree.stat(parent_path).ok_or(KeeperError::NoNode)?;
     let path = if mode.is_sequential() {
-        // The sequence number is the parent's cversion before this create, so it never
-        // repeats under one parent, not even after deletes.
+        // The sequence number is the parent's stored cversion before this create: the count
+        // of its children ever created, so it never repeats under one parent
+        // (PrepRequestProcessor.java:690-692 at 3.8.0, 668-670 at 3.9.4).
         Path::from(format!("{path}{:010}", parent.cversion))
     } else {
         path.clone()
@@ -207,8 +208,9 @@ mod tests {
         });
         assert!(
             matches!(p.submit(create("/q/n-", CreateMode::PersistentSequential)),
-                TxnOp::Create { ref path, parent_cversion: 5, .. } if path == "/q/n-0000000004"),
-            "a delete bumps cversion too, so a name is never handed out twice"
+                TxnOp::Create { ref path, parent_cversion: 4, .. } if path == "/q/n-0000000003"),
+            "the stored cversion counts creates only: a delete leaves it, and the next name is \
+             still one never handed out"
         );
     }
 

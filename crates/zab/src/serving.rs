@@ -314,7 +314,7 @@ impl Peer {
                 let node = self.tree.get(path).ok_or(KeeperError::NoNode)?;
                 let reply = Reply::Data {
                     data: node.data,
-                    stat: node.stat,
+                    stat: node.stat.for_client(),
                 };
                 if watch {
                     self.watches.add(WatchKind::Data, path, client);
@@ -322,7 +322,7 @@ impl Peer {
                 Ok(reply)
             }
             ClientOp::Exists { watch, .. } => {
-                let stat = self.tree.stat(path);
+                let stat = self.tree.client_stat(path);
                 if watch {
                     let kind = if stat.is_some() {
                         WatchKind::Data

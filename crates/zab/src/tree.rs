@@ -152,7 +152,9 @@ impl DataTree {
                 version,
             } => Some(
                 self.set_data(path, *data, *version, zxid, &mut triggers)
-                    .map(|stat| Reply::SetData { stat }),
+                    .map(|stat| Reply::SetData {
+                        stat: stat.for_client(),
+                    }),
             ),
             TxnOp::Error { err } => Some(Err(*err)),
         };
@@ -233,7 +235,8 @@ impl DataTree {
         if let Some(parent) = self.nodes.get_mut(parent_path) {
             parent.children.remove(name_of(path));
             parent.stat.num_children = parent.children.len() as u32;
-            parent.stat.cversion += 1;
+            // The stored cversion counts creates only: a delete moves pzxid and leaves it
+            // (DataTree.deleteNode, DataTree.java:555-565 at 3.8.0, 551-561 at 3.9.4).
             if zxid > parent.stat.pzxid {
                 parent.stat.pzxid = zxid;
             }
@@ -288,8 +291,14 @@ impl DataTree {
         self.nodes.contains_key(path)
     }
 
+    /// The node's stat as the server keeps it (`StatPersisted`): what prep reads.
     pub fn stat(&self, path: &str) -> Option<Stat> {
         self.nodes.get(path).map(|n| n.stat)
+    }
+
+    /// The node's stat as a client is shown it (see [`Stat::for_client`]).
+    pub fn client_stat(&self, path: &str) -> Option<Stat> {
+        self.stat(path).map(Stat::for_client)
     }
 
     /// Child names, sorted; `None` if the node does not exist.
@@ -433,8 +442,13 @@ mod tests {
         let root = t.stat("/").unwrap();
         assert_eq!(
             (root.cversion, root.pzxid, root.num_children),
-            (2, Zxid::new(1, 3), 0),
-            "a delete bumps the parent's cversion too"
+            (1, Zxid::new(1, 3), 0),
+            "the stored cversion counts creates: a delete moves only pzxid"
+        );
+        assert_eq!(
+            t.client_stat("/").unwrap().cversion,
+            2,
+            "a client is shown creates plus deletes"
         );
     }
 

@@ -22,6 +22,10 @@
 //!   its delivered history when the log goes back to the run's first txn and holds the txn of
 //!   its newest snapshot. A server whose history came to it in a snapshot (a SNAP sync) is
 //!   left out and said so: snapshots are not read;
+//! * the final reads: once the clients stop, an auditor per server reads back every znode an
+//!   acknowledged write changed (`conform::client` `audit`); `linearizable-writes` holds each
+//!   answer to the acknowledged writes up to its zxid, which shows what a server really serves
+//!   even where its tree and its log disagree;
 //! * the liveness deadline, at the end of the run, when the run lasted `liveness_ms` past the
 //!   last fault.
 
@@ -148,7 +152,7 @@ pub fn recorded(
 
     // Sessions to clients.
     let mut client_of: BTreeMap<i64, ClientId> = BTreeMap::new();
-    for c in &real.clients {
+    for c in real.clients.iter().chain(&real.audit) {
         for s in &c.sessions {
             client_of.insert(*s, ClientId(c.client));
         }
@@ -283,7 +287,11 @@ pub fn recorded(
     // Equal times keep the order pushed: a reply before the answer it carries.
     steps.sort_by_key(|(t, _)| *t);
 
-    // The end.
+    // The end: after everything recorded (the final reads come after the run's duration).
+    let end_us = steps.last().map_or(end_us, |(t, _)| end_us.max(*t));
+    for a in &real.audit {
+        notes.extend(a.problems.iter().map(|p| format!("final reads: {p}")));
+    }
     let (ends, cut) = end_states(real, &txn_of, &mut notes);
     let members: Vec<ServerId> = sc
         .cluster
@@ -339,7 +347,7 @@ pub fn recorded(
 
 /// The clients' events, and the replies they came in, placed as the module docs say.
 fn client_steps(real: &RealRun, steps: &mut Vec<(u64, Step)>) {
-    for c in &real.clients {
+    for c in real.clients.iter().chain(&real.audit) {
         let id = ClientId(c.client);
         // The wire as this client saw it: replies by (session, xid), notifications in order.
         let mut session_of_conn: BTreeMap<(u64, u32), i64> = BTreeMap::new();

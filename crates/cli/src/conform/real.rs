@@ -44,6 +44,8 @@ pub struct RealRun {
     pub packets: Vec<conform::PacketRecord>,
     /// What each real client did.
     pub clients: Vec<conform::ClientRecord>,
+    /// The final reads from each server, one auditor client per server.
+    pub audit: Vec<conform::ClientRecord>,
     /// Every client-protocol frame the client proxies carried.
     pub wire: Vec<conform::client_proxy::WireRecord>,
     /// What each server's files, `srvr` and process showed at the end.
@@ -553,9 +555,15 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let clients = clients.map(|r| r.join());
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let out = c.outcome();
+    // The servers' outcome is read before the final reads, whose sessions are txns too.
+    let (clients, out) = match clients {
+        Some(r) => {
+            let (run, out) = r.join_then_audit(|| c.outcome());
+            (Some(run), out)
+        }
+        None => (None, c.outcome()),
+    };
     let sh = shared.lock().unwrap_or_else(|p| p.into_inner());
     let elections = elections(&out, t0_ms, &sh.leader_losses);
     let leader = out.leader;
@@ -618,6 +626,10 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
             .as_ref()
             .map(|r| r.clients.clone())
             .unwrap_or_default(),
+        audit: clients
+            .as_ref()
+            .map(|r| r.audit.clone())
+            .unwrap_or_default(),
         wire: clients.map(|r| r.wire).unwrap_or_default(),
         wall_ms,
         t0_unix_ms: t0_ms,
@@ -634,6 +646,19 @@ fn elections(out: &conform::Outcome, t0_ms: i64, losses: &[(f64, u64)]) -> Vec<R
         .filter(|e| matches!(&e.kind, EventKind::PeerState(s) if s == "leading - broadcast"))
         .map(|e| (ms(e.time_ms), e.server))
         .collect();
+    // A leader's first UPTODATE shows it established too: its LearnerHandler sends UPTODATE
+    // only once a quorum acknowledged NEWLEADER (LearnerHandler.java:600-620 at
+    // release-3.8.0-1), the moment the leader thread logs "leading - broadcast". The two race,
+    // and a fault triggered by that UPTODATE can kill the leader before the log line.
+    // The same establishment shows both ways; the earlier counts (see the dedup below).
+    let mut sent_newleader: BTreeSet<u64> = BTreeSet::new();
+    for p in &out.packets {
+        if p.kind == conform::packet::kind::NEWLEADER {
+            sent_newleader.insert(p.from);
+        } else if p.kind == conform::packet::kind::UPTODATE && sent_newleader.contains(&p.from) {
+            established.push((ms(p.time_ms), p.from));
+        }
+    }
     established.sort_by(|a, b| a.0.total_cmp(&b.0));
     // Step-downs from the logs join the harness's crashes of leaders.
     let mut lost: Vec<(f64, u64)> = losses.to_vec();
@@ -645,6 +670,7 @@ fn elections(out: &conform::Outcome, t0_ms: i64, losses: &[(f64, u64)]) -> Vec<R
     );
     lost.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut result: Vec<RealElection> = Vec::new();
+    let mut seen: BTreeSet<(u64, u64)> = BTreeSet::new();
     for (t, leader) in established {
         let epoch = out
             .packets
@@ -655,6 +681,9 @@ fn elections(out: &conform::Outcome, t0_ms: i64, losses: &[(f64, u64)]) -> Vec<R
             .max()
             .or_else(|| out.leader_epoch.map(u64::from))
             .unwrap_or(0);
+        if !seen.insert((leader, epoch)) {
+            continue;
+        }
         // The ensemble was without an established leader since the last loss of the
         // previous leader (or since the start).
         let started = match result.last() {
