@@ -394,3 +394,42 @@ fn every_client_workload_passes_the_checkers_on_real_zookeeper() {
         assert_nothing_left(&dir);
     }
 }
+
+/// ZOOKEEPER-4646 on the real 3.8.0: the schedule simulation found loses acknowledged writes
+/// on the real servers too, and the checkers see it in the real clients' history.
+#[test]
+fn the_real_3_8_0_loses_acknowledged_writes_as_simulated() {
+    let _g = serial();
+    if !zookeeper_here() {
+        return;
+    }
+    let dir = tmp("zk-4646");
+    let out = conform(
+        &dir,
+        &[
+            "scenarios/conformance/zk-4646-loses-acknowledged-writes.toml",
+            "--json",
+            "--runs",
+            "20",
+        ],
+    );
+    let v = json(&out);
+    let broken: Vec<&str> = v["checks"]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|x| x["invariant"].as_str())
+        .collect();
+    assert!(
+        !broken.is_empty() && broken.iter().all(|i| *i == "linearizable-writes"),
+        "{:#}",
+        v["checks"]
+    );
+    let field = v["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["field"] == "client checks"))
+        .expect("client checks");
+    assert_eq!(field["real"], "linearizable-writes", "{field:#}");
+    assert_eq!(field["agree"], true, "{field:#}");
+    assert_nothing_left(&dir);
+}
