@@ -11,6 +11,7 @@ mod list;
 mod render;
 mod run;
 mod shrink;
+mod zk_data;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! `sim run SCENARIO [--seed N] [--bug NAME]... [--no-bugs] [--json] [--report [PATH]]
-//! [--trace PATH]`.
+//! [--trace PATH] [--zk-data DIR [--at-ms T] [--zk-port-base PORT]]`.
 
 use clap::Args;
 use std::path::PathBuf;
@@ -53,6 +53,19 @@ pub struct RunArgs {
     /// comparing with it; only for the scenario's own seed and settings.
     #[arg(long)]
     rewrite: bool,
+    /// Write every server's disk as a real ZooKeeper data directory, DIR/<server id>/ (myid,
+    /// version-2/ with acceptedEpoch, currentEpoch, snapshots and txn logs, and a zoo.cfg),
+    /// in the modelled release's formats, as the disks were at the end of the run or its
+    /// first invariant violation (see docs/zk-data.md). DIR must be new or empty.
+    #[arg(long, value_name = "DIR")]
+    zk_data: Option<PathBuf>,
+    /// With --zk-data: write the disks as they were at this simulated time (ms) instead.
+    #[arg(long, value_name = "T", requires = "zk_data")]
+    at_ms: Option<u64>,
+    /// With --zk-data: server N's zoo.cfg listens on 127.0.0.1, clients at PORT + 10·N, the
+    /// quorum and election ports one and two above (default 21800: server 1 on 21810).
+    #[arg(long, value_name = "PORT", requires = "zk_data")]
+    zk_port_base: Option<u16>,
 }
 
 pub fn run(mut args: RunArgs) -> u8 {
@@ -154,6 +167,18 @@ pub fn run(mut args: RunArgs) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
+    // Checked before the run, written after it (the run's own ensemble: --swarm draws one).
+    let zk_data = match &args.zk_data {
+        Some(dir) => match crate::zk_data::prepare(dir, args.zk_port_base, &sc) {
+            Ok(t) => Some(t),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    opts.capture = zk_data.as_ref().map(|_| match args.at_ms {
+        Some(t) => sim::CaptureAt::Time(t.saturating_mul(1000)),
+        None => sim::CaptureAt::FirstViolationOrEnd,
+    });
     let bugs = {
         let mut all = sc.bugs;
         for b in opts.bugs.iter() {
@@ -171,6 +196,11 @@ pub fn run(mut args: RunArgs) -> u8 {
     if !outcome.verdict.passed && fixes.is_empty() {
         outcome.attribution = sim::attribute(&sc, seed, args.zk, extra, &outcome);
     }
+    let zk_data_written = match zk_data.map(|t| t.write(&outcome, args.at_ms)) {
+        Some(Ok(text)) => Some(text),
+        Some(Err(code)) => return code,
+        None => None,
+    };
     if args.rewrite {
         match sim::golden::rewrite(&sc, &outcome) {
             Ok(path) => eprintln!("rewrote {}", path.display()),
@@ -213,6 +243,14 @@ pub fn run(mut args: RunArgs) -> u8 {
             println!("swarm draw: {}", sim::swarm::describe(knobs));
         }
         print!("{}", report::summary(&outcome, &command));
+    }
+    if let Some(text) = zk_data_written {
+        // With --json, stdout is one JSON object; where the files went goes to stderr.
+        if args.json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
     }
     match reporting.finish(&outcome, &command, wall) {
         Ok(Some(path)) if args.json => eprintln!("report: {}", path.display()),

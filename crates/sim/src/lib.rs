@@ -7,6 +7,7 @@
 
 pub mod attribute;
 pub mod bench;
+pub mod capture;
 mod checking;
 pub mod disk;
 pub mod export;
@@ -26,6 +27,7 @@ pub mod trace;
 pub mod world;
 
 pub use attribute::{attribute, Attribution};
+pub use capture::{CaptureAt, DiskCapture, Moment, Proposal};
 pub use outcome::{ClientRecord, ElectionRecord, Outcome, Results, SyncRecord, Verdict};
 pub use sim::{effective_bugs, effective_version, Ev, Observer, Options, Sim};
 

@@ -124,6 +124,9 @@ pub struct Results {
     pub syncs: Vec<SyncRecord>,
     /// Of the txns `[expect] never_delivered` names, those some server delivered.
     pub watched_delivered: Vec<zab::Zxid>,
+    /// The servers' disks at the moment [`crate::Options::capture`] asked for, if the run
+    /// reached it.
+    pub disks: Option<crate::capture::DiskCapture>,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -180,6 +183,9 @@ pub struct Outcome {
     /// For a failing run, what it is attributed to, once [`crate::attribute`] was asked
     /// (`sim run`, `fuzz` and `hunt` ask; a library call leaves it `None`).
     pub attribution: Option<crate::Attribution>,
+    /// The servers' disks at the moment [`crate::Options::capture`] asked for, if the run
+    /// reached it.
+    pub disks: Option<crate::capture::DiskCapture>,
 }
 
 impl Outcome {
@@ -225,6 +231,7 @@ impl Outcome {
             syncs: r.syncs,
             verdict,
             attribution: None,
+            disks: r.disks,
         }
     }
 }

@@ -7,6 +7,7 @@
 mod clients;
 mod process;
 
+use crate::capture::{CaptureAt, Capturer, Moment};
 use crate::checking::Checkers;
 use crate::faults::{self, Armed, Planned};
 use crate::network::{Network, Transport};
@@ -106,6 +107,9 @@ pub struct Options {
     /// Sees every happening with its simulated time, as the checkers do: how a test asserts
     /// on what happened with types rather than by reading the trace's JSON.
     pub observer: Option<Observer>,
+    /// Copy every server's durable disk at this moment, for `sim run --zk-data` (see
+    /// [`crate::capture`]); the run itself goes exactly as without.
+    pub capture: Option<CaptureAt>,
 }
 
 /// A caller's view of every happening of a run (see [`Options::observer`]).
@@ -121,6 +125,7 @@ impl Options {
             trace: None,
             checkers: true,
             observer: None,
+            capture: None,
         }
     }
 }
@@ -150,6 +155,7 @@ pub struct Sim {
     grace: bool,
     fault_log: Vec<(u64, String)>,
     pub(crate) executed: Vec<crate::export::ExecutedFault>,
+    capture: Option<Capturer>,
 }
 
 /// The release a run models: `--zk`, else the scenario's `zk`, else the default.
@@ -238,6 +244,7 @@ impl Sim {
             grace: false,
             fault_log: Vec::new(),
             executed: Vec::new(),
+            capture: opts.capture.map(Capturer::new),
         };
         for (index, f) in sc.faults.iter().enumerate() {
             match f.trigger {
@@ -283,15 +290,18 @@ impl Sim {
     /// last leader was lost, whichever comes first: the end-of-run leader check should judge
     /// the ensemble, not race an election that happened to start just before the end.
     pub fn run(mut self) -> Results {
+        self.capture_after_violation();
         loop {
             while let Some(at) = self.queue.peek_time() {
                 if at > self.end_us {
                     break;
                 }
+                self.capture_before(at);
                 let (at, ev) = self.queue.pop().expect("peeked");
                 self.world.now = at;
                 self.events += 1;
                 self.handle(ev);
+                self.capture_after_violation();
                 if self.grace && check::view::leader_with_quorum(&self.world).is_some() {
                     self.end_us = at;
                     break;
@@ -315,10 +325,51 @@ impl Sim {
             }
         }
         self.world.now = self.end_us;
+        self.capture_at_end();
         if let Some(t) = &mut self.trace {
             t.flush();
         }
         self.results()
+    }
+
+    /// Takes a capture asked for at a time before the next event, due at `next_us`.
+    fn capture_before(&mut self, next_us: u64) {
+        let Some(t) = self.capture.as_ref().and_then(|c| c.due_before(next_us)) else {
+            return;
+        };
+        self.take_capture(t, Moment::Asked);
+    }
+
+    /// Takes a capture asked for at the first violation, once there is one.
+    fn capture_after_violation(&mut self) {
+        let wanted = self
+            .capture
+            .as_ref()
+            .is_some_and(|c| c.taken.is_none() && c.at == CaptureAt::FirstViolationOrEnd);
+        if wanted && !self.violations.is_empty() {
+            self.take_capture(self.world.now, Moment::FirstViolation);
+        }
+    }
+
+    /// The run is over: a capture at the end, or at an asked time after the last event.
+    fn capture_at_end(&mut self) {
+        let Some(c) = &self.capture else { return };
+        if c.taken.is_some() {
+            return;
+        }
+        match c.at {
+            CaptureAt::Time(t) if t <= self.end_us => self.take_capture(t, Moment::Asked),
+            CaptureAt::Time(_) => {}
+            CaptureAt::FirstViolationOrEnd => self.take_capture(self.end_us, Moment::End),
+        }
+    }
+
+    fn take_capture(&mut self, at_us: u64, moment: Moment) {
+        let Sim { capture, world, .. } = self;
+        if let Some(c) = capture {
+            let disks = world.slots.iter().map(|s| (s.id, s.disk.image.clone()));
+            c.take(&world.cfg, at_us, moment, disks);
+        }
     }
 
     pub(crate) fn extend_faults(&mut self, end: u64) {
@@ -343,10 +394,14 @@ impl Sim {
             trace,
             observer,
             hash,
+            capture,
             ..
         } = self;
         if let Some(o) = observer {
             o(world.now, &h);
+        }
+        if let Some(c) = capture {
+            c.on(world.now, &h);
         }
         trace::hash(hash, world.now, &h);
         if let Some(t) = trace.as_mut() {
@@ -477,6 +532,7 @@ impl Sim {
             fired: r.fired,
             syncs: r.syncs,
             watched_delivered: r.watched_delivered.into_iter().collect(),
+            disks: self.capture.and_then(|c| c.taken),
         }
     }
 }
