@@ -73,8 +73,10 @@ impl Stamps {
 }
 
 /// The header time of the txn behind each zxid of one history, for a znode's `ctime` and
-/// `mtime` (ZooKeeper sets them from the header of the txn that created or last changed the
-/// znode: `DataTree.createNode` and `setData` take `header.getTime()`).
+/// `mtime`: ZooKeeper sets them from the header of the txn that created or last changed the
+/// znode (`DataTree.processTxn` passes `header.getTime()` to `createNode` and `setData`,
+/// DataTree.java:867-878 and 932-940 at `release-3.8.0-1`, 872-884 and 937-945 at
+/// `release-3.9.4`).
 ///
 /// A znode's stat names its txns by zxid only; the history it belongs to (a data tree's
 /// applied txns, in order) says which txn that zxid was, so that a diverged history's

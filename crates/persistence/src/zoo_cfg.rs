@@ -1,11 +1,12 @@
 //! A `zoo.cfg` for each server, so that the written data directories can be started as a
 //! real ensemble: `java ... org.apache.zookeeper.server.quorum.QuorumPeerMain DIR/<id>/zoo.cfg`.
 //!
-//! Citations are to `zookeeper-server/src/main/java/org/apache/zookeeper/server/quorum/` at
-//! `release-3.8.0-1`; the lines are the same at `release-3.9.4`.
+//! Citations are to `zookeeper-server/src/main/java/org/apache/zookeeper/server/` at
+//! `release-3.8.0-1`, then `release-3.9.4` where the line moved; the `QuorumPeerConfig`
+//! lines are the same at both.
 //!
 //! Everything listens on 127.0.0.1, at ports derived from one base ([`Ports`]). The keys
-//! (`QuorumPeerConfig.parseProperties`, QuorumPeerConfig.java:273-390):
+//! (`QuorumPeerConfig.parseProperties`, quorum/QuorumPeerConfig.java:273-390):
 //! * `tickTime`, `initLimit`, `syncLimit` from the scenario's `[cluster]`;
 //! * `dataDir`, the server's directory (the log goes there too, :426-428);
 //! * `clientPort` and `clientPortAddress` (:287-294, 430-441);
@@ -13,10 +14,11 @@
 //!   its epoch files, as the model's servers do (:340-341, 697-705);
 //! * `peerType=observer` for an observer (:324-330), which its `server.N` line says too;
 //! * `server.N=127.0.0.1:<quorum>:<election>[:observer]` for every server
-//!   (`QuorumServer`, QuorumPeer.java:300-302);
+//!   (`QuorumServer`, quorum/QuorumPeer.java:301-304 / 304-307);
 //! * keys ZooKeeper does not know become `zookeeper.<key>` system properties (:389):
-//!   `snapCount` (the scenario's, ZooKeeperServer.SNAP_COUNT), `testingonly.initialZxid`
-//!   when the scenario starts epochs at another counter (Leader.java:706-710),
+//!   `snapCount` (the scenario's; `ZooKeeperServer.SNAP_COUNT`, ZooKeeperServer.java:274 /
+//!   299), `testingonly.initialZxid` when the scenario starts epochs at another counter
+//!   (quorum/Leader.java:706-710 / 755-759),
 //!   `admin.enableServer=false` (the admin server's fixed port 8080 would clash between
 //!   servers on one machine) and `4lw.commands.whitelist=*` (`srvr` and the other
 //!   four-letter words answer on the client port).
