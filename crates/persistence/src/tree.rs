@@ -92,7 +92,7 @@ pub fn system_nodes() -> ZkNodes {
 }
 
 /// A model znode's data as bytes: the decimal text of its `u64`, as the project's real
-/// clients write it (conform/src/client.rs). The root's data is empty, as in a fresh tree,
+/// clients write it (conform/src/client/ops.rs). The root's data is empty, as in a fresh tree,
 /// until a txn sets it.
 pub fn data_bytes(path: &str, znode: &Znode) -> Vec<u8> {
     if path == "/" && znode.stat.mzxid == zab::Zxid::default() {

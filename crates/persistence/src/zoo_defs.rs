@@ -41,7 +41,7 @@ pub fn anyone_id_unsafe() -> Id {
 }
 
 /// `Ids.OPEN_ACL_UNSAFE` (ZooDefs.java:141): what zabsim's clients, like the project's real
-/// clients (conform/src/client.rs), create every znode with.
+/// clients (conform/src/client/ops.rs), create every znode with.
 pub fn open_acl_unsafe() -> Vec<Acl> {
     vec![Acl {
         perms: perms::ALL,

@@ -48,6 +48,44 @@ fn written_logs_read_back_as_the_model_logged_them() {
     .map(|(i, t)| (0x1_0000_0001 + i as i64, t.to_string()))
     .collect();
     assert_eq!(got, want);
+    // What each txn does, as the reader decodes it.
+    use txnlog::TxnBody as B;
+    let bodies: Vec<&B> = records.iter().map(|r| &r.body).collect();
+    assert_eq!(
+        bodies,
+        [
+            &B::Error { err: 0 },
+            &B::CreateSession { timeout_ms: 4000 },
+            &B::Create {
+                path: "/app".into(),
+                data: b"7".to_vec(),
+                ephemeral: false,
+                parent_cversion: 1
+            },
+            &B::Create {
+                path: "/app/e".into(),
+                data: b"8".to_vec(),
+                ephemeral: true,
+                parent_cversion: 1
+            },
+            &B::SetData {
+                path: "/app".into(),
+                data: b"9".to_vec(),
+                version: 1
+            },
+            &B::Error { err: -110 },
+            &B::Create {
+                path: "/x".into(),
+                data: b"1".to_vec(),
+                ephemeral: false,
+                parent_cversion: 2
+            },
+            &B::Delete { path: "/x".into() },
+            &B::CloseSession {
+                paths: vec!["/app/e".into()]
+            },
+        ]
+    );
     assert_eq!(records[0].client_id, 0, "an initial txn has no session");
     assert_eq!(records[0].time_ms, SIM_EPOCH_MS, "nor a proposal time");
     for (i, r) in records.iter().enumerate().skip(1) {
