@@ -113,12 +113,12 @@ pub fn zk_path(path: &str) -> String {
 
 /// One model znode as ZooKeeper would hold it.
 ///
-/// The stat is the model's: zxids, data version, child version and ephemeral owner copied;
-/// `aversion` 0 (no txn changes ACLs); `ctime`/`mtime` the header times of the txns named by
-/// `czxid`/`mzxid`. The child version is the model's value as it is: the model bumps a
-/// parent's cversion when a child is deleted, which ZooKeeper's `DataTree.deleteNode` does
-/// not (it moves only pzxid, DataTree.java:543-565 / 539-561), so after a delete the value here is
-/// higher than a real server's (see docs/zk-data.md).
+/// The stat is the model's stored stat, ZooKeeper's `StatPersisted`: zxids, data version,
+/// child version and ephemeral owner copied; `aversion` 0 (no txn changes ACLs);
+/// `ctime`/`mtime` the header times of the txns named by `czxid`/`mzxid`. The child version
+/// is the stored one, the count of children created, which a delete leaves as it is
+/// (`DataTree.deleteNode` moves only the parent's pzxid, DataTree.java:543-565 / 539-561);
+/// a client is shown another number (`DataNode.copyStat`), never written to a file.
 pub fn zk_node(path: &str, znode: &Znode, times: &ZxidTimes) -> ZkNode {
     let s = &znode.stat;
     ZkNode {
