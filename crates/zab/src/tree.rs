@@ -511,7 +511,9 @@ mod tests {
             .map(|(_, p)| p.as_str())
             .collect();
         assert_eq!(deleted, vec!["/c", "/app/a"]);
-        assert_eq!(t.stat("/app").unwrap().cversion, 3);
+        // Two children created, one deleted: stored 2, shown to clients as 2 * 2 - 1.
+        assert_eq!(t.stat("/app").unwrap().cversion, 2);
+        assert_eq!(t.client_stat("/app").unwrap().cversion, 3);
     }
 
     #[test]
