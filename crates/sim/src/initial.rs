@@ -16,9 +16,22 @@
 //! The swarm draws a past from its seed; the property tests generate one with proptest, so
 //! that a failure shrinks to fewer epochs, servers and txns.
 
-use scenario::{Cluster, ServerInit};
+use scenario::{Cluster, Scenario, ServerInit};
 use std::collections::BTreeMap;
-use zab::{ServerId, Zxid};
+use zab::{DiskImage, ServerId, Txn, Zxid};
+
+/// The disk server `id` boots from: its `[[server]]` table's epochs and log, or an empty
+/// disk. `sim conform` writes the same image as the real server's data directory, so both
+/// sides of a comparison start from one state.
+pub fn disk(sc: &Scenario, id: ServerId) -> DiskImage {
+    let mut image = DiskImage::default();
+    if let Some(init) = sc.servers.iter().find(|s| s.id == id) {
+        image.accepted_epoch = init.accepted_epoch;
+        image.current_epoch = init.current_epoch;
+        image.log = init.log.iter().map(|z| Txn::initial(*z)).collect();
+    }
+    image
+}
 
 /// One epoch of the past. Server sets are bit masks over the ensemble's members in
 /// [`Cluster::all`] order (bit 0 is the first participant); bits past the last member are

@@ -21,9 +21,7 @@ use check::{Happening, Violation};
 use rand_chacha::ChaCha8Rng;
 use scenario::{Scenario, Trigger};
 use std::sync::Arc;
-use zab::{
-    BugSet, Channel, Config, DiskImage, Endpoint, Message, Outputs, ServerId, Txn, ZkVersion,
-};
+use zab::{BugSet, Channel, Config, Endpoint, Message, Outputs, ServerId, ZkVersion};
 
 pub(crate) use process::Incoming;
 
@@ -198,15 +196,7 @@ impl Sim {
         let disks = sc
             .cluster
             .all()
-            .map(|id| {
-                let mut image = DiskImage::default();
-                if let Some(init) = sc.servers.iter().find(|s| s.id == id) {
-                    image.accepted_epoch = init.accepted_epoch;
-                    image.current_epoch = init.current_epoch;
-                    image.log = init.log.iter().map(|z| Txn::initial(*z)).collect();
-                }
-                (id, image)
-            })
+            .map(|id| (id, crate::initial::disk(sc, id)))
             .collect();
         let seed = opts.seed;
         let net = Network::new(Transport {

@@ -122,6 +122,9 @@ fn op_of(t: &TxnRecord) -> Option<TxnOp> {
             timeout_ms: u32::try_from(*timeout_ms).unwrap_or(0),
         },
         TxnBody::CloseSession { .. } => TxnOp::CloseSession { session },
+        // How zabsim writes a scenario's initial txn (persistence's `header_and_record`):
+        // no session, and an error code no failed request has.
+        TxnBody::Error { err: 0 } if t.client_id == 0 => TxnOp::Initial,
         TxnBody::Error { err } => TxnOp::Error {
             err: keeper_error(*err)?,
         },
@@ -199,11 +202,13 @@ pub fn recorded(
                 client: *client,
                 cxid: t.cxid as u64,
             });
+        let initial = op == TxnOp::Initial;
         Some(Txn {
             zxid,
             proposer: leader_of
                 .get(&zxid.epoch())
                 .copied()
+                .filter(|_| !initial)
                 .unwrap_or(ServerId::NONE),
             request,
             op,

@@ -125,7 +125,7 @@ pub fn conform(args: ConformArgs) -> u8 {
             sc.name, plan.duration_ms
         );
     }
-    let real = match real::run(install, &plan, seed) {
+    let real = match real::run(install, &plan, seed, args.zk) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: the real ensemble failed: {e}");

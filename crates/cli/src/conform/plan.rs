@@ -99,6 +99,17 @@ pub struct Plan {
     /// (`[random] until_ms`, else the whole run).
     pub reset: f64,
     pub reset_until_ms: Option<u64>,
+    /// The disks of the servers with a `[[server]]` table, written as their data directories
+    /// before any server starts (the simulator boots from the same images).
+    pub initial: Vec<(u64, zab::DiskImage)>,
+    /// The initial txns `[cluster] committed` says are committed: the real run must keep
+    /// every one of them, as the simulated one must (`committed-durability`).
+    pub committed: Vec<zab::Zxid>,
+    /// Servers a fault crashes at 0 ms. They are not started with the others: in the
+    /// simulator such a server is gone in the instant it boots, before any of its messages
+    /// arrive, while a real server started and crashed when the run's time begins (once
+    /// every server answers) would have voted in the first election already.
+    pub start_down: Vec<u64>,
 }
 
 /// Why a scenario cannot run on a real ensemble: the place in the file and what is missing.
@@ -199,22 +210,6 @@ impl Plan {
                 "the real clients connect to the servers directly, not through the harness's \
                  proxies, so their connections cannot be reset at random"
                     .into(),
-            ));
-        }
-        if !sc.servers.is_empty() {
-            return Err(refuse(
-                None,
-                "server",
-                "initial server state ([[server]] tables) cannot be written as ZooKeeper data \
-                 directories yet"
-                    .into(),
-            ));
-        }
-        if sc.cluster.committed.is_some() {
-            return Err(refuse(
-                None,
-                "committed",
-                "initial committed txns need initial server state".into(),
             ));
         }
         let clients = sc.clients.as_ref().map(|c| ClientsSpec {
@@ -419,6 +414,34 @@ impl Plan {
                 step,
             });
         }
+        let initial = sc
+            .servers
+            .iter()
+            .map(|s| (id(s.id), sim::initial::disk(sc, s.id)))
+            .collect();
+        let committed = match sc.cluster.committed {
+            Some(upto) => sc
+                .servers
+                .iter()
+                .flat_map(|s| s.log.iter().copied().filter(|z| *z <= upto))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        };
+        let start_down = faults
+            .iter()
+            .filter_map(|f| match (&f.when, &f.step) {
+                (
+                    When::At(0),
+                    Step::Crash {
+                        target: Target::Server(s),
+                        ..
+                    },
+                ) => Some(*s),
+                _ => None,
+            })
+            .collect();
         Ok(Plan {
             spec,
             clients,
@@ -426,6 +449,9 @@ impl Plan {
             duration_ms: sc.run.duration_ms,
             reset: sc.network.reset,
             reset_until_ms: sc.random.as_ref().map(|r| r.until_ms),
+            initial,
+            committed,
+            start_down,
         })
     }
 }
@@ -506,5 +532,56 @@ target = "s1"
             "name = \"t\"\n[cluster]\nservers = 3\n[network]\nreset = 0.01\n[clients]\ncount = 1\n",
         );
         assert_eq!(Plan::of(&sc).expect_err("refused").key, "network.reset");
+    }
+
+    #[test]
+    fn initial_state_becomes_data_directories_and_a_server_crashed_at_0_ms_starts_down() {
+        let sc = scenario(
+            r#"
+name = "t"
+[cluster]
+servers = 3
+committed = "1:2"
+[[server]]
+id = 1
+accepted_epoch = 1
+current_epoch = 1
+log = ["1:1-2"]
+[[server]]
+id = 2
+accepted_epoch = 2
+current_epoch = 1
+log = ["1:1-3"]
+[[faults]]
+at_ms = 0
+action = "crash"
+target = "s3"
+restart_after_ms = 1000
+[[faults]]
+at_ms = 10
+action = "crash"
+target = "s1"
+"#,
+        );
+        let plan = Plan::of(&sc).expect("initial state runs on a real ensemble");
+        let ids: Vec<u64> = plan.initial.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![1, 2]);
+        let s2 = &plan.initial[1].1;
+        assert_eq!((s2.accepted_epoch, s2.current_epoch), (2, 1));
+        let logged: Vec<zab::Zxid> = s2.log.iter().map(|t| t.zxid).collect();
+        assert_eq!(
+            logged,
+            vec![
+                zab::Zxid::new(1, 1),
+                zab::Zxid::new(1, 2),
+                zab::Zxid::new(1, 3)
+            ]
+        );
+        assert_eq!(
+            plan.committed,
+            vec![zab::Zxid::new(1, 1), zab::Zxid::new(1, 2)]
+        );
+        // Only a crash at 0 ms keeps a server from starting.
+        assert_eq!(plan.start_down, vec![3]);
     }
 }

@@ -34,7 +34,8 @@ pub struct RealRun {
     pub last_zxid: BTreeMap<u64, Option<zab::Zxid>>,
     /// The txns in the final leader's log (all committed once it leads in broadcast).
     pub committed: Vec<zab::Zxid>,
-    /// Every pair of servers' txn logs agree where they overlap.
+    /// Every pair of servers' txn logs agree where they overlap, and every initial txn the
+    /// scenario says is committed is kept.
     pub same_history: bool,
     /// Faults carried out, in the order they were.
     pub faults: Vec<RealFault>,
@@ -448,9 +449,23 @@ fn arm(c: &Control, shared: &Arc<Mutex<Shared>>, plan: &Plan, i: usize) {
 
 /// Runs the plan for its duration on a fresh ensemble and reads the outcome; everything
 /// started is stopped and removed when this returns.
-pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform::Error> {
+///
+/// The initial data directories are written in `zk`'s file formats.
+pub fn run(
+    install: Install,
+    plan: &Plan,
+    seed: u64,
+    zk: zab::ZkVersion,
+) -> Result<RealRun, conform::Error> {
     let ensemble = Ensemble::create(install, plan.spec.clone())?;
     let c = ensemble.control();
+    for (id, image) in &plan.initial {
+        let server = zab::ServerId(u8::try_from(*id).unwrap_or(u8::MAX));
+        let files = persistence::data_dir(server, image, zk, &persistence::Stamps::new());
+        let dir = ensemble.server_dir(*id).join("data");
+        persistence::write_data_dir(&dir, &files)
+            .map_err(|e| conform::Error::io(format!("writing {}", dir.display()), e))?;
+    }
     let shared = Arc::new(Mutex::new(Shared {
         start: Instant::now(),
         later: Vec::new(),
@@ -465,6 +480,7 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
         for (i, f) in plan.faults.iter().enumerate() {
             match &f.when {
+                When::At(0) if cuts_links(&f.step) => {}
                 When::At(at) => sh.later.push((Duration::from_millis(*at), Later::Fault(i))),
                 When::Packet { after_ms: 0, .. } => {}
                 When::Packet { after_ms, .. } => sh
@@ -478,12 +494,23 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
             arm(&c, &shared, plan, i);
         }
     }
-    c.start_all()?;
+    // Links cut at 0 ms are cut before any server starts, as the simulator's are before
+    // the first message arrives; their heals count from the run's time 0 (below).
+    {
+        let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+        for f in &plan.faults {
+            if f.when == When::At(0) && cuts_links(&f.step) {
+                carry_out(&c, &mut sh, f.line, &f.step, None);
+            }
+        }
+    }
+    let order = start_order(plan);
+    c.start_in_order(&order)?;
     // The simulator boots every server at time 0; a JVM takes a second or more to start,
     // and the servers are started one after another. The run's time starts once every
     // server answers on its client port (looking for a leader, or already past it).
-    for id in plan.spec.all_ids() {
-        c.wait_until_up(id, Duration::from_secs(30))?;
+    for id in &order {
+        c.wait_until_up(*id, Duration::from_secs(30))?;
     }
     let start = Instant::now();
     let t0_ms = SystemTime::now()
@@ -588,10 +615,30 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         .and_then(|l| out.servers.get(&l))
         .map(|s| s.txns.iter().map(|t| zab::Zxid(t.zxid as u64)).collect())
         .unwrap_or_default();
+    // A learner synced by SNAP keeps its old log files: ZooKeeper replaces its tree with
+    // the leader's (Learner.java:579 at release-3.8.0-1) and, on a restart, replays only the
+    // records after its newest snapshot (FileTxnSnapLog.java:330), so the records before it
+    // are no longer its history, and may well disagree with the leader's.
+    let snapped: BTreeSet<u64> = out
+        .packets
+        .iter()
+        .filter(|p| p.kind == conform::packet::kind::SNAP && p.delivered)
+        .map(|p| p.to)
+        .collect();
     let logs: Vec<Vec<i64>> = out
         .servers
-        .values()
-        .map(|s| s.txns.iter().map(|t| t.zxid).collect())
+        .iter()
+        .map(|(id, s)| {
+            let replaced_upto = match snapped.contains(id) {
+                true => s.snapshots.last().copied().unwrap_or(0),
+                false => 0,
+            };
+            s.txns
+                .iter()
+                .map(|t| t.zxid)
+                .filter(|z| *z > replaced_upto)
+                .collect()
+        })
         .collect();
     let same_history = logs.iter().enumerate().all(|(i, a)| {
         logs.iter().skip(i + 1).all(|b| {
@@ -608,6 +655,7 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
             tail(ca) == tail(cb)
         })
     });
+    let same_history = same_history && lost_committed(&out, leader, &plan.committed).is_empty();
     let faults = sh.log.clone();
     drop(sh);
     drop(ensemble);
@@ -634,6 +682,70 @@ pub fn run(install: Install, plan: &Plan, seed: u64) -> Result<RealRun, conform:
         wall_ms,
         t0_unix_ms: t0_ms,
     })
+}
+
+/// Whether a fault step only cuts or heals links, which the proxies can do before any
+/// server runs.
+fn cuts_links(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Partition { .. } | Step::Isolate { .. } | Step::Heal
+    )
+}
+
+/// The servers to start, and in which order: every one not crashed at 0 ms, the one
+/// FastLeaderElection prefers first (a participant, then currentEpoch, last zxid and id:
+/// FastLeaderElection.java's totalOrderPredicate), so that a server with a newer history is
+/// up before two others can settle on a leader without it. Servers of equal histories come
+/// highest id first, as [`conform::Control::start_all`] starts them.
+fn start_order(plan: &Plan) -> Vec<u64> {
+    let disk = |id: u64| plan.initial.iter().find(|(s, _)| *s == id).map(|(_, d)| d);
+    let mut ids: Vec<u64> = plan
+        .spec
+        .all_ids()
+        .into_iter()
+        .filter(|id| !plan.start_down.contains(id))
+        .collect();
+    ids.sort_by_key(|id| {
+        let d = disk(*id);
+        std::cmp::Reverse((
+            plan.spec.participants.contains(id),
+            d.map_or(0, |d| d.current_epoch),
+            d.map_or(zab::Zxid::default(), |d| d.last_zxid()),
+            *id,
+        ))
+    });
+    ids
+}
+
+/// The committed initial txns the servers lost: with a leader at the end, the ones its log
+/// does not hold; without one, the ones missing from a log that goes on past them. A txn up
+/// to a server's newest snapshot counts as held (a SNAP sync brings it there, not into the
+/// log), so a loss hidden in a snapshot is not reported.
+fn lost_committed(
+    out: &conform::Outcome,
+    leader: Option<u64>,
+    committed: &[zab::Zxid],
+) -> Vec<zab::Zxid> {
+    let servers: Vec<&conform::ServerOutcome> = match leader.and_then(|l| out.servers.get(&l)) {
+        Some(s) => vec![s],
+        None => out.servers.values().collect(),
+    };
+    committed
+        .iter()
+        .copied()
+        .filter(|z| {
+            servers.iter().any(|s| {
+                let log: Vec<zab::Zxid> = s.txns.iter().map(|t| zab::Zxid(t.zxid as u64)).collect();
+                let snapshot = s
+                    .snapshots
+                    .last()
+                    .map_or(zab::Zxid(0), |x| zab::Zxid(*x as u64));
+                let past = leader.is_some() || log.last().is_some_and(|last| last > z);
+                past && *z > snapshot && !log.contains(z)
+            })
+        })
+        .collect()
 }
 
 /// Elections from the servers' logs: each "leading - broadcast" is an established leader,
