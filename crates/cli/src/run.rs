@@ -46,7 +46,9 @@ pub struct RunArgs {
     #[arg(long)]
     swarm: bool,
     /// Write the run as an explicit scenario (every random fault as the timed fault it
-    /// became, every target resolved) that takes the same course with the same seed.
+    /// became, every target resolved) that takes the same course with the same seed. With
+    /// --at-ms T: the rest of the run from T, a scenario whose [[server]] tables are the disks
+    /// at T and whose faults are the ones still to come (for `sim conform`).
     #[arg(long, value_name = "PATH")]
     export: Option<PathBuf>,
     /// Write this run's story as the scenario's golden file (`[expect] golden`) instead of
@@ -60,7 +62,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     zk_data: Option<PathBuf>,
     /// With --zk-data: write the disks as they were at this simulated time (ms) instead.
-    #[arg(long, value_name = "T", requires = "zk_data")]
+    /// With --export: export the rest of the run from this time on.
+    #[arg(long, value_name = "T")]
     at_ms: Option<u64>,
     /// With --zk-data: server N's zoo.cfg listens on 127.0.0.1, clients at PORT + 10·N, the
     /// quorum and election ports one and two above (default 21800: server 1 on 21810).
@@ -83,6 +86,12 @@ pub fn run(mut args: RunArgs) -> u8 {
             return 2;
         }
     };
+    if args.at_ms.is_some() && args.zk_data.is_none() && args.export.is_none() {
+        eprintln!(
+            "error: --at-ms needs --zk-data or --export: it says which moment's disks to take"
+        );
+        return 2;
+    }
     if args.export.is_some() && !args.fixes.is_empty() {
         eprintln!("error: --export cannot record --fix: a scenario file has no key for it");
         return 2;
@@ -175,10 +184,11 @@ pub fn run(mut args: RunArgs) -> u8 {
         },
         None => None,
     };
-    opts.capture = zk_data.as_ref().map(|_| match args.at_ms {
-        Some(t) => sim::CaptureAt::Time(t.saturating_mul(1000)),
-        None => sim::CaptureAt::FirstViolationOrEnd,
-    });
+    opts.capture = match (args.at_ms, &zk_data) {
+        (Some(t), _) => Some(sim::CaptureAt::Time(t.saturating_mul(1000))),
+        (None, Some(_)) => Some(sim::CaptureAt::FirstViolationOrEnd),
+        (None, None) => None,
+    };
     let bugs = {
         let mut all = sc.bugs;
         for b in opts.bugs.iter() {
@@ -214,10 +224,34 @@ pub fn run(mut args: RunArgs) -> u8 {
         sim::golden::apply(&mut outcome, &golden);
     }
     if let Some(path) = &args.export {
-        let mut exported = sim::export::export(&sc, bugs, &outcome.executed);
+        let exported = match args.at_ms {
+            None => Ok(sim::export::export(&sc, bugs, &outcome.executed)),
+            Some(t) => match &outcome.disks {
+                Some(capture) => sim::export::export_from(&sc, bugs, &outcome.executed, capture)
+                    .map_err(|e| format!("--export --at-ms {t}: {e}")),
+                None => Err(format!(
+                    "--at-ms {t}: the run ended at {} ms; give a time before its end",
+                    sim::story::ms(outcome.sim_us)
+                )),
+            },
+        };
+        let mut exported = match exported {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
         exported.seed = seed;
         exported.zk = Some(outcome.zk_version);
-        if let Err(e) = std::fs::write(path, scenario::to_toml(&exported)) {
+        let text = scenario::to_toml(&exported);
+        // Written only if it reads back: a moment the scenario format cannot hold (a disk
+        // that breaks what [[server]] tables are checked for) is refused, not half-written.
+        if let Err(e) = scenario::parse(&text, path) {
+            eprintln!("error: --export: the run at that moment is no valid scenario: {e}");
+            return 2;
+        }
+        if let Err(e) = std::fs::write(path, text) {
             eprintln!("error: --export {}: {e}", path.display());
             return 2;
         }

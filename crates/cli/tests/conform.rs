@@ -433,3 +433,120 @@ fn the_real_3_8_0_loses_acknowledged_writes_as_simulated() {
     assert_eq!(field["agree"], true, "{field:#}");
     assert_nothing_left(&dir);
 }
+
+/// The real run's syncs as "s1 DIFF 2:5" lines, in order.
+fn real_syncs(v: &serde_json::Value) -> Vec<String> {
+    v["real"]["syncs"]
+        .as_array()
+        .expect("syncs")
+        .iter()
+        .map(|s| {
+            format!(
+                "s{} {} {}",
+                s["learner"],
+                s["mode"].as_str().unwrap_or("?"),
+                s["zxid"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// `[[server]]` tables become the real servers' data directories: they load the histories
+/// the simulated servers boot from, elect the same leader, and sync each learner the same
+/// way, down to the zxids.
+#[test]
+fn real_servers_start_from_the_scenarios_initial_state() {
+    let _g = serial();
+    if !zookeeper_here() {
+        return;
+    }
+    // s2 has the newest epoch and the longest log in it: s1 gets the two txns it lacks,
+    // s3's epoch-1 txns were never in epoch 2, so it gets a snapshot. The SNAP packet
+    // carries the leader's last processed zxid, which becomes 3:0 once the leader has
+    // established epoch 3 (with s1) before s3's turn, as in some simulated seeds.
+    let dir = tmp("initial-state");
+    let out = conform(
+        &dir,
+        &[
+            "scenarios/conformance/initial-state-newest-epoch-leads.toml",
+            "--json",
+            "--runs",
+            "20",
+        ],
+    );
+    let v = json(&out);
+    assert_eq!(v["agree"], true, "{:#}", v["fields"]);
+    let syncs = real_syncs(&v);
+    assert!(
+        syncs == ["s1 DIFF 2:5", "s3 SNAP 2:5"] || syncs == ["s1 DIFF 2:5", "s3 SNAP 3:0"],
+        "{syncs:?}"
+    );
+    assert_eq!(v["real"]["leader"], 2);
+    assert_eq!(v["real"]["same_history"], true);
+    assert_nothing_left(&dir);
+
+    // s1 alone logged 1:3 and is down at the start (a crash at 0 ms): it comes back to
+    // TRUNC 1:2, and the real client's writes pass the checkers.
+    let dir = tmp("abandoned");
+    let out = conform(
+        &dir,
+        &[
+            "scenarios/conformance/abandoned-txn-truncated.toml",
+            "--json",
+            "--runs",
+            "20",
+        ],
+    );
+    let v = json(&out);
+    assert_eq!(v["agree"], true, "{:#}", v["fields"]);
+    assert_eq!(real_syncs(&v), ["s1 TRUNC 1:2", "s2 DIFF 1:2"]);
+    assert_eq!(v["checks"]["violations"], serde_json::json!([]));
+    assert_nothing_left(&dir);
+}
+
+/// A failure taken to ZooKeeper from its disks: what ZOOKEEPER-4643 leaves on disk
+/// (exported from scenarios/bugs/zk-4643.toml at 1100 ms) makes the real 3.8.0 elect the
+/// server with the newer epoch and the shorter log and truncate the committed txns away, as
+/// in every simulated seed.
+#[test]
+fn the_disks_zk_4643_leaves_lose_committed_txns_on_real_zookeeper() {
+    let _g = serial();
+    if !zookeeper_here() {
+        return;
+    }
+    let dir = tmp("zk-4643");
+    let out = conform(
+        &dir,
+        &[
+            "scenarios/conformance/zk-4643-truncates-committed-txns.toml",
+            "--json",
+            "--runs",
+            "20",
+        ],
+    );
+    let v = json(&out);
+    assert_eq!(v["agree"], true, "{:#}", v["fields"]);
+    assert_eq!(v["real"]["leader"], 1, "{:#}", v["real"]);
+    let lost: Vec<&str> = v["real"]["lost_committed"]
+        .as_array()
+        .expect("lost_committed")
+        .iter()
+        .filter_map(|z| z.as_str())
+        .collect();
+    assert_eq!(
+        lost,
+        ["1:5", "1:6", "1:7", "1:8", "1:9", "1:10", "1:11", "1:12"]
+    );
+    assert!(
+        real_syncs(&v).contains(&"s2 TRUNC 1:4".to_string()),
+        "{:#}",
+        v["real"]
+    );
+    let histories = v["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["field"] == "histories"))
+        .expect("histories");
+    assert_eq!(histories["real"], "differ", "{histories:#}");
+    assert_eq!(histories["agree"], true, "{histories:#}");
+    assert_nothing_left(&dir);
+}

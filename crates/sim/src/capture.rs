@@ -7,10 +7,10 @@
 //! that moment.
 
 use check::Happening;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use zab::client_api::ClientEvent;
-use zab::{ClientId, Config, DiskImage, Event, ServerId, SessionId, TxnId, TxnOp};
+use zab::{ClientId, Config, DiskImage, Event, ServerId, SessionId, TxnId, TxnOp, Zxid};
 
 /// When to copy the disks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +52,21 @@ pub struct DiskCapture {
     pub disks: Vec<(ServerId, DiskImage)>,
     /// Every txn proposed before the moment.
     pub proposals: BTreeMap<TxnId, Proposal>,
+    /// Every txn a leader committed before the moment (a quorum acknowledged it).
+    pub committed: BTreeSet<TxnId>,
+    /// `[cluster] committed`: the initial txns up to this zxid were committed from the start.
+    pub initially_committed: Option<Zxid>,
+}
+
+impl DiskCapture {
+    /// Whether `txn` was committed by the moment.
+    pub fn is_committed(&self, txn: TxnId) -> bool {
+        self.committed.contains(&txn)
+            || (txn.proposer == ServerId::NONE
+                && self
+                    .initially_committed
+                    .is_some_and(|upto| txn.zxid <= upto))
+    }
 }
 
 /// Watches a run for what a capture needs, and takes it.
@@ -60,6 +75,8 @@ pub(crate) struct Capturer {
     /// Each client's session, as it last connected: the session its requests come in on.
     sessions: HashMap<ClientId, SessionId>,
     proposals: BTreeMap<TxnId, Proposal>,
+    committed: BTreeSet<TxnId>,
+    initially_committed: Option<Zxid>,
     pub(crate) taken: Option<DiskCapture>,
 }
 
@@ -69,6 +86,8 @@ impl Capturer {
             at,
             sessions: HashMap::new(),
             proposals: BTreeMap::new(),
+            committed: BTreeSet::new(),
+            initially_committed: None,
             taken: None,
         }
     }
@@ -84,6 +103,13 @@ impl Capturer {
                 event: ClientEvent::Connected { session, .. },
             } => {
                 self.sessions.insert(*id, *session);
+            }
+            Happening::InitiallyCommitted { upto } => self.initially_committed = Some(*upto),
+            Happening::Server {
+                event: Event::Committed { txn, .. },
+                ..
+            } => {
+                self.committed.insert(*txn);
             }
             Happening::Server {
                 event: Event::Proposed { txn, op, request },
@@ -131,6 +157,8 @@ impl Capturer {
                 moment,
                 disks: disks.collect(),
                 proposals: std::mem::take(&mut self.proposals),
+                committed: std::mem::take(&mut self.committed),
+                initially_committed: self.initially_committed,
             });
         }
     }

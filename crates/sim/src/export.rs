@@ -7,6 +7,9 @@
 //! and the other streams (network, disk, workload) are untouched, so the exported scenario,
 //! run with the same seed, takes the same course.
 
+mod from;
+
+pub use from::{export_from, FromError};
 use scenario::{Action, Fault, Scenario, Trigger};
 use zab::BugSet;
 

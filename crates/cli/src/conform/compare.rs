@@ -28,6 +28,36 @@ pub struct SimSummary {
     /// The client-visible invariants it violated ([`check::recorded::CHECKED`]): what a real
     /// run's clients are judged on.
     pub client_violations: BTreeSet<String>,
+    /// How each learner was synchronized, sorted (see [`Sync`]).
+    pub syncs: Vec<Sync>,
+}
+
+/// One synchronization a leader chose: the learner, DIFF, TRUNC or SNAP, and the packet's
+/// zxid (the DIFF's last zxid, the TRUNC target, the snapshot's last processed zxid:
+/// LearnerHandler.java:567-568, 977 and 1001 at release-3.8.0-1). A real run's come from the
+/// packets the proxies carried, a simulated run's from the leaders' sync decisions.
+pub type Sync = (u64, &'static str, zab::Zxid);
+
+/// Which ways each learner was synchronized: what the `sync modes` field compares. The
+/// zxids and how often are left out of the comparison: with clients they follow the number
+/// of writes, which no two runs share, and a real server restarts a JVM start later than a
+/// simulated one (about a second), so a restart shortly before another fault can miss a
+/// sync the simulated one has. The real run's zxids are in its JSON (`real.syncs`).
+pub fn sync_modes(syncs: &[Sync]) -> Vec<(u64, &'static str)> {
+    let modes: BTreeSet<(u64, &'static str)> = syncs.iter().map(|(l, m, _)| (*l, *m)).collect();
+    modes.into_iter().collect()
+}
+
+/// Sync modes as the table shows them: "s1 DIFF, s3 SNAP".
+fn modes_text(modes: &[(u64, &'static str)]) -> String {
+    if modes.is_empty() {
+        return "none".into();
+    }
+    modes
+        .iter()
+        .map(|(l, mode)| format!("s{l} {mode}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The invariants whose breach shows in the servers' txn logs: what a real run is compared
@@ -76,6 +106,15 @@ impl SimSummary {
                 .filter(|v| check::recorded::CHECKED.contains(&v.invariant))
                 .map(|v| v.invariant.to_string())
                 .collect(),
+            syncs: {
+                let mut syncs: Vec<Sync> = o
+                    .syncs
+                    .iter()
+                    .map(|s| (u64::from(s.learner.0), s.mode.name(), s.zxid))
+                    .collect();
+                syncs.sort();
+                syncs
+            },
         }
     }
 }
@@ -137,6 +176,20 @@ fn counts<T: Ord + Clone>(
         .collect::<Vec<_>>()
         .join(", ");
     (m, text)
+}
+
+/// The first `n` values of a [`counts`] text, and how many more there are: a field whose
+/// value is a list can take a different value in every seed.
+fn first_values(text: &str, n: usize) -> String {
+    let values: Vec<&str> = text.split("), ").collect();
+    if values.len() <= n {
+        return text.to_string();
+    }
+    format!(
+        "{}), and {} other values",
+        values[..n].join("), "),
+        values.len() - n
+    )
 }
 
 fn leader_name(l: &Option<u64>) -> String {
@@ -229,6 +282,14 @@ pub fn compare(
         .into(),
         simulated: text,
         agree: m.contains_key(&real.leader.is_some()),
+    });
+    let (m, text) = counts(sims.iter().map(|s| sync_modes(&s.syncs)), |v| modes_text(v));
+    let real_modes = sync_modes(&real.syncs);
+    fields.push(Field {
+        name: "sync modes".into(),
+        real: modes_text(&real_modes),
+        simulated: first_values(&text, 3),
+        agree: m.contains_key(&real_modes),
     });
     let (m, text) = counts(sims.iter().map(|s| s.histories_agree), |b| {
         if *b {
@@ -359,7 +420,34 @@ mod tests {
             histories_agree: true,
             expected_txns: true,
             client_violations: BTreeSet::new(),
+            syncs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn sync_modes_agree_whatever_the_zxids_and_differ_on_another_mode() {
+        let z = zab::Zxid::new;
+        let mut a = sim(1, Some(3), 1, &[(3, 1, 300.0)]);
+        a.syncs = vec![
+            (1, "DIFF", z(1, 4)),
+            (1, "DIFF", z(1, 9)),
+            (2, "DIFF", z(1, 9)),
+        ];
+        let mut b = sim(2, Some(3), 1, &[(3, 1, 300.0)]);
+        b.syncs = vec![(1, "DIFF", z(1, 2)), (2, "SNAP", z(1, 2))];
+        let mut r = real(Some(3), 1, &[(3, 1, 0.0, 300.0)]);
+        r.syncs = vec![(1, "DIFF", z(1, 7)), (2, "DIFF", z(1, 7))];
+        let field = |c: &Comparison| {
+            let f = c.fields.iter().find(|f| f.name == "sync modes").unwrap();
+            (f.real.clone(), f.agree)
+        };
+        let c = compare(&r, &[a.clone(), b.clone()], None, None);
+        assert_eq!(field(&c), ("s1 DIFF, s2 DIFF".to_string(), true));
+        let c = compare(&r, &[b], None, None);
+        assert_eq!(field(&c), ("s1 DIFF, s2 DIFF".to_string(), false));
+        r.syncs.push((2, "TRUNC", z(1, 3)));
+        let c = compare(&r, &[a], None, None);
+        assert_eq!(field(&c), ("s1 DIFF, s2 DIFF, s2 TRUNC".to_string(), false));
     }
 
     #[test]

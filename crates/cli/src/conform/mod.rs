@@ -346,6 +346,8 @@ fn real_json(r: &real::RealRun) -> serde_json::Value {
         "committed_zxids": r.committed.iter().map(|z| z.to_string()).collect::<Vec<_>>(),
         "last_zxid": r.last_zxid.iter().map(|(id, z)| (format!("s{id}"), z.map(|z| z.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
         "same_history": r.same_history,
+        "lost_committed": r.lost_committed.iter().map(|z| z.to_string()).collect::<Vec<_>>(),
+        "syncs": r.syncs.iter().map(|(l, mode, z)| json!({"learner": l, "mode": mode, "zxid": z.to_string()})).collect::<Vec<_>>(),
         "t0_unix_ms": r.t0_unix_ms,
         "faults": r.faults.iter().map(|f| json!({"at_ms": f.at_ms, "fault": f.done.to_string()})).collect::<Vec<_>>(),
         "clients": r.clients.iter().map(|c| {
@@ -413,6 +415,12 @@ fn print_table(
         for p in &c.problems {
             println!("  real client c{}: record problem: {p}", c.client);
         }
+    }
+    if let (Some(first), Some(last)) = (real.lost_committed.first(), real.lost_committed.last()) {
+        println!(
+            "  real servers lost {} of the txns [cluster] committed names: {first}..{last}",
+            real.lost_committed.len()
+        );
     }
     for e in &real.elections {
         println!(

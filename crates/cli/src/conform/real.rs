@@ -37,6 +37,11 @@ pub struct RealRun {
     /// Every pair of servers' txn logs agree where they overlap, and every initial txn the
     /// scenario says is committed is kept.
     pub same_history: bool,
+    /// The initial txns `[cluster] committed` names that the servers lost.
+    pub lost_committed: Vec<zab::Zxid>,
+    /// How the leaders synchronized each learner, from the DIFF, TRUNC and SNAP packets the
+    /// proxies carried, sorted.
+    pub syncs: Vec<super::compare::Sync>,
     /// Faults carried out, in the order they were.
     pub faults: Vec<RealFault>,
     /// Every server's log events the harness reads, by time (the report draws them).
@@ -655,7 +660,22 @@ pub fn run(
             tail(ca) == tail(cb)
         })
     });
-    let same_history = same_history && lost_committed(&out, leader, &plan.committed).is_empty();
+    let lost_committed = lost_committed(&out, leader, &plan.committed);
+    let mut syncs: Vec<super::compare::Sync> = out
+        .packets
+        .iter()
+        .filter_map(|p| {
+            let mode = match p.kind {
+                conform::packet::kind::DIFF => "DIFF",
+                conform::packet::kind::TRUNC => "TRUNC",
+                conform::packet::kind::SNAP => "SNAP",
+                _ => return None,
+            };
+            Some((p.to, mode, zab::Zxid(p.zxid as u64)))
+        })
+        .collect();
+    syncs.sort();
+    let same_history = same_history && lost_committed.is_empty();
     let faults = sh.log.clone();
     drop(sh);
     drop(ensemble);
@@ -666,6 +686,8 @@ pub fn run(
         last_zxid,
         committed,
         same_history,
+        lost_committed,
+        syncs,
         faults,
         log_events: out.events,
         packets: out.packets,
