@@ -33,8 +33,8 @@ pub struct SimSummary {
 }
 
 /// One synchronization a leader chose: the learner, DIFF, TRUNC or SNAP, and the packet's
-/// zxid (the DIFF's last zxid, the TRUNC target, the snapshot's last processed zxid:
-/// LearnerHandler.java:567-568, 977 and 1001 at release-3.8.0-1). A real run's come from the
+/// zxid (the DIFF's last zxid, the TRUNC target, the leader's last processed zxid for a
+/// SNAP: LearnerHandler.java:854-863, 981-1036 and 567-568 at release-3.8.0-1). A real run's come from the
 /// packets the proxies carried, a simulated run's from the leaders' sync decisions.
 pub type Sync = (u64, &'static str, zab::Zxid);
 
