@@ -21,26 +21,7 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn zookeeper_here() -> bool {
-    let jar = Path::new("/usr/share/java/zookeeper.jar").exists();
-    let java = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if jar && java {
-        return true;
-    }
-    let why = "java or Debian's zookeeper package is missing (apt-get install zookeeper)";
-    if std::env::var("ZABSIM_REQUIRE_ZK").as_deref() == Ok("1") {
-        panic!("ZABSIM_REQUIRE_ZK=1 but {why}");
-    }
-    // Straight to stderr, past the test harness's capture: the skip must show.
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!("SKIPPED: the real-ZooKeeper conformance case: {why}\n").as_bytes(),
-    );
-    false
+    conform::Install::debian_or_skip("the real-ZooKeeper conformance case").is_some()
 }
 
 /// A fresh temporary directory for one `sim conform`: its run directory goes inside.

@@ -325,20 +325,7 @@ fn bad_input_is_refused_with_exit_code_2() {
 // ---- against a real ZooKeeper ----
 
 fn install() -> Option<conform::Install> {
-    match conform::Install::debian() {
-        Ok(i) => Some(i),
-        Err(e) => {
-            if std::env::var("ZABSIM_REQUIRE_ZK").as_deref() == Ok("1") {
-                panic!("ZABSIM_REQUIRE_ZK=1 but ZooKeeper cannot run: {e}");
-            }
-            // Straight to stderr, past the test harness's capture: the skip must show.
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("SKIPPED: sim run --zk-data against a real ZooKeeper: {e}\n").as_bytes(),
-            );
-            None
-        }
-    }
+    conform::Install::debian_or_skip("sim run --zk-data against a real ZooKeeper")
 }
 
 /// A port base whose client, quorum and election ports for servers 1..=3 are all free on

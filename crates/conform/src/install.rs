@@ -29,6 +29,26 @@ impl Install {
         Self::from_java_dir(Path::new("/usr/share/java"))
     }
 
+    /// [`Install::debian`] for a test that needs a real ZooKeeper. Without one it prints
+    /// `SKIPPED: <what>: <why>` straight to stderr, past the test harness's capture, since a
+    /// skip must show, and returns `None`; with `ZABSIM_REQUIRE_ZK=1` (CI sets it) it panics
+    /// instead, since there a skip would hide a component the machine must have.
+    pub fn debian_or_skip(what: &str) -> Option<Install> {
+        match Install::debian() {
+            Ok(i) => Some(i),
+            Err(e) => {
+                if std::env::var("ZABSIM_REQUIRE_ZK").as_deref() == Ok("1") {
+                    panic!("ZABSIM_REQUIRE_ZK=1 but {what} cannot run: {e}");
+                }
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("SKIPPED: {what}: {e}\n").as_bytes(),
+                );
+                None
+            }
+        }
+    }
+
     /// Debian's layout with the jars in `java_dir` instead of `/usr/share/java`.
     pub fn from_java_dir(java_dir: &Path) -> Result<Install> {
         let java = find_java()?;
