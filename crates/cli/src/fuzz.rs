@@ -8,6 +8,7 @@
 //! an HTML page, with charts.
 
 use crate::determinism;
+use crate::shard_file::{self, Header, ScenarioId};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use report::sweep::{SeedResult, Sweep, SweepScenario};
@@ -41,6 +42,13 @@ pub struct FuzzArgs {
     /// Append one JSON line per failing seed to this file.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    /// Write the shard file: what this shard runs, one line per seed, and a closing line
+    /// that proves every seed ran (`sim merge` combines shard files; docs/campaigns.md).
+    #[arg(long, value_name = "PATH")]
+    results: Option<PathBuf>,
+    /// Continue the shard file given with --results: run only the seeds it lacks.
+    #[arg(long, requires = "results")]
+    resume: bool,
     /// Run every seed twice and fail it if the two runs' traces differ.
     #[arg(long)]
     check_determinism: bool,
@@ -119,15 +127,36 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         },
         None => None,
     };
-    let (k, n) = args.shard.unwrap_or((1, 1));
-    let seeds: Vec<u64> = (args.seeds.0..args.seeds.1)
-        .filter(|s| (s - args.seeds.0) % n == k - 1)
+    let header = match shard_header(&args, &scenarios) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let (earlier, mut appender) = match &args.results {
+        None => (Vec::new(), None),
+        Some(path) => match open_results(path, &header, args.resume) {
+            Ok((earlier, a)) => (earlier, Some(a)),
+            Err(e) => {
+                eprintln!("error: --results {}: {e}", path.display());
+                return 2;
+            }
+        },
+    };
+    let done: std::collections::BTreeSet<(usize, u64)> =
+        earlier.iter().map(|r| (r.scenario, r.seed)).collect();
+    let seeds: Vec<u64> = header.seeds().collect();
+    // (scenario, seed) pairs still to run, scenario by scenario as before.
+    let todo: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|sc| seeds.iter().map(move |s| (sc, *s)))
+        .filter(|p| !done.contains(p))
         .collect();
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let total = (seeds.len() * scenarios.len()) as u64;
+    let total = todo.len() as u64;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(total);
         b.set_style(
@@ -143,19 +172,19 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
     let (tx, rx) = mpsc::channel::<Done>();
     let mut results: Vec<SeedResult> = Vec::new();
     let mut finished: Vec<(u64, bool)> = Vec::new();
+    let mut results_error: Option<std::io::Error> = None;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, seeds, scenarios, bug_names) = (&next, &seeds, &scenarios, &args.bugs);
+            let (next, todo, scenarios, bug_names) = (&next, &todo, &scenarios, &args.bugs);
             let check_determinism = args.check_determinism;
             let swarm = args.swarm;
             let zk = args.zk;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                if i >= seeds.len() * scenarios.len() {
+                let Some(&(scenario, seed)) = todo.get(i) else {
                     break;
-                }
-                let (scenario, seed) = (i / seeds.len(), seeds[i % seeds.len()]);
+                };
                 let mut opts = sim::Options::new(seed);
                 opts.bugs = bugs;
                 opts.zk = zk;
@@ -207,12 +236,38 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                     let _ = w.flush();
                 }
             }
+            if let Some(a) = &mut appender {
+                if let Err(e) = a.append(&shard_file::Record::of(&done.result)) {
+                    results_error = Some(e);
+                }
+            }
             results.push(done.result);
         }
     });
     bar.finish_and_clear();
     let wall_us = (started.elapsed().as_micros() as u64).max(1);
+    for r in &earlier {
+        match r.result() {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                eprintln!("error: --results: {e}");
+                return 2;
+            }
+        }
+    }
     results.sort_by_key(|r| (r.scenario, r.seed));
+    if let Some(path) = &args.results {
+        drop(appender);
+        let records: Vec<shard_file::Record> = results.iter().map(shard_file::Record::of).collect();
+        let written = match results_error {
+            Some(e) => Err(e),
+            None => shard_file::finish(path, &header, &records),
+        };
+        if let Err(e) = written {
+            eprintln!("error: --results {}: {e}", path.display());
+            return 2;
+        }
+    }
     let sweep = Sweep {
         command: command_line(),
         scenarios: args
@@ -235,6 +290,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         wall_us,
         finished,
         results,
+        read_back: done,
     };
     let code = print_summary(&sweep);
     if let Some(path) = &args.report {
@@ -248,8 +304,71 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
     code
 }
 
+/// The shard file's header for this sweep.
+fn shard_header(args: &FuzzArgs, scenarios: &[scenario::Scenario]) -> Result<Header, String> {
+    let mut ids = Vec::new();
+    for (path, sc) in args.scenarios.iter().zip(scenarios) {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut h = sim::trace::TraceHash::default();
+        h.bytes(&bytes);
+        ids.push(ScenarioId {
+            name: sc.name.clone(),
+            path: path.display().to_string(),
+            hash: format!("{:016x}", h.0),
+            zk_version: sim::effective_version(sc, args.zk).name().to_string(),
+        });
+    }
+    Ok(Header {
+        format: shard_file::FORMAT,
+        sim_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenarios: ids,
+        seeds: args.seeds,
+        shard: args.shard.unwrap_or((1, 1)),
+        zk: args.zk.map(|z| z.name().to_string()),
+        bugs: args.bugs.clone(),
+        swarm: args.swarm,
+        check_determinism: args.check_determinism,
+    })
+}
+
+/// Opens the shard file: a new one, or (`resume`) the one a cut-off run of the same shard
+/// left, with the seeds it already holds. A new file never replaces an existing one: a
+/// finished shard's file is a result, and overwriting it by accident would lose it.
+fn open_results(
+    path: &Path,
+    header: &Header,
+    resume: bool,
+) -> Result<(Vec<shard_file::Record>, shard_file::Appender), String> {
+    let exists = path.exists();
+    if exists && !resume {
+        return Err("the file exists; --resume continues it, or remove it to start over".into());
+    }
+    let prev = if exists {
+        let f = shard_file::read(path)?;
+        let mut diff = header.sweep_differences(&f.header);
+        if header.shard != f.header.shard {
+            diff.push(format!(
+                "shard: {}/{} against {}/{}",
+                header.shard.0, header.shard.1, f.header.shard.0, f.header.shard.1
+            ));
+        }
+        if !diff.is_empty() {
+            return Err(format!(
+                "it holds another shard or sweep ({})",
+                diff.join("; ")
+            ));
+        }
+        Some(f)
+    } else {
+        None
+    };
+    let appender =
+        shard_file::Appender::open(path, header, prev.as_ref()).map_err(|e| e.to_string())?;
+    Ok((prev.map(|p| p.records).unwrap_or_default(), appender))
+}
+
 /// reports/fuzz-<scenario>-<A>-<B>.html, with the shard when there is one.
-fn default_report_path(sweep: &Sweep) -> PathBuf {
+pub(crate) fn default_report_path(sweep: &Sweep) -> PathBuf {
     let names: Vec<&str> = sweep.scenarios.iter().map(|s| s.name.as_str()).collect();
     let shard = match sweep.shard {
         Some((k, n)) if n > 1 => format!("-shard-{k}-of-{n}"),
@@ -263,7 +382,7 @@ fn default_report_path(sweep: &Sweep) -> PathBuf {
     ))
 }
 
-fn write_report(path: &Path, page: &str) -> std::io::Result<()> {
+pub(crate) fn write_report(path: &Path, page: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -271,7 +390,7 @@ fn write_report(path: &Path, page: &str) -> std::io::Result<()> {
 }
 
 /// The command line as typed, as `sim ...`, quoted where a shell would need it.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let quote = |a: String| {
         let plain = !a.is_empty()
             && a.chars()
@@ -304,7 +423,7 @@ fn print_knobs(sweep: &Sweep) {
     }
 }
 
-fn print_summary(sweep: &Sweep) -> u8 {
+pub(crate) fn print_summary(sweep: &Sweep) -> u8 {
     let failed = sweep.failed();
     let bugs = if sweep.bugs.is_empty() {
         String::new()
@@ -324,13 +443,23 @@ fn print_summary(sweep: &Sweep) -> u8 {
         versions.join(", "),
         sweep.results.len() - failed,
     );
-    println!(
-        "{:.1} s on {} thread(s): {:.0} seeds/s, {:.0} events/s",
-        sweep.wall_us as f64 / 1e6,
-        sweep.jobs,
-        sweep.seeds_per_s(),
-        sweep.events_per_s()
-    );
+    if sweep.wall_us == 0 {
+        // Merged from shard files: they hold no wall time (it says nothing about the sweep
+        // when its shards ran on other machines, in parallel or not).
+        println!(
+            "{} events, {:.1} s simulated",
+            sweep.events(),
+            sweep.sim_us() as f64 / 1e6
+        );
+    } else {
+        println!(
+            "{:.1} s on {} thread(s): {:.0} seeds/s, {:.0} events/s",
+            sweep.wall_us as f64 / 1e6,
+            sweep.jobs,
+            sweep.seeds_per_s(),
+            sweep.events_per_s()
+        );
+    }
     if failed == 0 {
         return 0;
     }

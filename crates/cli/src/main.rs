@@ -8,8 +8,10 @@ mod flags;
 mod fuzz;
 mod hunt;
 mod list;
+mod merge;
 mod render;
 mod run;
+mod shard_file;
 mod shrink;
 mod zk_data;
 
@@ -34,6 +36,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run many seeds of scenarios in parallel and report the failures by invariant.
     Fuzz(fuzz::FuzzArgs),
+    /// Combine the shard files of a sweep (`sim fuzz --shard K/N --results PATH`) into the
+    /// whole sweep's result, or name what is missing.
+    Merge(merge::MergeArgs),
     /// Sweep seeds with each bug variant on until the first failure, and tabulate how fast
     /// each is found and by which invariant.
     Hunt(hunt::HuntArgs),
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Merge(args) => merge::merge(args),
         Command::Hunt(args) => hunt::hunt(args),
         Command::Shrink(args) => shrink::shrink(args),
         Command::Report(args) => render::report(args),

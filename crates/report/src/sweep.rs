@@ -180,6 +180,9 @@ pub struct Sweep {
     pub finished: Vec<(u64, bool)>,
     /// Sorted by (scenario, seed).
     pub results: Vec<SeedResult>,
+    /// The (scenario, seed) pairs whose results a resumed shard read back from its file
+    /// instead of running: the speed counts only the others.
+    pub read_back: std::collections::BTreeSet<(usize, u64)>,
 }
 
 /// The seeds that failed for one reason.
@@ -231,12 +234,19 @@ impl Sweep {
         self.results.iter().map(|r| r.sim_us).sum()
     }
 
+    /// The seeds this process ran, not read back.
+    fn ran(&self) -> impl Iterator<Item = &SeedResult> {
+        self.results
+            .iter()
+            .filter(|r| !self.read_back.contains(&(r.scenario, r.seed)))
+    }
+
     pub fn seeds_per_s(&self) -> f64 {
-        self.results.len() as f64 * 1e6 / self.wall_us.max(1) as f64
+        self.ran().count() as f64 * 1e6 / self.wall_us.max(1) as f64
     }
 
     pub fn events_per_s(&self) -> f64 {
-        self.events() as f64 * 1e6 / self.wall_us.max(1) as f64
+        self.ran().map(|r| r.events).sum::<u64>() as f64 * 1e6 / self.wall_us.max(1) as f64
     }
 
     /// The seed's place among the seeds its scenario ran, from 1: how long the sweep took to

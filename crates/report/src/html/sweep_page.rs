@@ -414,6 +414,13 @@ fn machine(s: &mut String, sweep: &Sweep) {
         r#"<pre class="command">{}</pre><table>"#,
         esc(&sweep.command)
     );
+    if sweep.wall_us == 0 {
+        // `sim merge`: shard files hold no wall time.
+        s.push_str(
+            r#"</table><p class="muted">Merged from shard files, which hold no wall time: the shards ran elsewhere.</p></section>"#,
+        );
+        return;
+    }
     row(s, "threads", &sweep.jobs.to_string());
     row(s, "wall time", &format!("{} ms", ms(sweep.wall_us)));
     row(s, "seeds/s", &format!("{:.1}", sweep.seeds_per_s()));

@@ -1,0 +1,217 @@
+//! `sim merge FILES... [--json] [--report [PATH]]`: the result of a whole sweep from the shard
+//! files its shards wrote (`sim fuzz --shard K/N --results PATH`).
+//!
+//! The merge prints what one `sim fuzz` over the whole range would print, computed from the
+//! same per-seed results in seed order: the same counts, failures by invariant and by cause,
+//! swarm knobs, reproduce and shrink commands, and the same HTML report but for its last
+//! section, which holds what a machine decides (wall time, threads). It only answers when
+//! the files are one sweep and prove that every seed ran: files of different sweeps, a shard
+//! missing or given twice, a shard cut off or a file changed after it was written are named,
+//! and the merge exits 1 without a result, so that nothing is silently lost.
+
+use crate::fuzz;
+use crate::shard_file::{self, ShardFile};
+use clap::Args;
+use report::sweep::{Sweep, SweepScenario};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Shard files, one per shard of the sweep, in any order.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// Write the sweep's HTML report (default: reports/fuzz-<scenario>-<A>-<B>.html).
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    report: Option<Option<PathBuf>>,
+}
+
+pub fn merge(args: MergeArgs) -> u8 {
+    let mut files: Vec<(PathBuf, ShardFile)> = Vec::new();
+    for path in &args.files {
+        match shard_file::read(path) {
+            Ok(f) => files.push((path.clone(), f)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+    }
+    let problems = problems(&files);
+    if !problems.is_empty() {
+        if args.json {
+            println!("{}", json!({ "complete": false, "problems": problems }));
+        } else {
+            eprintln!("the shard files do not make a whole sweep:");
+            for p in &problems {
+                eprintln!("  {p}");
+            }
+        }
+        return 1;
+    }
+    let sweep = match sweep(&files) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let code = if args.json {
+        println!("{}", summary_json(&sweep, files.len()));
+        u8::from(sweep.failed() > 0)
+    } else {
+        println!(
+            "merged {} shard file(s) of one sweep; every seed ran",
+            files.len()
+        );
+        fuzz::print_summary(&sweep)
+    };
+    if let Some(path) = &args.report {
+        let path = path
+            .clone()
+            .unwrap_or_else(|| fuzz::default_report_path(&sweep));
+        if let Err(e) = fuzz::write_report(&path, &report::html::render_sweep(&sweep)) {
+            eprintln!("error: --report {}: {e}", path.display());
+            return 2;
+        }
+        if !args.json {
+            println!("report: {}", path.display());
+        }
+    }
+    code
+}
+
+/// Everything that keeps the files from being one whole sweep, each naming its file.
+fn problems(files: &[(PathBuf, ShardFile)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((first_path, first)) = files.first() else {
+        return out;
+    };
+    let n = first.header.shard.1;
+    let mut by_shard: Vec<Vec<&PathBuf>> = vec![Vec::new(); n as usize];
+    for (path, f) in files {
+        let diff = first.header.sweep_differences(&f.header);
+        if !diff.is_empty() {
+            out.push(format!(
+                "{} is from another sweep than {}: {}",
+                path.display(),
+                first_path.display(),
+                diff.join("; ")
+            ));
+            continue;
+        }
+        by_shard[(f.header.shard.0 - 1) as usize].push(path);
+        for p in f.problems() {
+            out.push(format!(
+                "{} (shard {}/{n}) {p}",
+                path.display(),
+                f.header.shard.0
+            ));
+        }
+    }
+    if !out.iter().any(|p| p.contains("from another sweep")) {
+        for (i, paths) in by_shard.iter().enumerate() {
+            let k = i as u64 + 1;
+            match paths.len() {
+                0 => {
+                    let mut h = first.header.clone();
+                    h.shard = (k, n);
+                    let seeds: Vec<u64> = h.seeds().collect();
+                    out.push(format!(
+                        "shard {k}/{n} is missing: seeds {}",
+                        shard_file::seed_list(&seeds)
+                    ));
+                }
+                1 => {}
+                _ => out.push(format!(
+                    "shard {k}/{n} is given twice: {}",
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+    }
+    out
+}
+
+/// The sweep the files make, as one `sim fuzz` over the whole range would have it.
+fn sweep(files: &[(PathBuf, ShardFile)]) -> Result<Sweep, String> {
+    let header = &files[0].1.header;
+    let mut results = Vec::new();
+    for (_, f) in files {
+        for r in &f.records {
+            results.push(r.result()?);
+        }
+    }
+    results.sort_by_key(|r| (r.scenario, r.seed));
+    let zk_of = |name: &str| {
+        zab::ZkVersion::from_name(name).ok_or_else(|| format!("unknown release {name:?}"))
+    };
+    let mut scenarios = Vec::new();
+    for s in &header.scenarios {
+        scenarios.push(SweepScenario {
+            name: s.name.clone(),
+            path: s.path.clone(),
+            zk_version: zk_of(&s.zk_version)?,
+        });
+    }
+    Ok(Sweep {
+        command: fuzz::command_line(),
+        scenarios,
+        seeds: header.seeds,
+        shard: None,
+        bugs: header.bugs.clone(),
+        zk: header.zk.as_deref().map(zk_of).transpose()?,
+        swarm: header.swarm,
+        check_determinism: header.check_determinism,
+        // No wall time: the shards ran elsewhere, in parallel or not.
+        jobs: 0,
+        wall_us: 0,
+        finished: Vec::new(),
+        results,
+        read_back: Default::default(),
+    })
+}
+
+fn summary_json(sweep: &Sweep, shards: usize) -> serde_json::Value {
+    let seeds_of = |idx: &[usize]| -> Vec<serde_json::Value> {
+        idx.iter()
+            .map(|i| {
+                let r = &sweep.results[*i];
+                json!({"scenario": sweep.scenarios[r.scenario].name, "seed": r.seed})
+            })
+            .collect()
+    };
+    json!({
+        "complete": true,
+        "shards": shards,
+        "scenarios": sweep.scenarios.iter().map(|s| json!({"name": s.name, "path": s.path, "zk_version": s.zk_version.name()})).collect::<Vec<_>>(),
+        "seeds": [sweep.seeds.0, sweep.seeds.1],
+        "bugs": sweep.bugs,
+        "swarm": sweep.swarm,
+        "runs": sweep.results.len(),
+        "passed": sweep.results.len() - sweep.failed(),
+        "failed": sweep.failed(),
+        "events": sweep.events(),
+        "sim_us": sweep.sim_us(),
+        "failures_by_invariant": sweep.by_failure().iter().map(|g| json!({
+            "key": g.key,
+            "count": g.seeds.len(),
+            "first": seeds_of(&g.seeds[..1]),
+            "reproduce": sweep.reproduce(&sweep.results[g.seeds[0]]),
+        })).collect::<Vec<_>>(),
+        "failures_by_cause": sweep.by_attribution().iter().map(|g| json!({
+            "attributed_to": g.name,
+            "count": g.seeds.len(),
+            "first": seeds_of(&g.seeds[..1]),
+            "shrink": sweep.shrink(&sweep.results[g.seeds[0]]),
+        })).collect::<Vec<_>>(),
+        "failing": seeds_of(&sweep.results.iter().enumerate().filter(|(_, r)| !r.passed).map(|(i, _)| i).collect::<Vec<_>>()),
+    })
+}
