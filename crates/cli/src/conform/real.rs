@@ -634,9 +634,10 @@ pub fn run(
         .servers
         .iter()
         .map(|(id, s)| {
-            let replaced_upto = match snapped.contains(id) {
-                true => s.snapshots.last().copied().unwrap_or(0),
-                false => 0,
+            let replaced_upto = if snapped.contains(id) {
+                s.snapshots.last().copied().unwrap_or(0)
+            } else {
+                0
             };
             s.txns
                 .iter()

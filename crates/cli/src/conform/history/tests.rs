@@ -291,3 +291,21 @@ fn a_server_whose_history_came_in_a_snapshot_is_named_not_judged() {
         j.notes
     );
 }
+
+#[test]
+fn a_scenario_initial_txn_reads_back_as_one_and_a_failed_request_does_not() {
+    // What persistence writes for a `[[server]]` log's txn: `error 0`, no session.
+    let initial = TxnRecord {
+        client_id: 0,
+        ..record(z(1), 0, TxnBody::Error { err: 0 }, 0)
+    };
+    assert_eq!(op_of(&initial), Some(TxnOp::Initial));
+    // A client's failed request is an error txn of its session, with its code.
+    let failed = record(z(2), 3, TxnBody::Error { err: -101 }, 5);
+    assert_eq!(
+        op_of(&failed),
+        Some(TxnOp::Error {
+            err: KeeperError::NoNode
+        })
+    );
+}
