@@ -320,7 +320,7 @@ fn shard_header(args: &FuzzArgs, scenarios: &[scenario::Scenario]) -> Result<Hea
     }
     Ok(Header {
         format: shard_file::FORMAT,
-        sim_version: env!("CARGO_PKG_VERSION").to_string(),
+        sim_version: sim_build()?,
         scenarios: ids,
         seeds: args.seeds,
         shard: args.shard.unwrap_or((1, 1)),
@@ -329,6 +329,17 @@ fn shard_header(args: &FuzzArgs, scenarios: &[scenario::Scenario]) -> Result<Hea
         swarm: args.swarm,
         check_determinism: args.check_determinism,
     })
+}
+
+/// `sim`'s version and a hash of its executable's bytes. A campaign's shards must all run
+/// one binary: two builds, even of one version, may run a seed differently, and their
+/// shard files must not be merged as one sweep.
+fn sim_build() -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("finding the sim binary: {e}"))?;
+    let bytes = std::fs::read(&exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    let mut h = sim::trace::TraceHash::default();
+    h.bytes(&bytes);
+    Ok(format!("{} build {:016x}", env!("CARGO_PKG_VERSION"), h.0))
 }
 
 /// Opens the shard file: a new one, or (`resume`) the one a cut-off run of the same shard

@@ -40,7 +40,8 @@ pub struct ScenarioId {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub format: u32,
-    /// `sim --version` of the binary that ran it.
+    /// The version of the `sim` that ran it and a hash of its executable: shards of one
+    /// sweep run one binary.
     pub sim_version: String,
     pub scenarios: Vec<ScenarioId>,
     /// `--seeds A..B`, B excluded.
