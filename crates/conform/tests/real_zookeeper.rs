@@ -40,6 +40,17 @@ fn settled(st: &Statuses, leader: u64, followers: &[u64]) -> bool {
             .all(|f| mode(st, *f) == Some(Mode::Follower))
 }
 
+/// With s3, epoch 1's leader, gone, the leader s1 and s2 settled on (the other follows).
+/// Either may win: a vote's zxid is the voter's lastProcessedZxid, which epoch 1's leader
+/// moved to 1:0 only for a learner it synced after establishing the epoch, so s1 beats s2's
+/// higher id when it was that late learner (docs/conformance.md, "Which follower wins after
+/// a leader crash"; the simulation elects s1 in about a sixth of its seeds too).
+fn settled_without_3(st: &Statuses) -> Option<(u64, u64)> {
+    [(1, 2), (2, 1)]
+        .into_iter()
+        .find(|(leader, follower)| settled(st, *leader, &[*follower]))
+}
+
 /// Drops the ensemble and checks nothing of it is left (files stay when asked to keep them).
 fn finish(e: Ensemble) {
     let dir = e.run_dir().to_path_buf();
@@ -132,10 +143,11 @@ fn killing_the_leader_elects_the_next_and_the_old_one_follows() {
     let e = Ensemble::start(install, EnsembleSpec::new([1, 2, 3])).unwrap();
     wait(&e, |st| settled(st, 3, &[1, 2]));
     e.crash(3).unwrap();
-    let st = wait(&e, |st| settled(st, 2, &[1]));
-    assert_eq!(st[&2].as_ref().unwrap().epoch(), Some(2));
+    let st = wait(&e, |st| settled_without_3(st).is_some());
+    let (leader, follower) = settled_without_3(&st).expect("settled");
+    assert_eq!(st[&leader].as_ref().unwrap().epoch(), Some(2));
     e.restart(3).unwrap();
-    wait(&e, |st| settled(st, 2, &[1, 3]));
+    wait(&e, |st| settled(st, leader, &[follower, 3]));
     assert_eq!(e.epochs(3), (Some(2), Some(2)));
     finish(e);
 }
@@ -147,9 +159,10 @@ fn an_isolated_leader_steps_down_and_rejoins_after_heal() {
     let e = Ensemble::start(install, EnsembleSpec::new([1, 2, 3])).unwrap();
     wait(&e, |st| settled(st, 3, &[1, 2]));
     e.isolate(3);
-    wait(&e, |st| {
-        settled(st, 2, &[1]) && st[&3].as_ref().is_some_and(|s| !s.serving)
+    let st = wait(&e, |st| {
+        settled_without_3(st).is_some() && st[&3].as_ref().is_some_and(|s| !s.serving)
     });
+    let (leader, follower) = settled_without_3(&st).expect("settled");
     let events = e.events(3);
     assert!(
         events
@@ -158,7 +171,7 @@ fn an_isolated_leader_steps_down_and_rejoins_after_heal() {
         "{events:?}"
     );
     e.heal_all();
-    wait(&e, |st| settled(st, 2, &[1, 3]));
+    wait(&e, |st| settled(st, leader, &[follower, 3]));
     finish(e);
 }
 
