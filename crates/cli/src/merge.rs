@@ -52,7 +52,8 @@ pub fn merge(args: MergeArgs) -> u8 {
         }
         return 1;
     }
-    let sweep = match sweep(&files) {
+    let shards = files.len();
+    let sweep = match sweep(files) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -60,13 +61,10 @@ pub fn merge(args: MergeArgs) -> u8 {
         }
     };
     let code = if args.json {
-        println!("{}", summary_json(&sweep, files.len()));
+        println!("{}", summary_json(&sweep, shards));
         u8::from(sweep.failed() > 0)
     } else {
-        println!(
-            "merged {} shard file(s) of one sweep; every seed ran",
-            files.len()
-        );
+        println!("merged {shards} shard file(s) of one sweep; every seed ran");
         fuzz::print_summary(&sweep)
     };
     if let Some(path) = &args.report {
@@ -140,12 +138,14 @@ fn problems(files: &[(PathBuf, ShardFile)]) -> Vec<String> {
     out
 }
 
-/// The sweep the files make, as one `sim fuzz` over the whole range would have it.
-fn sweep(files: &[(PathBuf, ShardFile)]) -> Result<Sweep, String> {
-    let header = &files[0].1.header;
+/// The sweep the files make, as one `sim fuzz` over the whole range would have it. Each
+/// file's records are dropped once converted: a merge holds every seed's result, and a
+/// campaign has many.
+fn sweep(files: Vec<(PathBuf, ShardFile)>) -> Result<Sweep, String> {
+    let header = files[0].1.header.clone();
     let mut results = Vec::new();
     for (_, f) in files {
-        for r in &f.records {
+        for r in f.records {
             results.push(r.result()?);
         }
     }
