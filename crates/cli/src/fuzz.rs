@@ -127,26 +127,27 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         },
         None => None,
     };
-    let header = match shard_header(&args, &scenarios) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let (earlier, mut appender) = match &args.results {
-        None => (Vec::new(), None),
-        Some(path) => match open_results(path, &header, args.resume) {
-            Ok((earlier, a)) => (earlier, Some(a)),
+    // The shard file, if asked for: its header, the seeds it already holds, its writer.
+    let mut shard = None;
+    let mut earlier = Vec::new();
+    if let Some(path) = &args.results {
+        let opened = shard_header(&args, &scenarios)
+            .and_then(|h| open_results(path, &h, args.resume).map(|(e, a)| (h, e, a)));
+        match opened {
+            Ok((header, records, appender)) => {
+                earlier = records;
+                shard = Some((path.clone(), header, appender));
+            }
             Err(e) => {
                 eprintln!("error: --results {}: {e}", path.display());
                 return 2;
             }
-        },
-    };
+        }
+    }
     let done: std::collections::BTreeSet<(usize, u64)> =
         earlier.iter().map(|r| (r.scenario, r.seed)).collect();
-    let seeds: Vec<u64> = header.seeds().collect();
+    let seeds: Vec<u64> =
+        shard_file::shard_seeds(args.seeds, args.shard.unwrap_or((1, 1))).collect();
     // (scenario, seed) pairs still to run, scenario by scenario as before.
     let todo: Vec<(usize, u64)> = (0..scenarios.len())
         .flat_map(|sc| seeds.iter().map(move |s| (sc, *s)))
@@ -236,8 +237,8 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                     let _ = w.flush();
                 }
             }
-            if let Some(a) = &mut appender {
-                if let Err(e) = a.append(&shard_file::Record::of(&done.result)) {
+            if let Some((_, _, appender)) = &mut shard {
+                if let Err(e) = appender.append(&shard_file::Record::of(&done.result)) {
                     results_error = Some(e);
                 }
             }
@@ -256,12 +257,12 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         }
     }
     results.sort_by_key(|r| (r.scenario, r.seed));
-    if let Some(path) = &args.results {
+    if let Some((path, header, appender)) = shard {
         drop(appender);
         let records: Vec<shard_file::Record> = results.iter().map(shard_file::Record::of).collect();
         let written = match results_error {
             Some(e) => Err(e),
-            None => shard_file::finish(path, &header, &records),
+            None => shard_file::finish(&path, &header, &records),
         };
         if let Err(e) = written {
             eprintln!("error: --results {}: {e}", path.display());

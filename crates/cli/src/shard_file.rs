@@ -56,13 +56,16 @@ pub struct Header {
     pub check_determinism: bool,
 }
 
+/// The seeds of `--seeds A..B` that shard K of N runs: those whose offset from A is K-1
+/// modulo N, ascending.
+pub fn shard_seeds((a, b): (u64, u64), (k, n): (u64, u64)) -> impl Iterator<Item = u64> {
+    (a..b).filter(move |s| (s - a) % n == k - 1)
+}
+
 impl Header {
-    /// The seeds of scenario-independent index `shard` K of N: those whose offset from A is
-    /// K-1 modulo N, ascending.
-    pub fn seeds(&self) -> impl Iterator<Item = u64> + '_ {
-        let (a, b) = self.seeds;
-        let (k, n) = self.shard;
-        (a..b).filter(move |s| (s - a) % n == k - 1)
+    /// The seeds this shard runs (see [`shard_seeds`]).
+    pub fn seeds(&self) -> impl Iterator<Item = u64> {
+        shard_seeds(self.seeds, self.shard)
     }
 
     /// Every (scenario, seed) the shard must run, in seed order.
