@@ -432,6 +432,14 @@ fn real_syncs(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// `sim conform CASE --json --runs 20` in a fresh directory: the directory (for
+/// [`assert_nothing_left`]) and the JSON.
+fn conform_case(name: &str, case: &str) -> (PathBuf, serde_json::Value) {
+    let dir = tmp(name);
+    let out = conform(&dir, &[case, "--json", "--runs", "20"]);
+    (dir, json(&out))
+}
+
 /// `[[server]]` tables become the real servers' data directories: they load the histories
 /// the simulated servers boot from, elect the same leader, and sync each learner the same
 /// way, down to the zxids.
@@ -445,17 +453,10 @@ fn real_servers_start_from_the_scenarios_initial_state() {
     // s3's epoch-1 txns were never in epoch 2, so it gets a snapshot. The SNAP packet
     // carries the leader's last processed zxid, which becomes 3:0 once the leader has
     // established epoch 3 (with s1) before s3's turn, as in some simulated seeds.
-    let dir = tmp("initial-state");
-    let out = conform(
-        &dir,
-        &[
-            "scenarios/conformance/initial-state-newest-epoch-leads.toml",
-            "--json",
-            "--runs",
-            "20",
-        ],
+    let (dir, v) = conform_case(
+        "initial-state",
+        "scenarios/conformance/initial-state-newest-epoch-leads.toml",
     );
-    let v = json(&out);
     assert_eq!(v["agree"], true, "{:#}", v["fields"]);
     let syncs = real_syncs(&v);
     assert!(
@@ -468,17 +469,10 @@ fn real_servers_start_from_the_scenarios_initial_state() {
 
     // s1 alone logged 1:3 and is down at the start (a crash at 0 ms): it comes back to
     // TRUNC 1:2, and the real client's writes pass the checkers.
-    let dir = tmp("abandoned");
-    let out = conform(
-        &dir,
-        &[
-            "scenarios/conformance/abandoned-txn-truncated.toml",
-            "--json",
-            "--runs",
-            "20",
-        ],
+    let (dir, v) = conform_case(
+        "abandoned",
+        "scenarios/conformance/abandoned-txn-truncated.toml",
     );
-    let v = json(&out);
     assert_eq!(v["agree"], true, "{:#}", v["fields"]);
     assert_eq!(real_syncs(&v), ["s1 TRUNC 1:2", "s2 DIFF 1:2"]);
     assert_eq!(v["checks"]["violations"], serde_json::json!([]));
@@ -495,17 +489,10 @@ fn the_disks_zk_4643_leaves_lose_committed_txns_on_real_zookeeper() {
     if !zookeeper_here() {
         return;
     }
-    let dir = tmp("zk-4643");
-    let out = conform(
-        &dir,
-        &[
-            "scenarios/conformance/zk-4643-truncates-committed-txns.toml",
-            "--json",
-            "--runs",
-            "20",
-        ],
+    let (dir, v) = conform_case(
+        "zk-4643",
+        "scenarios/conformance/zk-4643-truncates-committed-txns.toml",
     );
-    let v = json(&out);
     assert_eq!(v["agree"], true, "{:#}", v["fields"]);
     assert_eq!(v["real"]["leader"], 1, "{:#}", v["real"]);
     let lost: Vec<&str> = v["real"]["lost_committed"]

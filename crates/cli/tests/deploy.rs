@@ -4,13 +4,12 @@
 //! sweep, writes shard files that `sim merge` accepts as a whole sweep. (deploy/slurm runs
 //! on a real cluster in tests/slurm.rs.)
 
+mod common;
+
+use common::root;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use yaml_rust2::{Yaml, YamlLoader};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn load(path: &str) -> Vec<Yaml> {
     let text = std::fs::read_to_string(root().join(path)).expect("manifest");

@@ -1,20 +1,10 @@
 //! `sim run --export PATH --at-ms T`: the rest of a run as a scenario that starts from the
 //! disks at T, which `sim conform` can take to a real ensemble.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sim"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("sim runs")
-}
+use common::{root, sim};
+use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("zabsim-export-from-{}", std::process::id()));

@@ -1,20 +1,11 @@
 //! Campaigns split into shards: `sim fuzz --shard K/N --results PATH`, `--resume`, and
 //! `sim merge`, as a batch engine's tasks would run them.
 
+mod common;
+
+use common::sim;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sim"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("sim runs")
-}
+use std::process::Output;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("zabsim-merge-{}-{name}", std::process::id()));

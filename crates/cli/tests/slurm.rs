@@ -5,14 +5,13 @@
 //! failures and all. Without Slurm the test prints `SKIPPED` and passes, unless
 //! ZABSIM_REQUIRE_SLURM=1 (CI sets it), where it fails.
 
+mod common;
+
+use common::root;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn slurm_here() -> bool {
     let root_user = Command::new("id")

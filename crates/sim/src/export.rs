@@ -23,15 +23,11 @@ pub struct ExecutedFault {
     pub action: Action,
 }
 
-/// The explicit scenario of a run: `bugs` are the variants the run had switched on.
-pub fn export(sc: &Scenario, bugs: BugSet, executed: &[ExecutedFault]) -> Scenario {
-    let mut out = sc.clone();
-    out.bugs = bugs;
-    // The golden file tells the original's story, not this file's.
-    out.expect.golden = None;
-    // No fault is left to draw, but `until_ms` still bounds the fault window (connection
-    // resets stop there), so the table stays with every rate at zero.
-    out.random = sc.random.clone().map(|r| scenario::RandomFaults {
+/// A `[random]` table with every rate at zero. No fault is left to draw once the drawn ones
+/// are written out, but `until_ms` still bounds the fault window (connection resets stop
+/// there), so the table stays.
+fn nothing_to_draw(r: scenario::RandomFaults) -> scenario::RandomFaults {
+    scenario::RandomFaults {
         crash_per_min: 0.0,
         partition_per_min: 0.0,
         pause_per_min: 0.0,
@@ -39,7 +35,16 @@ pub fn export(sc: &Scenario, bugs: BugSet, executed: &[ExecutedFault]) -> Scenar
         client_crash_per_min: 0.0,
         client_pause_per_min: 0.0,
         ..r
-    });
+    }
+}
+
+/// The explicit scenario of a run: `bugs` are the variants the run had switched on.
+pub fn export(sc: &Scenario, bugs: BugSet, executed: &[ExecutedFault]) -> Scenario {
+    let mut out = sc.clone();
+    out.bugs = bugs;
+    // The golden file tells the original's story, not this file's.
+    out.expect.golden = None;
+    out.random = sc.random.clone().map(nothing_to_draw);
     out.faults = Vec::new();
     for (index, f) in sc.faults.iter().enumerate() {
         let mut fault = f.clone();

@@ -61,13 +61,7 @@ pub fn export_from(
     out.run.duration_ms = sc.run.duration_ms - at_ms;
     out.random = sc.random.clone().map(|r| scenario::RandomFaults {
         until_ms: r.until_ms.saturating_sub(at_ms),
-        crash_per_min: 0.0,
-        partition_per_min: 0.0,
-        pause_per_min: 0.0,
-        one_way_per_min: 0.0,
-        client_crash_per_min: 0.0,
-        client_pause_per_min: 0.0,
-        ..r
+        ..super::nothing_to_draw(r)
     });
     out.servers = capture
         .disks
