@@ -20,10 +20,9 @@ impl Write for Captured {
     }
 }
 
-fn traced(sc: &scenario::Scenario, seed: u64, bugs: zab::BugSet) -> Vec<String> {
+fn traced(sc: &scenario::Scenario, options: &dyn Fn() -> sim::Options) -> Vec<String> {
     let sink = Captured::default();
-    let mut opts = sim::Options::new(seed);
-    opts.bugs = bugs;
+    let mut opts = options();
     opts.trace = Some(Box::new(sink.clone()));
     sim::run(sc, opts);
     let bytes = sink.0.borrow();
@@ -33,20 +32,18 @@ fn traced(sc: &scenario::Scenario, seed: u64, bugs: zab::BugSet) -> Vec<String> 
         .collect()
 }
 
-/// Runs `seed` again; `None` if it matches `first`, else what differs.
+/// Runs the seed again with the options the first run had (`options` makes them afresh);
+/// `None` if it matches `first`, else what differs.
 pub fn compare(
     sc: &scenario::Scenario,
-    seed: u64,
-    bugs: zab::BugSet,
+    options: &dyn Fn() -> sim::Options,
     first: &sim::Outcome,
 ) -> Option<String> {
-    let mut opts = sim::Options::new(seed);
-    opts.bugs = bugs;
-    let again = sim::run(sc, opts);
+    let again = sim::run(sc, options());
     if again.trace_hash == first.trace_hash && again.events == first.events {
         return None;
     }
-    let (a, b) = (traced(sc, seed, bugs), traced(sc, seed, bugs));
+    let (a, b) = (traced(sc, options), traced(sc, options));
     let at = a
         .iter()
         .zip(&b)

@@ -186,15 +186,21 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 let Some(&(scenario, seed)) = todo.get(i) else {
                     break;
                 };
-                let mut opts = sim::Options::new(seed);
-                opts.bugs = bugs;
-                opts.zk = zk;
+                // A failing seed ends at its first unexpected violation: the sweep needs
+                // no more, and the reproduce command runs it whole.
+                let options = || {
+                    let mut opts = sim::Options::new(seed);
+                    opts.bugs = bugs;
+                    opts.zk = zk;
+                    opts.stop_at_failure = true;
+                    opts
+                };
                 let (drawn, knobs) = if swarm {
                     sim::swarm::draw(&scenarios[scenario], seed)
                 } else {
                     (scenarios[scenario].clone(), Vec::new())
                 };
-                let mut o = sim::run(&drawn, opts);
+                let mut o = sim::run(&drawn, options());
                 if !o.verdict.passed {
                     o.attribution = sim::attribute(&drawn, seed, zk, bugs, &o);
                 }
@@ -204,7 +210,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 }
                 let mut reasons = o.verdict.reasons.clone();
                 if check_determinism {
-                    if let Some(diff) = determinism::compare(&drawn, seed, bugs, &o) {
+                    if let Some(diff) = determinism::compare(&drawn, &options, &o) {
                         reasons.push(diff);
                     }
                 }

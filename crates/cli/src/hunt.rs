@@ -156,6 +156,9 @@ fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize
                 let mut opts = sim::Options::new(seed);
                 opts.zk = args.zk;
                 opts.bugs.insert(bug);
+                // Only whether and how the seed fails counts: it ends at its first
+                // unexpected violation.
+                opts.stop_at_failure = true;
                 let o = sim::run(&drawn, opts);
                 if o.verdict.passed {
                     continue;
@@ -166,6 +169,7 @@ fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize
                 fixed.zk = args.zk;
                 fixed.bugs.insert(bug);
                 fixed.fixes.insert(bug);
+                fixed.stop_at_failure = true;
                 if !sim::run(&drawn, fixed).verdict.passed {
                     continue;
                 }

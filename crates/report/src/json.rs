@@ -59,6 +59,7 @@ pub(crate) fn json_value(o: &sim::Outcome, command: &str) -> Value {
         "committed": o.committed,
         "events": o.events,
         "sim_ms": o.sim_us as f64 / 1000.0,
+        "stopped_at_ms": o.stopped_at_us.map(|t| t as f64 / 1000.0),
         "trace_hash": format!("{:016x}", o.trace_hash),
         "faults": faults,
         "clients": o.clients,

@@ -108,6 +108,12 @@ pub struct Options {
     /// Copy every server's durable disk at this moment, for `sim run --zk-data` (see
     /// [`crate::capture`]); the run itself goes exactly as without.
     pub capture: Option<CaptureAt>,
+    /// End the run at the first violation of an invariant the scenario does not expect:
+    /// its verdict is known then, and a sweep needs no more (`sim fuzz`, `sim hunt`; a
+    /// failing seed of a vote storm ran for seconds after it had failed). The run is the
+    /// same up to there, so its first violations are those of the whole run, which
+    /// `sim run` of the seed still runs to the end.
+    pub stop_at_failure: bool,
 }
 
 /// A caller's view of every happening of a run (see [`Options::observer`]).
@@ -124,6 +130,7 @@ impl Options {
             checkers: true,
             observer: None,
             capture: None,
+            stop_at_failure: false,
         }
     }
 }
@@ -154,6 +161,11 @@ pub struct Sim {
     fault_log: Vec<(u64, String)>,
     pub(crate) executed: Vec<crate::export::ExecutedFault>,
     capture: Option<Capturer>,
+    /// With [`Options::stop_at_failure`]: the invariants the scenario expects to break,
+    /// which do not end the run.
+    stop_unless: Option<Vec<String>>,
+    /// When the run ended at a failure, before its planned end.
+    stopped_at_us: Option<u64>,
 }
 
 /// The release a run models: `--zk`, else the scenario's `zk`, else the default.
@@ -235,6 +247,8 @@ impl Sim {
             fault_log: Vec::new(),
             executed: Vec::new(),
             capture: opts.capture.map(Capturer::new),
+            stop_unless: opts.stop_at_failure.then(|| sc.expect.violations.clone()),
+            stopped_at_us: None,
         };
         for (index, f) in sc.faults.iter().enumerate() {
             match f.trigger {
@@ -290,12 +304,21 @@ impl Sim {
                 let (at, ev) = self.queue.pop().expect("peeked");
                 self.world.now = at;
                 self.events += 1;
+                let known = self.violations.len();
                 self.handle(ev);
                 self.capture_after_violation();
+                if self.failed_since(known) {
+                    self.stopped_at_us = Some(at);
+                    self.end_us = at;
+                    break;
+                }
                 if self.grace && check::view::leader_with_quorum(&self.world).is_some() {
                     self.end_us = at;
                     break;
                 }
+            }
+            if self.stopped_at_us.is_some() {
+                break;
             }
             let settled = check::view::leader_with_quorum(&self.world).is_some();
             // A leader that still leads but has just lost its synced quorum (a connection
@@ -320,6 +343,17 @@ impl Sim {
             t.flush();
         }
         self.results()
+    }
+
+    /// Whether a violation found since the first `known` ones is one the scenario does not
+    /// expect, with [`Options::stop_at_failure`] on.
+    fn failed_since(&self, known: usize) -> bool {
+        let Some(expected) = &self.stop_unless else {
+            return false;
+        };
+        self.violations[known..]
+            .iter()
+            .any(|v| !expected.iter().any(|e| e == v.invariant))
     }
 
     /// Takes a capture asked for at a time before the next event, due at `next_us`.
@@ -523,6 +557,7 @@ impl Sim {
             syncs: r.syncs,
             watched_delivered: r.watched_delivered.into_iter().collect(),
             disks: self.capture.and_then(|c| c.taken),
+            stopped_at_us: self.stopped_at_us,
         }
     }
 }
