@@ -376,6 +376,25 @@ fn open_results(
                 diff.join("; ")
             ));
         }
+        // Only a file cut off before its closing line is continued: anything else wrong
+        // with it (a seed of another shard, a closing line that does not match its seeds)
+        // means it was changed, and resuming would hide that.
+        let expected = header.expected();
+        if let Some(r) = f
+            .records
+            .iter()
+            .find(|r| !expected.contains(&(r.scenario, r.seed)))
+        {
+            return Err(format!(
+                "it holds seed {} of scenario {}, which this shard does not run",
+                r.seed, r.scenario
+            ));
+        }
+        if f.end.is_some() {
+            if let Some(p) = f.problems().first() {
+                return Err(format!("it is closed but {p}"));
+            }
+        }
         Some(f)
     } else {
         None

@@ -363,6 +363,15 @@ pub fn read(path: &Path) -> Result<ShardFile, String> {
                         h.format
                     )));
                 }
+                let (k, count) = h.shard;
+                if k == 0 || k > count || h.seeds.0 >= h.seeds.1 || h.scenarios.is_empty() {
+                    return Err(bad(format!(
+                        "a header that no sweep has (shard {k}/{count}, seeds {}..{}, {} scenarios)",
+                        h.seeds.0,
+                        h.seeds.1,
+                        h.scenarios.len()
+                    )));
+                }
                 header = Some(h);
             }
             Line::Header(_) => return Err(bad("a second header".into())),
@@ -544,6 +553,17 @@ mod tests {
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].starts_with("shard count: 4 against 8"), "{d:?}");
         assert!(d[1].starts_with("--bug"), "{d:?}");
+    }
+
+    #[test]
+    fn a_header_no_sweep_has_is_an_error_not_a_panic() {
+        let path = dir().join("bad-shard.jsonl");
+        std::fs::write(&path, header_line(&header(0, 3))).expect("write");
+        let e = read(&path).expect_err("shard 0 of 3");
+        assert!(
+            e.contains(":1: a header that no sweep has (shard 0/3"),
+            "{e}"
+        );
     }
 
     #[test]

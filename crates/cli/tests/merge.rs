@@ -208,6 +208,21 @@ fn a_cut_off_shard_resumed_writes_the_file_an_uninterrupted_one_does() {
     let out = sim(&args[..args.len() - 1]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume continues it"));
+    // A closed file that was edited is not resumed (that would hide the edit).
+    let text = String::from_utf8(whole_bytes.clone()).expect("utf-8");
+    std::fs::write(
+        &cut,
+        text.replacen("\"passed\":false", "\"passed\":true", 1),
+    )
+    .expect("write");
+    let out = sim(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("it is closed but its closing line"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&cut, &whole_bytes).expect("write");
     // Resuming with another shard's file is refused.
     let mut wrong = args.clone();
     let at = wrong.len() - 4;
