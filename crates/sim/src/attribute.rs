@@ -78,7 +78,9 @@ pub fn attribute(
         .map(|v| v.invariant)
         .filter(|name| !sc.expect.violations.iter().any(|e| e == name))
         .collect();
-    let leader_missing = sc.expect.leader && failed.leader.is_none();
+    // A run that ended at its first unexpected violation was not judged on its end.
+    let leader_missing =
+        sc.expect.leader && failed.leader.is_none() && failed.stopped_at_us.is_none();
     if unexpected.is_empty() && !leader_missing {
         return None;
     }
