@@ -11,13 +11,12 @@
 //! (CI sets it, so CI never skips it silently). ZABSIM_CHROMIUM names the browser binary
 //! when it is not on PATH.
 
+mod common;
+
+use common::root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ZABSIM_CHROMIUM").filter(|p| !p.is_empty()) {

@@ -1,19 +1,10 @@
 //! The `sim` command as users run it: exit codes, `--json` keys, errors on bad input.
 
+mod common;
+
+use common::{root, sim};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sim"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("sim runs")
-}
+use std::process::Command;
 
 fn temp_scenario(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("zabsim-cli-{}", std::process::id()));

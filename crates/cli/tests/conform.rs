@@ -3,14 +3,13 @@
 //! (CI sets it), where they fail. Each case checks that nothing it started is left: no
 //! process mentions its temporary directory, and the directory holds nothing.
 
+mod common;
+
+use common::root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Real cases start several JVMs each; one at a time keeps ZooKeeper's 100 ms ticks honest on
 /// a small machine.

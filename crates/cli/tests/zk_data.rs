@@ -6,25 +6,16 @@
 //! `SKIPPED` and passes, unless ZABSIM_REQUIRE_ZK=1. Every JVM it starts is killed by its
 //! pid when the test ends, however it ends.
 
+mod common;
+
+use common::sim;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "scenarios/leader-crash-before-commit.toml";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sim"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("sim runs")
-}
 
 /// A fresh temporary directory, removed when dropped (also while a failing test unwinds).
 struct TempDir(PathBuf);

@@ -203,6 +203,21 @@ pub struct ClientRecord {
 }
 
 impl ClientRecord {
+    /// A record with nothing in it yet, for a client started at `started_ms`.
+    pub fn new(client: u32, servers: Vec<u64>, started_ms: f64) -> ClientRecord {
+        ClientRecord {
+            client,
+            servers,
+            started_ms,
+            sessions: Vec::new(),
+            events: Vec::new(),
+            connects: Vec::new(),
+            expired: false,
+            finished: false,
+            problems: Vec::new(),
+        }
+    }
+
     /// Operations submitted, and how many were answered without error.
     pub fn op_counts(&self) -> (usize, usize) {
         let submitted = self
@@ -391,16 +406,10 @@ impl RunningClients {
             .threads
             .into_iter()
             .map(|(client, h)| {
-                h.join().unwrap_or_else(|_| ClientRecord {
-                    client,
-                    servers: Vec::new(),
-                    started_ms: 0.0,
-                    sessions: Vec::new(),
-                    events: Vec::new(),
-                    connects: Vec::new(),
-                    expired: false,
-                    finished: false,
-                    problems: vec!["the client's thread panicked".into()],
+                h.join().unwrap_or_else(|_| {
+                    let mut r = ClientRecord::new(client, Vec::new(), 0.0);
+                    r.problems.push("the client's thread panicked".into());
+                    r
                 })
             })
             .collect();

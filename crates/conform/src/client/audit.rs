@@ -32,17 +32,7 @@ pub(super) fn audit(
     paths: &[Path],
     t0: Instant,
 ) -> ClientRecord {
-    let mut record = ClientRecord {
-        client,
-        servers: vec![id],
-        started_ms: t0.elapsed().as_secs_f64() * 1000.0,
-        sessions: Vec::new(),
-        events: Vec::new(),
-        connects: Vec::new(),
-        expired: false,
-        finished: false,
-        problems: Vec::new(),
-    };
+    let mut record = ClientRecord::new(client, vec![id], t0.elapsed().as_secs_f64() * 1000.0);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -60,17 +60,11 @@ impl Job {
             .expect("a current-thread tokio runtime");
         let (tx, rx) = unbounded_channel();
         let mut d = Driver {
-            record: ClientRecord {
-                client: self.plan.client,
-                servers: self.plan.servers.clone(),
-                started_ms: self.plan.start_ms as f64,
-                sessions: Vec::new(),
-                events: Vec::new(),
-                connects: Vec::new(),
-                expired: false,
-                finished: false,
-                problems: Vec::new(),
-            },
+            record: ClientRecord::new(
+                self.plan.client,
+                self.plan.servers.clone(),
+                self.plan.start_ms as f64,
+            ),
             restarts: ChaCha8Rng::seed_from_u64(self.plan.seed),
             job: self,
             log: log.clone(),
