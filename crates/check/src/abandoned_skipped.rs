@@ -72,7 +72,7 @@ impl Checker for AbandonedSkipped {
                 let Some(applied) = applied_upto(view, id, range.end) else {
                     return;
                 };
-                for t in applied.iter().skip(range.start) {
+                for t in applied.range(range.start..range.end) {
                     let Some(a) = self.abandoned.get(t) else {
                         continue;
                     };

@@ -272,12 +272,12 @@ impl<C: Checker> Script<C> {
         } else {
             1
         };
-        let t = Txn {
+        let t = Txn::from(zab::TxnFields {
             zxid: z(s.epoch, counter),
             proposer: ServerId(leader),
             request,
             op,
-        };
+        });
         self.propose_txn(leader, &t, loggers);
         t
     }

@@ -90,7 +90,7 @@ impl Checker for CommittedDurability {
                     return;
                 };
                 if let Some(applied) = applied_upto(view, id, range.end) {
-                    for t in applied.iter().skip(range.start) {
+                    for t in applied.range(range.start..range.end) {
                         self.committed.add(*t, How::DeliveredBy(id));
                     }
                 }
@@ -211,7 +211,7 @@ impl CommittedDurability {
         if missing.is_empty() {
             return;
         }
-        for t in &snapshot.tree.applied {
+        for t in snapshot.tree.applied.iter() {
             if let Some(m) = missing.get_mut(t) {
                 *m = false;
             }

@@ -124,7 +124,7 @@ impl Checker for EphemeralCleanup {
                 let Some(applied) = applied_upto(view, id, range.end) else {
                     return;
                 };
-                for t in applied.iter().skip(range.start) {
+                for t in applied.range(range.start..range.end) {
                     self.delivered(id, *t, view, out);
                 }
             }

@@ -9,7 +9,7 @@ use crate::txn_map::TxnMap;
 use crate::{Happening, View};
 use std::fmt;
 use std::ops::Range;
-use zab::{Event, ServerId, TxnId, Zxid};
+use zab::{Event, Prefix, ServerId, TxnId, Zxid};
 
 /// For a `Delivered`, the server and the range of its `tree.applied` that has just become
 /// delivered.
@@ -24,9 +24,8 @@ pub(crate) fn newly_delivered(h: &Happening<'_>) -> Option<(ServerId, Range<usiz
 }
 
 /// The server's `tree.applied` up to `end` (clamped), or `None` if it is down.
-pub(crate) fn applied_upto(view: &dyn View, id: ServerId, end: usize) -> Option<&[TxnId]> {
-    let applied = view.applied(id)?;
-    Some(&applied[..end.min(applied.len())])
+pub(crate) fn applied_upto(view: &dyn View, id: ServerId, end: usize) -> Option<Prefix<'_>> {
+    Some(view.applied(id)?.upto(end))
 }
 
 /// Why a txn counts as committed.

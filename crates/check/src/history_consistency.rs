@@ -22,7 +22,7 @@
 
 use crate::{Checker, Happening, HappeningKind, Interest, ServerView, View, Violation};
 use std::collections::BTreeSet;
-use zab::{DiskOp, Event, ServerId, ServerState, Txn, TxnId, ZabPhase, Zxid};
+use zab::{AppliedTxns, DiskOp, Event, ServerId, ServerState, Txn, TxnId, ZabPhase, Zxid};
 
 #[derive(Default)]
 pub struct HistoryConsistency {
@@ -47,11 +47,18 @@ fn at_zxid<T>(list: &[T], zxid: Zxid, key: fn(&T) -> TxnId) -> impl Iterator<Ite
         .take_while(move |t| t.zxid == zxid)
 }
 
+/// [`at_zxid`] over a data tree's applied sequence.
+fn applied_at_zxid(seq: &AppliedTxns, zxid: Zxid) -> impl Iterator<Item = TxnId> + '_ {
+    let from = crate::txn_map::partition_point_from_end_at(seq.len(), |i| seq[i].zxid < zxid);
+    seq.range(from..seq.len())
+        .copied()
+        .take_while(move |t| t.zxid == zxid)
+}
+
 fn lookup(leader: &ServerView<'_>, txn: TxnId) -> Lookup {
     let mut other = None;
-    for found in
-        at_zxid(leader.log, txn.zxid, Txn::id)
-            .chain(at_zxid(&leader.tree.applied, txn.zxid, |t| *t))
+    for found in at_zxid(leader.log, txn.zxid, Txn::id)
+        .chain(applied_at_zxid(&leader.tree.applied, txn.zxid))
     {
         if found == txn {
             return Lookup::Same;
@@ -219,7 +226,7 @@ mod tests {
     }
 
     fn txn(e: u64, c: u64, by: u8) -> Txn {
-        Txn {
+        Txn::from(zab::TxnFields {
             zxid: z(e, c),
             proposer: ServerId(by),
             request: Some(RequestId {
@@ -231,7 +238,7 @@ mod tests {
                 data: c,
                 version: c as i32,
             },
-        }
+        })
     }
 
     fn synced(

@@ -93,7 +93,7 @@ impl Checker for Integrity {
         let Some(applied) = applied_upto(view, id, range.end) else {
             return;
         };
-        for t in applied.iter().skip(range.start) {
+        for t in applied.range(range.start..range.end) {
             if t.proposer == ServerId::NONE || self.proposed.contains(t) {
                 continue;
             }
@@ -196,9 +196,10 @@ mod tests {
         let mut s = epoch_two();
         s.establish(1, &[1, 2]);
         s.up_to_date(2, 1);
-        let mut t = proposal(2, 1, 1);
-        t.request = None;
-        t.op = op;
+        let mut fields = proposal(2, 1, 1).fields();
+        fields.request = None;
+        fields.op = op;
+        let t = zab::Txn::from(fields);
         s.server(1).log.push(t.clone());
         s.event(
             1,

@@ -153,7 +153,7 @@ impl Checker for LinearizableWrites {
                 let Some(applied) = applied_upto(view, id, range.end) else {
                     return;
                 };
-                for t in applied.iter().skip(range.start) {
+                for t in applied.range(range.start..range.end) {
                     // A txn another server delivered first was checked then, and the ack
                     // check covers those delivered before their ack.
                     if !self.delivered.insert_new(*t, id) {
@@ -361,10 +361,7 @@ impl LinearizableWrites {
             .iter()
             .filter_map(|id| {
                 let s = view.server(*id)?;
-                Some((
-                    *id,
-                    &s.tree.applied[..s.delivered.min(s.tree.applied.len())],
-                ))
+                Some((*id, s.tree.applied.upto(s.delivered)))
             })
             .max_by_key(|(_, h)| h.len())
         else {

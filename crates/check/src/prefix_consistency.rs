@@ -75,7 +75,7 @@ impl Checker for PrefixConsistency {
         let Some(applied) = crate::history::applied_upto(view, id, range.end) else {
             return;
         };
-        for (i, t) in applied.iter().enumerate().skip(range.start) {
+        for (i, t) in (range.start..).zip(applied.range(range.start..range.end)) {
             match self.canonical.get(i) {
                 Some((c, _)) if c == t => {}
                 Some((c, first)) => {

@@ -86,14 +86,14 @@ impl Checker for PrimaryIntegrity {
                     let Some(applied) = applied_upto(view, id, range.end) else {
                         return;
                     };
-                    let new = &applied[range.start.min(applied.len())..];
+                    let new = || applied.range(range.start..range.end);
                     if let Some(l) = self.leaders.get_mut(&id) {
                         // Only txns of earlier epochs are ever looked up in it; the leader's
                         // own stream would grow it with every write for nothing.
-                        let older = new.iter().filter(|t| t.zxid.epoch() < l.epoch);
+                        let older = new().filter(|t| t.zxid.epoch() < l.epoch);
                         l.delivered.extend(older.copied());
                     }
-                    for t in new {
+                    for t in new() {
                         self.newly_committed(*t, How::DeliveredBy(id), view, out);
                     }
                 }
@@ -114,11 +114,13 @@ impl PrimaryIntegrity {
     fn established(&mut self, id: ServerId, epoch: u64, view: &dyn View, out: &mut Vec<Violation>) {
         let Some(s) = view.server(id) else { return };
         let delivered: BTreeSet<TxnId> = applied_upto(view, id, s.delivered)
-            .unwrap_or_default()
-            .iter()
-            .filter(|t| t.zxid.epoch() < epoch)
-            .copied()
-            .collect();
+            .map(|p| {
+                p.iter()
+                    .filter(|t| t.zxid.epoch() < epoch)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
         for (t, how) in self.committed.before_epoch(epoch) {
             if delivered.contains(&t) || !self.reported.insert((id, t)) {
                 continue;

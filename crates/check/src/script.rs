@@ -27,7 +27,7 @@ pub fn initial(epoch: u64, counter: u64) -> Txn {
 
 /// A txn a leader proposes for a client write.
 pub fn proposal(epoch: u64, counter: u64, proposer: u8) -> Txn {
-    Txn {
+    Txn::from(zab::TxnFields {
         zxid: z(epoch, counter),
         proposer: ServerId(proposer),
         request: Some(RequestId {
@@ -39,7 +39,7 @@ pub fn proposal(epoch: u64, counter: u64, proposer: u8) -> Txn {
             data: counter,
             version: counter as i32,
         },
-    }
+    })
 }
 
 pub fn tid(epoch: u64, counter: u64, proposer: u8) -> TxnId {
@@ -207,13 +207,7 @@ impl<C: Checker> Script<C> {
     /// `Server::replace_tree`.
     pub fn replace_tree(&mut self, id: u8, tree: DataTree) {
         let s = self.server(id);
-        let kept = s
-            .tree
-            .applied
-            .iter()
-            .zip(&tree.applied)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let kept = s.tree.applied.common_prefix(&tree.applied);
         s.tree = tree;
         s.delivered = s.delivered.min(kept);
         self.event(id, Event::TreeReset { kept });

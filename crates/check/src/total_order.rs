@@ -25,7 +25,7 @@ use crate::history::{applied_upto, newly_delivered};
 use crate::txn_map::TxnMap;
 use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
-use zab::{ServerId, TxnId};
+use zab::{Prefix, ServerId, TxnId};
 
 /// The first delivery of a txn anywhere.
 struct First {
@@ -75,7 +75,7 @@ impl Checker for TotalOrder {
             if first.parent == parent || !self.reported.insert((id, b)) {
                 continue;
             }
-            let message = explain(view, id, &applied[..i], b, first);
+            let message = explain(view, id, applied.upto(i), b, first);
             out.push(Violation {
                 invariant: "total-order",
                 at_us: view.now_us(),
@@ -88,7 +88,7 @@ impl Checker for TotalOrder {
 
 /// Names a pair of txns the two servers order differently, where their histories allow it.
 /// `prefix` is what `id` delivered before `b`.
-fn explain(view: &dyn View, id: ServerId, prefix: &[TxnId], b: TxnId, first: &First) -> String {
+fn explain(view: &dyn View, id: ServerId, prefix: Prefix<'_>, b: TxnId, first: &First) -> String {
     let r = first.server;
     let before = |t: Option<TxnId>| t.map_or("nothing".to_string(), |t| t.to_string());
     let tail = format!(
@@ -102,7 +102,7 @@ fn explain(view: &dyn View, id: ServerId, prefix: &[TxnId], b: TxnId, first: &Fi
     let r_prefix = view
         .server(r)
         .filter(|s| s.delivered > first.position && s.tree.applied.get(first.position) == Some(&b))
-        .map(|s| &s.tree.applied[..first.position]);
+        .map(|s| s.tree.applied.upto(first.position));
     if let Some(c) = first.parent.filter(|c| !prefix.contains(c)) {
         return format!("{r} delivered {c} before {b}, but {id} delivered {b} without delivering {c} first {tail}");
     }

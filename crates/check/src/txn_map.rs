@@ -11,18 +11,34 @@ use zab::TxnId;
 /// `slice::partition_point`, searching back from the end in doubling steps: O(log d) for a
 /// partition point `d` entries before the end. `pred` must hold for a prefix of `list` only.
 pub(crate) fn partition_point_from_end<T>(list: &[T], pred: impl Fn(&T) -> bool) -> usize {
-    // Every entry from `hi` on fails `pred`.
-    let mut hi = list.len();
+    partition_point_from_end_at(list.len(), |i| pred(&list[i]))
+}
+
+/// [`partition_point_from_end`] over any sequence of `len` entries read by index.
+pub(crate) fn partition_point_from_end_at(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    // Every entry from `hi` on fails `pred`; every entry before `lo` passes it.
+    let mut hi = len;
     let mut step = 1;
+    let mut lo = 0;
     while step <= hi {
         let i = hi - step;
-        if pred(&list[i]) {
-            return i + 1 + list[i + 1..hi].partition_point(&pred);
+        if pred(i) {
+            lo = i + 1;
+            break;
         }
         hi = i;
         step *= 2;
     }
-    list[..hi].partition_point(pred)
+    // Binary search in lo..hi.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// A map keyed by txn id (or zxid) for keys that arrive in ascending order but for a few: those go to

@@ -35,8 +35,8 @@ pub trait View {
     /// A running server's `tree.applied`, as [`View::server`] shows it. The delivery checkers
     /// read it at every `Delivered`, so a view can answer it without building a whole
     /// [`ServerView`].
-    fn applied(&self, id: ServerId) -> Option<&[zab::TxnId]> {
-        self.server(id).map(|s| &s.tree.applied[..])
+    fn applied(&self, id: ServerId) -> Option<&zab::AppliedTxns> {
+        self.server(id).map(|s| &s.tree.applied)
     }
     fn is_paused(&self, id: ServerId) -> bool;
     /// Whether a message from `from` to `to` would be delivered now (no partition between).

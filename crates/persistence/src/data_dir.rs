@@ -150,7 +150,7 @@ fn snapshots_written(image: &DiskImage, version: ZkVersion) -> Vec<Arc<Snapshot>
 /// One snapshot's file. Its digest is the tree's after its newest txn, as the release's
 /// `lastProcessedZxidDigest` is; a tree that holds no txn has the fresh tree's empty digest.
 pub fn snapshot_bytes(s: &Snapshot, version: ZkVersion, stamps: &Stamps) -> Vec<u8> {
-    let times = ZxidTimes::of(&s.tree.applied, stamps);
+    let times = ZxidTimes::of(s.tree.applied.iter(), stamps);
     let nodes = zk_nodes(&s.tree, &times);
     let digest = match s.last_txn() {
         Some(zxid) => ZxidDigest {
@@ -222,7 +222,7 @@ pub fn log_entries(image: &DiskImage, stamps: &Stamps) -> Vec<TxnEntry> {
         .log_base
         .as_ref()
         .map_or_else(DataTree::default, |b| b.tree.clone());
-    let mut times = ZxidTimes::of(&tree.applied, stamps);
+    let mut times = ZxidTimes::of(tree.applied.iter(), stamps);
     let mut digest = tree_digest(&zk_nodes(&tree, &times));
     let mut out = Vec::with_capacity(image.log.len());
     for txn in &image.log {
@@ -315,7 +315,7 @@ mod tests {
     const S: SessionId = SessionId(0x0100_0000_a000_0001);
 
     fn txn(c: u64, cxid: u64, op: TxnOp) -> Txn {
-        Txn {
+        Txn::from(zab::TxnFields {
             zxid: Zxid::new(1, c),
             proposer: ServerId(1),
             request: Some(RequestId {
@@ -323,7 +323,7 @@ mod tests {
                 cxid,
             }),
             op,
-        }
+        })
     }
 
     fn hex(b: &[u8]) -> String {
@@ -498,7 +498,7 @@ mod tests {
         let mut tree = DataTree::default();
         for (txn, e) in image.log.iter().zip(&entries) {
             tree.apply(txn);
-            let times = ZxidTimes::of(&tree.applied, &stamps);
+            let times = ZxidTimes::of(tree.applied.iter(), &stamps);
             let whole = tree_digest(&zk_nodes(&tree, &times)).value();
             match (&txn.op, e.digest) {
                 (TxnOp::Error { .. } | TxnOp::Initial, d) => assert_eq!(d, None),

@@ -186,11 +186,13 @@ mod tests {
     fn znodes_carry_text_data_open_acls_and_their_txns_times() {
         let mut tree = DataTree::default();
         let mut stamps = Stamps::new();
-        let txn = |c, op| Txn {
-            zxid: Zxid::new(1, c),
-            proposer: ServerId(1),
-            request: None,
-            op,
+        let txn = |c, op| {
+            Txn::from(zab::TxnFields {
+                zxid: Zxid::new(1, c),
+                proposer: ServerId(1),
+                request: None,
+                op,
+            })
         };
         let t1 = txn(
             1,
@@ -203,7 +205,7 @@ mod tests {
         );
         stamps.insert(t1.id(), TxnStamp::at(5_000, SessionId(7)));
         tree.apply(&t1);
-        let times = ZxidTimes::of(&tree.applied, &stamps);
+        let times = ZxidTimes::of(tree.applied.iter(), &stamps);
         let nodes = zk_nodes(&tree, &times);
         let a = &nodes["/a"];
         assert_eq!(a.data, b"42");

@@ -153,7 +153,7 @@ mod tests {
     use zab::{ClientId, KeeperError, ServerId, Zxid};
 
     fn txn(op: TxnOp) -> Txn {
-        Txn {
+        Txn::from(zab::TxnFields {
             zxid: Zxid::new(1, 2),
             proposer: ServerId(3),
             request: Some(RequestId {
@@ -161,7 +161,7 @@ mod tests {
                 cxid: (1 << 32) + 5,
             }),
             op,
-        }
+        })
     }
 
     const STAMP: TxnStamp = TxnStamp {

@@ -88,7 +88,7 @@ impl Records {
         if !self.watched.is_empty() {
             if let Some(server) = world.running(id) {
                 let applied = &server.tree().applied;
-                for t in &applied[from.min(applied.len())..count.min(applied.len())] {
+                for t in applied.range(from..count) {
                     if self.watched.contains(&t.zxid) {
                         self.watched_delivered.insert(t.zxid);
                     }
@@ -108,8 +108,8 @@ impl Records {
             return;
         };
         let applied = &server.tree().applied;
-        let recovered = applied[from.min(applied.len())..count.min(applied.len())]
-            .iter()
+        let recovered = applied
+            .range(from..count)
             .filter(|t| t.zxid.epoch() < epoch && t.proposer != ServerId::NONE)
             .copied();
         if let Some(e) = self.elections.last_mut() {

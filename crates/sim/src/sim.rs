@@ -530,7 +530,7 @@ impl Sim {
             .iter()
             .filter_map(|id| {
                 let s = w.running(*id)?;
-                Some((*id, s.tree().applied[..s.delivered()].to_vec()))
+                Some((*id, s.tree().applied.upto(s.delivered()).to_vec()))
             })
             .collect();
         let r = self.records;

@@ -137,7 +137,7 @@ impl View for World {
             delivered: s.delivered(),
         })
     }
-    fn applied(&self, id: ServerId) -> Option<&[zab::TxnId]> {
+    fn applied(&self, id: ServerId) -> Option<&zab::AppliedTxns> {
         Some(&self.running(id)?.tree().applied)
     }
     fn is_paused(&self, id: ServerId) -> bool {

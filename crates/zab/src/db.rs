@@ -80,15 +80,64 @@ impl std::fmt::Display for TxnId {
 }
 
 /// One transaction, as logged and as sent in PROPOSAL, INFORM and sync packets.
+///
+/// A txn is written once by its leader and then only copied: into every learner's log and
+/// disk, into packets and into the checkers' records. The fields sit behind one shared
+/// allocation so that each of those copies costs a pointer, not the whole record; a long run
+/// holds each txn once however many servers log it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Txn(Arc<TxnFields>);
+
+/// What a [`Txn`] holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Txn {
+pub struct TxnFields {
     pub zxid: Zxid,
     pub proposer: ServerId,
     pub request: Option<RequestId>,
     pub op: TxnOp,
 }
 
+impl std::ops::Deref for Txn {
+    type Target = TxnFields;
+
+    fn deref(&self) -> &TxnFields {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn")
+            .field("zxid", &self.zxid)
+            .field("proposer", &self.proposer)
+            .field("request", &self.request)
+            .field("op", &self.op)
+            .finish()
+    }
+}
+
+impl Serialize for Txn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Txn", 4)?;
+        st.serialize_field("zxid", &self.zxid)?;
+        st.serialize_field("proposer", &self.proposer)?;
+        st.serialize_field("request", &self.request)?;
+        st.serialize_field("op", &self.op)?;
+        st.end()
+    }
+}
+
 impl Txn {
+    pub fn new(zxid: Zxid, proposer: ServerId, request: Option<RequestId>, op: TxnOp) -> Txn {
+        Txn(Arc::new(TxnFields {
+            zxid,
+            proposer,
+            request,
+            op,
+        }))
+    }
+
     pub fn id(&self) -> TxnId {
         TxnId {
             zxid: self.zxid,
@@ -98,12 +147,18 @@ impl Txn {
 
     /// A txn of a scenario's initial log.
     pub fn initial(zxid: Zxid) -> Txn {
-        Txn {
-            zxid,
-            proposer: ServerId::NONE,
-            request: None,
-            op: TxnOp::Initial,
-        }
+        Txn::new(zxid, ServerId::NONE, None, TxnOp::Initial)
+    }
+
+    /// The fields, to build a changed copy from (tests that forge a txn).
+    pub fn fields(&self) -> TxnFields {
+        TxnFields::clone(&self.0)
+    }
+}
+
+impl From<TxnFields> for Txn {
+    fn from(fields: TxnFields) -> Txn {
+        Txn(Arc::new(fields))
     }
 }
 

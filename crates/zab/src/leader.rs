@@ -936,12 +936,12 @@ impl Leader {
             self.shutdown(peer, reason, out);
             return;
         }
-        let txn = Txn {
+        let txn = Txn::from(crate::db::TxnFields {
             zxid: next,
             proposer: peer.id,
             request,
             op,
-        };
+        });
         let now = peer.now;
         self.prepped.apply(&txn);
         self.last_proposed = next;

@@ -11,6 +11,7 @@
 //! numbers at all, and a client draws only from the seeded stream its driver hands it (its
 //! reconnect backoff and its workload's choices), so a run stays a function of its seed.
 
+pub mod applied;
 pub mod bug;
 pub mod client;
 pub mod client_api;
@@ -39,13 +40,14 @@ pub mod tree;
 pub mod version;
 mod watches;
 
+pub use applied::{AppliedTxns, Prefix};
 pub use bug::{Bug, BugSet};
 pub use client_api::{
     ClientOp, CreateMode, EventType, KeeperError, OpResult, Reply, SessionId, Stat, WatchKind,
     WatchedEvent,
 };
 pub use config::Config;
-pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnId, TxnOp};
+pub use db::{DataTree, DiskFile, DiskImage, DiskOp, Snapshot, Txn, TxnFields, TxnId, TxnOp};
 pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
 pub use io::{Event, EventKind, Input, Output, Outputs, SyncMode, Timer, ZabPhase};

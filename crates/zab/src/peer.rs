@@ -340,13 +340,7 @@ impl Peer {
 
     /// Swaps in a new data tree, telling the checkers how much of the old one survives.
     pub(crate) fn replace_tree(&mut self, tree: DataTree, out: &mut Outputs) {
-        let kept = self
-            .tree
-            .applied
-            .iter()
-            .zip(&tree.applied)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let kept = self.tree.applied.common_prefix(&tree.applied);
         self.tree = tree;
         self.delivered = self.delivered.min(kept);
         out.event(Event::TreeReset { kept });

@@ -145,12 +145,12 @@ mod tests {
         fn submit(&mut self, op: ClientOp) -> TxnOp {
             let txn_op = prep_write(&self.tree, S, true, &op).expect("a write");
             self.counter += 1;
-            self.tree.apply(&Txn {
+            self.tree.apply(&Txn::from(crate::db::TxnFields {
                 zxid: Zxid::new(1, self.counter),
                 proposer: ServerId(1),
                 request: None,
                 op: txn_op.clone(),
-            });
+            }));
             txn_op
         }
     }

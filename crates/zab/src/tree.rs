@@ -6,8 +6,9 @@
 //! (or whose parent is) changes nothing but still counts as applied, as ZooKeeper logs such a
 //! txn and goes on. Diverging histories under a bug variant can produce exactly that.
 
+use crate::applied::AppliedTxns;
 use crate::client_api::{EventType, KeeperError, OpResult, Reply, SessionId, Stat};
-use crate::db::{Txn, TxnId, TxnOp};
+use crate::db::{Txn, TxnOp};
 use crate::ids::Zxid;
 use crate::path::Path;
 use smallvec::SmallVec;
@@ -29,7 +30,7 @@ pub struct Znode {
 pub struct DataTree {
     /// `DataTree.lastProcessedZxid`: what the server advertises in votes and ACKEPOCH.
     pub last_processed: Zxid,
-    pub applied: Vec<TxnId>,
+    pub applied: AppliedTxns,
     /// Every znode by full path; "/" always exists.
     nodes: BTreeMap<Path, Znode>,
     /// `DataTree.ephemerals`: the paths each session owns.
@@ -44,7 +45,7 @@ impl Default for DataTree {
         nodes.insert(Path::from("/"), Znode::default());
         DataTree {
             last_processed: Zxid::default(),
-            applied: Vec::new(),
+            applied: AppliedTxns::default(),
             nodes,
             ephemerals: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -360,12 +361,12 @@ mod tests {
     use crate::ids::ServerId;
 
     pub(crate) fn txn(counter: u64, op: TxnOp) -> Txn {
-        Txn {
+        Txn::from(crate::db::TxnFields {
             zxid: Zxid::new(1, counter),
             proposer: ServerId(1),
             request: None,
             op,
-        }
+        })
     }
 
     fn create(path: &str, owner: u64, parent_cversion: i32) -> TxnOp {

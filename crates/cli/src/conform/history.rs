@@ -203,7 +203,7 @@ pub fn recorded(
                 cxid: t.cxid as u64,
             });
         let initial = op == TxnOp::Initial;
-        Some(Txn {
+        Some(Txn::from(zab::TxnFields {
             zxid,
             proposer: leader_of
                 .get(&zxid.epoch())
@@ -212,7 +212,7 @@ pub fn recorded(
                 .unwrap_or(ServerId::NONE),
             request,
             op,
-        })
+        }))
     };
 
     // When each committed txn is first shown committed.

@@ -16,7 +16,7 @@ pub const SESSION: SessionId = SessionId(0x0100_0000_a000_0001);
 
 /// One txn of the busy disk, as a request of client 1 with its counter as cxid.
 fn txn(c: u64, op: TxnOp) -> Txn {
-    Txn {
+    Txn::from(zab::TxnFields {
         zxid: Zxid::new(1, c),
         proposer: ServerId(1),
         request: Some(RequestId {
@@ -24,7 +24,7 @@ fn txn(c: u64, op: TxnOp) -> Txn {
             cxid: c,
         }),
         op,
-    }
+    })
 }
 
 /// Every kind of txn the model makes, in two log files, with a snapshot after the fifth:

@@ -118,7 +118,7 @@ fn histories(disks: &[(ServerId, DiskImage)]) -> Result<BTreeMap<ServerId, Vec<T
 
 fn history(disk: &DiskImage) -> Vec<TxnId> {
     let (mut txns, base) = match &disk.log_base {
-        Some(b) => (b.tree.applied.clone(), b.zxid),
+        Some(b) => (b.tree.applied.to_vec(), b.zxid),
         None => (Vec::new(), Zxid::default()),
     };
     txns.extend(disk.log.iter().filter(|t| t.zxid > base).map(|t| t.id()));
@@ -413,12 +413,12 @@ mod tests {
     }
 
     fn txn(epoch: u64, counter: u64, proposer: u8) -> Txn {
-        Txn {
+        Txn::from(zab::TxnFields {
             zxid: Zxid::new(epoch, counter),
             proposer: ServerId(proposer),
             request: None,
             op: TxnOp::Initial,
-        }
+        })
     }
 
     fn disk(txns: Vec<Txn>) -> DiskImage {
