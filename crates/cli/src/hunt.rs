@@ -66,14 +66,25 @@ const NOT_HUNTED: &[(&str, &str)] = &[
 ];
 
 /// What the hunt for one variant found.
-struct Found {
+pub(crate) struct Found {
     bug: &'static str,
     /// The lowest failing seed, its violated invariants (first violated first) and, if none,
     /// the verdict's reasons.
     first: Option<(u64, Vec<&'static str>, Vec<String>)>,
     /// Seeds from `--start` up to and including the first failing one (or all of them).
-    seeds: u64,
+    pub seeds: u64,
     secs: f64,
+    /// The seed that took longest to run (both its runs) and its wall time: what bounds how
+    /// fast a failing seed is known.
+    slowest: (u64, f64),
+}
+
+/// The seed any variant's hunt took longest on: (variant, seed, seconds).
+pub(crate) fn slowest_seed(found: &[Found]) -> Option<(&'static str, u64, f64)> {
+    found
+        .iter()
+        .map(|f| (f.bug, f.slowest.0, f.slowest.1))
+        .max_by(|a, b| a.2.total_cmp(&b.2))
 }
 
 pub fn hunt(args: HuntArgs) -> u8 {
@@ -95,11 +106,7 @@ pub fn hunt(args: HuntArgs) -> u8 {
         }
     }
     if bugs.is_empty() {
-        bugs = zab::Bug::ALL
-            .iter()
-            .copied()
-            .filter(|b| !NOT_HUNTED.iter().any(|(n, _)| *n == b.name()))
-            .collect();
+        bugs = hunted().collect();
     }
     if args.max_seeds == 0 {
         eprintln!("error: --max-seeds must be at least 1");
@@ -123,7 +130,7 @@ pub fn hunt(args: HuntArgs) -> u8 {
     let mut found = Vec::new();
     for bug in bugs {
         bar.set_message(format!("hunting {bug}"));
-        found.push(hunt_one(&args, &sc, bug, jobs));
+        found.push(hunt_one(&Hunt::of(&args), &sc, bug, jobs));
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -135,12 +142,40 @@ pub fn hunt(args: HuntArgs) -> u8 {
     }
 }
 
-fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize) -> Found {
+/// What one variant's hunt needs of the command line.
+pub(crate) struct Hunt {
+    pub max_seeds: u64,
+    pub start: u64,
+    pub zk: Option<zab::ZkVersion>,
+    pub no_swarm: bool,
+}
+
+impl Hunt {
+    fn of(args: &HuntArgs) -> Hunt {
+        Hunt {
+            max_seeds: args.max_seeds,
+            start: args.start,
+            zk: args.zk,
+            no_swarm: args.no_swarm,
+        }
+    }
+}
+
+/// The variants a default hunt covers.
+pub(crate) fn hunted() -> impl Iterator<Item = zab::Bug> {
+    zab::Bug::ALL
+        .iter()
+        .copied()
+        .filter(|b| !NOT_HUNTED.iter().any(|(n, _)| *n == b.name()))
+}
+
+pub(crate) fn hunt_one(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize) -> Found {
     let started = Instant::now();
     let end = args.start.saturating_add(args.max_seeds);
     let next = AtomicU64::new(args.start);
     let lowest_failing = AtomicU64::new(u64::MAX);
     let first = Mutex::new(None);
+    let slowest = Mutex::new((args.start, 0.0_f64));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -148,6 +183,14 @@ fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize
                 if seed >= end || seed > lowest_failing.load(Ordering::Relaxed) {
                     break;
                 }
+                let seed_started = Instant::now();
+                let timed = |seed_started: Instant| {
+                    let secs = seed_started.elapsed().as_secs_f64();
+                    let mut s = slowest.lock().expect("no worker panics");
+                    if secs > s.1 {
+                        *s = (seed, secs);
+                    }
+                };
                 let drawn = if args.no_swarm {
                     sc.clone()
                 } else {
@@ -161,6 +204,7 @@ fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize
                 opts.stop_at_failure = true;
                 let o = sim::run(&drawn, opts);
                 if o.verdict.passed {
+                    timed(seed_started);
                     continue;
                 }
                 // The seed finds the variant only if the variant is why it fails: under a
@@ -170,7 +214,9 @@ fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize
                 fixed.bugs.insert(bug);
                 fixed.fixes.insert(bug);
                 fixed.stop_at_failure = true;
-                if !sim::run(&drawn, fixed).verdict.passed {
+                let fixed_fails = !sim::run(&drawn, fixed).verdict.passed;
+                timed(seed_started);
+                if fixed_fails {
                     continue;
                 }
                 let mut first = first.lock().expect("no worker panics");
@@ -195,6 +241,7 @@ fn hunt_one(args: &HuntArgs, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize
         first,
         seeds,
         secs: started.elapsed().as_secs_f64(),
+        slowest: slowest.into_inner().expect("no worker panics"),
     }
 }
 
@@ -265,6 +312,10 @@ fn print_table(args: &HuntArgs, found: &[Found], jobs: usize) {
         }
         println!();
         println!("`{}` ({jobs} threads, {total:.0} s in all)", command(args));
+        if let Some((bug, seed, secs)) = slowest_seed(found) {
+            println!();
+            println!("The slowest seed was {bug}'s seed {seed}: {secs:.2} s.");
+        }
         return;
     }
     let widths: Vec<usize> = (0..header.len())
@@ -295,6 +346,9 @@ fn print_table(args: &HuntArgs, found: &[Found], jobs: usize) {
         println!("{name}: left out, {why}");
     }
     println!("{total:.1} s on {jobs} thread(s)");
+    if let Some((bug, seed, secs)) = slowest_seed(found) {
+        println!("slowest seed: {bug} seed {seed}, {secs:.2} s");
+    }
     let scenario = args.scenario.display();
     let swarm = if args.no_swarm { "" } else { " --swarm" };
     let zk = args.zk.map(|v| format!(" --zk {v}")).unwrap_or_default();

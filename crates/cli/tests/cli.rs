@@ -450,18 +450,45 @@ fn bench_quick_runs_every_case_in_its_own_process_and_writes_json() {
         "steady-5",
         "steady-5-unchecked",
         "steady-5-600s",
+        "steady-5-3600s",
+        "think-5-15",
+        "think-5-15-600s",
+        "snap-100",
+        "snap-100-600s",
+        "reads-80",
+        "reads-80-600s",
         "swarm-20s",
+        "hunt",
         "ensemble-3",
         "ensemble-9",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
-    for c in cases {
+    let hunt = cases.iter().find(|c| c["case"] == "hunt").expect("hunt");
+    assert!(
+        hunt["slowest_seed"]["wall_s"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0),
+        "{hunt}"
+    );
+    assert!(hunt["slowest_seed"]["bug"].is_string(), "{hunt}");
+    let share = v["checkers_share"].as_f64().expect("checkers' share");
+    assert!(share > -1.0 && share < 1.0, "{share}");
+    assert!(text.contains("checkers' share"), "{text}");
+    for c in cases.iter().filter(|c| c["case"] != "hunt") {
         assert!(c["events"].as_u64().unwrap_or(0) > 0, "{c}");
         assert_eq!(c["failed"], 0, "every seed matches its [expect]: {c}");
         assert!(c["ratio_to_bare"].as_f64().is_some_and(|r| r > 0.0), "{c}");
         if cfg!(target_os = "linux") {
             assert!(c["peak_mb"].as_f64().is_some_and(|m| m > 0.0), "{c}");
+            if c["committed"].as_u64().unwrap_or(0) > 0 {
+                assert!(
+                    c["bytes_per_committed_txn"]
+                        .as_f64()
+                        .is_some_and(|b| b > 0.0),
+                    "{c}"
+                );
+            }
         }
     }
     let swarm = cases

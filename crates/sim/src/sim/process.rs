@@ -123,10 +123,7 @@ impl Sim {
         if !self.ready_or_hold(who, inc, Ev::Wake { who, inc, at }) {
             return;
         }
-        self.process_mut(who)
-            .expect("running")
-            .wakes
-            .retain(|t| *t != at);
+        self.process_mut(who).expect("running").wakes.remove(&at);
         // A deadline that moved later since this wake-up was queued has its own.
         if self.next_deadline(who).is_some_and(|d| d <= self.world.now) {
             self.feed(who, Incoming::Timeout);
@@ -248,10 +245,9 @@ impl Sim {
         let Some(p) = self.process_mut(who) else {
             return;
         };
-        if p.wakes.contains(&at) {
+        if !p.wakes.insert(at) {
             return;
         }
-        p.wakes.push(at);
         let inc = p.incarnation;
         self.queue.push(at.max(now), Ev::Wake { who, inc, at });
     }
