@@ -117,7 +117,7 @@ pub struct Results {
     pub faults: Vec<(u64, String)>,
     pub executed: Vec<crate::export::ExecutedFault>,
     pub trace_error: Option<String>,
-    pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
+    pub delivered: BTreeMap<ServerId, zab::AppliedTxns>,
     pub clients: Vec<ClientRecord>,
     pub startup_failures: Vec<(u64, ServerId, String)>,
     pub fired: Vec<(u64, ServerId, zab::Bug)>,
@@ -171,7 +171,7 @@ pub struct Outcome {
     pub executed: Vec<crate::export::ExecutedFault>,
     pub trace_error: Option<String>,
     /// Each running server's delivered txns at the end, in order.
-    pub delivered: BTreeMap<ServerId, Vec<TxnId>>,
+    pub delivered: BTreeMap<ServerId, zab::AppliedTxns>,
     /// What each client did.
     pub clients: Vec<ClientRecord>,
     /// Servers that refused to start from their disk: when, which, and ZooKeeper's reason.

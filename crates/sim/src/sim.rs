@@ -530,7 +530,7 @@ impl Sim {
             .iter()
             .filter_map(|id| {
                 let s = w.running(*id)?;
-                Some((*id, s.tree().applied.upto(s.delivered()).to_vec()))
+                Some((*id, s.tree().applied.truncated(s.delivered())))
             })
             .collect();
         let r = self.records;

@@ -30,7 +30,7 @@ fn run<S: 'static>(
 }
 
 /// Every running server ends with the same delivered history; returns it.
-fn agreed_history(o: &sim::Outcome) -> &Vec<TxnId> {
+fn agreed_history(o: &sim::Outcome) -> Vec<TxnId> {
     let mut it = o.delivered.iter();
     let (first_id, first) = it.next().expect("a running server");
     for (id, h) in it {
@@ -39,7 +39,7 @@ fn agreed_history(o: &sim::Outcome) -> &Vec<TxnId> {
             "{id} and {first_id} end with different delivered histories"
         );
     }
-    first
+    first.to_vec()
 }
 
 #[test]

@@ -113,6 +113,15 @@ impl AppliedTxns {
         self.iter().any(|t| t == id)
     }
 
+    /// The first `end` entries (clamped) as a sequence of their own, sharing the full blocks.
+    pub fn truncated(&self, end: usize) -> AppliedTxns {
+        let end = end.min(self.len());
+        let mut blocks = self.blocks.clone();
+        blocks.truncate(end / BLOCK);
+        let tail = self.block(end / BLOCK)[..end % BLOCK].to_vec();
+        AppliedTxns { blocks, tail }
+    }
+
     /// How many leading entries the two sequences share. Blocks one was copied from the
     /// other are the same allocation and are skipped without comparing their entries.
     pub fn common_prefix(&self, other: &AppliedTxns) -> usize {
@@ -355,6 +364,14 @@ mod tests {
         assert_eq!(a.common_prefix(&c), BLOCK + 9);
         assert_eq!(c.common_prefix(&a), BLOCK + 9);
         assert_eq!(a.common_prefix(&AppliedTxns::default()), 0);
+        for end in [0, 5, BLOCK, 2 * BLOCK + 3, a.len(), a.len() + 9] {
+            let t = a.truncated(end);
+            assert_eq!(t.to_vec(), a.upto(end).to_vec(), "truncated to {end}");
+        }
+        assert!(Arc::ptr_eq(
+            &a.truncated(2 * BLOCK + 3).blocks[1],
+            &a.blocks[1]
+        ));
         assert_eq!(seq(5).common_prefix(&seq(BLOCK as u64 + 2)), 5);
     }
 

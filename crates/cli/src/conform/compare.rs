@@ -81,7 +81,12 @@ pub fn expected_txns(
 
 impl SimSummary {
     pub fn of(o: &sim::Outcome, must: &[zab::Zxid], never: &[zab::Zxid]) -> SimSummary {
-        let delivered = o.delivered.values().flatten().map(|t| t.zxid).collect();
+        let delivered = o
+            .delivered
+            .values()
+            .flat_map(|h| h.iter())
+            .map(|t| t.zxid)
+            .collect();
         SimSummary {
             seed: o.seed,
             leader: o.leader.map(|(l, _)| u64::from(l.0)),
