@@ -385,6 +385,16 @@ fn hunt_tabulates_the_first_failing_seed_of_each_variant() {
         "zk-335 is caught by some invariant: {one}"
     );
     assert!(one.contains("durable-ack"), "zk-3911 acks too early: {one}");
+    // The seed that took longest is named, with its time: one of the seeds the hunt ran.
+    let slowest = one
+        .lines()
+        .find_map(|l| l.strip_prefix("slowest seed: "))
+        .unwrap_or_else(|| panic!("no slowest seed: {one}"));
+    assert!(
+        slowest.starts_with("zk-335 seed ") || slowest.starts_with("zk-3911 seed "),
+        "{slowest}"
+    );
+    assert!(slowest.ends_with(" s"), "{slowest}");
     assert!(
         one.contains(&format!(
             "sim run scenarios/swarm/five-servers-writes.toml --seed {seed} --swarm --bug zk-335"
@@ -405,6 +415,7 @@ fn hunt_tabulates_the_first_failing_seed_of_each_variant() {
         "{md}"
     );
     assert!(md.contains("`sim hunt scenarios/swarm/five-servers-writes.toml --max-seeds 200 --bug zk-335 --bug zk-3911`"), "{md}");
+    assert!(md.contains("The slowest seed was "), "{md}");
 
     // Not found within the budget: exit 1 and say so.
     let out = sim(&[
