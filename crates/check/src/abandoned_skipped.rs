@@ -36,6 +36,11 @@ pub struct AbandonedSkipped {
     pending: BTreeSet<TxnId>,
     abandoned: BTreeMap<TxnId, Abandoned>,
     reported: BTreeSet<(ServerId, TxnId)>,
+    /// Path counts: establishments over older pending proposals, proposals found abandoned
+    /// there, and delivered txns looked up among the abandoned ones.
+    settled: u64,
+    abandoned_seen: u64,
+    checked: u64,
 }
 
 impl Checker for AbandonedSkipped {
@@ -48,6 +53,14 @@ impl Checker for AbandonedSkipped {
             HappeningKind::Server(zab::EventKind::Proposed),
             HappeningKind::Server(zab::EventKind::Established),
         ]))
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("older proposals settled at an establishment", self.settled),
+            ("abandoned proposal seen", self.abandoned_seen),
+            ("delivered txn checked against abandoned ones", self.checked),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -72,7 +85,9 @@ impl Checker for AbandonedSkipped {
                 let Some(applied) = applied_upto(view, id, range.end) else {
                     return;
                 };
-                for t in applied.range(range.start..range.end) {
+                let new = applied.range(range.start..range.end);
+                self.checked += new.len() as u64;
+                for t in new {
                     let Some(a) = self.abandoned.get(t) else {
                         continue;
                     };
@@ -101,6 +116,7 @@ impl AbandonedSkipped {
             return;
         }
         let Some(s) = view.server(id) else { return };
+        self.settled += 1;
         let history: BTreeSet<TxnId> = s
             .log
             .iter()
@@ -111,6 +127,7 @@ impl AbandonedSkipped {
         let older = std::mem::replace(&mut self.pending, newer);
         for t in older {
             if !history.contains(&t) {
+                self.abandoned_seen += 1;
                 self.abandoned.insert(t, Abandoned { leader: id, epoch });
             }
         }
@@ -120,7 +137,8 @@ impl AbandonedSkipped {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, z, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, z, Script, Variant};
+    use crate::{assert_fresh, path_count};
 
     #[test]
     fn quiet_on_correct_runs() {
@@ -131,6 +149,16 @@ mod tests {
             let out = eventful_run(AbandonedSkipped::default(), variant);
             assert!(out.is_empty(), "{variant:?}: {out:?}");
         }
+        assert_fresh(&AbandonedSkipped::default());
+        // s2 settles 2:1..2:3@s3 at epoch 3 and abandons 2:3; s3 settles 3:1..3:3@s2 at
+        // epoch 4; every delivery after that is looked up.
+        let s = eventful_script(AbandonedSkipped::default(), Variant::Correct);
+        assert_eq!(
+            path_count(&s.c, "older proposals settled at an establishment"),
+            2
+        );
+        assert_eq!(path_count(&s.c, "abandoned proposal seen"), 1);
+        assert!(path_count(&s.c, "delivered txn checked against abandoned ones") > 0);
     }
 
     #[test]

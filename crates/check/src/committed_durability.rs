@@ -44,6 +44,13 @@ use zab::{DiskOp, Event, ServerId, Snapshot, TxnId, Zxid};
 pub struct CommittedDurability {
     committed: CommittedTxns,
     reported: BTreeSet<(ServerId, TxnId)>,
+    /// Path counts: establishments checked, truncations checked, log-replacing snapshots
+    /// checked (of a log holding committed txns), and committed txns a disk drops while the
+    /// leader it syncs with holds them.
+    established: u64,
+    truncations: u64,
+    snapshots: u64,
+    leader_holds: u64,
 }
 
 impl Checker for CommittedDurability {
@@ -58,6 +65,21 @@ impl Checker for CommittedDurability {
             HappeningKind::Server(zab::EventKind::Established),
             HappeningKind::Server(zab::EventKind::Committed),
         ]))
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "committed txns checked at a new leader's establishment",
+                self.established,
+            ),
+            ("log truncation checked", self.truncations),
+            ("log-replacing snapshot checked", self.snapshots),
+            (
+                "committed txn dropped that the sync leader holds",
+                self.leader_holds,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -107,6 +129,7 @@ fn holds(s: &ServerView<'_>, t: TxnId) -> bool {
 impl CommittedDurability {
     fn established(&mut self, id: ServerId, epoch: u64, view: &dyn View, out: &mut Vec<Violation>) {
         let Some(s) = view.server(id) else { return };
+        self.established += 1;
         let history: BTreeSet<TxnId> = s
             .log
             .iter()
@@ -144,6 +167,7 @@ impl CommittedDurability {
                 continue;
             };
             if leader_view.as_ref().is_some_and(|l| holds(l, t)) {
+                self.leader_holds += 1;
                 continue;
             }
             if !self.reported.insert((id, t)) {
@@ -166,6 +190,7 @@ impl CommittedDurability {
     }
 
     fn truncated(&mut self, id: ServerId, to: Zxid, view: &dyn View, out: &mut Vec<Violation>) {
+        self.truncations += 1;
         let disk = view.disk(id);
         let from = disk.log.partition_point(|t| t.zxid <= to);
         let mut txns: BTreeSet<TxnId> = disk.log[from..].iter().map(|t| t.id()).collect();
@@ -211,6 +236,7 @@ impl CommittedDurability {
         if missing.is_empty() {
             return;
         }
+        self.snapshots += 1;
         for t in snapshot.tree.applied.iter() {
             if let Some(m) = missing.get_mut(t) {
                 *m = false;
@@ -234,7 +260,8 @@ impl CommittedDurability {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, proposal, z, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, proposal, z, Script, Variant};
+    use crate::{assert_fresh, path_count};
     use std::sync::Arc;
     use zab::Txn;
 
@@ -242,8 +269,15 @@ mod tests {
     fn quiet_on_a_correct_run_with_crashes_resyncs_and_leader_changes() {
         // s1's SNAP drops its uncommitted initial 1:3, s3's TRUNC drops the uncommitted
         // 2:3@s3, and s3's establishment commits 3:3@s2 for the first time.
-        let out = eventful_run(CommittedDurability::default(), Variant::Correct);
+        assert_fresh(&CommittedDurability::default());
+        let mut s = eventful_script(CommittedDurability::default(), Variant::Correct);
+        let out = s.take();
         assert!(out.is_empty(), "{out:?}");
+        let established = "committed txns checked at a new leader's establishment";
+        assert_eq!(path_count(&s.c, established), 3);
+        assert_eq!(path_count(&s.c, "log truncation checked"), 1);
+        // s1's SNAP replaces a log of initial txns, two of them committed.
+        assert_eq!(path_count(&s.c, "log-replacing snapshot checked"), 1);
     }
 
     #[test]
@@ -310,6 +344,10 @@ mod tests {
         s.trunc_received(2, 1, z(2, 1), false);
         s.up_to_date(2, 1);
         assert!(s.take().is_empty());
+        assert_eq!(
+            path_count(&s.c, "committed txn dropped that the sync leader holds"),
+            1
+        );
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct DurableAck {
     leader_info: BTreeMap<(ServerId, ServerId), u64>,
     /// Breaches already reported: (server, kind, zxid or epoch start).
     reported: BTreeSet<(ServerId, AckKind, Zxid)>,
+    /// Path counts: proposal ACKs checked, those of a counter that wrapped into the next
+    /// epoch, NEWLEADER acks checked, and ACKEPOCHs checked against a LEADERINFO.
+    proposal_acks: u64,
+    wrapped_acks: u64,
+    newleader_acks: u64,
+    ack_epochs: u64,
 }
 
 /// Whether the txn with `zxid` is on the durable disk: in the log, or covered by a snapshot.
@@ -125,6 +131,10 @@ impl DurableAck {
         // the very step that sends the ack.
         let newleader = zxid.counter() == 0 && zxid.epoch() <= disk.accepted_epoch;
         if !newleader {
+            self.proposal_acks += 1;
+            if zxid.counter() == 0 {
+                self.wrapped_acks += 1;
+            }
             if durably_holds(disk, zxid) {
                 return;
             }
@@ -135,6 +145,7 @@ impl DurableAck {
             self.report(view, out, (s, AckKind::Proposal, zxid), message);
             return;
         }
+        self.newleader_acks += 1;
         let epoch = zxid.epoch();
         if disk.current_epoch < epoch {
             let message = format!(
@@ -163,6 +174,7 @@ impl DurableAck {
         let Some(&epoch) = self.leader_info.get(&(s, leader)) else {
             return;
         };
+        self.ack_epochs += 1;
         let durable = view.disk(s).accepted_epoch;
         if durable < epoch {
             let message = format!(
@@ -189,6 +201,27 @@ impl Checker for DurableAck {
             HappeningKind::Deliver,
             HappeningKind::Crash,
         ])
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "proposal ack checked against the durable log",
+                self.proposal_acks,
+            ),
+            (
+                "ack of a counter wrapped into the next epoch",
+                self.wrapped_acks,
+            ),
+            (
+                "newleader ack checked against epoch and history",
+                self.newleader_acks,
+            ),
+            (
+                "ackepoch checked against the durable accepted epoch",
+                self.ack_epochs,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -357,6 +390,7 @@ mod tests {
     fn quiet_on_a_correct_sync_and_broadcast() {
         let mut v = diff_synced_world();
         let mut c = DurableAck::default();
+        crate::assert_fresh(&c);
         // Discovery: LEADERINFO 2 delivered, acceptedEpoch 2 durable, then ACKEPOCH.
         deliver(&mut c, &v, 3, 2, Message::LeaderInfo { epoch: 2 });
         let ack_epoch = Message::AckEpoch {
@@ -401,6 +435,15 @@ mod tests {
         // Non-ACK traffic is ignored.
         assert!(send(&mut c, &v, 3, 2, Message::Commit { zxid: z(2, 1) }).is_empty());
         assert!(send(&mut c, &v, 2, 3, Message::Ping { sessions: vec![] }).is_empty());
+        assert_eq!(
+            c.paths(),
+            [
+                ("proposal ack checked against the durable log", 1),
+                ("ack of a counter wrapped into the next epoch", 0),
+                ("newleader ack checked against epoch and history", 2),
+                ("ackepoch checked against the durable accepted epoch", 1),
+            ]
+        );
     }
 
     #[test]
@@ -457,6 +500,10 @@ mod tests {
             .push(Txn::initial(z(3, 0)));
         let mut c = DurableAck::default();
         assert!(send(&mut c, &v, 2, 3, wrapped).is_empty());
+        assert_eq!(
+            crate::path_count(&c, "ack of a counter wrapped into the next epoch"),
+            1
+        );
     }
 
     #[test]

@@ -20,6 +20,10 @@ use zab::{Event, ServerId};
 pub struct ElectionLiveness {
     leading: BTreeSet<ServerId>,
     last_leadership_end_us: Option<u64>,
+    /// Path counts: deadlines judged with a connected quorum, and those met only by a
+    /// leadership that ended after the faults (the rollover guard's own step-down).
+    judged: u64,
+    stepped_down: u64,
 }
 
 impl ElectionLiveness {
@@ -42,6 +46,19 @@ impl Checker for ElectionLiveness {
             HappeningKind::Crash,
             HappeningKind::LivenessDeadline,
         ])
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "liveness deadline judged with a connected quorum",
+                self.judged,
+            ),
+            (
+                "deadline met by a leader that stepped down",
+                self.stepped_down,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -67,12 +84,15 @@ impl Checker for ElectionLiveness {
         let Some(quorum) = connected_quorum(view) else {
             return;
         };
-        if leader_with_quorum(view).is_some()
-            || !self.leading.is_empty()
-            || self
-                .last_leadership_end_us
-                .is_some_and(|t| t >= *faults_over_us)
+        self.judged += 1;
+        if leader_with_quorum(view).is_some() || !self.leading.is_empty() {
+            return;
+        }
+        if self
+            .last_leadership_end_us
+            .is_some_and(|t| t >= *faults_over_us)
         {
+            self.stepped_down += 1;
             return;
         }
         let states: Vec<String> = view
@@ -106,13 +126,17 @@ mod tests {
 
     fn check(v: &FakeView) -> Vec<Violation> {
         let mut out = Vec::new();
-        ElectionLiveness::default().on(
+        let mut c = ElectionLiveness::default();
+        crate::assert_fresh(&c);
+        c.on(
             &Happening::LivenessDeadline {
                 faults_over_us: 1_000_000,
             },
             v,
             &mut out,
         );
+        let judged = crate::path_count(&c, "liveness deadline judged with a connected quorum");
+        assert_eq!(judged, u64::from(connected_quorum(v).is_some()));
         out
     }
 
@@ -197,6 +221,8 @@ mod tests {
                 v.set_state(id, ServerState::Looking, ZabPhase::Election, None, false);
             }
             c.on(&deadline, v, &mut out);
+            let stepped_down = crate::path_count(&c, "deadline met by a leader that stepped down");
+            assert_eq!(stepped_down, u64::from(out.is_empty()));
             out
         };
         // Led from before the faults ended until after: the promise was kept.

@@ -52,6 +52,13 @@ pub struct EphemeralCleanup {
     crashed: BTreeMap<SessionId, ClientId>,
     last_established_us: u64,
     reported: BTreeSet<(ServerId, SessionId)>,
+    /// Path counts: delivered closeSessions checked for leftovers, delivered ephemeral
+    /// creates checked against their session's close, sessions whose ephemerals a server
+    /// holds at the end judged, and of those, crashed clients' sessions judged for expiry.
+    closes_checked: u64,
+    creates_checked: u64,
+    held_at_end: u64,
+    expiries: u64,
 }
 
 impl Checker for EphemeralCleanup {
@@ -69,6 +76,24 @@ impl Checker for EphemeralCleanup {
                 HappeningKind::Client,
                 HappeningKind::LivenessDeadline,
             ]))
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "closesession delivery checked for leftovers",
+                self.closes_checked,
+            ),
+            (
+                "ephemeral create checked against its session's close",
+                self.creates_checked,
+            ),
+            (
+                "session's ephemerals held at the end judged",
+                self.held_at_end,
+            ),
+            ("crashed client's session judged for expiry", self.expiries),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -140,6 +165,7 @@ impl EphemeralCleanup {
                 .entry(s)
                 .or_insert(Closed { txn: t, at_us: now });
             let Some(sv) = view.server(id) else { return };
+            self.closes_checked += 1;
             let left: Vec<&str> = sv.tree.ephemerals_of(s).collect();
             if !left.is_empty() && self.reported.insert((id, s)) {
                 out.push(Violation {
@@ -154,6 +180,7 @@ impl EphemeralCleanup {
             }
         }
         if let Some((s, path)) = self.creates.get(&t) {
+            self.creates_checked += 1;
             if let Some(c) = self.closed.get(s).filter(|c| c.txn.zxid < t.zxid) {
                 if self.reported.insert((id, *s)) {
                     out.push(Violation {
@@ -184,6 +211,7 @@ impl EphemeralCleanup {
                 held.entry(s).or_default().push(path);
             }
             for (s, paths) in held {
+                self.held_at_end += 1;
                 let why = match self.closed.get(&s) {
                     Some(c) if c.txn.zxid <= sv.tree.last_processed => format!(
                         "whose closeSession {} was committed at {} ms and which {id} has applied past (up to {})",
@@ -192,16 +220,22 @@ impl EphemeralCleanup {
                         sv.tree.last_processed
                     ),
                     Some(_) => continue,
-                    None => match self.expiry_due(s, tick) {
-                        Some(due) if due.at_us <= now && leader.is_some() => format!(
+                    None => {
+                        let Some(due) = self.expiry_due(s, tick) else {
+                            continue;
+                        };
+                        self.expiries += 1;
+                        if due.at_us > now || leader.is_none() {
+                            continue;
+                        }
+                        format!(
                             "whose client {} crashed at {} ms: with a {} ms session timeout the leader had to expire it by {} ms",
                             due.client,
                             due.crashed_us / 1000,
                             due.timeout_ms,
                             due.at_us / 1000
-                        ),
-                        _ => continue,
-                    },
+                        )
+                    }
                 };
                 if !self.reported.insert((id, s)) {
                     continue;
@@ -259,6 +293,7 @@ mod tests {
 
     #[test]
     fn quiet_when_closed_and_expired_sessions_lose_their_ephemerals() {
+        crate::assert_fresh(&EphemeralCleanup::default());
         let mut s = holding();
         s.connect(2, 3, 2000);
         s.client_write(2, create("/app/f", CreateMode::Ephemeral));
@@ -271,6 +306,16 @@ mod tests {
         s.txn(op, None);
         s.deadline(5_000_000, 10_000_000);
         assert!(s.take().is_empty());
+        // Two closes and two ephemeral creates, each on three servers; nothing left at the end.
+        assert_eq!(
+            s.c.paths(),
+            [
+                ("closesession delivery checked for leftovers", 6),
+                ("ephemeral create checked against its session's close", 6),
+                ("session's ephemerals held at the end judged", 0),
+                ("crashed client's session judged for expiry", 0),
+            ]
+        );
     }
 
     #[test]
@@ -280,6 +325,13 @@ mod tests {
         s.client(1, ClientEvent::Crashed);
         s.deadline(5_000_000, 10_000_000);
         assert!(s.take().is_empty());
+        // Held on all three servers, and not yet due.
+        for path in [
+            "session's ephemerals held at the end judged",
+            "crashed client's session judged for expiry",
+        ] {
+            assert_eq!(crate::path_count(&s.c, path), 3, "{path}");
+        }
     }
 
     #[test]

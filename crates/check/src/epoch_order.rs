@@ -41,6 +41,13 @@ pub struct EpochOrder {
     /// Last durable (acceptedEpoch, currentEpoch) per server.
     durable: BTreeMap<ServerId, (u64, u64)>,
     reported: BTreeSet<(ServerId, Breach)>,
+    /// Path counts: durable acceptedEpoch and currentEpoch writes checked, currentEpoch
+    /// writes of a learner in SYNCHRONIZATION checked against its history, and BROADCAST
+    /// appends checked against currentEpoch.
+    accepted: u64,
+    current: u64,
+    current_in_sync: u64,
+    appends: u64,
 }
 
 impl EpochOrder {
@@ -92,6 +99,21 @@ impl Checker for EpochOrder {
         Interest::of(&[HappeningKind::DiskIssued, HappeningKind::DiskDurable])
     }
 
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("accepted epoch write checked", self.accepted),
+            ("current epoch write checked", self.current),
+            (
+                "current epoch durable during a learner's sync",
+                self.current_in_sync,
+            ),
+            (
+                "broadcast append checked against current epoch",
+                self.appends,
+            ),
+        ]
+    }
+
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         if !self.started {
             self.started = true;
@@ -106,6 +128,7 @@ impl Checker for EpochOrder {
         let id = *id;
         match op {
             DiskOp::AcceptedEpoch(e) => {
+                self.accepted += 1;
                 let e = *e;
                 let prev = self.durable.entry(id).or_insert((e, 0));
                 let before = prev.0;
@@ -119,6 +142,7 @@ impl Checker for EpochOrder {
                 self.check_current_le_accepted(id, view, out);
             }
             DiskOp::CurrentEpoch(e) => {
+                self.current += 1;
                 let e = *e;
                 let prev = self.durable.entry(id).or_insert((0, e));
                 let before = prev.1;
@@ -135,6 +159,7 @@ impl Checker for EpochOrder {
                 if !learner || s.phase != ZabPhase::Synchronization {
                     return;
                 }
+                self.current_in_sync += 1;
                 if let Some(w) = undurable_history(view, id, Zxid::new(e, 0)) {
                     let message = format!(
                         "{id}'s currentEpoch {e} became durable while {} (accepted during sync before NEWLEADER) is not: a crash now leaves a disk that claims epoch {e} without the history it accepted, and {id} could win an election on that epoch and truncate committed txns",
@@ -148,6 +173,7 @@ impl Checker for EpochOrder {
                 if s.phase != ZabPhase::Broadcast {
                     return;
                 }
+                self.appends += 1;
                 let current = view.disk(id).current_epoch;
                 let epoch = txn.zxid.epoch();
                 if epoch > current {
@@ -235,6 +261,7 @@ mod tests {
     fn quiet_on_a_correct_sync_crash_and_restart() {
         let mut v = world();
         let mut c = EpochOrder::default();
+        crate::assert_fresh(&c);
         boot(&mut c, &v);
         // LEADERINFO 2: acceptedEpoch 2 durable before ACKEPOCH.
         assert!(durable(&mut c, &mut v, 2, DiskOp::AcceptedEpoch(2)).is_empty());
@@ -273,6 +300,15 @@ mod tests {
             false,
         );
         assert!(durable(&mut c, &mut v, 2, DiskOp::CurrentEpoch(3)).is_empty());
+        assert_eq!(
+            c.paths(),
+            [
+                ("accepted epoch write checked", 2),
+                ("current epoch write checked", 2),
+                ("current epoch durable during a learner's sync", 1),
+                ("broadcast append checked against current epoch", 1),
+            ]
+        );
     }
 
     #[test]

@@ -28,6 +28,11 @@ use zab::{AppliedTxns, DiskOp, Event, ServerId, ServerState, Txn, TxnId, ZabPhas
 pub struct HistoryConsistency {
     /// (learner, epoch, txn) already reported.
     reported: BTreeSet<(ServerId, u64, TxnId)>,
+    /// Path counts: learners' logs compared at UPTODATE, those of them with log writes still
+    /// in flight, and BROADCAST appends compared.
+    synced: u64,
+    synced_in_flight: u64,
+    appends: u64,
 }
 
 /// What the leader's history holds at a zxid, compared with the learner's txn.
@@ -87,9 +92,11 @@ fn leader_of<'v>(
     Some((lv, covered))
 }
 
-/// What the learner's disk will hold once its pending writes are durable, in log order.
-fn logged_history(view: &dyn View, id: ServerId) -> Vec<TxnId> {
+/// What the learner's disk will hold once its pending writes are durable, in log order, and
+/// whether any write still in flight changes its log.
+fn logged_history(view: &dyn View, id: ServerId) -> (Vec<TxnId>, bool) {
     let mut history: Vec<TxnId> = view.disk(id).log.iter().map(Txn::id).collect();
+    let mut in_flight = false;
     for op in view.unflushed(id) {
         match op {
             DiskOp::Append(t) | DiskOp::AppendToNewFile(t) => history.push(t.id()),
@@ -100,10 +107,11 @@ fn logged_history(view: &dyn View, id: ServerId) -> Vec<TxnId> {
             DiskOp::Snapshot {
                 replaces_log: true, ..
             } => history.clear(),
-            _ => {}
+            _ => continue,
         }
+        in_flight = true;
     }
-    history
+    (history, in_flight)
 }
 
 fn describe(leader: ServerId, txn: TxnId, found: &Lookup) -> String {
@@ -125,8 +133,13 @@ impl HistoryConsistency {
         let Some((lv, covered)) = leader_of(view, leader, epoch) else {
             return;
         };
+        self.synced += 1;
+        let (history, in_flight) = logged_history(view, id);
+        if in_flight {
+            self.synced_in_flight += 1;
+        }
         let mut bad: Vec<(TxnId, Lookup)> = Vec::new();
-        for txn in logged_history(view, id) {
+        for txn in history {
             if txn.zxid > covered {
                 continue;
             }
@@ -170,6 +183,7 @@ impl HistoryConsistency {
         if txn.zxid > covered {
             return;
         }
+        self.appends += 1;
         let found = lookup(&lv, txn);
         if matches!(found, Lookup::Same) || !self.reported.insert((id, epoch, txn)) {
             return;
@@ -197,6 +211,20 @@ impl Checker for HistoryConsistency {
             HappeningKind::DiskIssued,
             HappeningKind::Server(zab::EventKind::Synced),
         ])
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "learner's log compared with its leader's when synced",
+                self.synced,
+            ),
+            (
+                "log writes still in flight when synced",
+                self.synced_in_flight,
+            ),
+            ("broadcast append compared with the leader's", self.appends),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -365,6 +393,10 @@ mod tests {
             "{}",
             out[0].message
         );
+        assert_eq!(
+            crate::path_count(&c, "log writes still in flight when synced"),
+            1
+        );
     }
 
     #[test]
@@ -408,6 +440,7 @@ mod tests {
         v.unflushed
             .insert(ServerId(1), vec![DiskOp::Append(txn(1, 3, 2))]);
         let mut c = HistoryConsistency::default();
+        crate::assert_fresh(&c);
         assert!(synced(&mut c, &v, 1, 3, 2).is_empty());
         // After UPTODATE the outstanding proposal 2:1 is logged, then a new one.
         assert!(issued(&mut c, &v, 1, txn(2, 1, 3)).is_empty());
@@ -427,6 +460,15 @@ mod tests {
             false,
         );
         assert!(issued(&mut c, &v, 2, txn(1, 9, 1)).is_empty());
+        let paths = c.paths();
+        assert_eq!(
+            paths,
+            [
+                ("learner's log compared with its leader's when synced", 1),
+                ("log writes still in flight when synced", 1),
+                ("broadcast append compared with the leader's", 2),
+            ]
+        );
     }
 
     #[test]
@@ -442,7 +484,8 @@ mod tests {
             ServerId(1),
             vec![DiskOp::Truncate(z(1, 2)), DiskOp::Append(txn(2, 1, 3))],
         );
-        let h = logged_history(&v, ServerId(1));
+        let (h, in_flight) = logged_history(&v, ServerId(1));
+        assert!(in_flight);
         let zxids: Vec<Zxid> = h.iter().map(|t| t.zxid).collect();
         assert_eq!(zxids, vec![z(1, 1), z(1, 2), z(2, 1)]);
         v.unflushed
@@ -455,7 +498,10 @@ mod tests {
                 }),
                 replaces_log: true,
             });
-        assert!(logged_history(&v, ServerId(1)).is_empty());
+        assert!(logged_history(&v, ServerId(1)).0.is_empty());
+        v.unflushed
+            .insert(ServerId(1), vec![DiskOp::CurrentEpoch(2)]);
+        assert!(!logged_history(&v, ServerId(1)).1, "no log write");
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub struct Integrity {
     reported: BTreeSet<(ServerId, TxnId)>,
     /// Leaders holding an established epoch.
     established: BTreeSet<ServerId>,
+    /// Path counts: delivered txns (not initial) looked up, session expiries the leader
+    /// proposed on its own, and proposals of a leader not (or no longer) established.
+    checked: u64,
+    expiries: u64,
+    unestablished: u64,
 }
 
 impl Checker for Integrity {
@@ -47,6 +52,17 @@ impl Checker for Integrity {
         ]))
     }
 
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("delivered txn checked against the proposals", self.checked),
+            (
+                "session expiry proposed by the leader itself",
+                self.expiries,
+            ),
+            ("proposal by a leader not established", self.unestablished),
+        ]
+    }
+
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         if let Happening::Server {
             id,
@@ -55,12 +71,16 @@ impl Checker for Integrity {
         {
             let expiry = matches!(op, TxnOp::CloseSession { .. });
             if !self.established.contains(id) {
+                self.unestablished += 1;
                 self.improper
                     .insert(*txn, "its leader proposed it before it was established");
             } else if request.is_none() && !expiry {
                 self.improper
                     .insert(*txn, "its leader proposed it for no client request");
             } else {
+                if request.is_none() {
+                    self.expiries += 1;
+                }
                 self.proposed.insert(*txn, ());
             }
             return;
@@ -94,7 +114,11 @@ impl Checker for Integrity {
             return;
         };
         for t in applied.range(range.start..range.end) {
-            if t.proposer == ServerId::NONE || self.proposed.contains(t) {
+            if t.proposer == ServerId::NONE {
+                continue;
+            }
+            self.checked += 1;
+            if self.proposed.contains(t) {
                 continue;
             }
             if !self.reported.insert((id, *t)) {
@@ -120,7 +144,8 @@ impl Checker for Integrity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, proposal, z, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, proposal, z, Script, Variant};
+    use crate::{assert_fresh, path_count};
 
     #[test]
     fn quiet_on_runs_where_every_txn_was_proposed() {
@@ -134,6 +159,10 @@ mod tests {
             let out = eventful_run(Integrity::default(), variant);
             assert!(out.is_empty(), "{variant:?}: {out:?}");
         }
+        assert_fresh(&Integrity::default());
+        let s = eventful_script(Integrity::default(), Variant::Correct);
+        assert!(path_count(&s.c, "delivered txn checked against the proposals") > 0);
+        assert_eq!(path_count(&s.c, "proposal by a leader not established"), 0);
     }
 
     fn epoch_two() -> Script<Integrity> {
@@ -189,10 +218,15 @@ mod tests {
             "s1 delivered 2:1@s1, but its leader proposed it before it was established"
         ));
         assert_eq!(out[1].server, Some(ServerId(2)));
+        assert_eq!(path_count(&s.c, "proposal by a leader not established"), 1);
     }
 
     /// The leader proposes and commits a txn with no client request behind it.
     fn unrequested(op: zab::TxnOp) -> Vec<Violation> {
+        unrequested_script(op).take()
+    }
+
+    fn unrequested_script(op: zab::TxnOp) -> Script<Integrity> {
         let mut s = epoch_two();
         s.establish(1, &[1, 2]);
         s.up_to_date(2, 1);
@@ -211,7 +245,7 @@ mod tests {
         );
         s.write(1, zab::DiskOp::Append(t.clone()));
         s.commit(1, &t, &[1], &[]);
-        s.take()
+        s
     }
 
     #[test]
@@ -227,7 +261,12 @@ mod tests {
     #[test]
     fn a_session_expiry_needs_no_client_request() {
         let session = zab::SessionId(0x0100_0000_0000_0001);
-        let out = unrequested(zab::TxnOp::CloseSession { session });
+        let mut s = unrequested_script(zab::TxnOp::CloseSession { session });
+        let out = s.take();
         assert!(out.is_empty(), "{out:?}");
+        assert_eq!(
+            path_count(&s.c, "session expiry proposed by the leader itself"),
+            1
+        );
     }
 }

@@ -9,6 +9,9 @@ use zab::{Event, ServerId};
 #[derive(Default)]
 pub struct Leadership {
     leaders: BTreeMap<u64, ServerId>,
+    /// Path counts: establishments checked, and those of an epoch established before.
+    checked: u64,
+    again: u64,
 }
 
 impl Checker for Leadership {
@@ -20,6 +23,13 @@ impl Checker for Leadership {
         Interest::of(&[HappeningKind::Server(zab::EventKind::Established)])
     }
 
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("establishment checked", self.checked),
+            ("epoch established again", self.again),
+        ]
+    }
+
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         let Happening::Server {
             id,
@@ -28,6 +38,10 @@ impl Checker for Leadership {
         else {
             return;
         };
+        self.checked += 1;
+        if self.leaders.contains_key(epoch) {
+            self.again += 1;
+        }
         match self.leaders.get(epoch) {
             Some(first) if first != id => out.push(Violation {
                 invariant: "leadership",
@@ -72,6 +86,7 @@ mod tests {
     fn fires_when_two_servers_establish_the_same_epoch() {
         let v = FakeView::new(3);
         let mut c = Leadership::default();
+        crate::assert_fresh(&c);
         assert!(established(&mut c, &v, 3, 2).is_empty());
         let out = established(&mut c, &v, 2, 2);
         assert_eq!(out.len(), 1);
@@ -82,6 +97,7 @@ mod tests {
             "{}",
             out[0].message
         );
+        assert_eq!(crate::path_count(&c, "epoch established again"), 1);
     }
 
     #[test]
@@ -91,5 +107,7 @@ mod tests {
         assert!(established(&mut c, &v, 3, 1).is_empty());
         assert!(established(&mut c, &v, 2, 2).is_empty());
         assert!(established(&mut c, &v, 3, 3).is_empty());
+        assert_eq!(crate::path_count(&c, "establishment checked"), 3);
+        assert_eq!(crate::path_count(&c, "epoch established again"), 0);
     }
 }

@@ -280,6 +280,34 @@ pub trait Checker {
     fn interest(&self) -> Interest {
         Interest::ALL
     }
+    /// The situations this checker has judged so far, each with how often: the branches on
+    /// which it could fire. Every one is listed, reached or not, always in the same order, so
+    /// that a sweep can show which ones it never exercised.
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+/// How often a checker judged the situation `name`; panics if it lists no such path.
+#[cfg(test)]
+pub(crate) fn path_count(c: &dyn Checker, name: &str) -> u64 {
+    let paths = c.paths();
+    match paths.iter().find(|(n, _)| *n == name) {
+        Some((_, count)) => *count,
+        None => panic!("{} lists no path {name:?}: {paths:?}", c.name()),
+    }
+}
+
+/// A fresh checker lists at least one path, and every one at 0.
+#[cfg(test)]
+pub(crate) fn assert_fresh(c: &dyn Checker) {
+    let paths = c.paths();
+    assert!(!paths.is_empty(), "{} lists no path", c.name());
+    assert!(
+        paths.iter().all(|(_, count)| *count == 0),
+        "{}: {paths:?}",
+        c.name()
+    );
 }
 
 /// Every checker that exists, fresh for one run.
@@ -324,6 +352,23 @@ mod tests {
         assert_eq!(all.len(), HappeningKind::COUNT);
         for (i, k) in all.iter().enumerate() {
             assert_eq!(k.index(), i, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn every_checker_lists_its_paths_once_each_and_fresh_at_zero() {
+        for c in all_checkers() {
+            assert_fresh(c.as_ref());
+            let names: Vec<&str> = c.paths().iter().map(|(n, _)| *n).collect();
+            let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+            assert_eq!(unique.len(), names.len(), "{}: {names:?}", c.name());
+            for n in names {
+                assert!(
+                    n.len() < 60 && !n.is_empty() && n == n.to_lowercase(),
+                    "{}: {n:?}",
+                    c.name()
+                );
+            }
         }
     }
 

@@ -92,6 +92,13 @@ pub struct LinearizableWrites {
     acked_by_path: BTreeMap<Path, BTreeSet<Zxid>>,
     /// Reads of one znode (getData, exists) in flight.
     reads: BTreeMap<(ClientId, u64), What>,
+    /// Path counts: first deliveries at an acknowledged zxid compared with the write,
+    /// acknowledgements checked, reads compared with an acknowledged write to their znode,
+    /// and end-of-run checks of the longest delivered history.
+    deliveries: u64,
+    acks: u64,
+    reads_checked: u64,
+    at_deadline: u64,
 }
 
 fn describe(client: ClientId, op: u64, request: &ClientOp) -> What {
@@ -131,6 +138,21 @@ impl Checker for LinearizableWrites {
         .union(crate::DELIVERIES)
     }
 
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("delivery at an acknowledged zxid compared", self.deliveries),
+            ("acknowledged write checked against real time", self.acks),
+            (
+                "read compared with an acknowledged write",
+                self.reads_checked,
+            ),
+            (
+                "longest delivered history checked at the end",
+                self.at_deadline,
+            ),
+        ]
+    }
+
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         match h {
             Happening::Server {
@@ -162,6 +184,7 @@ impl Checker for LinearizableWrites {
                     let Some(a) = self.acked.get(&t.zxid) else {
                         continue;
                     };
+                    self.deliveries += 1;
                     if self.requests.get(t) != Some(&a.request) && self.reported.insert(t.zxid) {
                         out.push(lost_to(a, id, *t, view.now_us()));
                     }
@@ -273,6 +296,7 @@ impl LinearizableWrites {
         now: u64,
         out: &mut Vec<Violation>,
     ) {
+        self.acks += 1;
         if let Some(b) = must_follow.filter(|b| b.zxid >= a.zxid) {
             out.push(Violation {
                 invariant: "linearizable-writes",
@@ -337,6 +361,7 @@ impl LinearizableWrites {
         else {
             return;
         };
+        self.reads_checked += 1;
         if mzxid >= z {
             return;
         }
@@ -370,6 +395,7 @@ impl LinearizableWrites {
         let Some(last) = history.iter().map(|t| t.zxid).max() else {
             return;
         };
+        self.at_deadline += 1;
         let held: BTreeSet<Zxid> = history
             .iter()
             .filter(|t| {
@@ -412,6 +438,7 @@ mod tests {
 
     #[test]
     fn quiet_when_acknowledged_writes_follow_real_time_and_survive() {
+        crate::assert_fresh(&LinearizableWrites::default());
         let mut s = Script::serving(LinearizableWrites::default());
         s.connect(1, 2, 4000);
         s.connect(2, 3, 4000);
@@ -433,6 +460,16 @@ mod tests {
         s.client_read(1, get_data("/a", false), Ok(data_at(t2.zxid)));
         s.deadline(1_000_000, 20_000_000);
         assert!(s.take().is_empty());
+        // Delivered before they were answered, the writes are compared at their answers.
+        assert_eq!(
+            s.c.paths(),
+            [
+                ("delivery at an acknowledged zxid compared", 0),
+                ("acknowledged write checked against real time", 2),
+                ("read compared with an acknowledged write", 1),
+                ("longest delivered history checked at the end", 1),
+            ]
+        );
     }
 
     /// A getData answer showing a znode last changed at `mzxid`.
@@ -541,6 +578,7 @@ mod tests {
     #[test]
     fn fires_when_a_server_delivers_another_txn_at_an_acknowledged_zxid() {
         let (mut s, t) = lost_commit(true);
+        assert!(crate::path_count(&s.c, "delivery at an acknowledged zxid compared") > 0);
         let out = s.take();
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].server, Some(ServerId(2)));

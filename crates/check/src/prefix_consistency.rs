@@ -31,6 +31,12 @@ pub struct PrefixConsistency {
     /// (position, txn) pairs already reported: other servers that deliver the same txn at
     /// the same position repeat that disagreement, they do not make a new one.
     reported: BTreeSet<(usize, TxnId)>,
+    /// Path counts: positions compared with the canonical sequence, those a server delivers
+    /// again after it was first there itself (after a reset or restart), and diverged servers
+    /// taken back into the check.
+    compared: u64,
+    redelivered: u64,
+    rejoined: u64,
 }
 
 impl Checker for PrefixConsistency {
@@ -46,6 +52,23 @@ impl Checker for PrefixConsistency {
         ]))
     }
 
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "delivered txn compared with the canonical one",
+                self.compared,
+            ),
+            (
+                "re-delivery after restart or resync compared",
+                self.redelivered,
+            ),
+            (
+                "diverged server checked again after reset or crash",
+                self.rejoined,
+            ),
+        ]
+    }
+
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         // A diverged server is checked again once its count drops back to the breach: while
         // diverged its count stays above it, so only a reset keeping no more than the breach,
@@ -57,11 +80,14 @@ impl Checker for PrefixConsistency {
             } => {
                 if self.diverged.get(id).is_some_and(|at| kept <= at) {
                     self.diverged.remove(id);
+                    self.rejoined += 1;
                 }
                 return;
             }
             Happening::Crash { id } | Happening::Restart { id } => {
-                self.diverged.remove(id);
+                if self.diverged.remove(id).is_some() {
+                    self.rejoined += 1;
+                }
                 return;
             }
             _ => match newly_delivered(h) {
@@ -77,8 +103,14 @@ impl Checker for PrefixConsistency {
         };
         for (i, t) in (range.start..).zip(applied.range(range.start..range.end)) {
             match self.canonical.get(i) {
-                Some((c, _)) if c == t => {}
                 Some((c, first)) => {
+                    self.compared += 1;
+                    if *first == id {
+                        self.redelivered += 1;
+                    }
+                    if c == t {
+                        continue;
+                    }
                     self.diverged.insert(id, i);
                     if self.reported.insert((i, *t)) {
                         out.push(Violation {
@@ -104,12 +136,26 @@ impl Checker for PrefixConsistency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, proposal, tid, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, proposal, tid, Script, Variant};
+    use crate::{assert_fresh, path_count};
 
     #[test]
     fn quiet_on_a_correct_run_with_crashes_resyncs_and_leader_changes() {
-        let out = eventful_run(PrefixConsistency::default(), Variant::Correct);
+        assert_fresh(&PrefixConsistency::default());
+        let mut s = eventful_script(PrefixConsistency::default(), Variant::Correct);
+        let out = s.take();
         assert!(out.is_empty(), "{out:?}");
+        // s3 delivers again, after its restart, the positions it was the first to deliver.
+        for path in [
+            "delivered txn compared with the canonical one",
+            "re-delivery after restart or resync compared",
+        ] {
+            assert!(path_count(&s.c, path) > 0, "{path}");
+        }
+        assert_eq!(
+            path_count(&s.c, "diverged server checked again after reset or crash"),
+            0
+        );
     }
 
     #[test]
@@ -162,7 +208,10 @@ mod tests {
         s.deliver(2);
         assert_eq!(s.take().len(), 1);
         // s2 re-delivers the same wrong txn after a restart: not a new breach.
+        let rejoined = "diverged server checked again after reset or crash";
+        assert_eq!(path_count(&s.c, rejoined), 0);
         s.crash(2);
+        assert_eq!(path_count(&s.c, rejoined), 1);
         s.restart(2);
         s.deliver(2);
         assert!(s.take().is_empty());

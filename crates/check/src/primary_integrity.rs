@@ -47,6 +47,10 @@ pub struct PrimaryIntegrity {
     committed: CommittedTxns,
     leaders: BTreeMap<ServerId, Leader>,
     reported: BTreeSet<(ServerId, TxnId)>,
+    /// Path counts: establishments checked, and txns of an older epoch newly committed while
+    /// a leader of a newer epoch leads (checked against it).
+    established: u64,
+    late_commits: u64,
 }
 
 impl Checker for PrimaryIntegrity {
@@ -66,6 +70,19 @@ impl Checker for PrimaryIntegrity {
             HappeningKind::Server(zab::EventKind::LeaderShutdown),
             HappeningKind::Server(zab::EventKind::State),
         ])
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "committed txns checked at a new leader's establishment",
+                self.established,
+            ),
+            (
+                "older txn committed under a newer epoch's leader",
+                self.late_commits,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -113,6 +130,7 @@ impl Checker for PrimaryIntegrity {
 impl PrimaryIntegrity {
     fn established(&mut self, id: ServerId, epoch: u64, view: &dyn View, out: &mut Vec<Violation>) {
         let Some(s) = view.server(id) else { return };
+        self.established += 1;
         let delivered: BTreeSet<TxnId> = applied_upto(view, id, s.delivered)
             .map(|p| {
                 p.iter()
@@ -143,7 +161,11 @@ impl PrimaryIntegrity {
             return;
         }
         for (lid, l) in &self.leaders {
-            if t.zxid.epoch() >= l.epoch || l.delivered.contains(&t) {
+            if t.zxid.epoch() >= l.epoch {
+                continue;
+            }
+            self.late_commits += 1;
+            if l.delivered.contains(&t) {
                 continue;
             }
             if !view.server(*lid).is_some_and(|s| s.established) {
@@ -169,13 +191,25 @@ impl PrimaryIntegrity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, z, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, z, Script, Variant};
+    use crate::{assert_fresh, path_count};
 
     #[test]
     fn quiet_on_a_correct_run_with_crashes_resyncs_and_leader_changes() {
         // Includes 3:3@s2, committed for the first time by s3's establishment in epoch 4.
-        let out = eventful_run(PrimaryIntegrity::default(), Variant::Correct);
+        assert_fresh(&PrimaryIntegrity::default());
+        let mut s = eventful_script(PrimaryIntegrity::default(), Variant::Correct);
+        let out = s.take();
         assert!(out.is_empty(), "{out:?}");
+        assert_eq!(
+            path_count(
+                &s.c,
+                "committed txns checked at a new leader's establishment"
+            ),
+            3
+        );
+        // s3 commits 3:3@s2 by delivering it as the leader of epoch 4.
+        assert!(path_count(&s.c, "older txn committed under a newer epoch's leader") > 0);
     }
 
     #[test]

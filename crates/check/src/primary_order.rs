@@ -29,6 +29,11 @@ use zab::{ServerId, TxnId};
 #[derive(Default)]
 pub struct PrimaryOrder {
     reported: BTreeSet<(ServerId, Option<TxnId>, TxnId)>,
+    /// Path counts: delivered txns compared with the one right before them, those pairs that
+    /// cross an epoch boundary, and proposals checked for a skipped predecessor.
+    pairs: u64,
+    epoch_changes: u64,
+    gaps: u64,
 }
 
 impl Checker for PrimaryOrder {
@@ -38,6 +43,17 @@ impl Checker for PrimaryOrder {
 
     fn interest(&self) -> Interest {
         crate::DELIVERIES
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("consecutive delivered txns compared", self.pairs),
+            (
+                "epoch change within a delivered sequence",
+                self.epoch_changes,
+            ),
+            ("later proposal checked for its predecessor", self.gaps),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -51,9 +67,16 @@ impl Checker for PrimaryOrder {
         for i in range.start..applied.len() {
             let b = applied[i];
             let a = i.checked_sub(1).map(|p| applied[p]);
+            if let Some(a) = a {
+                self.pairs += 1;
+                if a.zxid.epoch() != b.zxid.epoch() {
+                    self.epoch_changes += 1;
+                }
+            }
             let why = match a {
                 Some(a) if b.zxid <= a.zxid => Some(backwards(a, b)),
                 _ if b.proposer != ServerId::NONE && b.zxid.counter() > first_counter => {
+                    self.gaps += 1;
                     let follows = a.is_some_and(|a| {
                         a.proposer == b.proposer
                             && a.zxid.epoch() == b.zxid.epoch()
@@ -109,7 +132,8 @@ fn backwards(a: TxnId, b: TxnId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, proposal, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, proposal, Script, Variant};
+    use crate::{assert_fresh, path_count};
 
     fn two_servers() -> Script<PrimaryOrder> {
         let mut s = Script::new(2, PrimaryOrder::default());
@@ -123,6 +147,15 @@ mod tests {
         for variant in [Variant::Correct, Variant::LostCommit] {
             let out = eventful_run(PrimaryOrder::default(), variant);
             assert!(out.is_empty(), "{variant:?}: {out:?}");
+        }
+        assert_fresh(&PrimaryOrder::default());
+        let s = eventful_script(PrimaryOrder::default(), Variant::Correct);
+        for path in [
+            "consecutive delivered txns compared",
+            "epoch change within a delivered sequence",
+            "later proposal checked for its predecessor",
+        ] {
+            assert!(path_count(&s.c, path) > 0, "{path}");
         }
     }
 

@@ -49,6 +49,13 @@ pub struct Progress {
     election: bool,
     /// The last time the election's contenders changed.
     election_changed_us: u64,
+    /// Path counts: deadlines judged with a connected quorum, operations still waiting
+    /// judged there, operations submitted while the client was stalled by one that failed
+    /// without an answer (a failover), and election recipes judged at the deadline.
+    deadlines: u64,
+    waiting_judged: u64,
+    stalled_submits: u64,
+    elections: u64,
 }
 
 impl Default for Progress {
@@ -66,6 +73,10 @@ impl Default for Progress {
             leaders: BTreeMap::new(),
             election: false,
             election_changed_us: 0,
+            deadlines: 0,
+            waiting_judged: 0,
+            stalled_submits: 0,
+            elections: 0,
         }
     }
 }
@@ -87,6 +98,21 @@ impl Checker for Progress {
                 HappeningKind::Client,
                 HappeningKind::LivenessDeadline,
             ]))
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("deadline judged with a connected quorum", self.deadlines),
+            (
+                "operation still waiting judged at the deadline",
+                self.waiting_judged,
+            ),
+            (
+                "operation submitted while stalled by a failed one",
+                self.stalled_submits,
+            ),
+            ("election recipe judged at the deadline", self.elections),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -130,7 +156,13 @@ impl Progress {
                     }
                 }
                 let what = (request.name(), request.path().cloned());
-                let first_us = self.stalled.get(&id).copied().unwrap_or(now);
+                let first_us = match self.stalled.get(&id) {
+                    Some(since) => {
+                        self.stalled_submits += 1;
+                        *since
+                    }
+                    None => now,
+                };
                 self.waiting.insert(
                     (id, *op),
                     Waiting {
@@ -192,6 +224,8 @@ impl Progress {
         let Some(quorum) = connected_quorum(view) else {
             return;
         };
+        self.deadlines += 1;
+        self.waiting_judged += self.waiting.len() as u64;
         let quorum = quorum
             .iter()
             .map(|s| s.to_string())
@@ -231,6 +265,7 @@ impl Progress {
             });
         }
         if self.election && self.election_changed_us <= cutoff {
+            self.elections += 1;
             self.election_at_deadline(view, out);
         }
     }
@@ -308,8 +343,18 @@ mod tests {
 
     #[test]
     fn fires_when_an_operation_submitted_before_recovery_is_never_answered() {
+        crate::assert_fresh(&Progress::default());
         let (mut s, _) = failover();
         s.deadline(10_000_000, 20_000_000);
+        assert_eq!(
+            s.c.paths(),
+            [
+                ("deadline judged with a connected quorum", 1),
+                ("operation still waiting judged at the deadline", 1),
+                ("operation submitted while stalled by a failed one", 1),
+                ("election recipe judged at the deadline", 0),
+            ]
+        );
         let out = s.take();
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].invariant, "progress");
@@ -359,6 +404,8 @@ mod tests {
         s.crash(2);
         s.deadline(10_000_000, 20_000_000);
         assert!(s.take().is_empty());
+        let deadlines = crate::path_count(&s.c, "deadline judged with a connected quorum");
+        assert_eq!(deadlines, 0);
     }
 
     #[test]
@@ -432,6 +479,10 @@ mod tests {
         let mut s = election(true);
         s.deadline(10_000_000, 20_000_000);
         assert!(s.take().is_empty());
+        assert_eq!(
+            crate::path_count(&s.c, "election recipe judged at the deadline"),
+            1
+        );
     }
 
     #[test]

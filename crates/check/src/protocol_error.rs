@@ -21,6 +21,9 @@ pub struct ProtocolError {
     /// (server, reason) pairs already reported: a server that fails the same way at every
     /// restart is one breach.
     reported: BTreeSet<(ServerId, String)>,
+    /// Path counts: protocol errors and refusals to start seen (repeats included).
+    errors: u64,
+    startups: u64,
 }
 
 impl Checker for ProtocolError {
@@ -35,13 +38,26 @@ impl Checker for ProtocolError {
         ])
     }
 
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("protocol error hit by a server", self.errors),
+            ("server refused to start", self.startups),
+        ]
+    }
+
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
         let Happening::Server { id, event } = h else {
             return;
         };
         let (what, reason) = match event {
-            Event::ProtocolError { reason } => ("hit a protocol error", reason),
-            Event::StartupFailed { reason } => ("refused to start", reason),
+            Event::ProtocolError { reason } => {
+                self.errors += 1;
+                ("hit a protocol error", reason)
+            }
+            Event::StartupFailed { reason } => {
+                self.startups += 1;
+                ("refused to start", reason)
+            }
             _ => return,
         };
         if !self.reported.insert((*id, reason.clone())) {
@@ -138,6 +154,13 @@ mod tests {
             reason: reason.into(),
         };
         assert!(ev(&mut c, &v, 3, again).is_empty());
+        assert_eq!(
+            c.paths(),
+            [
+                ("protocol error hit by a server", 2),
+                ("server refused to start", 0)
+            ]
+        );
     }
 
     #[test]
@@ -151,6 +174,7 @@ mod tests {
             d.log.push(Txn::initial(Zxid::new(2, 1)));
         }
         let mut c = ProtocolError::default();
+        crate::assert_fresh(&c);
         let out = ev(
             &mut c,
             &v,
@@ -168,6 +192,7 @@ mod tests {
             "{}",
             out[0].message
         );
+        assert_eq!(crate::path_count(&c, "server refused to start"), 1);
     }
 
     #[test]

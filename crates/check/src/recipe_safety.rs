@@ -48,6 +48,13 @@ pub struct RecipeSafety {
     config: BTreeMap<ClientId, u64>,
     /// The newest token the protected resource accepted, and from whom.
     resource: Option<(Zxid, ClientId, u64)>,
+    /// Path counts: leader and lock claims (of clients that can act) checked against the
+    /// others, the same when a paused claimant resumes, accepted tokens compared with the
+    /// newest, and sequence ids, consumed queue items and repeated config versions checked.
+    claims: u64,
+    resumed: u64,
+    tokens: u64,
+    items: u64,
 }
 
 impl Default for RecipeSafety {
@@ -66,6 +73,10 @@ impl Default for RecipeSafety {
             consumed: BTreeMap::new(),
             config: BTreeMap::new(),
             resource: None,
+            claims: 0,
+            resumed: 0,
+            tokens: 0,
+            items: 0,
         }
     }
 }
@@ -77,6 +88,24 @@ impl Checker for RecipeSafety {
 
     fn interest(&self) -> Interest {
         crate::clients::INTEREST.union(crate::committed_ops::INTEREST)
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "leader or lock claim checked against the others",
+                self.claims,
+            ),
+            ("claim checked again when its client resumes", self.resumed),
+            (
+                "accepted resource token compared with the newest",
+                self.tokens,
+            ),
+            (
+                "sequence id, queue item or config version checked",
+                self.items,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -102,8 +131,10 @@ impl Checker for RecipeSafety {
             ClientEvent::Resumed => {
                 for (claims, role) in [(&self.leaders, "leads"), (&self.holders, "holds the lock")]
                 {
-                    if claims.contains_key(&c) {
-                        self.check_unique(claims, c, role, "resumed", now, out);
+                    if claims.contains_key(&c)
+                        && self.check_unique(claims, c, role, "resumed", now, out)
+                    {
+                        self.resumed += 1;
                     }
                 }
             }
@@ -115,6 +146,9 @@ impl Checker for RecipeSafety {
                 token,
                 accepted: true,
             } => {
+                if self.resource.is_some() {
+                    self.tokens += 1;
+                }
                 match self.resource {
                     Some((newest, by, at)) if *token < newest => out.push(Violation {
                         invariant: "recipe-safety",
@@ -151,7 +185,9 @@ impl RecipeSafety {
                     path: path.clone(),
                 };
                 self.leaders.insert(c, claim);
-                self.check_unique(&self.leaders, c, "leads", "now", now, out);
+                if self.check_unique(&self.leaders, c, "leads", "now", now, out) {
+                    self.claims += 1;
+                }
             }
             RecipeEvent::NotLeading => {
                 self.leaders.remove(&c);
@@ -163,12 +199,15 @@ impl RecipeSafety {
                     path: path.clone(),
                 };
                 self.holders.insert(c, claim);
-                self.check_unique(&self.holders, c, "holds the lock", "now", now, out);
+                if self.check_unique(&self.holders, c, "holds the lock", "now", now, out) {
+                    self.claims += 1;
+                }
             }
             RecipeEvent::LockReleased => {
                 self.holders.remove(&c);
             }
             RecipeEvent::IdAssigned { id } => {
+                self.items += 1;
                 if let Some(first) = self.ids.insert(*id, c) {
                     out.push(violation(format!(
                         "{c} was handed sequence id {id}, which {first} was handed before: ids must be unique"
@@ -179,6 +218,7 @@ impl RecipeSafety {
                 self.produced.insert(item.clone());
             }
             RecipeEvent::Consumed { item } => {
+                self.items += 1;
                 if let Some(first) = self.consumed.get(item) {
                     out.push(violation(format!(
                         "{c} consumed queue item {item}, which {first} had consumed already: an item is consumed at most once"
@@ -194,6 +234,7 @@ impl RecipeSafety {
             }
             RecipeEvent::ConfigSeen { version } => {
                 if let Some(last) = self.config.insert(c, *version) {
+                    self.items += 1;
                     if *version < last {
                         out.push(violation(format!(
                             "{c} acts on configuration version {version} after version {last}: a subscriber's configuration never goes back"
@@ -211,7 +252,8 @@ impl RecipeSafety {
         self.clients.get(c).is_none_or(|x| x.alive()) && !self.closed.contains(&claim.session)
     }
 
-    /// `c`'s claim just became one that can act: nobody else's may.
+    /// `c`'s claim just became one that can act: nobody else's may. False if it cannot act,
+    /// and there was nothing to judge.
     fn check_unique(
         &self,
         claims: &BTreeMap<ClientId, Claim>,
@@ -220,10 +262,10 @@ impl RecipeSafety {
         when: &str,
         now: u64,
         out: &mut Vec<Violation>,
-    ) {
+    ) -> bool {
         let mine = &claims[&c];
         if !self.can_act(c, mine) {
-            return;
+            return false;
         }
         for (other, claim) in claims {
             if *other == c || !self.can_act(*other, claim) {
@@ -243,6 +285,7 @@ impl RecipeSafety {
                 ),
             });
         }
+        true
     }
 }
 
@@ -276,6 +319,7 @@ mod tests {
 
     #[test]
     fn quiet_when_recipes_keep_their_promises() {
+        crate::assert_fresh(&RecipeSafety::default());
         let mut s = three_clients();
         let t1 = Zxid::new(2, 5);
         let t2 = Zxid::new(2, 9);
@@ -336,6 +380,16 @@ mod tests {
         s.recipe(1, RecipeEvent::ConfigSeen { version: 3 });
         s.recipe(3, RecipeEvent::ConfigSeen { version: 2 });
         assert!(s.take().is_empty());
+        // c2 resumes with its session closed: nothing to judge.
+        assert_eq!(
+            s.c.paths(),
+            [
+                ("leader or lock claim checked against the others", 5),
+                ("claim checked again when its client resumes", 0),
+                ("accepted resource token compared with the newest", 2),
+                ("sequence id, queue item or config version checked", 5),
+            ]
+        );
     }
 
     #[test]
@@ -372,7 +426,10 @@ mod tests {
             },
         );
         assert!(s.take().is_empty(), "a paused holder cannot act");
+        let resumed = "claim checked again when its client resumes";
+        assert_eq!(crate::path_count(&s.c, resumed), 0);
         s.client(1, ClientEvent::Resumed);
+        assert_eq!(crate::path_count(&s.c, resumed), 1);
         let out = s.take();
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(

@@ -549,6 +549,11 @@ pub enum Variant {
 /// which commits 3:3 (never committed before) at establishment and DIFFs s1 and the restarted
 /// s2. The initial txns 1:1-2 are declared committed.
 pub fn eventful_run<C: Checker>(checker: C, variant: Variant) -> Vec<Violation> {
+    eventful_script(checker, variant).take()
+}
+
+/// [`eventful_run`], handing back the script (with the checker and its violations) at the end.
+pub fn eventful_script<C: Checker>(checker: C, variant: Variant) -> Script<C> {
     let lost = variant == Variant::LostCommit;
     let mut s = Script::new(3, checker);
     let init = |n| (1..=n).map(|c| initial(1, c)).collect::<Vec<_>>();
@@ -618,5 +623,5 @@ pub fn eventful_run<C: Checker>(checker: C, variant: Variant) -> Vec<Violation> 
     s.up_to_date(2, 3);
     let t41 = s.propose(3, 1, &[1, 2]);
     s.commit(3, &t41, &[1, 3], &[1, 2]);
-    s.take()
+    s
 }

@@ -40,6 +40,10 @@ struct First {
 pub struct TotalOrder {
     first: TxnMap<First>,
     reported: BTreeSet<(ServerId, TxnId)>,
+    /// Path counts: later deliveries of a txn compared with its first one, by another server
+    /// or by the first deliverer itself again (after a restart or resync).
+    compared: u64,
+    redelivered: u64,
 }
 
 impl Checker for TotalOrder {
@@ -49,6 +53,16 @@ impl Checker for TotalOrder {
 
     fn interest(&self) -> Interest {
         crate::DELIVERIES
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("delivery compared with another server's", self.compared),
+            (
+                "re-delivery after restart or resync compared",
+                self.redelivered,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -72,6 +86,11 @@ impl Checker for TotalOrder {
                 );
                 continue;
             };
+            if first.server == id {
+                self.redelivered += 1;
+            } else {
+                self.compared += 1;
+            }
             if first.parent == parent || !self.reported.insert((id, b)) {
                 continue;
             }
@@ -126,12 +145,21 @@ fn explain(view: &dyn View, id: ServerId, prefix: Prefix<'_>, b: TxnId, first: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{eventful_run, initial, proposal, Script, Variant};
+    use crate::script::{eventful_run, eventful_script, initial, proposal, Script, Variant};
+    use crate::{assert_fresh, path_count};
 
     #[test]
     fn quiet_on_a_correct_run_with_crashes_resyncs_and_leader_changes() {
-        let out = eventful_run(TotalOrder::default(), Variant::Correct);
+        assert_fresh(&TotalOrder::default());
+        let mut s = eventful_script(TotalOrder::default(), Variant::Correct);
+        let out = s.take();
         assert!(out.is_empty(), "{out:?}");
+        for path in [
+            "delivery compared with another server's",
+            "re-delivery after restart or resync compared",
+        ] {
+            assert!(path_count(&s.c, path) > 0, "{path}");
+        }
     }
 
     #[test]

@@ -107,6 +107,13 @@ pub struct WatchOrder {
     unarmed: BTreeMap<(Path, Table), BTreeSet<ClientId>>,
     /// Watches with a known trigger, per client, smallest trigger first.
     armed: BTreeMap<ClientId, BTreeSet<(Zxid, Path, Table)>>,
+    /// Path counts: answers compared with an armed watch, watches registered, those set
+    /// after their trigger had already committed (a lagging server), and exist watches
+    /// forgiven after a reconnect.
+    answers_checked: u64,
+    registered: u64,
+    armed_at_once: u64,
+    forgiven: u64,
 }
 
 impl Checker for WatchOrder {
@@ -116,6 +123,21 @@ impl Checker for WatchOrder {
 
     fn interest(&self) -> Interest {
         crate::committed_ops::INTEREST.union(Interest::of(&[HappeningKind::Client]))
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "answer checked against an armed watch",
+                self.answers_checked,
+            ),
+            ("watch registered by a read", self.registered),
+            (
+                "watch set after its trigger had committed",
+                self.armed_at_once,
+            ),
+            ("missed create forgiven after a reconnect", self.forgiven),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -169,10 +191,15 @@ impl WatchOrder {
             },
             None => "operation".to_string(),
         };
+        let mut counted = false;
         loop {
             let Some(first) = self.armed.get(&c).and_then(|a| a.first()).cloned() else {
                 return;
             };
+            if !counted {
+                counted = true;
+                self.answers_checked += 1;
+            }
             if first.0 > zxid {
                 return;
             }
@@ -222,12 +249,14 @@ impl WatchOrder {
             // trigger comes first and consumes both.
             return;
         }
+        self.registered += 1;
         let trigger = match table {
             Table::Node => self.node_changes.get(path).and_then(|m| m.first_after(r)),
             Table::Child => self.child_changes.get(path).and_then(|m| m.first_after(r)),
         };
         match trigger {
             Some(z) => {
+                self.armed_at_once += 1;
                 self.armed
                     .entry(c)
                     .or_default()
@@ -276,6 +305,7 @@ impl WatchOrder {
             })
             .map(|(k, _)| k.clone())
             .collect();
+        self.forgiven += missed.len() as u64;
         for k in missed {
             self.remove(&k);
         }
@@ -470,6 +500,7 @@ mod tests {
 
     #[test]
     fn quiet_when_events_come_before_the_answers_that_reflect_them() {
+        crate::assert_fresh(&WatchOrder::default());
         let mut s = two_clients();
         watch_data(&mut s, 1, "/a");
         let r = get_children("/", true);
@@ -492,6 +523,13 @@ mod tests {
         s.watch_event(1, EventType::NodeDeleted, "/e", closed.zxid);
         plain_read(&mut s, 1);
         assert!(s.take().is_empty());
+        let registered = crate::path_count(&s.c, "watch registered by a read");
+        assert_eq!(registered, 4);
+        // Each event came before c1's next answer: no answer met an armed watch.
+        assert_eq!(
+            crate::path_count(&s.c, "answer checked against an armed watch"),
+            0
+        );
     }
 
     #[test]
@@ -505,6 +543,10 @@ mod tests {
         assert_eq!(
             out[0].message,
             format!("c1's getData /a (operation 2) was answered at zxid {seen} before the watch event for /a: the data watch its getData set at zxid {r} is triggered by the committed txn at zxid {}, so the event must come first", t.zxid)
+        );
+        assert_eq!(
+            crate::path_count(&s.c, "answer checked against an armed watch"),
+            1
         );
         s.watch_event(1, EventType::NodeDataChanged, "/a", t.zxid);
         plain_read(&mut s, 1);
@@ -521,6 +563,10 @@ mod tests {
         let r = get_children("/a", true);
         let at = s.client_read(1, r.clone(), Ok(read_ok(&r)));
         assert!(at < t.zxid);
+        assert_eq!(
+            crate::path_count(&s.c, "watch set after its trigger had committed"),
+            1
+        );
         s.apply(2, &t);
         s.deliver(2);
         s.client_write(1, delete("/b"));
@@ -553,6 +599,10 @@ mod tests {
         s.connect(1, 3, 4000);
         plain_read(&mut s, 1);
         assert!(s.take().is_empty());
+        assert_eq!(
+            crate::path_count(&s.c, "missed create forgiven after a reconnect"),
+            1
+        );
     }
 
     #[test]

@@ -29,11 +29,20 @@ pub struct ZxidOrder {
     leading: BTreeMap<ServerId, Leadership>,
     /// Leaderships already reported for proposing outside their epoch.
     foreign_epoch_reported: BTreeSet<(ServerId, u64)>,
+    /// Path counts: proposals checked, those compared with the leadership's previous zxid,
+    /// and those of a leader not seen establishing (its epoch read from the view).
+    proposals: u64,
+    compared: u64,
+    unknown_leadership: u64,
 }
 
 impl ZxidOrder {
     fn on_proposed(&mut self, id: ServerId, txn: TxnId, view: &dyn View, out: &mut Vec<Violation>) {
+        self.proposals += 1;
         let known = self.leading.get(&id).copied();
+        if known.is_none() {
+            self.unknown_leadership += 1;
+        }
         let epoch = known
             .map(|l| l.epoch)
             .or_else(|| view.server(id).and_then(|s| s.role_epoch));
@@ -72,6 +81,7 @@ impl ZxidOrder {
             }
         }
         if let Some(last) = last {
+            self.compared += 1;
             if zxid <= last {
                 push(format!(
                     "{id} proposed {txn} after already proposing {last} in epoch {}: a leader's zxids must strictly increase",
@@ -99,6 +109,23 @@ impl Checker for ZxidOrder {
             HappeningKind::Server(zab::EventKind::LeaderShutdown),
             HappeningKind::Crash,
         ])
+    }
+
+    fn paths(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "proposal checked for counter overflow and epoch",
+                self.proposals,
+            ),
+            (
+                "proposal compared with the leader's previous zxid",
+                self.compared,
+            ),
+            (
+                "proposal by a leader not seen establishing",
+                self.unknown_leadership,
+            ),
+        ]
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
@@ -175,6 +202,7 @@ mod tests {
     fn quiet_for_increasing_zxids_across_leaderships() {
         let mut v = leader_world(2);
         let mut c = ZxidOrder::default();
+        crate::assert_fresh(&c);
         assert!(ev(&mut c, &v, 3, established(2, 3)).is_empty());
         for n in 1..=3 {
             assert!(ev(&mut c, &v, 3, proposed(2, n, 3)).is_empty());
@@ -202,6 +230,22 @@ mod tests {
         v.servers.get_mut(&ServerId(2)).unwrap().epoch = 4;
         assert!(ev(&mut c, &v, 2, established(4, 2)).is_empty());
         assert!(ev(&mut c, &v, 2, proposed(4, 1, 2)).is_empty());
+        assert_eq!(
+            c.paths(),
+            [
+                ("proposal checked for counter overflow and epoch", 6),
+                ("proposal compared with the leader's previous zxid", 6),
+                ("proposal by a leader not seen establishing", 0),
+            ]
+        );
+        // A proposal of a leader whose establishment it never saw: its epoch comes from the
+        // view.
+        let mut c = ZxidOrder::default();
+        assert!(ev(&mut c, &v, 2, proposed(4, 2, 2)).is_empty());
+        assert_eq!(
+            crate::path_count(&c, "proposal by a leader not seen establishing"),
+            1
+        );
     }
 
     #[test]

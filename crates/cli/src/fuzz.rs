@@ -56,6 +56,13 @@ pub struct FuzzArgs {
     /// network and disk speeds and client load (see `sim run --swarm`).
     #[arg(long)]
     swarm: bool,
+    /// Print one JSON object instead of the summary (the keys of `sim merge --json`, with
+    /// the wall time).
+    #[arg(long)]
+    json: bool,
+    /// Print the whole protocol-coverage table, not only what was rare or never reached.
+    #[arg(long)]
+    coverage: bool,
     /// Write a self-contained HTML report of the sweep (default:
     /// reports/fuzz-<scenario>-<A>-<B>.html).
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
@@ -193,6 +200,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                     opts.bugs = bugs;
                     opts.zk = zk;
                     opts.stop_at_failure = true;
+                    opts.coverage = true;
                     opts
                 };
                 let (drawn, knobs) = if swarm {
@@ -299,14 +307,24 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         results,
         read_back: done,
     };
-    let code = print_summary(&sweep);
+    let code = if args.json {
+        let mut summary = crate::sweep_json::summary(&sweep);
+        summary.insert("wall_s".into(), serde_json::json!(wall_us as f64 / 1e6));
+        summary.insert("jobs".into(), serde_json::json!(jobs));
+        println!("{}", serde_json::Value::Object(summary));
+        u8::from(sweep.failed() > 0)
+    } else {
+        print_summary(&sweep, args.coverage)
+    };
     if let Some(path) = &args.report {
         let path = path.clone().unwrap_or_else(|| default_report_path(&sweep));
         if let Err(e) = write_report(&path, &report::html::render_sweep(&sweep)) {
             eprintln!("error: --report {}: {e}", path.display());
             return 2;
         }
-        println!("report: {}", path.display());
+        if !args.json {
+            println!("report: {}", path.display());
+        }
     }
     code
 }
@@ -460,7 +478,8 @@ fn print_knobs(sweep: &Sweep) {
     }
 }
 
-pub(crate) fn print_summary(sweep: &Sweep) -> u8 {
+/// The human summary; `full_coverage` prints the whole coverage table.
+pub(crate) fn print_summary(sweep: &Sweep, full_coverage: bool) -> u8 {
     let failed = sweep.failed();
     let bugs = if sweep.bugs.is_empty() {
         String::new()
@@ -497,6 +516,7 @@ pub(crate) fn print_summary(sweep: &Sweep) -> u8 {
             sweep.events_per_s()
         );
     }
+    crate::coverage_table::print(sweep, full_coverage);
     if failed == 0 {
         return 0;
     }

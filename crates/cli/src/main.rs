@@ -3,6 +3,7 @@
 
 mod bench;
 mod conform;
+mod coverage_table;
 mod determinism;
 mod flags;
 mod fuzz;
@@ -13,6 +14,7 @@ mod render;
 mod run;
 mod shard_file;
 mod shrink;
+mod sweep_json;
 mod zk_data;
 
 use clap::{Parser, Subcommand};

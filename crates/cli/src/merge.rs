@@ -24,6 +24,9 @@ pub struct MergeArgs {
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
+    /// Print the whole protocol-coverage table, not only what was rare or never reached.
+    #[arg(long)]
+    coverage: bool,
     /// Write the sweep's HTML report (default: reports/fuzz-<scenario>-<A>-<B>.html).
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
     report: Option<Option<PathBuf>>,
@@ -61,11 +64,14 @@ pub fn merge(args: MergeArgs) -> u8 {
         }
     };
     let code = if args.json {
-        println!("{}", summary_json(&sweep, shards));
+        let mut summary = crate::sweep_json::summary(&sweep);
+        summary.insert("complete".into(), json!(true));
+        summary.insert("shards".into(), json!(shards));
+        println!("{}", serde_json::Value::Object(summary));
         u8::from(sweep.failed() > 0)
     } else {
         println!("merged {shards} shard file(s) of one sweep; every seed ran");
-        fuzz::print_summary(&sweep)
+        fuzz::print_summary(&sweep, args.coverage)
     };
     if let Some(path) = &args.report {
         let path = path
@@ -176,42 +182,5 @@ fn sweep(files: Vec<(PathBuf, ShardFile)>) -> Result<Sweep, String> {
         finished: Vec::new(),
         results,
         read_back: Default::default(),
-    })
-}
-
-fn summary_json(sweep: &Sweep, shards: usize) -> serde_json::Value {
-    let seeds_of = |idx: &[usize]| -> Vec<serde_json::Value> {
-        idx.iter()
-            .map(|i| {
-                let r = &sweep.results[*i];
-                json!({"scenario": sweep.scenarios[r.scenario].name, "seed": r.seed})
-            })
-            .collect()
-    };
-    json!({
-        "complete": true,
-        "shards": shards,
-        "scenarios": sweep.scenarios.iter().map(|s| json!({"name": s.name, "path": s.path, "zk_version": s.zk_version.name()})).collect::<Vec<_>>(),
-        "seeds": [sweep.seeds.0, sweep.seeds.1],
-        "bugs": sweep.bugs,
-        "swarm": sweep.swarm,
-        "runs": sweep.results.len(),
-        "passed": sweep.results.len() - sweep.failed(),
-        "failed": sweep.failed(),
-        "events": sweep.events(),
-        "sim_us": sweep.sim_us(),
-        "failures_by_invariant": sweep.by_failure().iter().map(|g| json!({
-            "key": g.key,
-            "count": g.seeds.len(),
-            "first": seeds_of(&g.seeds[..1]),
-            "reproduce": sweep.reproduce(&sweep.results[g.seeds[0]]),
-        })).collect::<Vec<_>>(),
-        "failures_by_cause": sweep.by_attribution().iter().map(|g| json!({
-            "attributed_to": g.name,
-            "count": g.seeds.len(),
-            "first": seeds_of(&g.seeds[..1]),
-            "shrink": sweep.shrink(&sweep.results[g.seeds[0]]),
-        })).collect::<Vec<_>>(),
-        "failing": seeds_of(&sweep.results.iter().enumerate().filter(|(_, r)| !r.passed).map(|(i, _)| i).collect::<Vec<_>>()),
     })
 }

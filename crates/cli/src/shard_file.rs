@@ -134,6 +134,11 @@ pub struct Record {
     /// `no-faults`, `held`, `no-leader`, or the microseconds to elect after the faults.
     pub recovery: String,
     pub attributed_to: Option<String>,
+    /// The protocol situations it reached: `[index, count]` pairs into the situations of the
+    /// binary that ran it (one binary per sweep, see `Header::sim_version`). Absent in the
+    /// files of builds before coverage existed.
+    #[serde(default)]
+    pub coverage: Vec<(usize, u32)>,
 }
 
 impl Record {
@@ -158,6 +163,7 @@ impl Record {
                 Recovery::Elected(us) => us.to_string(),
             },
             attributed_to: r.attributed_to.clone(),
+            coverage: r.coverage.reached().collect(),
         }
     }
 
@@ -186,6 +192,12 @@ impl Record {
                 .collect(),
             recovery,
             attributed_to: self.attributed_to.clone(),
+            coverage: sim::Coverage::from_reached(&self.coverage).ok_or_else(|| {
+                format!(
+                    "seed {}: its coverage names situations this sim does not have",
+                    self.seed
+                )
+            })?,
         })
     }
 }
@@ -486,6 +498,7 @@ mod tests {
             knobs: vec![("servers".into(), "5".into())],
             recovery: "1200".into(),
             attributed_to: None,
+            coverage: vec![(0, 2), (3, 1)],
         }
     }
 
@@ -572,5 +585,16 @@ mod tests {
         let back = Record::of(&r.result().expect("valid"));
         assert_eq!(back, r);
         assert_eq!(seed_list(&[1, 2, 3, 7, 9, 10]), "1..4, 7, 9..11");
+        // A file of a build with other situations is refused, not misread.
+        let mut odd = record(15, true);
+        odd.coverage = vec![(usize::MAX, 1)];
+        assert!(odd.result().is_err());
+        // A file of a build before coverage reads back with none.
+        let line = seed_line(&record(16, true)).replace(r#","coverage":[[0,2],[3,1]]"#, "");
+        assert!(!line.contains("coverage"), "{line}");
+        let Line::Seed(old) = serde_json::from_str(line.trim()).expect("reads") else {
+            panic!("a seed line: {line}");
+        };
+        assert!(old.coverage.is_empty());
     }
 }

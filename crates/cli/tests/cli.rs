@@ -240,6 +240,59 @@ fn fuzz_reports_seeds_per_second_and_failures_by_invariant() {
     );
 }
 
+#[test]
+fn fuzz_shows_the_protocol_coverage_of_the_sweep() {
+    // Three seeds of one scenario whose story is a crash of the leader on its first COMMIT.
+    let args = [
+        "fuzz",
+        "scenarios/leader-crash-before-commit.toml",
+        "--seeds",
+        "0..3",
+        "--jobs",
+        "1",
+    ];
+    let out = sim(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("protocol coverage: "), "{text}");
+    assert!(text.contains("  never reached:"), "{text}");
+    assert!(
+        text.contains("    trigger: fault triggered on sending ACKEPOCH"),
+        "never triggered on ACKEPOCH: {text}"
+    );
+
+    let full = sim(&[&args[..], &["--coverage"]].concat());
+    let full = String::from_utf8_lossy(&full.stdout);
+    let row = full
+        .lines()
+        .find(|l| l.ends_with("fault triggered on sending COMMIT"))
+        .unwrap_or_else(|| panic!("{full}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[..3], ["trigger", "3", "3"], "once in each seed: {row}");
+
+    let out = sim(&[&args[..], &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["runs"], 3);
+    let cov = &v["coverage"];
+    let rows = cov["rows"].as_array().expect("rows");
+    let reached = rows
+        .iter()
+        .filter(|r| r["catalogued"] == true && r["seeds"] != 0);
+    assert_eq!(cov["reached"].as_u64(), Some(reached.count() as u64));
+    let crash = rows
+        .iter()
+        .find(|r| r["situation"] == "crash of a server LEADING in BROADCAST")
+        .expect("row");
+    assert_eq!(crash["group"], "fault");
+    assert_eq!(crash["seeds"], 3);
+    let never = rows
+        .iter()
+        .find(|r| r["situation"] == "server refused to start from its disk")
+        .expect("an unreached row is listed");
+    assert_eq!((&never["seeds"], &never["count"]), (&0.into(), &0.into()));
+}
+
 /// Failing seeds of a sweep, from its `--out` file.
 fn failing_seeds(out: &Path) -> Vec<u64> {
     let text = std::fs::read_to_string(out).unwrap_or_default();

@@ -2,6 +2,7 @@
 //! JSON object of `sim run --json` (its keys are a contract, see DESIGN.md), and the HTML
 //! report of `sim run --report` and `sim report`, and the report of a `sim fuzz` sweep.
 
+pub mod coverage;
 pub mod html;
 mod json;
 mod summary;

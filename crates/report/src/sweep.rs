@@ -45,6 +45,8 @@ pub struct SeedResult {
     /// For a failing seed: the known bug or hazard whose fix makes it pass (see
     /// [`sim::attribute`]); `None` if it passed or the failure is unexplained.
     pub attributed_to: Option<String>,
+    /// The protocol situations it reached ([`sim::coverage`]).
+    pub coverage: sim::Coverage,
 }
 
 impl SeedResult {
@@ -86,6 +88,7 @@ impl SeedResult {
             knobs,
             recovery: recovery(o),
             attributed_to: None,
+            coverage: o.coverage.clone(),
         }
     }
 }
@@ -224,6 +227,11 @@ impl Share {
 impl Sweep {
     pub fn failed(&self) -> usize {
         self.results.iter().filter(|r| !r.passed).count()
+    }
+
+    /// The protocol-coverage table of every seed ([`crate::coverage`]).
+    pub fn coverage(&self) -> Vec<crate::coverage::Row> {
+        crate::coverage::table(&self.results)
     }
 
     pub fn events(&self) -> u64 {
@@ -490,6 +498,7 @@ mod tests {
             knobs: Vec::new(),
             recovery: Recovery::NoFaults,
             attributed_to: None,
+            coverage: sim::Coverage::default(),
         }
     }
 

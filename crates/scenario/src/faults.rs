@@ -13,7 +13,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 /// Message names a send/receive trigger may wait for: the packets the servers exchange.
-pub const MESSAGES: &[&str] = zab::MESSAGE_NAMES;
+pub const MESSAGES: &[&str] = &zab::MESSAGE_NAMES;
 
 /// The server states an `on = { state = ... }` trigger can wait for.
 pub const STATES: &[&str] = &["LOOKING", "FOLLOWING", "LEADING", "OBSERVING"];

@@ -26,6 +26,11 @@ impl Checkers {
         Checkers { checkers, watching }
     }
 
+    /// The checkers, in `check::all_checkers()` order.
+    pub fn all(&self) -> &[Box<dyn Checker>] {
+        &self.checkers
+    }
+
     /// Shows a happening to the checkers that watch its kind, in checker order. Only the first
     /// violation of each invariant is kept: later ones are consequences.
     pub fn on(&mut self, h: &Happening<'_>, view: &dyn View, violations: &mut Vec<Violation>) {

@@ -9,6 +9,7 @@ pub mod attribute;
 pub mod bench;
 pub mod capture;
 mod checking;
+pub mod coverage;
 pub mod disk;
 pub mod export;
 pub mod faults;
@@ -28,6 +29,7 @@ pub mod world;
 
 pub use attribute::{attribute, Attribution};
 pub use capture::{CaptureAt, DiskCapture, Moment, Proposal};
+pub use coverage::Coverage;
 pub use outcome::{ClientRecord, ElectionRecord, Outcome, Results, SyncRecord, Verdict};
 pub use sim::{effective_bugs, effective_version, Ev, Observer, Options, Sim};
 

@@ -129,6 +129,8 @@ pub struct Results {
     pub disks: Option<crate::capture::DiskCapture>,
     /// When the run ended at its first unexpected violation ([`crate::Options::stop_at_failure`]).
     pub stopped_at_us: Option<u64>,
+    /// The protocol situations the run reached ([`crate::coverage`]).
+    pub coverage: crate::Coverage,
 }
 
 /// How the run compares with `[expect]`; the exit codes of DESIGN.md.
@@ -192,6 +194,8 @@ pub struct Outcome {
     /// what the end of a run shows (leader, delivered txns, the `[expect]` facts) is then not
     /// judged, since the run did not get there.
     pub stopped_at_us: Option<u64>,
+    /// The protocol situations the run reached ([`crate::coverage`]).
+    pub coverage: crate::Coverage,
 }
 
 impl Outcome {
@@ -239,6 +243,7 @@ impl Outcome {
             attribution: None,
             disks: r.disks,
             stopped_at_us: r.stopped_at_us,
+            coverage: r.coverage,
         }
     }
 }

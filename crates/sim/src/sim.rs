@@ -114,6 +114,10 @@ pub struct Options {
     /// same up to there, so its first violations are those of the whole run, which
     /// `sim run` of the seed still runs to the end.
     pub stop_at_failure: bool,
+    /// Count the protocol situations the run reaches ([`crate::coverage`]): `sim fuzz`
+    /// tabulates them. Off, [`crate::Outcome::coverage`] is empty and the run costs a few
+    /// percent less.
+    pub coverage: bool,
 }
 
 /// A caller's view of every happening of a run (see [`Options::observer`]).
@@ -131,6 +135,7 @@ impl Options {
             observer: None,
             capture: None,
             stop_at_failure: false,
+            coverage: false,
         }
     }
 }
@@ -150,6 +155,8 @@ pub struct Sim {
     liveness_us: u64,
     end_us: u64,
     checkers: Checkers,
+    /// What situations the run reached ([`crate::coverage`]).
+    pub(crate) coverage: Option<crate::coverage::Counter>,
     violations: Vec<Violation>,
     trace: Option<TraceWriter>,
     observer: Option<Observer>,
@@ -237,6 +244,7 @@ impl Sim {
             } else {
                 Vec::new()
             }),
+            coverage: opts.coverage.then(crate::coverage::Counter::new),
             violations: Vec::new(),
             trace: opts.trace.map(TraceWriter::new),
             observer: opts.observer,
@@ -413,6 +421,7 @@ impl Sim {
     pub(crate) fn note(&mut self, h: Happening<'_>) {
         let Sim {
             checkers,
+            coverage,
             world,
             violations,
             trace,
@@ -428,6 +437,9 @@ impl Sim {
             c.on(world.now, &h);
         }
         trace::hash(hash, world.now, &h);
+        if let Some(c) = coverage {
+            c.on(&h, world);
+        }
         if let Some(t) = trace.as_mut() {
             let parts = match h {
                 Happening::Network => world.net.partition_names(),
@@ -558,6 +570,10 @@ impl Sim {
             watched_delivered: r.watched_delivered.into_iter().collect(),
             disks: self.capture.and_then(|c| c.taken),
             stopped_at_us: self.stopped_at_us,
+            coverage: self
+                .coverage
+                .map(|c| c.finish(self.checkers.all()))
+                .unwrap_or_default(),
         }
     }
 }

@@ -173,32 +173,38 @@ pub enum Message {
 impl Message {
     /// ZooKeeper's packet name, as used in scenario triggers and the trace.
     pub fn name(&self) -> &'static str {
+        MESSAGE_NAMES[self.index()]
+    }
+
+    /// The packet's position in [`MESSAGE_NAMES`], which also names it: a number per kind,
+    /// for counting kinds without comparing names.
+    pub fn index(&self) -> usize {
         match self {
-            Message::Notification(_) => "NOTIFICATION",
-            Message::FollowerInfo { .. } => "FOLLOWERINFO",
-            Message::ObserverInfo { .. } => "OBSERVERINFO",
-            Message::LeaderInfo { .. } => "LEADERINFO",
-            Message::AckEpoch { .. } => "ACKEPOCH",
-            Message::Diff { .. } => "DIFF",
-            Message::Trunc { .. } => "TRUNC",
-            Message::Snap { .. } => "SNAP",
-            Message::NewLeader { .. } => "NEWLEADER",
-            Message::UpToDate => "UPTODATE",
-            Message::Proposal { .. } => "PROPOSAL",
-            Message::Ack { .. } => "ACK",
-            Message::Commit { .. } => "COMMIT",
-            Message::Inform { .. } => "INFORM",
-            Message::Ping { .. } => "PING",
-            Message::Request(_) => "REQUEST",
-            Message::Revalidate { .. } => "REVALIDATE",
-            Message::Sync { .. } => "SYNC",
-            Message::Connect { .. } => "CONNECT",
-            Message::ConnectResponse { .. } => "CONNECT_RESPONSE",
-            Message::ClientPing => "CLIENT_PING",
-            Message::ClientRequest { .. } => "CLIENT_REQUEST",
-            Message::ClientReply { .. } => "CLIENT_REPLY",
-            Message::WatcherEvent(_) => "WATCHER_EVENT",
-            Message::SetWatches { .. } => "SET_WATCHES",
+            Message::Notification(_) => 0,
+            Message::FollowerInfo { .. } => 1,
+            Message::ObserverInfo { .. } => 2,
+            Message::LeaderInfo { .. } => 3,
+            Message::AckEpoch { .. } => 4,
+            Message::Diff { .. } => 5,
+            Message::Trunc { .. } => 6,
+            Message::Snap { .. } => 7,
+            Message::NewLeader { .. } => 8,
+            Message::UpToDate => 9,
+            Message::Proposal { .. } => 10,
+            Message::Ack { .. } => 11,
+            Message::Commit { .. } => 12,
+            Message::Inform { .. } => 13,
+            Message::Ping { .. } => 14,
+            Message::Request(_) => 15,
+            Message::Revalidate { .. } => 16,
+            Message::Sync { .. } => 17,
+            Message::Connect { .. } => 18,
+            Message::ConnectResponse { .. } => 19,
+            Message::ClientPing => 20,
+            Message::ClientRequest { .. } => 21,
+            Message::ClientReply { .. } => 22,
+            Message::WatcherEvent(_) => 23,
+            Message::SetWatches { .. } => 24,
         }
     }
 
@@ -235,7 +241,7 @@ impl Message {
 }
 
 /// Every message name, for validation and listings.
-pub const MESSAGE_NAMES: &[&str] = &[
+pub const MESSAGE_NAMES: [&str; 25] = [
     "NOTIFICATION",
     "FOLLOWERINFO",
     "OBSERVERINFO",

@@ -24,6 +24,7 @@ mod recent;
 mod scale;
 mod sequence;
 mod sweep_charts;
+mod sweep_coverage;
 mod sweep_page;
 mod timeline;
 

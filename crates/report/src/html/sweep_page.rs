@@ -1,6 +1,6 @@
 //! The report of a `sim fuzz` sweep: one self-contained page (the run report's style, no
 //! script, nothing fetched) with what ran, failures by invariant and by fault family, the
-//! time to elect after the faults, and the commands that reproduce and shrink the first
+//! time to elect after the faults, the protocol coverage, and the commands that reproduce and shrink the first
 //! seed of each failure.
 //!
 //! Everything but the last section is computed from results sorted by seed, so two sweeps of
@@ -37,6 +37,7 @@ pub fn render(sweep: &Sweep) -> String {
     causes(&mut s, sweep);
     families(&mut s, sweep);
     time_to_elect(&mut s, sweep);
+    super::sweep_coverage::section(&mut s, sweep);
     reproduce(&mut s, sweep);
     failing_seeds(&mut s, sweep);
     machine(&mut s, sweep);

@@ -39,6 +39,9 @@ impl Sim {
         }
         for i in fire {
             let (index, f) = (self.armed[i].index, self.armed[i].fault.clone());
+            if let Some(c) = self.coverage.as_mut().filter(|_| kind != OnKind::State) {
+                c.triggered(name, kind == OnKind::Receive);
+            }
             let what = match kind {
                 OnKind::State => format!("{from} became {name}"),
                 OnKind::Send => format!("{name} {from}->{to} about to leave"),
