@@ -101,19 +101,19 @@ pub(crate) fn cluster(src: Source<'_>, raw: &RawCluster) -> Result<ClusterOut> {
         .transpose()?;
     let snap_count = match &raw.snap_count {
         Some(v) => uint32(src, v, "cluster.snap_count", 1, u32::MAX)?,
-        None => 100,
+        None => crate::model::defaults::SNAP_COUNT,
     };
     let initial_zxid_counter = match &raw.initial_zxid_counter {
         Some(v) => uint(src, v, "cluster.initial_zxid_counter", 0, MAX_U32 - 1)?,
-        None => 0,
+        None => crate::model::defaults::INITIAL_ZXID_COUNTER,
     };
     Ok(ClusterOut {
         cluster: Cluster {
             participants,
             observers,
-            tick_ms: tick_ms.unwrap_or(100),
-            init_limit: init_limit.unwrap_or(10),
-            sync_limit: sync_limit.unwrap_or(5),
+            tick_ms: tick_ms.unwrap_or(crate::model::defaults::TICK_MS),
+            init_limit: init_limit.unwrap_or(crate::model::defaults::INIT_LIMIT),
+            sync_limit: sync_limit.unwrap_or(crate::model::defaults::SYNC_LIMIT),
             committed,
             snap_count,
             initial_zxid_counter,

@@ -34,7 +34,30 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub random: Option<RandomFaults>,
     pub expect: Expect,
+    /// Of the keys `--swarm` draws ([`SWARM_DRAWN`]), those the file sets: a swarm keeps what
+    /// a scenario fixes and draws the rest.
+    pub set_keys: std::collections::BTreeSet<&'static str>,
 }
+
+/// The defaults of the keys `--swarm` draws.
+pub mod defaults {
+    pub const TICK_MS: u64 = 100;
+    pub const INIT_LIMIT: u32 = 10;
+    pub const SYNC_LIMIT: u32 = 5;
+    pub const SNAP_COUNT: u32 = 100;
+    pub const INITIAL_ZXID_COUNTER: u64 = 0;
+    pub const SESSION_TIMEOUT_MS: u64 = 4000;
+}
+
+/// The keys with a default that `--swarm` draws unless the file sets them.
+pub const SWARM_DRAWN: [&str; 6] = [
+    "cluster.tick_ms",
+    "cluster.init_limit",
+    "cluster.sync_limit",
+    "cluster.snap_count",
+    "cluster.initial_zxid_counter",
+    "clients.session_timeout_ms",
+];
 
 impl Scenario {
     /// Where `[expect] golden` points, resolved against the scenario file's directory.

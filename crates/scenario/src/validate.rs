@@ -21,7 +21,9 @@ pub(crate) fn scenario(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
     let bugs = bugs(src, raw.bugs.as_deref().unwrap_or_default())?;
     let zk = raw.zk.as_ref().map(|v| zk(src, v)).transpose()?;
 
-    let cluster_out = cluster::cluster(src, &raw.cluster.unwrap_or_default())?;
+    let raw_cluster = raw.cluster.unwrap_or_default();
+    let cluster_out = cluster::cluster(src, &raw_cluster)?;
+    let set_keys = set_keys(&raw_cluster, raw.clients.as_ref());
     let cluster = cluster_out.cluster;
     let servers = servers::servers(src, &raw.server, &cluster)?;
     if let Some(span) = &cluster_out.committed_span {
@@ -82,7 +84,34 @@ pub(crate) fn scenario(src: Source<'_>, raw: RawScenario) -> Result<Scenario> {
         faults,
         random,
         expect,
+        set_keys,
     })
+}
+
+/// Which of [`crate::model::SWARM_DRAWN`] the file sets; a `zoo_cfg` sets the ticks and limits.
+fn set_keys(
+    c: &crate::raw::RawCluster,
+    clients: Option<&RawClients>,
+) -> std::collections::BTreeSet<&'static str> {
+    let zoo = c.zoo_cfg.is_some();
+    [
+        ("cluster.tick_ms", zoo || c.tick_ms.is_some()),
+        ("cluster.init_limit", zoo || c.init_limit.is_some()),
+        ("cluster.sync_limit", zoo || c.sync_limit.is_some()),
+        ("cluster.snap_count", c.snap_count.is_some()),
+        (
+            "cluster.initial_zxid_counter",
+            c.initial_zxid_counter.is_some(),
+        ),
+        (
+            "clients.session_timeout_ms",
+            clients.is_some_and(|c| c.session_timeout_ms.is_some()),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| k)
+    .collect()
 }
 
 /// The name ends up in file names and reproduce commands, hence the small alphabet.
@@ -176,7 +205,7 @@ fn clients(src: Source<'_>, raw: &RawClients) -> Result<Clients> {
             raw.session_timeout_ms.as_ref(),
             "clients.session_timeout_ms",
             1,
-            4000,
+            crate::model::defaults::SESSION_TIMEOUT_MS,
         )?,
         ops: match &raw.ops {
             Some(n) => uint32(src, n, "clients.ops", 0, 1_000_000)?,

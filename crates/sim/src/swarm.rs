@@ -11,6 +11,10 @@
 //! Some seeds also start from a past (see [`crate::initial`]): servers on different epochs
 //! and logs, some txns committed, as an ensemble is found after an outage.
 
+mod corners;
+
+pub(crate) use corners::ARMED_KINDS;
+
 use crate::initial::{self, Epoch};
 use crate::rng::stream;
 use rand::seq::SliceRandom;
@@ -184,6 +188,8 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
     } else {
         knobs.push(("initial", "empty".to_string()));
     }
+    // Drawn last, so that what a seed drew before these existed stays what it was.
+    corners::draw(&mut rng, base, &mut sc, &mut knobs, until_ms);
     sc.name = format!("{}-swarm", base.name);
     // The base's description is about the base's ensemble; this one says what was drawn.
     sc.description = format!(
@@ -257,8 +263,11 @@ mod tests {
         for seed in 0..50 {
             let (sc, knobs) = draw(&b, seed);
             assert_eq!(sc.run.duration_ms, b.run.duration_ms);
-            // until_ms = 15 s, faults up to 4 s: the backoff is at most 19.2 s.
-            assert_eq!(sc.run.liveness_ms, 5000 + 19_200);
+            // until_ms = 15 s, faults up to 4 s: the backoff is at most 19.2 s; the drawn
+            // initLimit and syncLimit add their ticks.
+            let c = &sc.cluster;
+            let limits = u64::from(c.init_limit + c.sync_limit) * c.tick_ms;
+            assert_eq!(sc.run.liveness_ms, 5000 + 19_200 + limits);
             pasts += usize::from(!sc.servers.is_empty());
             let r = sc.random.as_ref().expect("random faults");
             assert!(
@@ -273,6 +282,84 @@ mod tests {
             (5..=30).contains(&pasts),
             "some seeds start from a past: {pasts}"
         );
+    }
+
+    #[test]
+    fn corners_are_drawn_in_a_share_of_seeds_and_within_what_the_timing_allows() {
+        let b = base();
+        let (mut near, mut small_snap, mut armed, mut stalls) = (0, 0, 0, 0);
+        for seed in 0..400 {
+            let (sc, knobs) = draw(&b, seed);
+            let c = &sc.cluster;
+            near += usize::from(c.initial_zxid_counter > zab::Zxid::COUNTER_MAX - 500);
+            small_snap += usize::from(c.snap_count <= 30);
+            armed += usize::from(!sc.faults.is_empty());
+            stalls += usize::from(sc.disk.fsync_ms.1 == 1500);
+            // A leader can finish discovery and sync within initLimit, a learner answer
+            // within syncLimit.
+            let (delay, fsync) = (sc.network.delay_ms.1, sc.disk.fsync_ms.1);
+            assert!(
+                u64::from(c.init_limit) * c.tick_ms >= 6 * delay + 3 * fsync,
+                "{seed}"
+            );
+            assert!(
+                u64::from(c.sync_limit) * c.tick_ms >= 2 * delay + 2 * fsync,
+                "{seed}"
+            );
+            for f in &sc.faults {
+                let scenario::Trigger::On { name, nth, .. } = &f.trigger else {
+                    panic!("seed {seed}: a drawn fault is armed on a packet");
+                };
+                assert!(ARMED_KINDS.contains(&name.as_str()), "{name}");
+                assert!((1..=3).contains(nth));
+            }
+            let named = |k: &str| knobs.iter().any(|(n, _)| *n == k);
+            assert!(
+                named("zxid") && named("snap_count") && named("triggered"),
+                "{knobs:?}"
+            );
+        }
+        let share = |n: usize| n as f64 / 400.0;
+        assert!(
+            (0.1..0.2).contains(&share(near)),
+            "near the rollover: {near}"
+        );
+        assert!(
+            (0.14..0.26).contains(&share(small_snap)),
+            "small snapCount: {small_snap}"
+        );
+        assert!(
+            (0.33..0.47).contains(&share(armed)),
+            "armed on packets: {armed}"
+        );
+        assert!(
+            (0.06..0.14).contains(&share(stalls)),
+            "stalling disks: {stalls}"
+        );
+    }
+
+    #[test]
+    fn what_the_scenario_sets_stays_set() {
+        let text = "name = \"base\"\n[cluster]\nservers = 3\nsnap_count = 20\ninitial_zxid_counter = 4294967200\ntick_ms = 200\n[clients]\nsession_timeout_ms = 3000\n[run]\nduration_ms = 20000\nliveness_ms = 5000\n";
+        let b = scenario::parse(text, std::path::Path::new("base.toml")).expect("valid");
+        for seed in 0..100 {
+            let (sc, knobs) = draw(&b, seed);
+            assert_eq!(sc.cluster.snap_count, 20);
+            assert_eq!(sc.cluster.initial_zxid_counter, 4_294_967_200);
+            assert_eq!(sc.cluster.tick_ms, 200);
+            assert_eq!(
+                sc.clients.as_ref().expect("clients").session_timeout_ms,
+                3000
+            );
+            assert!(!knobs
+                .iter()
+                .any(|(k, _)| *k == "snap_count" || *k == "zxid"));
+        }
+        // The base above leaves them to the draw.
+        let drawn: std::collections::BTreeSet<u32> = (0..100)
+            .map(|s| draw(&base(), s).0.cluster.snap_count)
+            .collect();
+        assert!(drawn.len() > 5 && drawn.contains(&100) && drawn.contains(&100_000));
     }
 
     #[test]

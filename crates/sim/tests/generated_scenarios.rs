@@ -312,6 +312,7 @@ fn case() -> impl Strategy<Value = Case> {
                     faults,
                     random,
                     expect: Expect::default(),
+                    set_keys: Default::default(),
                 };
                 fence_paused_recipes(&mut sc);
                 sc.run.liveness_ms =

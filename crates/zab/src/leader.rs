@@ -211,13 +211,15 @@ impl Leader {
     }
 
     fn decide_epoch(&mut self, peer: &mut Peer, out: &mut Outputs) {
-        let now = peer.now;
-        let init = peer.cfg.init_limit_us();
         self.epoch_decided = true;
         let epoch = self.epoch;
         self.last_proposed = Zxid::new(epoch, 0);
         out.event(Event::EpochDecided { epoch });
-        peer.timers.set(Timer::LeaderInit, now + init);
+        // getEpochToPropose writes acceptedEpoch in the leader's own thread, synchronously
+        // (Leader.java:1429 / QuorumPeer.java:2237-2240 at 3.8.0, :1476 / :2261-2264 at
+        // 3.9.4): the leader cannot give up while the file is written, and its wait for a
+        // quorum of ACKEPOCHs (waitForEpochAck, initLimit) starts once it is durable.
+        peer.timers.cancel(Timer::LeaderInit);
         peer.write(
             crate::db::DiskOp::AcceptedEpoch(epoch),
             AfterWrite::LeaderAcceptedEpoch,
@@ -227,6 +229,8 @@ impl Leader {
 
     pub(crate) fn accepted_epoch_durable(&mut self, peer: &mut Peer, out: &mut Outputs) {
         self.accepted_epoch_durable = true;
+        peer.timers
+            .set(Timer::LeaderInit, peer.now + peer.cfg.init_limit_us());
         let epoch = self.epoch;
         let waiting: Vec<ServerId> = self
             .learners
@@ -273,12 +277,13 @@ impl Leader {
     }
 
     fn end_discovery(&mut self, peer: &mut Peer, out: &mut Outputs) {
-        let now = peer.now;
-        let init = peer.cfg.init_limit_us();
         self.election_finished = true;
         let epoch = self.epoch;
         peer.set_state(ServerState::Leading, ZabPhase::Synchronization, out);
-        peer.timers.set(Timer::LeaderInit, now + init);
+        // lead() writes currentEpoch synchronously before it waits for NEWLEADER's ACKs
+        // (Leader.java:662-667 at 3.8.0, 711-716 at 3.9.4): that wait's initLimit starts
+        // once the file is durable.
+        peer.timers.cancel(Timer::LeaderInit);
         peer.write(
             crate::db::DiskOp::CurrentEpoch(epoch),
             AfterWrite::LeaderCurrentEpoch,
@@ -300,6 +305,8 @@ impl Leader {
     }
 
     pub(crate) fn current_epoch_durable(&mut self, peer: &mut Peer, out: &mut Outputs) {
+        peer.timers
+            .set(Timer::LeaderInit, peer.now + peer.cfg.init_limit_us());
         let epoch = self.epoch;
         self.wait_for_new_leader_ack(peer, peer.id, Zxid::new(epoch, 0), out);
     }

@@ -175,6 +175,16 @@ impl Peer {
         self.pending.iter().filter_map(|w| w.append)
     }
 
+    /// Whether an acceptedEpoch or currentEpoch write is in flight. ZooKeeper writes those
+    /// files in the role's own thread and waits (QuorumPeer.setAcceptedEpoch and
+    /// setCurrentEpoch, QuorumPeer.java:2231-2240 at 3.8.0, 2255-2264 at 3.9.4, called from
+    /// Learner.java:514, 532, 730, 752 at 3.8.0 and 514, 532, 741, 813 at 3.9.4, and from
+    /// Leader.lead): a role cannot end in the middle of one, and the next role starts from
+    /// the value it wrote.
+    pub(crate) fn epoch_write_in_flight(&self) -> bool {
+        self.pending.iter().any(|w| w.epoch.is_some())
+    }
+
     /// How many writes of this kind are still in flight, from this role or an earlier one:
     /// ZooKeeper's learner thread writes synchronously, so a new sync cannot start its own
     /// writes while the previous sync's snapshot or log writes are still going.
@@ -395,9 +405,11 @@ impl Peer {
                 }
             }
         }
-        let leave = if running && flush && self.unflushed_appends().next().is_some() {
+        let unflushed = running && flush && self.unflushed_appends().next().is_some();
+        let leave = if unflushed || self.epoch_write_in_flight() {
             Leave::Flush(Flush {
                 all_writes: false,
+                appends: unflushed,
                 fast_forward,
             })
         } else {

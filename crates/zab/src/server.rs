@@ -43,10 +43,12 @@ pub(crate) enum Role {
 /// What a server between roles waits for, and what it does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Flush {
-    /// Wait for every in-flight write (start-up repairs), or only the txn log's appends
-    /// (`SyncRequestProcessor.shutdown` joins the log thread and fsyncs, SyncRequestProcessor
-    /// .java:254-271 at both tags).
+    /// Wait for every in-flight write (start-up repairs), or only for the txn log's appends
+    /// (`appends`) and the epoch files (see [`crate::peer::Peer::epoch_write_in_flight`]).
     pub(crate) all_writes: bool,
+    /// Wait for the txn log's appends (`SyncRequestProcessor.shutdown` joins the log thread
+    /// and fsyncs, SyncRequestProcessor.java:254-271 at both tags).
+    pub(crate) appends: bool,
     /// Apply the logged txns the data tree lacks before voting (`ZKDatabase
     /// .fastForwardDataBase`, ZooKeeperServer.java:876 at 3.8.0, :936 at 3.9.4).
     pub(crate) fast_forward: bool,
@@ -201,6 +203,7 @@ impl Server {
         if repaired {
             server.role = Role::Flushing(Flush {
                 all_writes: true,
+                appends: true,
                 fast_forward: false,
             });
         } else {
@@ -344,7 +347,8 @@ impl Server {
             let waiting = if flush.all_writes {
                 !peer.pending.is_empty()
             } else {
-                peer.unflushed_appends().next().is_some()
+                (flush.appends && peer.unflushed_appends().next().is_some())
+                    || peer.epoch_write_in_flight()
             };
             if !waiting {
                 self.look(flush.fast_forward, out);

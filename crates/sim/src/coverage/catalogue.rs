@@ -235,18 +235,11 @@ const SINGLES: [(Single, &str, &str); 19] = [
     (Single::ClientPause, "session", "client process paused"),
 ];
 
-/// The message kinds the swarm arms faults on (see [`crate::swarm`]); triggers on the other
-/// kinds count too, outside the catalogue.
-pub(crate) const TRIGGER_KINDS: [&str; 8] = [
-    "PROPOSAL",
-    "ACK",
-    "COMMIT",
-    "NEWLEADER",
-    "UPTODATE",
-    "SNAP",
-    "TRUNC",
-    "ACKEPOCH",
-];
+/// The packet kinds the swarm arms faults on; triggers on the other kinds count too,
+/// outside the catalogue.
+fn armed_kind(kind: &str) -> bool {
+    crate::swarm::ARMED_KINDS.contains(&kind)
+}
 
 /// Where each group of counters starts in the flat array.
 pub(crate) struct Layout {
@@ -316,7 +309,7 @@ impl Layout {
         for kind in MESSAGE_NAMES {
             for way in ["sending", "receiving"] {
                 let name = format!("fault triggered on {way} {kind}");
-                push("trigger", name, TRIGGER_KINDS.contains(&kind));
+                push("trigger", name, armed_kind(kind));
             }
         }
         let single = trigger + KINDS * 2;
