@@ -8,6 +8,7 @@
 //! an HTML page, with charts.
 
 use crate::determinism;
+use crate::guided;
 use crate::shard_file::{self, Header, ScenarioId};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -56,6 +57,12 @@ pub struct FuzzArgs {
     /// network and disk speeds and client load (see `sim run --swarm`).
     #[arg(long)]
     swarm: bool,
+    /// Coverage-guided draws (with --swarm): runs that reach rare protocol situations are
+    /// kept and varied a little, and half of each generation of 64 runs are such mutants
+    /// (docs/coverage.md). The budget is the --seeds range; a mutant reruns as
+    /// `sim run SCENARIO --swarm --seed N --mutate A,B`.
+    #[arg(long, requires = "swarm", conflicts_with_all = ["shard", "results", "check_determinism"])]
+    guided: bool,
     /// Print one JSON object instead of the summary (the keys of `sim merge --json`, with
     /// the wall time).
     #[arg(long)]
@@ -176,89 +183,69 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         ProgressBar::hidden()
     };
     let started = Instant::now();
-    let next = AtomicU64::new(0);
-    let (tx, rx) = mpsc::channel::<Done>();
     let mut results: Vec<SeedResult> = Vec::new();
     let mut finished: Vec<(u64, bool)> = Vec::new();
     let mut results_error: Option<std::io::Error> = None;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (next, todo, scenarios, bug_names) = (&next, &todo, &scenarios, &args.bugs);
-            let check_determinism = args.check_determinism;
-            let swarm = args.swarm;
-            let zk = args.zk;
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&(scenario, seed)) = todo.get(i) else {
-                    break;
-                };
-                // A failing seed ends at its first unexpected violation: the sweep needs
-                // no more, and the reproduce command runs it whole.
-                let options = || {
-                    let mut opts = sim::Options::new(seed);
-                    opts.bugs = bugs;
-                    opts.zk = zk;
-                    opts.stop_at_failure = true;
-                    opts.coverage = true;
-                    opts
-                };
-                let (drawn, knobs) = if swarm {
-                    sim::swarm::draw(&scenarios[scenario], seed)
-                } else {
-                    (scenarios[scenario].clone(), Vec::new())
-                };
-                let mut o = sim::run(&drawn, options());
-                if !o.verdict.passed {
-                    o.attribution = sim::attribute(&drawn, seed, zk, bugs, &o);
-                }
-                let mut command = report::reproduce_command(&o, zk, bug_names);
-                if swarm {
-                    command.push_str(" --swarm");
-                }
-                let mut reasons = o.verdict.reasons.clone();
-                if check_determinism {
-                    if let Some(diff) = determinism::compare(&drawn, &options, &o) {
-                        reasons.push(diff);
-                    }
-                }
-                let mut result =
-                    SeedResult::new(scenario, &o, &drawn.expect.violations, &reasons, knobs);
-                result.attributed_to = o.attribution.as_ref().and_then(|a| a.name());
-                let done = Done {
-                    line: if result.passed {
-                        String::new()
-                    } else {
-                        report::json(&o, &command)
-                    },
-                    result,
-                };
-                if tx.send(done).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut failed = 0;
-        for done in rx {
-            bar.inc(1);
-            finished.push((started.elapsed().as_micros() as u64, !done.result.passed));
-            if !done.result.passed {
-                failed += 1;
-                bar.set_message(format!("{failed} failed"));
-                if let Some(w) = &mut out {
-                    let _ = writeln!(w, "{}", done.line);
-                    let _ = w.flush();
-                }
+    let mut failed = 0;
+    let ctx = Ctx {
+        scenarios: &scenarios,
+        bugs,
+        bug_names: &args.bugs,
+        zk: args.zk,
+        swarm: args.swarm,
+        check_determinism: args.check_determinism,
+        threads: jobs,
+    };
+    let mut on_done = |done: Done| {
+        bar.inc(1);
+        finished.push((started.elapsed().as_micros() as u64, !done.result.passed));
+        if !done.result.passed {
+            failed += 1;
+            bar.set_message(format!("{failed} failed"));
+            if let Some(w) = &mut out {
+                let _ = writeln!(w, "{}", done.line);
+                let _ = w.flush();
             }
-            if let Some((_, _, appender)) = &mut shard {
-                if let Err(e) = appender.append(&shard_file::Record::of(&done.result)) {
-                    results_error = Some(e);
-                }
-            }
-            results.push(done.result);
         }
-    });
+        if let Some((_, _, appender)) = &mut shard {
+            if let Err(e) = appender.append(&shard_file::Record::of(&done.result)) {
+                results_error = Some(e);
+            }
+        }
+        results.push(done.result);
+    };
+    if args.guided {
+        let mut guide = guided::Guide::new(todo.clone(), todo.len(), args.seeds.0);
+        loop {
+            let generation = guide.next_generation();
+            if generation.is_empty() {
+                break;
+            }
+            let mut batch: Vec<Option<Done>> = (0..generation.len()).map(|_| None).collect();
+            run_batch(&generation, &ctx, &mut |i, done| batch[i] = Some(done));
+            let batch: Vec<Done> = batch
+                .into_iter()
+                .map(|d| d.expect("every job ran"))
+                .collect();
+            guide.learn(
+                &generation,
+                &batch.iter().map(|d| &d.result).collect::<Vec<_>>(),
+            );
+            for done in batch {
+                on_done(done);
+            }
+        }
+    } else {
+        let plain: Vec<guided::Job> = todo
+            .iter()
+            .map(|&(scenario, seed)| guided::Job {
+                scenario,
+                seed,
+                mutations: Vec::new(),
+            })
+            .collect();
+        run_batch(&plain, &ctx, &mut |_, done| on_done(done));
+    }
     bar.finish_and_clear();
     let wall_us = (started.elapsed().as_micros() as u64).max(1);
     for r in &earlier {
@@ -270,7 +257,9 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
             }
         }
     }
-    results.sort_by_key(|r| (r.scenario, r.seed));
+    results.sort_by(|a, b| {
+        (a.scenario, a.seed, &a.mutations).cmp(&(b.scenario, b.seed, &b.mutations))
+    });
     if let Some((path, header, appender)) = shard {
         drop(appender);
         let records: Vec<shard_file::Record> = results.iter().map(shard_file::Record::of).collect();
@@ -327,6 +316,94 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         }
     }
     code
+}
+
+/// What every run of a sweep shares.
+struct Ctx<'a> {
+    scenarios: &'a [scenario::Scenario],
+    bugs: zab::BugSet,
+    bug_names: &'a [String],
+    zk: Option<zab::ZkVersion>,
+    swarm: bool,
+    check_determinism: bool,
+    threads: usize,
+}
+
+/// Runs `batch` on `ctx.threads` threads, handing each result to `on_done` with its index as
+/// it comes in.
+fn run_batch(batch: &[guided::Job], ctx: &Ctx<'_>, on_done: &mut dyn FnMut(usize, Done)) {
+    let next = AtomicU64::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Done)>();
+    std::thread::scope(|scope| {
+        for _ in 0..ctx.threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(job) = batch.get(i) else {
+                    break;
+                };
+                if tx.send((i, run_one(job, ctx))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, done) in rx {
+            on_done(i, done);
+        }
+    });
+}
+
+/// One run of a sweep, and its line for `--out`.
+fn run_one(job: &guided::Job, ctx: &Ctx<'_>) -> Done {
+    let (scenario, seed) = (job.scenario, job.seed);
+    // A failing seed ends at its first unexpected violation: the sweep needs no more, and
+    // the reproduce command runs it whole.
+    let options = || {
+        let mut opts = sim::Options::new(seed);
+        opts.bugs = ctx.bugs;
+        opts.zk = ctx.zk;
+        opts.stop_at_failure = true;
+        opts.coverage = true;
+        opts
+    };
+    let (drawn, knobs) = if ctx.swarm {
+        sim::swarm::draw_mutated(&ctx.scenarios[scenario], seed, &job.mutations)
+    } else {
+        (ctx.scenarios[scenario].clone(), Vec::new())
+    };
+    let mut o = sim::run(&drawn, options());
+    if !o.verdict.passed {
+        o.attribution = sim::attribute(&drawn, seed, ctx.zk, ctx.bugs, &o);
+    }
+    let mut command = report::reproduce_command(&o, ctx.zk, ctx.bug_names);
+    if ctx.swarm {
+        command.push_str(" --swarm");
+    }
+    if !job.mutations.is_empty() {
+        command.push_str(&format!(
+            " --mutate {}",
+            guided::mutations_arg(&job.mutations)
+        ));
+    }
+    let mut reasons = o.verdict.reasons.clone();
+    if ctx.check_determinism {
+        if let Some(diff) = determinism::compare(&drawn, &options, &o) {
+            reasons.push(diff);
+        }
+    }
+    let mut result = SeedResult::new(scenario, &o, &drawn.expect.violations, &reasons, knobs);
+    result.attributed_to = o.attribution.as_ref().and_then(|a| a.name());
+    result.mutations = job.mutations.clone();
+    Done {
+        line: if result.passed {
+            String::new()
+        } else {
+            report::json(&o, &command)
+        },
+        result,
+    }
 }
 
 /// The shard file's header for this sweep.
@@ -514,6 +591,17 @@ pub(crate) fn print_summary(sweep: &Sweep, full_coverage: bool) -> u8 {
             sweep.jobs,
             sweep.seeds_per_s(),
             sweep.events_per_s()
+        );
+    }
+    let mutants = sweep
+        .results
+        .iter()
+        .filter(|r| !r.mutations.is_empty())
+        .count();
+    if mutants > 0 {
+        println!(
+            "guided: {mutants} of the {} runs were mutants of runs that reached rare situations",
+            sweep.results.len()
         );
     }
     crate::coverage_table::print(sweep, full_coverage);

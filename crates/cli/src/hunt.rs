@@ -49,19 +49,15 @@ pub struct HuntArgs {
 const NOT_HUNTED: &[(&str, &str)] = &[
     (
         "ack-outlives-trunc",
-        "not by this swarm: it needs a reset follower back on a slow truncation as its leader \
-         commits and crashes; `scenarios/swarm/three-servers-resets.toml` finds it at seed 94",
-    ),
-    (
-        "zk-2354",
-        "not by this swarm within 2,000 seeds: it needs a crash between a late joiner's synced \
-         txns and its currentEpoch; `scenarios/swarm/three-servers-resets.toml` finds it at \
-         seed 283",
+        "not by this swarm within 2,000 seeds: it needs a reset follower back on a slow \
+         truncation as its leader commits and crashes; `scenarios/swarm/three-servers-resets.toml \
+         --no-swarm` finds it at seed 94",
     ),
     (
         "trunc-snapshot-unsynced",
         "not by this swarm within 2,000 seeds: it needs a TRUNC sync whose snapshot is slower \
-         than currentEpoch; `scenarios/swarm/three-servers-resets.toml` finds it at seed 5108",
+         than currentEpoch; `scenarios/swarm/three-servers-resets.toml --no-swarm` finds it at \
+         seed 5108",
     ),
 ];
 

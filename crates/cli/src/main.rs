@@ -7,6 +7,7 @@ mod coverage_table;
 mod determinism;
 mod flags;
 mod fuzz;
+mod guided;
 mod hunt;
 mod list;
 mod merge;

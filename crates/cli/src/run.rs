@@ -45,6 +45,15 @@ pub struct RunArgs {
     /// scenario's own ensemble, faults, network, disk and clients.
     #[arg(long)]
     swarm: bool,
+    /// With --swarm: a `sim fuzz --guided` mutant, the changes made to the seed's draw, in
+    /// order (`--mutate 17,203`).
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        requires = "swarm",
+        value_delimiter = ','
+    )]
+    mutate: Vec<u64>,
     /// Write the run as an explicit scenario (every random fault as the timed fault it
     /// became, every target resolved) that takes the same course with the same seed. With
     /// --at-ms T: the rest of the run from T, a scenario whose [[server]] tables are the disks
@@ -136,7 +145,7 @@ pub fn run(mut args: RunArgs) -> u8 {
         return 2;
     }
     let (sc, drawn) = if args.swarm {
-        let (mut drawn, knobs) = sim::swarm::draw(&sc, seed);
+        let (mut drawn, knobs) = sim::swarm::draw_mutated(&sc, seed, &args.mutate);
         drawn.path = sc.path.clone();
         (drawn, Some(knobs))
     } else {
@@ -263,6 +272,12 @@ pub fn run(mut args: RunArgs) -> u8 {
     let mut command = report::reproduce_command(&outcome, args.zk, &args.bugs);
     if args.swarm {
         command.push_str(" --swarm");
+    }
+    if !args.mutate.is_empty() {
+        command.push_str(&format!(
+            " --mutate {}",
+            crate::guided::mutations_arg(&args.mutate)
+        ));
     }
     if args.no_bugs {
         command.push_str(" --no-bugs");

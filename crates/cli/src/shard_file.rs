@@ -198,6 +198,8 @@ impl Record {
                     self.seed
                 )
             })?,
+            // A guided sweep writes no shard file (`--guided` excludes `--results`).
+            mutations: Vec::new(),
         })
     }
 }

@@ -22,6 +22,15 @@ pub struct ShrinkArgs {
     /// runs it), not the scenario's own.
     #[arg(long)]
     swarm: bool,
+    /// With --swarm: a `sim fuzz --guided` mutant, the changes made to the seed's draw, in
+    /// order (`--mutate 17,203`).
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        requires = "swarm",
+        value_delimiter = ','
+    )]
+    mutate: Vec<u64>,
     /// Where to write the shrunk scenario (default: reports/<name>-<seed>-shrunk.toml).
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -53,7 +62,7 @@ pub fn shrink(args: ShrinkArgs) -> u8 {
     let seed = args.seed.unwrap_or(sc.seed);
     if args.swarm {
         let path = sc.path.clone();
-        sc = sim::swarm::draw(&sc, seed).0;
+        sc = sim::swarm::draw_mutated(&sc, seed, &args.mutate).0;
         sc.path = path;
     }
     let shrunk = match sim::shrink::shrink(&sc, seed, args.max_runs) {

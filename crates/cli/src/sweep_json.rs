@@ -11,7 +11,12 @@ pub(crate) fn summary(sweep: &Sweep) -> serde_json::Map<String, serde_json::Valu
         idx.iter()
             .map(|i| {
                 let r = &sweep.results[*i];
-                json!({"scenario": sweep.scenarios[r.scenario].name, "seed": r.seed})
+                let mut seed =
+                    json!({"scenario": sweep.scenarios[r.scenario].name, "seed": r.seed});
+                if !r.mutations.is_empty() {
+                    seed["mutate"] = json!(r.mutations);
+                }
+                seed
             })
             .collect()
     };

@@ -293,6 +293,86 @@ fn fuzz_shows_the_protocol_coverage_of_the_sweep() {
     assert_eq!((&never["seeds"], &never["count"]), (&0.into(), &0.into()));
 }
 
+#[test]
+fn guided_sweeps_are_reproducible_and_their_mutants_rerun() {
+    let args = |jobs: &str| {
+        vec![
+            "fuzz".to_string(),
+            "scenarios/swarm/plain-writes.toml".into(),
+            "--swarm".into(),
+            "--guided".into(),
+            "--seeds".into(),
+            "0..160".into(),
+            "--zk".into(),
+            "fixed".into(),
+            "--bug".into(),
+            "zk-1277".into(),
+            "--jobs".into(),
+            jobs.into(),
+            "--json".into(),
+        ]
+    };
+    let run = |jobs: &str| {
+        let a = args(jobs);
+        let out = sim(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let m = v.as_object_mut().expect("object");
+        m.remove("wall_s");
+        m.remove("jobs");
+        v
+    };
+    let one = run("1");
+    assert_eq!(one, run("2"), "a guided sweep does not depend on --jobs");
+    assert_eq!(one["runs"], 160);
+    // Some failing runs are mutants of kept runs, named with their changes.
+    let failing = one["failing"].as_array().expect("failing");
+    let mutant = failing
+        .iter()
+        .find(|f| f.get("mutate").is_some())
+        .unwrap_or_else(|| panic!("no failing mutant: {one}"));
+    let changes: Vec<String> = mutant["mutate"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c.as_u64().expect("a number").to_string())
+        .collect();
+    let seed = mutant["seed"].as_u64().expect("seed").to_string();
+    let list = changes.join(",");
+    let out = sim(&[
+        "run",
+        "scenarios/swarm/plain-writes.toml",
+        "--seed",
+        &seed,
+        "--swarm",
+        "--mutate",
+        &list,
+        "--zk",
+        "fixed",
+        "--bug",
+        "zk-1277",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the mutant fails again");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["attributed_to"], "zk-1277", "{v}");
+    assert!(
+        v["reproduce"]
+            .as_str()
+            .expect("command")
+            .contains(&format!("--mutate {list}")),
+        "{v}"
+    );
+
+    let out = sim(&["fuzz", "scenarios/swarm/plain-writes.toml", "--guided"]);
+    assert_eq!(out.status.code(), Some(2), "--guided needs --swarm");
+}
+
 /// Failing seeds of a sweep, from its `--out` file.
 fn failing_seeds(out: &Path) -> Vec<u64> {
     let text = std::fs::read_to_string(out).unwrap_or_default();

@@ -86,6 +86,7 @@ mod tests {
             recovery: crate::sweep::Recovery::NoFaults,
             attributed_to: None,
             coverage: sim::Coverage::from_reached(pairs).expect("valid"),
+            mutations: Vec::new(),
         }
     }
 

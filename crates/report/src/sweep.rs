@@ -47,6 +47,9 @@ pub struct SeedResult {
     pub attributed_to: Option<String>,
     /// The protocol situations it reached ([`sim::coverage`]).
     pub coverage: sim::Coverage,
+    /// A `--guided` mutant: the changes made to its seed's swarm draw, in order
+    /// (`sim run --mutate`); empty for a plain seed.
+    pub mutations: Vec<u64>,
 }
 
 impl SeedResult {
@@ -89,6 +92,7 @@ impl SeedResult {
             recovery: recovery(o),
             attributed_to: None,
             coverage: o.coverage.clone(),
+            mutations: Vec::new(),
         }
     }
 }
@@ -276,6 +280,10 @@ impl Sweep {
         );
         if self.swarm {
             cmd.push_str(" --swarm");
+        }
+        if !r.mutations.is_empty() {
+            let list: Vec<String> = r.mutations.iter().map(u64::to_string).collect();
+            cmd.push_str(&format!(" --mutate {}", list.join(",")));
         }
         cmd.push_str(&self.zk_flag());
         for b in &self.bugs {
@@ -499,6 +507,7 @@ mod tests {
             recovery: Recovery::NoFaults,
             attributed_to: None,
             coverage: sim::Coverage::default(),
+            mutations: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! and logs, some txns committed, as an ensemble is found after an outage.
 
 mod corners;
+mod mutate;
 
 pub(crate) use corners::ARMED_KINDS;
 
@@ -200,6 +201,26 @@ pub fn draw(base: &Scenario, seed: u64) -> (Scenario, Knobs) {
     (sc, knobs)
 }
 
+/// The configuration of a `sim fuzz --guided` mutant: seed `seed`'s draw with the changes
+/// numbered `mutations` applied in turn (see [`mutate`]); with no changes, [`draw`].
+pub fn draw_mutated(base: &Scenario, seed: u64, mutations: &[u64]) -> (Scenario, Knobs) {
+    let (mut sc, mut knobs) = draw(base, seed);
+    if mutations.is_empty() {
+        return (sc, knobs);
+    }
+    let changes: Vec<String> = mutations
+        .iter()
+        .map(|m| mutate::mutate(base, &mut sc, *m))
+        .collect();
+    mutate::knob(&mut knobs, &changes);
+    sc.description = format!(
+        "The configuration seed {seed} draws from {} for a swarm run, changed by a guided sweep: {}.",
+        base.name,
+        describe(&knobs)
+    );
+    (sc, knobs)
+}
+
 /// `servers 4, observers 0, delay_ms 1-20, ...`: a draw in one line.
 pub fn describe(knobs: &Knobs) -> String {
     knobs
@@ -339,11 +360,38 @@ mod tests {
     }
 
     #[test]
+    fn a_mutant_is_a_pure_function_of_its_seed_and_changes() {
+        let b = base();
+        assert_eq!(draw_mutated(&b, 3, &[]), draw(&b, 3));
+        assert_eq!(
+            draw_mutated(&b, 3, &[11, 12]),
+            draw_mutated(&b, 3, &[11, 12])
+        );
+        let changed = (0..100)
+            .filter(|m| draw_mutated(&b, 3, &[*m]).0 != draw(&b, 3).0)
+            .count();
+        assert!(changed > 80, "most changes change the draw: {changed}");
+        for m in 0..100 {
+            let (sc, knobs) = draw_mutated(&b, 3, &[m, m + 1]);
+            let c = &sc.cluster;
+            let (delay, fsync) = (sc.network.delay_ms.1, sc.disk.fsync_ms.1);
+            assert!(
+                u64::from(c.init_limit) * c.tick_ms >= 6 * delay + 3 * fsync,
+                "{m}"
+            );
+            assert!(knobs.iter().any(|(k, _)| *k == "mutations"), "{knobs:?}");
+            let text = scenario::to_toml(&sc);
+            scenario::parse(&text, std::path::Path::new("mutant.toml"))
+                .unwrap_or_else(|e| panic!("change {m}: {e}\n{text}"));
+        }
+    }
+
+    #[test]
     fn what_the_scenario_sets_stays_set() {
         let text = "name = \"base\"\n[cluster]\nservers = 3\nsnap_count = 20\ninitial_zxid_counter = 4294967200\ntick_ms = 200\n[clients]\nsession_timeout_ms = 3000\n[run]\nduration_ms = 20000\nliveness_ms = 5000\n";
         let b = scenario::parse(text, std::path::Path::new("base.toml")).expect("valid");
         for seed in 0..100 {
-            let (sc, knobs) = draw(&b, seed);
+            let (sc, knobs) = draw_mutated(&b, seed, &[seed, seed * 7 + 1]);
             assert_eq!(sc.cluster.snap_count, 20);
             assert_eq!(sc.cluster.initial_zxid_counter, 4_294_967_200);
             assert_eq!(sc.cluster.tick_ms, 200);

@@ -56,7 +56,6 @@ pub(super) fn draw(
     until_ms: u64,
 ) {
     let fixed = |key: &str| base.set_keys.contains(key);
-    let drawn_keys = &mut sc.set_keys;
 
     // Each epoch's counter starts 20 to 400 below its limit, so that a leader exhausts it
     // after a few hundred txns and the rollover's election follows (ZOOKEEPER-1277).
@@ -66,7 +65,7 @@ pub(super) fn draw(
             let left = rng.gen_range(20..=400);
             sc.cluster.initial_zxid_counter = Zxid::COUNTER_MAX - left;
             knobs.push(("zxid", format!("{left} before the rollover")));
-            drawn_keys.insert("cluster.initial_zxid_counter");
+            sc.set_keys.insert("cluster.initial_zxid_counter");
         } else {
             knobs.push(("zxid", "from 0".to_string()));
         }
@@ -84,7 +83,7 @@ pub(super) fn draw(
             sc.cluster.snap_count
         };
         sc.cluster.snap_count = count;
-        drawn_keys.insert("cluster.snap_count");
+        sc.set_keys.insert("cluster.snap_count");
         knobs.push(("snap_count", count.to_string()));
     }
 
@@ -113,28 +112,21 @@ pub(super) fn draw(
     let mut timing_drawn = false;
     if !fixed("cluster.tick_ms") {
         sc.cluster.tick_ms = tick;
-        drawn_keys.insert("cluster.tick_ms");
+        sc.set_keys.insert("cluster.tick_ms");
         timing_drawn = true;
     }
-    let (delay, fsync) = (sc.network.delay_ms.1, sc.disk.fsync_ms.1);
-    let at_least = |limit: u32, need_ms: u64, tick_ms: u64| {
-        u32::try_from(need_ms.div_ceil(tick_ms.max(1)))
-            .unwrap_or(u32::MAX)
-            .max(limit)
-    };
     if !fixed("cluster.init_limit") {
-        let need = 6 * delay + 3 * fsync;
-        sc.cluster.init_limit = at_least(init_limit, need, sc.cluster.tick_ms);
-        drawn_keys.insert("cluster.init_limit");
+        sc.cluster.init_limit = init_limit;
+        sc.set_keys.insert("cluster.init_limit");
         timing_drawn = true;
     }
     if !fixed("cluster.sync_limit") {
-        let need = 2 * delay + 2 * fsync;
-        sc.cluster.sync_limit = at_least(sync_limit, need, sc.cluster.tick_ms);
-        drawn_keys.insert("cluster.sync_limit");
+        sc.cluster.sync_limit = sync_limit;
+        sc.set_keys.insert("cluster.sync_limit");
         timing_drawn = true;
     }
     if timing_drawn {
+        raise_limits(base, sc);
         let c = &sc.cluster;
         knobs.push(("tick_ms", c.tick_ms.to_string()));
         knobs.push(("init_limit", c.init_limit.to_string()));
@@ -159,7 +151,7 @@ pub(super) fn draw(
                 clients.session_timeout_ms
             };
             clients.session_timeout_ms = ms;
-            drawn_keys.insert("clients.session_timeout_ms");
+            sc.set_keys.insert("clients.session_timeout_ms");
             knobs.push(("session_timeout_ms", ms.to_string()));
         }
     }
@@ -187,11 +179,45 @@ pub(super) fn draw(
     ));
 }
 
+/// Raises initLimit and syncLimit, where the scenario leaves them to the draw, to what the
+/// drawn network and disk need: a leader must be able to finish discovery and sync (a few
+/// round trips and fsyncs) within initLimit, and a learner answer within syncLimit. Returns
+/// the ticks added.
+fn raise_limits(base: &Scenario, sc: &mut Scenario) -> u64 {
+    let (delay, fsync) = (sc.network.delay_ms.1, sc.disk.fsync_ms.1);
+    let tick = sc.cluster.tick_ms.max(1);
+    let at_least = |limit: u32, need_ms: u64| {
+        u32::try_from(need_ms.div_ceil(tick))
+            .unwrap_or(u32::MAX)
+            .max(limit)
+    };
+    let c = &mut sc.cluster;
+    let before = u64::from(c.init_limit + c.sync_limit);
+    if !base.set_keys.contains("cluster.init_limit") {
+        c.init_limit = at_least(c.init_limit, 6 * delay + 3 * fsync);
+    }
+    if !base.set_keys.contains("cluster.sync_limit") {
+        c.sync_limit = at_least(c.sync_limit, 2 * delay + 2 * fsync);
+    }
+    u64::from(c.init_limit + c.sync_limit) - before
+}
+
+/// [`raise_limits`] after a change to the network or disk, with the liveness window
+/// lengthened by the ticks added.
+pub(super) fn fit_limits(base: &Scenario, sc: &mut Scenario) {
+    let added = raise_limits(base, sc);
+    sc.run.liveness_ms += added * sc.cluster.tick_ms;
+}
+
 /// One fault armed on a protocol message: the leader crashed or isolated as it sends its
 /// nth packet of a kind, or a server as it receives one (a learner in the middle of its
 /// sync, say); for a learner's packets, the other way round. Armed from a drawn moment
 /// during the faults, so that it strikes the first such packet after it.
-fn triggered(rng: &mut ChaCha8Rng, members: &[ServerId], until_ms: u64) -> (Fault, String) {
+pub(super) fn triggered(
+    rng: &mut ChaCha8Rng,
+    members: &[ServerId],
+    until_ms: u64,
+) -> (Fault, String) {
     let learner_kind = rng.gen_bool(0.25);
     let kind = if learner_kind {
         *FROM_LEARNER.choose(rng).expect("non-empty")

@@ -1,0 +1,100 @@
+//! Small changes to a drawn configuration, for `sim fuzz --guided`: a seed that reached a
+//! rare situation is kept, and its configuration is varied a little (a fault armed on
+//! another packet, another snapCount, a zxid counter near the rollover, a fault family more
+//! or less often, a slower disk), as a coverage-guided fuzzer varies an input that reached
+//! new code. Each change is a pure function of its number, so a mutant is named by its seed
+//! and the numbers of the changes applied in turn (`--mutate 17,203`).
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use scenario::Scenario;
+
+use super::corners;
+use super::Knobs;
+use crate::rng::stream;
+
+/// The stream a change number seeds (the swarm draw uses 6).
+const MUTATE_STREAM: u64 = 7;
+
+/// Applies change `m` to `sc`, a configuration drawn from `base`; says what it changed.
+pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
+    let mut rng = stream(m, MUTATE_STREAM);
+    let until_ms = sc.random.as_ref().map_or(0, |r| r.until_ms);
+    let fixed = |key: &str| base.set_keys.contains(key);
+    let mut what = match rng.gen_range(0..7) {
+        0 => {
+            // Arm another fault on a protocol packet (dropping the oldest past two).
+            let members: Vec<_> = sc.cluster.all().collect();
+            let (fault, name) = corners::triggered(&mut rng, &members, until_ms);
+            let armed: Vec<usize> = (0..sc.faults.len())
+                .filter(|i| matches!(sc.faults[*i].trigger, scenario::Trigger::On { .. }))
+                .collect();
+            if armed.len() >= 2 {
+                sc.faults.remove(armed[0]);
+            }
+            sc.faults.push(fault);
+            format!("arm: {name}")
+        }
+        1 if !fixed("cluster.snap_count") => {
+            let count = *[5, 10, 20, 50, 100, 100_000]
+                .choose(&mut rng)
+                .expect("non-empty");
+            sc.cluster.snap_count = count;
+            format!("snap_count {count}")
+        }
+        2 if !fixed("cluster.initial_zxid_counter") => {
+            let left = rng.gen_range(20..=400);
+            sc.cluster.initial_zxid_counter = zab::Zxid::COUNTER_MAX - left;
+            format!("zxid {left} before the rollover")
+        }
+        3 => {
+            let Some(r) = sc.random.as_mut() else {
+                return "nothing (no random faults)".into();
+            };
+            let (name, rate) = match rng.gen_range(0..4) {
+                0 => ("crash", &mut r.crash_per_min),
+                1 => ("partition", &mut r.partition_per_min),
+                2 => ("pause", &mut r.pause_per_min),
+                _ => ("one-way", &mut r.one_way_per_min),
+            };
+            *rate = match rng.gen_range(0..3) {
+                0 => 0.0,
+                1 => (*rate * 2.0).max(2.0),
+                _ => *rate / 2.0,
+            };
+            format!("{name} {:.1}/min", *rate)
+        }
+        4 => {
+            let disks = [(1, 5), (1, 20), (20, 200), (1, 1500)];
+            let fsync = *disks.choose(&mut rng).expect("non-empty");
+            sc.disk.fsync_ms = fsync;
+            format!("fsync {}-{} ms", fsync.0, fsync.1)
+        }
+        5 => {
+            let delays = [(1, 5), (1, 20), (5, 50)];
+            let delay = *delays.choose(&mut rng).expect("non-empty");
+            sc.network.delay_ms = delay;
+            format!("delay {}-{} ms", delay.0, delay.1)
+        }
+        _ => {
+            let Some(c) = sc.clients.as_mut() else {
+                return "nothing (no clients)".into();
+            };
+            c.write_ratio = *[0.2, 0.5, 1.0].choose(&mut rng).expect("non-empty");
+            format!("write_ratio {}", c.write_ratio)
+        }
+    };
+    if what.is_empty() {
+        what = "nothing".into();
+    }
+    // A slower disk or network may need longer limits than were drawn.
+    corners::fit_limits(base, sc);
+    what
+}
+
+/// The knob a mutant's changes are listed under.
+pub(super) fn knob(knobs: &mut Knobs, changes: &[String]) {
+    if !changes.is_empty() {
+        knobs.push(("mutations", changes.join("; ")));
+    }
+}
