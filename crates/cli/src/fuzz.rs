@@ -215,7 +215,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
         results.push(done.result);
     };
     if args.guided {
-        let mut guide = guided::Guide::new(todo.clone(), todo.len(), args.seeds.0);
+        let mut guide = guided::Guide::new(todo.clone(), args.seeds.0);
         loop {
             let generation = guide.next_generation();
             if generation.is_empty() {

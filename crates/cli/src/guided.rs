@@ -47,7 +47,9 @@ pub(crate) struct Guide {
 }
 
 impl Guide {
-    pub(crate) fn new(plain: Vec<(usize, u64)>, budget: usize, base_seed: u64) -> Guide {
+    /// A sweep of as many runs as `plain` has seeds.
+    pub(crate) fn new(plain: Vec<(usize, u64)>, base_seed: u64) -> Guide {
+        let budget = plain.len();
         Guide {
             reached: vec![0; sim::coverage::situations().len()],
             runs: 0,

@@ -291,15 +291,19 @@ impl Counter {
             ClientEvent::Paused => self.bump(l.single_index(Single::ClientPause)),
             ClientEvent::Connected {
                 session, server, ..
-            } => match self.sessions.iter_mut().find(|s| s.0 == id) {
-                Some(s) => {
-                    if s.1 == *session && s.2 != *server {
-                        self.counts[l.single_index(Single::SessionMoved)] += 1;
+            } => {
+                let now = (id, *session, *server);
+                let before = match self.sessions.iter_mut().find(|s| s.0 == id) {
+                    Some(s) => std::mem::replace(s, now),
+                    None => {
+                        self.sessions.push(now);
+                        return;
                     }
-                    *s = (id, *session, *server);
+                };
+                if before.1 == *session && before.2 != *server {
+                    self.bump(l.single_index(Single::SessionMoved));
                 }
-                None => self.sessions.push((id, *session, *server)),
-            },
+            }
             _ => {}
         }
     }

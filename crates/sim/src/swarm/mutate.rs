@@ -21,7 +21,7 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
     let mut rng = stream(m, MUTATE_STREAM);
     let until_ms = sc.random.as_ref().map_or(0, |r| r.until_ms);
     let fixed = |key: &str| base.set_keys.contains(key);
-    let mut what = match rng.gen_range(0..7) {
+    let what = match rng.gen_range(0..7) {
         0 => {
             // Arm another fault on a protocol packet (dropping the oldest past two).
             let members: Vec<_> = sc.cluster.all().collect();
@@ -84,9 +84,6 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
             format!("write_ratio {}", c.write_ratio)
         }
     };
-    if what.is_empty() {
-        what = "nothing".into();
-    }
     // A slower disk or network may need longer limits than were drawn.
     corners::fit_limits(base, sc);
     what
