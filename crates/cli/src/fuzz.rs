@@ -229,7 +229,7 @@ pub fn fuzz(args: FuzzArgs) -> u8 {
                 .collect();
             guide.learn(
                 &generation,
-                &batch.iter().map(|d| &d.result).collect::<Vec<_>>(),
+                &batch.iter().map(|d| &d.result.coverage).collect::<Vec<_>>(),
             );
             for done in batch {
                 on_done(done);

@@ -39,6 +39,11 @@ pub struct HuntArgs {
     /// Run the scenario as written instead of drawing a swarm configuration per seed.
     #[arg(long)]
     no_swarm: bool,
+    /// Coverage-guided, as `sim fuzz --guided`: after each generation of 64 runs, half of
+    /// the next are mutants of runs that reached rare protocol situations. What is counted
+    /// is runs, up to the first failing one in the order the generations give them out.
+    #[arg(long, conflicts_with = "no_swarm")]
+    guided: bool,
     /// Print the table as Markdown (as in the README).
     #[arg(long)]
     markdown: bool,
@@ -61,14 +66,40 @@ const NOT_HUNTED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The first failing run of a hunt.
+struct Failing {
+    seed: u64,
+    /// The changes a guided hunt made to the seed's draw (`--mutate`); none otherwise.
+    mutations: Vec<u64>,
+    /// Its violated invariants, first violated first.
+    invariants: Vec<&'static str>,
+    /// The verdict's reasons, said when no invariant was violated.
+    reasons: Vec<String>,
+}
+
+impl Failing {
+    /// `1655`, or `31 --mutate 7,12` for a guided mutant.
+    fn run(&self) -> String {
+        if self.mutations.is_empty() {
+            self.seed.to_string()
+        } else {
+            format!(
+                "{} --mutate {}",
+                self.seed,
+                crate::guided::mutations_arg(&self.mutations)
+            )
+        }
+    }
+}
+
 /// What the hunt for one variant found.
 pub(crate) struct Found {
     bug: &'static str,
-    /// The lowest failing seed, its violated invariants (first violated first) and, if none,
-    /// the verdict's reasons.
-    first: Option<(u64, Vec<&'static str>, Vec<String>)>,
-    /// Seeds from `--start` up to and including the first failing one (or all of them).
+    first: Option<Failing>,
+    /// Runs up to and including the first failing one (or all of them): seeds from
+    /// `--start`, or for a guided hunt, runs in the order its generations gave them out.
     pub seeds: u64,
+    guided: bool,
     secs: f64,
     /// The seed that took longest to run (both its runs) and its wall time: what bounds how
     /// fast a failing seed is known.
@@ -126,7 +157,12 @@ pub fn hunt(args: HuntArgs) -> u8 {
     let mut found = Vec::new();
     for bug in bugs {
         bar.set_message(format!("hunting {bug}"));
-        found.push(hunt_one(&Hunt::of(&args), &sc, bug, jobs));
+        let hunt = Hunt::of(&args);
+        found.push(if args.guided {
+            hunt_guided(&hunt, &sc, bug, jobs)
+        } else {
+            hunt_one(&hunt, &sc, bug, jobs)
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -180,72 +216,172 @@ pub(crate) fn hunt_one(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs
                     break;
                 }
                 let seed_started = Instant::now();
-                let timed = |seed_started: Instant| {
-                    let secs = seed_started.elapsed().as_secs_f64();
-                    let mut s = slowest.lock().expect("no worker panics");
-                    if secs > s.1 {
-                        *s = (seed, secs);
-                    }
-                };
                 let drawn = if args.no_swarm {
                     sc.clone()
                 } else {
                     sim::swarm::draw(sc, seed).0
                 };
-                let mut opts = sim::Options::new(seed);
-                opts.zk = args.zk;
-                opts.bugs.insert(bug);
-                // Only whether and how the seed fails counts: it ends at its first
-                // unexpected violation.
-                opts.stop_at_failure = true;
-                let o = sim::run(&drawn, opts);
-                if o.verdict.passed {
-                    timed(seed_started);
-                    continue;
+                let (failing, _) = try_run(args, &drawn, seed, bug, false);
+                let secs = seed_started.elapsed().as_secs_f64();
+                {
+                    let mut s = slowest.lock().expect("no worker panics");
+                    if secs > s.1 {
+                        *s = (seed, secs);
+                    }
                 }
-                // The seed finds the variant only if the variant is why it fails: under a
-                // release that carries hazards of its own, a seed can fail on one of those.
-                let mut fixed = sim::Options::new(seed);
-                fixed.zk = args.zk;
-                fixed.bugs.insert(bug);
-                fixed.fixes.insert(bug);
-                fixed.stop_at_failure = true;
-                let fixed_fails = !sim::run(&drawn, fixed).verdict.passed;
-                timed(seed_started);
-                if fixed_fails {
+                let Some(failing) = failing else {
                     continue;
-                }
+                };
                 let mut first = first.lock().expect("no worker panics");
                 if lowest_failing.fetch_min(seed, Ordering::Relaxed) > seed {
-                    let mut invariants: Vec<&'static str> = Vec::new();
-                    for v in &o.violations {
-                        if !invariants.contains(&v.invariant) {
-                            invariants.push(v.invariant);
-                        }
-                    }
-                    *first = Some((seed, invariants, o.verdict.reasons.clone()));
+                    *first = Some(failing);
                 }
             });
         }
     });
-    let first = first.into_inner().expect("no worker panics");
+    let first: Option<Failing> = first.into_inner().expect("no worker panics");
     let seeds = first
         .as_ref()
-        .map_or(args.max_seeds, |(s, _, _)| s - args.start + 1);
+        .map_or(args.max_seeds, |f| f.seed - args.start + 1);
     Found {
         bug: bug.name(),
         first,
         seeds,
+        guided: false,
         secs: started.elapsed().as_secs_f64(),
         slowest: slowest.into_inner().expect("no worker panics"),
     }
 }
 
+/// `--guided`: the runs a coverage-guided sweep of `--max-seeds` runs gives out, generation
+/// by generation, up to the first that fails because of `bug`. A generation runs whole (on
+/// `jobs` threads) before the next is chosen from what it reached, so which run is first to
+/// fail does not depend on `jobs`.
+fn hunt_guided(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize) -> Found {
+    let started = Instant::now();
+    let plain = (args.start..args.start.saturating_add(args.max_seeds))
+        .map(|seed| (0, seed))
+        .collect();
+    let mut guide = crate::guided::Guide::new(plain, args.start);
+    let mut runs = 0;
+    let mut slowest = (args.start, 0.0_f64);
+    loop {
+        let generation = guide.next_generation();
+        if generation.is_empty() {
+            break;
+        }
+        let ran = parallel(&generation, jobs, |job| {
+            let run_started = Instant::now();
+            let (drawn, _) = sim::swarm::draw_mutated(sc, job.seed, &job.mutations);
+            let (failing, coverage) = try_run(args, &drawn, job.seed, bug, true);
+            let failing = failing.map(|f| Failing {
+                mutations: job.mutations.clone(),
+                ..f
+            });
+            (failing, coverage, run_started.elapsed().as_secs_f64())
+        });
+        for (job, (_, _, secs)) in generation.iter().zip(&ran) {
+            if *secs > slowest.1 {
+                slowest = (job.seed, *secs);
+            }
+        }
+        let coverages: Vec<&sim::Coverage> = ran.iter().map(|(_, c, _)| c).collect();
+        guide.learn(&generation, &coverages);
+        let failing = ran.iter().position(|(f, _, _)| f.is_some());
+        if let Some(i) = failing {
+            let first = ran.into_iter().nth(i).and_then(|(f, _, _)| f);
+            return Found {
+                bug: bug.name(),
+                first,
+                seeds: runs + i as u64 + 1,
+                guided: true,
+                secs: started.elapsed().as_secs_f64(),
+                slowest,
+            };
+        }
+        runs += generation.len() as u64;
+    }
+    Found {
+        bug: bug.name(),
+        first: None,
+        seeds: runs,
+        guided: true,
+        secs: started.elapsed().as_secs_f64(),
+        slowest,
+    }
+}
+
+/// `f` of every item, on `jobs` threads, in the order of `items`.
+fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicU64::new(0);
+    let done: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(items.len()).max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(item) = items.get(i) else {
+                    break;
+                };
+                let r = f(item);
+                done.lock().expect("no worker panics")[i] = Some(r);
+            });
+        }
+    });
+    done.into_inner()
+        .expect("no worker panics")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// Runs `drawn` with `bug` on until its first unexpected violation; the run counts as
+/// finding the variant only if the variant is why it fails (under a release that carries
+/// hazards of its own, a run can fail on one of those), so a failing run is run again with
+/// the variant's fix on, and must pass. With `coverage`, also what the run reached.
+fn try_run(
+    args: &Hunt,
+    drawn: &scenario::Scenario,
+    seed: u64,
+    bug: zab::Bug,
+    coverage: bool,
+) -> (Option<Failing>, sim::Coverage) {
+    let options = |fix: bool| {
+        let mut opts = sim::Options::new(seed);
+        opts.zk = args.zk;
+        opts.bugs.insert(bug);
+        if fix {
+            opts.fixes.insert(bug);
+        }
+        // Only whether and how the run fails counts.
+        opts.stop_at_failure = true;
+        opts.coverage = coverage && !fix;
+        opts
+    };
+    let o = sim::run(drawn, options(false));
+    if o.verdict.passed || !sim::run(drawn, options(true)).verdict.passed {
+        return (None, o.coverage);
+    }
+    let mut invariants: Vec<&'static str> = Vec::new();
+    for v in &o.violations {
+        if !invariants.contains(&v.invariant) {
+            invariants.push(v.invariant);
+        }
+    }
+    let failing = Failing {
+        seed,
+        mutations: Vec::new(),
+        invariants,
+        reasons: o.verdict.reasons.clone(),
+    };
+    (Some(failing), o.coverage)
+}
+
 fn cell_caught(f: &Found) -> String {
     match &f.first {
+        None if f.guided => format!("not found in {} runs", f.seeds),
         None => format!("not found in {} seeds", f.seeds),
-        Some((_, invariants, _)) if !invariants.is_empty() => invariants.join(", "),
-        Some((_, _, reasons)) => reasons.join("; "),
+        Some(first) if !first.invariants.is_empty() => first.invariants.join(", "),
+        Some(first) => first.reasons.join("; "),
     }
 }
 
@@ -259,6 +395,9 @@ fn command(args: &HuntArgs) -> String {
     }
     if args.no_swarm {
         cmd.push_str(" --no-swarm");
+    }
+    if args.guided {
+        cmd.push_str(" --guided");
     }
     if let Some(zk) = args.zk {
         cmd.push_str(&format!(" --zk {zk}"));
@@ -275,9 +414,7 @@ fn print_table(args: &HuntArgs, found: &[Found], jobs: usize) {
         .map(|f| {
             [
                 f.bug.to_string(),
-                f.first
-                    .as_ref()
-                    .map_or("—".to_string(), |(s, _, _)| s.to_string()),
+                f.first.as_ref().map_or("—".to_string(), Failing::run),
                 f.seeds.to_string(),
                 format!("{:.1} s", f.secs),
                 cell_caught(f),
@@ -286,8 +423,12 @@ fn print_table(args: &HuntArgs, found: &[Found], jobs: usize) {
         .collect();
     let header = [
         "variant",
-        "first failing seed",
-        "seeds run",
+        if args.guided {
+            "first failing run"
+        } else {
+            "first failing seed"
+        },
+        if args.guided { "runs" } else { "seeds run" },
         "wall time",
         "caught by",
     ];
@@ -349,10 +490,12 @@ fn print_table(args: &HuntArgs, found: &[Found], jobs: usize) {
     let swarm = if args.no_swarm { "" } else { " --swarm" };
     let zk = args.zk.map(|v| format!(" --zk {v}")).unwrap_or_default();
     for f in found {
-        if let Some((seed, _, _)) = &f.first {
+        if let Some(first) = &f.first {
             println!(
-                "  {}: sim run {scenario} --seed {seed}{swarm}{zk} --bug {}",
-                f.bug, f.bug
+                "  {}: sim run {scenario} --seed {}{swarm}{zk} --bug {}",
+                f.bug,
+                first.run(),
+                f.bug
             );
         }
     }

@@ -302,11 +302,11 @@ fn guided_sweeps_are_reproducible_and_their_mutants_rerun() {
             "--swarm".into(),
             "--guided".into(),
             "--seeds".into(),
-            "0..160".into(),
+            "0..256".into(),
             "--zk".into(),
             "fixed".into(),
             "--bug".into(),
-            "zk-1277".into(),
+            "zk-790".into(),
             "--jobs".into(),
             jobs.into(),
             "--json".into(),
@@ -329,7 +329,7 @@ fn guided_sweeps_are_reproducible_and_their_mutants_rerun() {
     };
     let one = run("1");
     assert_eq!(one, run("2"), "a guided sweep does not depend on --jobs");
-    assert_eq!(one["runs"], 160);
+    assert_eq!(one["runs"], 256);
     // Some failing runs are mutants of kept runs, named with their changes.
     let failing = one["failing"].as_array().expect("failing");
     let mutant = failing
@@ -355,12 +355,12 @@ fn guided_sweeps_are_reproducible_and_their_mutants_rerun() {
         "--zk",
         "fixed",
         "--bug",
-        "zk-1277",
+        "zk-790",
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "the mutant fails again");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["attributed_to"], "zk-1277", "{v}");
+    assert_eq!(v["attributed_to"], "zk-790", "{v}");
     assert!(
         v["reproduce"]
             .as_str()
@@ -566,6 +566,60 @@ fn hunt_tabulates_the_first_failing_seed_of_each_variant() {
 
     let out = sim(&["hunt", "--bug", "zk-9999"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_guided_hunt_counts_runs_and_names_its_mutant() {
+    let hunt = |jobs: &str| {
+        let out = sim(&[
+            "hunt",
+            "scenarios/swarm/plain-writes.toml",
+            "--guided",
+            "--zk",
+            "fixed",
+            "--bug",
+            "zk-2354",
+            "--max-seeds",
+            "400",
+            "--jobs",
+            jobs,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        text
+    };
+    let one = hunt("1");
+    assert!(one.starts_with("variant"), "{one}");
+    assert!(one.contains("first failing run"), "{one}");
+    let row = |text: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("zk-2354"))
+            .unwrap_or_else(|| panic!("no row: {text}"));
+        line.split("  ")
+            .filter(|c| !c.is_empty())
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    // Which run fails first, and after how many, does not depend on --jobs.
+    let two = hunt("2");
+    assert_eq!(row(&one)[..3], row(&two)[..3], "{one}\n{two}");
+    // The first failing run is a mutant; the reproduce line reruns it, and it fails on the
+    // variant.
+    assert!(row(&one)[1].contains("--mutate"), "{one}");
+    let command = one
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("zk-2354: sim "))
+        .unwrap_or_else(|| panic!("no command: {one}"));
+    let mut args: Vec<&str> = command.split(' ').collect();
+    args.push("--json");
+    let out = sim(&args);
+    assert_eq!(out.status.code(), Some(1), "{command}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["attributed_to"], "zk-2354", "{v}");
+
+    let out = sim(&["hunt", "--guided", "--no-swarm"]);
+    assert_eq!(out.status.code(), Some(2), "--guided needs the swarm");
 }
 
 #[test]

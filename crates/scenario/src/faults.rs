@@ -234,6 +234,7 @@ fn on_trigger(
             None => 1,
         },
         after_ms: ms_or(src, on.after_ms.as_ref(), &format!("{key}.after_ms"), 0, 0)?,
+        delay_ms: ms_or(src, on.delay_ms.as_ref(), &format!("{key}.delay_ms"), 0, 0)?,
     })
 }
 

@@ -180,7 +180,8 @@ pub enum Trigger {
     At {
         at_ms: u64,
     },
-    /// Fires once, on the `nth` matching event (counting from 1), at or after `after_ms`.
+    /// Fires once, on the `nth` matching event (counting from 1), at or after `after_ms`;
+    /// the action comes `delay_ms` after the match (0: before the event itself goes on).
     /// `name` is a message name (NOTIFICATION, FOLLOWERINFO, ...) for send/receive, or a
     /// state (LOOKING, FOLLOWING, LEADING, OBSERVING) for `state`. For `state`, `from` selects
     /// the server whose state changes and `to` is always `None`.
@@ -191,6 +192,7 @@ pub enum Trigger {
         to: Option<Selector>,
         nth: u32,
         after_ms: u64,
+        delay_ms: u64,
     },
 }
 

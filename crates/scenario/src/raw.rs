@@ -126,6 +126,7 @@ pub(crate) struct RawTrigger {
     pub to: Option<SelectorSrc>,
     pub nth: Option<Int>,
     pub after_ms: Option<Int>,
+    pub delay_ms: Option<Int>,
 }
 
 impl RawTrigger {
@@ -140,7 +141,7 @@ impl RawTrigger {
             .into_iter()
             .flatten()
             .map(|s| s.span());
-        let ints = [&self.nth, &self.after_ms]
+        let ints = [&self.nth, &self.after_ms, &self.delay_ms]
             .into_iter()
             .flatten()
             .map(|s| s.span());

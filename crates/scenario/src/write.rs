@@ -83,6 +83,7 @@ pub fn to_toml(sc: &Scenario) -> String {
                 to,
                 nth,
                 after_ms,
+                delay_ms,
             } => {
                 let key = match kind {
                     OnKind::Send => "send",
@@ -99,6 +100,9 @@ pub fn to_toml(sc: &Scenario) -> String {
                 parts.push(format!("nth = {nth}"));
                 if *after_ms > 0 {
                     parts.push(format!("after_ms = {after_ms}"));
+                }
+                if *delay_ms > 0 {
+                    parts.push(format!("delay_ms = {delay_ms}"));
                 }
                 let _ = writeln!(s, "on = {{ {} }}", parts.join(", "));
             }

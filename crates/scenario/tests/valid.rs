@@ -99,6 +99,7 @@ fn design_example_loads() {
             to: None,
             nth: 1,
             after_ms: 0,
+            delay_ms: 0,
         }
     );
     assert_eq!(
@@ -252,7 +253,7 @@ cluster.snap_count = 7
 cluster.initial_zxid_counter = 4294967290
 clients = { count = 2, workload = "lock" }
 faults = [
-  { on.receive = "ACK", on.to = "leader", on.after_ms = 50, action = "isolate", target = 2 },
+  { on.receive = "ACK", on.to = "leader", on.after_ms = 50, on.delay_ms = 30, action = "isolate", target = 2 },
   { on = { state = "LEADING", from = "s5", nth = 2 }, action = "heal" },
 ]
 "#);
@@ -271,6 +272,7 @@ faults = [
             to: Some(Selector::Leader),
             nth: 1,
             after_ms: 50,
+            delay_ms: 30,
         }
     );
     assert_eq!(

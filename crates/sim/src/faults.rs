@@ -154,6 +154,7 @@ impl Armed {
             to,
             nth,
             after_ms,
+            ..
         } = &self.fault.trigger
         else {
             return false;

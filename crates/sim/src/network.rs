@@ -83,6 +83,11 @@ pub struct Conn {
     pub dead: bool,
     /// Latest scheduled delivery per direction (low→high, high→low), for FIFO order.
     pub last_delivery: [u64; 2],
+    /// Quorum and client connections: the generation each end (low, high) holds a socket
+    /// of, the one it opened or was last delivered a message on. An end still on an older
+    /// one writes to a socket the other end has closed and replaced: a leader's handler of
+    /// a learner's earlier connection cannot write into the learner's new one.
+    pub seen: [u64; 2],
     /// Election channel: the one notification waiting in the send queue per direction.
     /// QuorumCnxManager's send queue holds a single message (`SEND_CAPACITY = 1`), so a newer
     /// vote replaces an older one that has not left yet.
@@ -191,6 +196,22 @@ impl Network {
             let c = self.at(conn);
             c.dead = false;
             c.gen += 1;
+        }
+        if quorum_or_client {
+            let end = usize::from(key.0 != from);
+            let c = self.at(conn);
+            if opens_connection(&msg) {
+                c.seen[end] = c.gen;
+            } else if c.seen[end] != c.gen {
+                // The other end reconnected since this end's socket was current (its opening
+                // message may still be on the way). The write goes to the old socket, which
+                // the other end closed; this end's handler of it is replaced when the new
+                // connection's first message arrives, so nobody is told.
+                return Sent::Broken {
+                    tell_sender: false,
+                    tell_receiver: false,
+                };
+            }
         }
         if channel == Channel::Election {
             let dir = usize::from(key.0 != from);
@@ -326,6 +347,13 @@ impl Network {
         self.all[i as usize].1.gen
     }
 
+    /// A message of the connection's current generation reached `to`: that end now holds
+    /// a socket of this generation.
+    pub fn received(&mut self, conn: u32, to: Endpoint) {
+        let (key, c) = &mut self.all[conn as usize];
+        c.seen[usize::from(key.0 != to)] = c.gen;
+    }
+
     /// Breaks a connection; returns whether it was open (its ends must be told).
     pub fn break_conn(&mut self, key: ConnKey) -> bool {
         let c = self.conn(key);
@@ -434,5 +462,51 @@ mod tests {
             ..p
         };
         assert!(p.blocks(s(2), s(1)));
+    }
+
+    /// A leader that still holds the socket of a learner's earlier connection cannot write
+    /// into the learner's new one; once the new connection's first message arrives it can.
+    #[test]
+    fn an_end_still_on_an_old_connection_cannot_write_into_the_new_one() {
+        let mut net = Network::new(Transport {
+            rng: crate::rng::stream(1, 2),
+            delay_us: (1, 1),
+            reset: 0.0,
+            reset_until_us: 0,
+            reorder: false,
+        });
+        let (learner, leader) = (s(4), s(5));
+        let info = Message::FollowerInfo { accepted_epoch: 2 };
+        let leader_info = Message::LeaderInfo { epoch: 3 };
+        let Sent::Wire(w) = net.send(0, (learner, leader, Channel::Quorum), info.clone(), true)
+        else {
+            panic!("the first FOLLOWERINFO goes out");
+        };
+        net.received(w.conn, leader);
+        // The learner gives up on that connection and connects again.
+        net.break_conn(conn_key(learner, leader, Channel::Quorum));
+        let Sent::Wire(w) = net.send(10, (learner, leader, Channel::Quorum), info, true) else {
+            panic!("a new connection opens");
+        };
+        // The leader answers the earlier FOLLOWERINFO before the new one reaches it.
+        let stale = net.send(
+            11,
+            (leader, learner, Channel::Quorum),
+            leader_info.clone(),
+            true,
+        );
+        assert!(
+            matches!(
+                stale,
+                Sent::Broken {
+                    tell_sender: false,
+                    tell_receiver: false
+                }
+            ),
+            "{stale:?}"
+        );
+        net.received(w.conn, leader);
+        let fresh = net.send(12, (leader, learner, Channel::Quorum), leader_info, true);
+        assert!(matches!(fresh, Sent::Wire(_)), "{fresh:?}");
     }
 }

@@ -267,7 +267,17 @@ impl Plan {
                     to,
                     nth,
                     after_ms,
+                    delay_ms,
                 } => {
+                    if *delay_ms > 0 {
+                        return Err(refuse(
+                            line,
+                            "on.delay_ms",
+                            "a delayed trigger is not carried out on a real ensemble yet (the \
+                             proxy acts as the packet passes)"
+                                .into(),
+                        ));
+                    }
                     if *on == OnKind::State {
                         return Err(refuse(
                             line,
@@ -532,6 +542,14 @@ target = "s1"
             "name = \"t\"\n[cluster]\nservers = 3\n[network]\nreset = 0.01\n[clients]\ncount = 1\n",
         );
         assert_eq!(Plan::of(&sc).expect_err("refused").key, "network.reset");
+
+        let sc = scenario(
+            "name = \"t\"\n[cluster]\nservers = 3\n[[faults]]\n\
+             on = { receive = \"TRUNC\", to = \"s1\", delay_ms = 40 }\naction = \"crash\"\n\
+             target = \"s1\"\n",
+        );
+        let r = Plan::of(&sc).expect_err("refused");
+        assert_eq!((r.line, r.key), (Some(4), "on.delay_ms"));
     }
 
     #[test]

@@ -280,6 +280,7 @@ fn still_to_come(sc: &Scenario, executed: &[ExecutedFault], at_us: u64) -> Vec<F
                 to,
                 nth,
                 after_ms,
+                delay_ms,
             } => Trigger::On {
                 kind: *kind,
                 name: name.clone(),
@@ -287,6 +288,7 @@ fn still_to_come(sc: &Scenario, executed: &[ExecutedFault], at_us: u64) -> Vec<F
                 to: *to,
                 nth: *nth,
                 after_ms: after_ms.saturating_sub(at_ms),
+                delay_ms: *delay_ms,
             },
         };
         out.push(Fault {

@@ -51,12 +51,21 @@ impl Sim {
                 "trigger of [[faults]] at line {} matched: {what}",
                 f.line
             ));
+            let delay_us = match f.trigger {
+                scenario::Trigger::On { delay_ms, .. } => delay_ms * 1000,
+                scenario::Trigger::At { .. } => 0,
+            };
             let p = Planned::Scripted {
                 index,
                 action: f.action,
             };
-            self.extend_faults(now + super::duration_us(&p));
-            self.run_fault(p);
+            self.extend_faults(now + delay_us + super::duration_us(&p));
+            if delay_us == 0 {
+                self.run_fault(p);
+            } else {
+                // Its selectors are resolved when it fires, as a timed fault's are.
+                self.queue.push(now + delay_us, Ev::Fault(p));
+            }
         }
     }
 

@@ -263,8 +263,25 @@ pub(super) fn triggered(
     } else {
         "receives"
     };
+    // Half act as the packet passes; the others a little later, so that a crash lands in
+    // the middle of what the packet started: a TRUNC sync's writes, the commit of a
+    // proposal, a learner's log catching up.
+    let delay_ms = if rng.gen_bool(0.5) {
+        0
+    } else {
+        match rng.gen_range(0..3) {
+            0 => rng.gen_range(1..=50),
+            1 => rng.gen_range(50..=300),
+            _ => rng.gen_range(300..=1500),
+        }
+    };
     let what = if crash { "crash" } else { "isolate" };
-    let name = format!("{what} {who} as it {way} {kind} #{nth} after {after_ms} ms");
+    let when = if delay_ms == 0 {
+        "as it".to_string()
+    } else {
+        format!("{delay_ms} ms after it")
+    };
+    let name = format!("{what} {who} {when} {way} {kind} #{nth} after {after_ms} ms");
     let fault = Fault {
         trigger: Trigger::On {
             kind: on,
@@ -273,6 +290,7 @@ pub(super) fn triggered(
             to,
             nth,
             after_ms,
+            delay_ms,
         },
         action,
         line: 0,

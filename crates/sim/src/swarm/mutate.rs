@@ -1,13 +1,14 @@
 //! Small changes to a drawn configuration, for `sim fuzz --guided`: a seed that reached a
 //! rare situation is kept, and its configuration is varied a little (a fault armed on
-//! another packet, another snapCount, a zxid counter near the rollover, a fault family more
-//! or less often, a slower disk), as a coverage-guided fuzzer varies an input that reached
-//! new code. Each change is a pure function of its number, so a mutant is named by its seed
+//! another packet, one more crash or pause at a drawn moment, another snapCount, a zxid
+//! counter near the rollover, a fault family more or less often, a slower disk, more
+//! connection resets, other session timeouts), as a coverage-guided fuzzer varies an input
+//! that reached new code. Each change is a pure function of its number, so a mutant is named by its seed
 //! and the numbers of the changes applied in turn (`--mutate 17,203`).
 
 use rand::seq::SliceRandom;
 use rand::Rng;
-use scenario::Scenario;
+use scenario::{Action, Fault, Scenario, Selector, Trigger};
 
 use super::corners;
 use super::Knobs;
@@ -21,7 +22,7 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
     let mut rng = stream(m, MUTATE_STREAM);
     let until_ms = sc.random.as_ref().map_or(0, |r| r.until_ms);
     let fixed = |key: &str| base.set_keys.contains(key);
-    let what = match rng.gen_range(0..7) {
+    let what = match rng.gen_range(0..11) {
         0 => {
             // Arm another fault on a protocol packet (dropping the oldest past two).
             let members: Vec<_> = sc.cluster.all().collect();
@@ -76,17 +77,105 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
             sc.network.delay_ms = delay;
             format!("delay {}-{} ms", delay.0, delay.1)
         }
-        _ => {
+        6 => {
             let Some(c) = sc.clients.as_mut() else {
                 return "nothing (no clients)".into();
             };
             c.write_ratio = *[0.2, 0.5, 1.0].choose(&mut rng).expect("non-empty");
             format!("write_ratio {}", c.write_ratio)
         }
+        7 => {
+            // One more fault at a drawn moment, on a drawn server or the leader of then:
+            // where it lands (which role, which phase) is what the run finds out.
+            let members: Vec<_> = sc.cluster.all().collect();
+            let target = if rng.gen_bool(0.5) {
+                Selector::Leader
+            } else {
+                Selector::Server(*members.choose(&mut rng).expect("a member"))
+            };
+            let at_ms = rng.gen_range(0..until_ms.max(1));
+            let for_ms = rng.gen_range(100..=3000);
+            let (action, what) = if rng.gen_bool(0.6) {
+                let action = Action::Crash {
+                    target,
+                    restart_after_ms: Some(for_ms),
+                };
+                (action, "crash")
+            } else {
+                let action = Action::Pause {
+                    target,
+                    duration_ms: for_ms,
+                };
+                (action, "pause")
+            };
+            sc.faults.push(Fault {
+                trigger: Trigger::At { at_ms },
+                action,
+                line: 0,
+            });
+            format!(
+                "{what} {} at {at_ms} ms for {for_ms} ms",
+                scenario::selector(target)
+            )
+        }
+        8 if sc.servers.is_empty() => {
+            // Another ensemble (not for a drawn past, whose disks are the old ensemble's);
+            // faults naming a server it no longer has go.
+            let participants: u8 = rng.gen_range(3..=7);
+            let observers: u8 = *[0, 0, 1, 2].choose(&mut rng).expect("non-empty");
+            sc.cluster.participants = (1..=participants).map(zab::ServerId).collect();
+            sc.cluster.observers = (participants + 1..=participants + observers)
+                .map(zab::ServerId)
+                .collect();
+            let members: Vec<zab::ServerId> = sc.cluster.all().collect();
+            sc.faults.retain(|f| names_only(f, &members));
+            format!("{participants} servers, {observers} observers")
+        }
+        9 => {
+            sc.network.reset = *[0.0, 0.001, 0.01, 0.03]
+                .choose(&mut rng)
+                .expect("non-empty");
+            format!("reset {}", sc.network.reset)
+        }
+        _ => {
+            let tick = sc.cluster.tick_ms;
+            let Some(c) = sc.clients.as_mut() else {
+                return "nothing (no clients)".into();
+            };
+            if fixed("clients.session_timeout_ms") {
+                return "nothing (session timeout fixed)".into();
+            }
+            // ZooKeeper's bounds, 2 and 20 ticks, or a few seconds.
+            c.session_timeout_ms = *[2 * tick, 20 * tick, 4000]
+                .choose(&mut rng)
+                .expect("non-empty");
+            format!("session_timeout_ms {}", c.session_timeout_ms)
+        }
     };
     // A slower disk or network may need longer limits than were drawn.
     corners::fit_limits(base, sc);
     what
+}
+
+/// Whether every server `f` names is one of `members`.
+fn names_only(f: &Fault, members: &[zab::ServerId]) -> bool {
+    let ok = |s: &Selector| match s {
+        Selector::Server(id) => members.contains(id),
+        _ => true,
+    };
+    let trigger_ok = match &f.trigger {
+        Trigger::On { from, to, .. } => from.iter().chain(to.iter()).all(ok),
+        Trigger::At { .. } => true,
+    };
+    let action_ok = match &f.action {
+        Action::Crash { target, .. }
+        | Action::Restart { target }
+        | Action::Isolate { target, .. }
+        | Action::Pause { target, .. } => ok(target),
+        Action::Partition { groups, .. } => groups.iter().flatten().all(ok),
+        Action::Heal => true,
+    };
+    trigger_ok && action_ok
 }
 
 /// The knob a mutant's changes are listed under.
