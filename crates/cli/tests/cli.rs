@@ -578,9 +578,9 @@ fn a_guided_hunt_counts_runs_and_names_its_mutant() {
             "--zk",
             "fixed",
             "--bug",
-            "zk-2354",
+            "trunc-keeps-snapshot",
             "--max-seeds",
-            "400",
+            "600",
             "--jobs",
             jobs,
         ]);
@@ -594,7 +594,7 @@ fn a_guided_hunt_counts_runs_and_names_its_mutant() {
     let row = |text: &str| -> Vec<String> {
         let line = text
             .lines()
-            .find(|l| l.starts_with("zk-2354"))
+            .find(|l| l.starts_with("trunc-keeps-snapshot"))
             .unwrap_or_else(|| panic!("no row: {text}"));
         line.split("  ")
             .filter(|c| !c.is_empty())
@@ -609,14 +609,14 @@ fn a_guided_hunt_counts_runs_and_names_its_mutant() {
     assert!(row(&one)[1].contains("--mutate"), "{one}");
     let command = one
         .lines()
-        .find_map(|l| l.trim().strip_prefix("zk-2354: sim "))
+        .find_map(|l| l.trim().strip_prefix("trunc-keeps-snapshot: sim "))
         .unwrap_or_else(|| panic!("no command: {one}"));
     let mut args: Vec<&str> = command.split(' ').collect();
     args.push("--json");
     let out = sim(&args);
     assert_eq!(out.status.code(), Some(1), "{command}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["attributed_to"], "zk-2354", "{v}");
+    assert_eq!(v["attributed_to"], "trunc-keeps-snapshot", "{v}");
 
     let out = sim(&["hunt", "--guided", "--no-swarm"]);
     assert_eq!(out.status.code(), Some(2), "--guided needs the swarm");

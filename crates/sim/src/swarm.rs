@@ -387,6 +387,40 @@ mod tests {
     }
 
     #[test]
+    fn mutants_name_only_servers_they_have_and_fence_their_recipes() {
+        let b = base();
+        let (mut ensembles, mut recipes, mut timed, mut delayed) = (0, 0, 0, 0);
+        for seed in 0..40 {
+            for m in 0..60 {
+                let chain = [m, m * 31 + 7, m * 131 + 3];
+                let (sc, knobs) = draw_mutated(&b, seed, &chain);
+                let said = &knobs.last().expect("mutations").1;
+                ensembles += usize::from(said.contains("observers"));
+                let members: Vec<ServerId> = sc.cluster.all().collect();
+                for f in &sc.faults {
+                    assert!(mutate::names_only(f, &members), "{seed} {chain:?}: {f:?}");
+                    match &f.trigger {
+                        scenario::Trigger::At { .. } => timed += 1,
+                        scenario::Trigger::On { delay_ms, .. } => {
+                            assert!(*delay_ms <= 1500);
+                            delayed += usize::from(*delay_ms > 0);
+                        }
+                    }
+                }
+                let c = sc.clients.as_ref().expect("clients");
+                if c.workload != Workload::Kv {
+                    recipes += 1;
+                    assert!(c.count >= 2 && c.fencing && c.ops <= 60, "{c:?}");
+                }
+            }
+        }
+        assert!(ensembles > 50, "another ensemble: {ensembles}");
+        assert!(recipes > 50, "another workload: {recipes}");
+        assert!(timed > 50, "a timed crash or pause: {timed}");
+        assert!(delayed > 50, "faults acting after their packet: {delayed}");
+    }
+
+    #[test]
     fn what_the_scenario_sets_stays_set() {
         let text = "name = \"base\"\n[cluster]\nservers = 3\nsnap_count = 20\ninitial_zxid_counter = 4294967200\ntick_ms = 200\n[clients]\nsession_timeout_ms = 3000\n[run]\nduration_ms = 20000\nliveness_ms = 5000\n";
         let b = scenario::parse(text, std::path::Path::new("base.toml")).expect("valid");

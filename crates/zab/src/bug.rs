@@ -59,6 +59,7 @@ bugs! {
     ObserverVotes = "observer-votes" []: "observers' ACKs and votes count towards quorums",
     StaleReadOwnWrite = "stale-read-own-write" []: "a follower answers a client's read before applying that client's own write",
     AckOutlivesTrunc = "ack-outlives-trunc" [V3_8_0, V3_9_4]: "the leader keeps counting a follower's ACK of a proposal that the follower's next sync truncates",
+    ObserverEarlySync = "observer-early-sync" [V3_8_0, V3_9_4]: "the leader syncs an observer before a quorum has acknowledged NEWLEADER, so the observer can snapshot history no quorum holds, which a later leader's TRUNC cannot remove",
 }
 
 impl Bug {
@@ -70,6 +71,7 @@ impl Bug {
         matches!(
             self,
             Bug::AckOutlivesTrunc
+                | Bug::ObserverEarlySync
                 | Bug::Zk2354
                 | Bug::Zk2845
                 | Bug::Zk3911

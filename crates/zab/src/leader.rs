@@ -296,7 +296,7 @@ impl Leader {
             .map(|(s, _)| *s)
             .collect();
         for sid in waiting {
-            self.sync_learner(peer, sid, out);
+            self.sync_or_hold(peer, sid, out);
         }
         if peer.cfg.has(Bug::Zk790) {
             // Before ZOOKEEPER-790 the leader started serving as soon as it had an epoch.
@@ -384,6 +384,15 @@ impl Leader {
         peer.timers.set(Timer::LeaderTick, now + tick / 2);
         for sid in ready {
             out.send(sid, Channel::Quorum, Message::UpToDate);
+        }
+        let held: Vec<ServerId> = self
+            .learners
+            .iter()
+            .filter(|(_, h)| h.observer && h.stage == Stage::AwaitSync)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in held {
+            self.sync_learner(peer, sid, out);
         }
     }
 
@@ -503,8 +512,28 @@ impl Leader {
             return;
         }
         if self.election_finished {
-            self.sync_learner(peer, sid, out);
+            self.sync_or_hold(peer, sid, out);
         }
+    }
+
+    /// `syncFollower` runs for every learner once discovery is over (LearnerHandler.java:555
+    /// / 556), observers included, before a quorum has acknowledged NEWLEADER (627 / 628).
+    /// An observer can then be sent, and snapshot at NEWLEADER (Learner.java:729 / 740),
+    /// history no quorum holds; if the epoch is never established, a later leader sends it
+    /// TRUNC below that snapshot, which it cannot carry out, and it exits (603-604 /
+    /// 625-626), again at every restart (`observer-early-sync`). `fixed` holds an observer's
+    /// sync until the epoch is established, as for an observer that connects later.
+    fn sync_or_hold(&mut self, peer: &mut Peer, sid: ServerId, out: &mut Outputs) {
+        // An observer whose vote counts (`observer-votes`) acknowledges NEWLEADER like a
+        // follower, so it is synced like one.
+        let observer = self.learners.get(&sid).is_some_and(|h| h.observer);
+        if observer && !peer.cfg.has_vote(sid) && !self.established {
+            if !peer.cfg.has(Bug::ObserverEarlySync) {
+                return;
+            }
+            out.fired(Bug::ObserverEarlySync);
+        }
+        self.sync_learner(peer, sid, out);
     }
 
     fn on_learner_ack(&mut self, peer: &mut Peer, sid: ServerId, zxid: Zxid, out: &mut Outputs) {

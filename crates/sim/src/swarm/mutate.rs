@@ -1,9 +1,9 @@
 //! Small changes to a drawn configuration, for `sim fuzz --guided`: a seed that reached a
 //! rare situation is kept, and its configuration is varied a little (a fault armed on
-//! another packet, one more crash or pause at a drawn moment, another snapCount, a zxid
-//! counter near the rollover, a fault family more or less often, a slower disk, more
-//! connection resets, other session timeouts), as a coverage-guided fuzzer varies an input
-//! that reached new code. Each change is a pure function of its number, so a mutant is named by its seed
+//! another packet, one more crash or pause at a drawn moment, another ensemble or client
+//! workload, another snapCount, a zxid counter near the rollover, a fault family more or less
+//! often, a slower disk, more connection resets, other session timeouts), as a
+//! coverage-guided fuzzer varies an input that reached new code. Each change is a pure function of its number, so a mutant is named by its seed
 //! and the numbers of the changes applied in turn (`--mutate 17,203`).
 
 use rand::seq::SliceRandom;
@@ -22,7 +22,7 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
     let mut rng = stream(m, MUTATE_STREAM);
     let until_ms = sc.random.as_ref().map_or(0, |r| r.until_ms);
     let fixed = |key: &str| base.set_keys.contains(key);
-    let what = match rng.gen_range(0..11) {
+    let what = match rng.gen_range(0..12) {
         0 => {
             // Arm another fault on a protocol packet (dropping the oldest past two).
             let members: Vec<_> = sc.cluster.all().collect();
@@ -131,6 +131,26 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
             sc.faults.retain(|f| names_only(f, &members));
             format!("{participants} servers, {observers} observers")
         }
+        10 => {
+            // Another client workload: the recipes reach ephemerals, sequential znodes and
+            // watches, which plain reads and writes never do. Recipes need contenders, few
+            // enough steps to finish, and (election, lock) fencing, without which a paused
+            // leader acting once more is the recipe's own hazard, not ZooKeeper's.
+            let Some(c) = sc.clients.as_mut() else {
+                return "nothing (no clients)".into();
+            };
+            let workload = *zab::client::Workload::ALL
+                .choose(&mut rng)
+                .expect("non-empty");
+            c.workload = workload;
+            if workload != zab::client::Workload::Kv {
+                c.count = c.count.max(2);
+                c.ops = c.ops.min(60);
+                c.think_ms = (100, 300);
+                c.fencing = true;
+            }
+            format!("workload {}", workload.name())
+        }
         9 => {
             sc.network.reset = *[0.0, 0.001, 0.01, 0.03]
                 .choose(&mut rng)
@@ -158,7 +178,7 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
 }
 
 /// Whether every server `f` names is one of `members`.
-fn names_only(f: &Fault, members: &[zab::ServerId]) -> bool {
+pub(super) fn names_only(f: &Fault, members: &[zab::ServerId]) -> bool {
     let ok = |s: &Selector| match s {
         Selector::Server(id) => members.contains(id),
         _ => true,
