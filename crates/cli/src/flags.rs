@@ -1,5 +1,24 @@
 //! Flags shared by several commands.
 
+/// `--swarm [--mutate A,B]` of `sim run` and `sim shrink`: the configuration a swarm seed
+/// draws, or a `sim fuzz --guided` mutant of it, instead of the scenario's own.
+#[derive(clap::Args, Debug)]
+pub struct SwarmDraw {
+    /// Use the configuration `sim fuzz --swarm` draws for this seed instead of the
+    /// scenario's own ensemble, faults, network, disk and clients.
+    #[arg(long)]
+    pub swarm: bool,
+    /// With --swarm: a `sim fuzz --guided` mutant, the changes made to the seed's draw, in
+    /// order (`--mutate 17,203`).
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        requires = "swarm",
+        value_delimiter = ','
+    )]
+    pub mutate: Vec<u64>,
+}
+
 /// `--zk VERSION`: one of the modelled releases.
 pub fn parse_zk(s: &str) -> Result<zab::ZkVersion, String> {
     zab::ZkVersion::from_name(s).ok_or_else(|| {

@@ -379,13 +379,7 @@ fn run_one(job: &guided::Job, ctx: &Ctx<'_>) -> Done {
     }
     let mut command = report::reproduce_command(&o, ctx.zk, ctx.bug_names);
     if ctx.swarm {
-        command.push_str(" --swarm");
-    }
-    if !job.mutations.is_empty() {
-        command.push_str(&format!(
-            " --mutate {}",
-            guided::mutations_arg(&job.mutations)
-        ));
+        command.push_str(&guided::swarm_flags(&job.mutations));
     }
     let mut reasons = o.verdict.reasons.clone();
     if ctx.check_determinism {

@@ -158,6 +158,16 @@ impl Guide {
     }
 }
 
+/// ` --swarm`, and ` --mutate 17,203` for a mutant: what a printed command adds to rerun a
+/// swarm run.
+pub(crate) fn swarm_flags(mutations: &[u64]) -> String {
+    if mutations.is_empty() {
+        " --swarm".to_string()
+    } else {
+        format!(" --swarm --mutate {}", mutations_arg(mutations))
+    }
+}
+
 /// `17,203`: the changes of a mutant as `--mutate` takes them.
 pub(crate) fn mutations_arg(mutations: &[u64]) -> String {
     let list: Vec<String> = mutations.iter().map(u64::to_string).collect();

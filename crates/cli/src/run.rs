@@ -41,19 +41,8 @@ pub struct RunArgs {
     /// How much of the run before each violation the report's diagrams cover.
     #[arg(long, value_name = "MS", default_value_t = report::html::DEFAULT_WINDOW_MS)]
     window_ms: u64,
-    /// Run the configuration `sim fuzz --swarm` draws for this seed instead of the
-    /// scenario's own ensemble, faults, network, disk and clients.
-    #[arg(long)]
-    swarm: bool,
-    /// With --swarm: a `sim fuzz --guided` mutant, the changes made to the seed's draw, in
-    /// order (`--mutate 17,203`).
-    #[arg(
-        long,
-        value_name = "A,B,...",
-        requires = "swarm",
-        value_delimiter = ','
-    )]
-    mutate: Vec<u64>,
+    #[command(flatten)]
+    draw: crate::flags::SwarmDraw,
     /// Write the run as an explicit scenario (every random fault as the timed fault it
     /// became, every target resolved) that takes the same course with the same seed. With
     /// --at-ms T: the rest of the run from T, a scenario whose [[server]] tables are the disks
@@ -126,7 +115,7 @@ pub fn run(mut args: RunArgs) -> u8 {
         && !args.no_bugs
         && args.bugs.is_empty()
         && args.fixes.is_empty()
-        && !args.swarm
+        && !args.draw.swarm
         && args
             .zk
             .is_none_or(|z| z == sim::effective_version(&sc, None));
@@ -144,8 +133,8 @@ pub fn run(mut args: RunArgs) -> u8 {
         );
         return 2;
     }
-    let (sc, drawn) = if args.swarm {
-        let (mut drawn, knobs) = sim::swarm::draw_mutated(&sc, seed, &args.mutate);
+    let (sc, drawn) = if args.draw.swarm {
+        let (mut drawn, knobs) = sim::swarm::draw_mutated(&sc, seed, &args.draw.mutate);
         drawn.path = sc.path.clone();
         (drawn, Some(knobs))
     } else {
@@ -172,7 +161,7 @@ pub fn run(mut args: RunArgs) -> u8 {
         seed,
         extra_bugs: &args.bugs,
         zk: args.zk,
-        swarm: args.swarm,
+        swarm: args.draw.swarm,
         no_bugs: args.no_bugs,
     };
     let reporting = match crate::render::Reporting::start(
@@ -270,14 +259,8 @@ pub fn run(mut args: RunArgs) -> u8 {
         return 2;
     }
     let mut command = report::reproduce_command(&outcome, args.zk, &args.bugs);
-    if args.swarm {
-        command.push_str(" --swarm");
-    }
-    if !args.mutate.is_empty() {
-        command.push_str(&format!(
-            " --mutate {}",
-            crate::guided::mutations_arg(&args.mutate)
-        ));
+    if args.draw.swarm {
+        command.push_str(&crate::guided::swarm_flags(&args.draw.mutate));
     }
     if args.no_bugs {
         command.push_str(" --no-bugs");

@@ -18,19 +18,8 @@ pub struct ShrinkArgs {
     /// `sim list versions`.
     #[arg(long, value_name = "VERSION", value_parser = crate::flags::parse_zk)]
     zk: Option<zab::ZkVersion>,
-    /// Shrink the configuration `sim fuzz --swarm` drew for this seed (as `sim run --swarm`
-    /// runs it), not the scenario's own.
-    #[arg(long)]
-    swarm: bool,
-    /// With --swarm: a `sim fuzz --guided` mutant, the changes made to the seed's draw, in
-    /// order (`--mutate 17,203`).
-    #[arg(
-        long,
-        value_name = "A,B,...",
-        requires = "swarm",
-        value_delimiter = ','
-    )]
-    mutate: Vec<u64>,
+    #[command(flatten)]
+    draw: crate::flags::SwarmDraw,
     /// Where to write the shrunk scenario (default: reports/<name>-<seed>-shrunk.toml).
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -60,9 +49,9 @@ pub fn shrink(args: ShrinkArgs) -> u8 {
     // same way whatever the default release is.
     sc.zk = Some(sim::effective_version(&sc, args.zk));
     let seed = args.seed.unwrap_or(sc.seed);
-    if args.swarm {
+    if args.draw.swarm {
         let path = sc.path.clone();
-        sc = sim::swarm::draw_mutated(&sc, seed, &args.mutate).0;
+        sc = sim::swarm::draw_mutated(&sc, seed, &args.draw.mutate).0;
         sc.path = path;
     }
     let shrunk = match sim::shrink::shrink(&sc, seed, args.max_runs) {

@@ -84,7 +84,7 @@ pub(crate) struct Counter {
 impl Counter {
     pub(crate) fn new() -> Counter {
         Counter {
-            counts: vec![0; layout().len],
+            counts: vec![0; layout().situations.len()],
             roles: Vec::new(),
             syncing: Vec::new(),
             own_votes: Vec::new(),
