@@ -84,7 +84,7 @@ pub struct Conn {
     /// Latest scheduled delivery per direction (low→high, high→low), for FIFO order.
     pub last_delivery: [u64; 2],
     /// Quorum and client connections: the generation each end (low, high) holds a socket
-    /// of, the one it opened or was last delivered a message on. An end still on an older
+    /// of, the one it opened or last took a message from. An end still on an older
     /// one writes to a socket the other end has closed and replaced: a leader's handler of
     /// a learner's earlier connection cannot write into the learner's new one.
     pub seen: [u64; 2],
@@ -347,8 +347,9 @@ impl Network {
         self.all[i as usize].1.gen
     }
 
-    /// A message of the connection's current generation reached `to`: that end now holds
-    /// a socket of this generation.
+    /// `to` took a message of the connection's current generation: that end now holds a
+    /// socket of this generation. Called when the message is fed to `to`'s machine, not when
+    /// it arrives at a paused one: until then `to` still answers on the socket it knew.
     pub fn received(&mut self, conn: u32, to: Endpoint) {
         let (key, c) = &mut self.all[conn as usize];
         c.seen[usize::from(key.0 != to)] = c.gen;

@@ -482,7 +482,6 @@ impl Sim {
                 msg,
             } => {
                 if self.world.net.gen_at(conn) == gen {
-                    self.world.net.received(conn, to);
                     self.deliver(from, to, channel, (conn, gen), msg);
                 }
                 // else: lost with a broken connection

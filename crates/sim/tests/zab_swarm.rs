@@ -136,3 +136,25 @@ fn resets_swarm_seeds_that_once_failed_pass() {
         );
     }
 }
+
+/// A guided mutant of the resets swarm (seed 175, mutation 517112) once sent a learner
+/// LEADERINFO twice: the learner's connection broke while the leader was paused, it connected
+/// again, and the paused leader's handler of the old socket answered on the new one, because
+/// the new socket's FOLLOWERINFO counted as read when it arrived rather than when the leader,
+/// resumed, took it. A LearnerHandler writes only to its own socket (Leader.java:525/574).
+#[test]
+fn a_paused_leader_answers_a_learner_once_per_socket() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/swarm/three-servers-resets.toml");
+    let base = scenario::load(&path).expect("scenario loads");
+    let (sc, _) = sim::swarm::draw_mutated(&base, 175, &[517112]);
+    let mut opts = sim::Options::new(175);
+    opts.zk = Some(zab::ZkVersion::Fixed);
+    let o = sim::run(&sc, opts);
+    assert!(
+        o.verdict.passed && o.violations.is_empty(),
+        "seed 175 --mutate 517112: {:?} {:?}",
+        o.verdict.reasons,
+        o.violations
+    );
+}

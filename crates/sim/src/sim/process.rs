@@ -111,6 +111,9 @@ impl Sim {
         if self.incarnation(to) != Some(inc) || self.is_paused(to) {
             return; // the trigger crashed or paused the receiver first
         }
+        // Only now does `to` read from this socket: a paused leader's handler of the
+        // learner's earlier socket still writes to that one until it takes the message.
+        self.world.net.received(conn, to);
         self.note(Happening::Deliver {
             from,
             to,
