@@ -396,6 +396,7 @@ mod tests {
         let ack_epoch = Message::AckEpoch {
             current_epoch: Some(1),
             last_zxid: z(1, 1),
+            trunc_floor: None,
         };
         assert!(send(&mut c, &v, 2, 3, ack_epoch).is_empty());
         // NEWLEADER: synced txns durable, then currentEpoch, then the ack; a periodic
@@ -517,6 +518,7 @@ mod tests {
         let msg = Message::AckEpoch {
             current_epoch: Some(1),
             last_zxid: z(1, 4),
+            trunc_floor: None,
         };
         let out = send(&mut c, &v, 1, 3, msg.clone());
         assert_eq!(out.len(), 1);

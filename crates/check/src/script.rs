@@ -307,6 +307,7 @@ impl<C: Checker> Script<C> {
             Message::AckEpoch {
                 current_epoch: Some(epoch - 1),
                 last_zxid,
+                trunc_floor: None,
             },
         );
     }

@@ -60,6 +60,7 @@ bugs! {
     StaleReadOwnWrite = "stale-read-own-write" []: "a follower answers a client's read before applying that client's own write",
     AckOutlivesTrunc = "ack-outlives-trunc" [V3_8_0, V3_9_4]: "the leader keeps counting a follower's ACK of a proposal that the follower's next sync truncates",
     ObserverEarlySync = "observer-early-sync" [V3_8_0, V3_9_4]: "the leader syncs an observer before a quorum has acknowledged NEWLEADER, so the observer can snapshot history no quorum holds, which a later leader's TRUNC cannot remove",
+    TruncIntoSnapshot = "trunc-into-snapshot" [V3_8_0, V3_9_4]: "ACKEPOCH does not say where the learner's snapshot ends, so a leader can send TRUNC below a txn the snapshot holds (one a SNAP brought in an epoch never established), which the learner cannot carry out",
 }
 
 impl Bug {
@@ -72,6 +73,7 @@ impl Bug {
             self,
             Bug::AckOutlivesTrunc
                 | Bug::ObserverEarlySync
+                | Bug::TruncIntoSnapshot
                 | Bug::Zk2354
                 | Bug::Zk2845
                 | Bug::Zk3911

@@ -43,6 +43,8 @@ struct Handler {
     observer: bool,
     stage: Stage,
     peer_last_zxid: Zxid,
+    /// `fixed`: the lowest zxid the learner can truncate to (its ACKEPOCH's `trunc_floor`).
+    trunc_floor: Option<Zxid>,
     /// In forwardingFollowers / observingLearners: receives PROPOSAL+COMMIT or INFORM.
     forwarding: bool,
     /// `tickOfNextAckDeadline`.
@@ -420,7 +422,8 @@ impl Leader {
             Message::AckEpoch {
                 current_epoch,
                 last_zxid,
-            } => self.on_ack_epoch(peer, sid, current_epoch, last_zxid, out),
+                trunc_floor,
+            } => self.on_ack_epoch(peer, sid, current_epoch, (last_zxid, trunc_floor), out),
             Message::Ack { zxid } => self.on_learner_ack(peer, sid, zxid, out),
             // Requests before the leader serves are dropped, as ZooKeeperServer does while it
             // is not running.
@@ -472,6 +475,7 @@ impl Leader {
             observer,
             stage: Stage::AwaitEpoch,
             peer_last_zxid: Zxid::default(),
+            trunc_floor: None,
             forwarding: false,
             ack_deadline_tick: deadline,
             sync_check: SyncLimitCheck::default(),
@@ -492,13 +496,14 @@ impl Leader {
         peer: &mut Peer,
         sid: ServerId,
         current_epoch: Option<u64>,
-        last_zxid: Zxid,
+        (last_zxid, trunc_floor): (Zxid, Option<Zxid>),
         out: &mut Outputs,
     ) {
         match self.learners.get_mut(&sid) {
             Some(h) if h.stage == Stage::AwaitAckEpoch => {
                 h.stage = Stage::AwaitSync;
                 h.peer_last_zxid = last_zxid;
+                h.trunc_floor = trunc_floor;
             }
             _ => return,
         }
@@ -567,10 +572,10 @@ impl Leader {
     /// `LearnerHandler.syncFollower` and what run() queues after it: the sync packets, the
     /// outstanding proposals (startForwarding) and NEWLEADER.
     fn sync_learner(&mut self, peer: &mut Peer, sid: ServerId, out: &mut Outputs) {
-        let (peer_last, observer) = match self.learners.get(&sid) {
+        let (peer_last, trunc_floor, observer) = match self.learners.get(&sid) {
             // Only once per connection: the ACKEPOCH that completes the quorum syncs every
             // waiting learner, itself included.
-            Some(h) if h.stage == Stage::AwaitSync => (h.peer_last_zxid, h.observer),
+            Some(h) if h.stage == Stage::AwaitSync => (h.peer_last_zxid, h.trunc_floor, h.observer),
             _ => return,
         };
         let epoch = self.epoch;
@@ -647,6 +652,15 @@ impl Leader {
         }
         if need_op && !need_snap {
             need_snap = true; // "Unhandled scenario ... fall back to use snapshot"
+        }
+        // `fixed`: a learner that cannot truncate that far is sent SNAP instead, which
+        // replaces its snapshot as a whole. The releases' learner reports no floor
+        // (trunc-into-snapshot): it truncates the log and reloads its newest snapshot
+        // (trunc-keeps-snapshot), or, with that fixed, gives the sync up.
+        if let (Some(Message::Trunc { zxid }), Some(floor)) = (packets.first(), trunc_floor) {
+            if *zxid < floor {
+                need_snap = true;
+            }
         }
         if need_snap {
             current = last_processed;
@@ -1084,13 +1098,17 @@ impl Leader {
 
 #[cfg(test)]
 mod tests {
+    use crate::bug::Bug;
     use crate::client_api::CreateMode;
+    use crate::db::{Snapshot, Txn, TxnOp};
     use crate::ids::ClientId;
+    use crate::ids::ServerId;
     use crate::ids::Zxid;
     use crate::io::Event;
     use crate::io::SyncMode;
     use crate::message::Message;
     use crate::testkit::{connect, create, ok, Cluster, TICK_US};
+    use std::sync::Arc;
 
     /// Cuts `lagging` off, commits `writes` txns without it, lets it back in and returns how
     /// the leader synced it: (mode, the learner's last zxid, the leader's last zxid).
@@ -1160,6 +1178,82 @@ mod tests {
         let (mode, peer_last, last) = resync_after(&mut c, 520);
         assert!(c.server(c.leader()).peer.log_files.len() > 2);
         assert_eq!(mode, SyncMode::Snap, "from {peer_last} to {last}");
+    }
+
+    /// A follower that a SNAP in an epoch never established left holding, inside its
+    /// snapshot, a txn the leader lacks, and the sync it is then given. It reports the
+    /// snapshot's last txn in ACKEPOCH: `fixed` sends SNAP, since a TRUNC below it cannot be
+    /// carried out; the releases' follower reports nothing (trunc-into-snapshot) and is sent
+    /// TRUNC.
+    fn resync_holding_an_extra_snapshot_txn(bugs: &[Bug]) -> (Cluster, ServerId, SyncMode) {
+        let mut c = Cluster::new(3, bugs);
+        let leader = c.leader();
+        let f = c.follower();
+        let client = ClientId(1);
+        connect(&mut c, client, leader);
+        ok(
+            &mut c,
+            client,
+            leader,
+            1,
+            create("/a", CreateMode::Persistent),
+        );
+        c.isolate(f);
+        c.run_for(40 * TICK_US);
+        let s = c.servers.get_mut(&f).expect("follower");
+        let extra = Txn::new(
+            Zxid(s.peer.tree.last_processed.0 + 1000),
+            leader,
+            None,
+            TxnOp::Initial,
+        );
+        let mut tree = s.peer.tree.clone();
+        tree.apply(&extra);
+        s.peer.base = Arc::new(Snapshot {
+            zxid: extra.zxid,
+            tree: tree.clone(),
+        });
+        s.peer.log.clear();
+        s.peer.tree = tree;
+        c.heal(f);
+        c.run_for(40 * TICK_US);
+        let mode = c
+            .events
+            .iter()
+            .rev()
+            .find_map(|(id, e)| match e {
+                Event::SyncDecision {
+                    learner,
+                    mode,
+                    peer_last_zxid,
+                    ..
+                } if *id == leader && *learner == f && *peer_last_zxid == extra.zxid => Some(*mode),
+                _ => None,
+            })
+            .expect("the follower was synced from its extra txn");
+        (c, f, mode)
+    }
+
+    #[test]
+    fn a_learner_that_cannot_truncate_that_far_is_sent_snap() {
+        let (c, f, mode) = resync_holding_an_extra_snapshot_txn(&[]);
+        assert_eq!(mode, SyncMode::Snap);
+        assert!(!c
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::ProtocolError { .. })));
+        assert_eq!(
+            c.server(f).peer.tree.applied,
+            c.server(c.leader()).peer.tree.applied,
+            "the SNAP replaced the follower's snapshot"
+        );
+
+        let (c, f, mode) = resync_holding_an_extra_snapshot_txn(&[
+            Bug::TruncIntoSnapshot,
+            Bug::TruncKeepsSnapshot,
+        ]);
+        assert_eq!(mode, SyncMode::Trunc);
+        assert!(c.fired.contains(&(f, Bug::TruncIntoSnapshot)));
     }
 
     /// Within the committedLog the leader sends DIFF whatever its log files look like.

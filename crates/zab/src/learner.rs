@@ -222,6 +222,16 @@ impl Learner {
 
     fn send_ack_epoch(&mut self, peer: &mut Peer, current_epoch: Option<u64>, out: &mut Outputs) {
         let last_zxid = peer.last_zxid();
+        // No learner can carry out a TRUNC below a txn inside the snapshot its log continues
+        // from (`truncate_and_drop_newer`; the releases reload that snapshot instead), and a
+        // SNAP taken in an epoch that is never established can hold such a txn: the leader's
+        // history then ends past what the next leader has. `fixed` tells the leader where
+        // its snapshot ends; ZooKeeper's ACKEPOCH has no room for it (trunc-into-snapshot).
+        let trunc_floor = if peer.cfg.has(Bug::TruncIntoSnapshot) {
+            None
+        } else {
+            peer.base.last_txn()
+        };
         self.stage = Stage::AwaitSync;
         let leader = self.leader;
         peer.set_state(peer.state, ZabPhase::Synchronization, out);
@@ -231,6 +241,7 @@ impl Learner {
             Message::AckEpoch {
                 current_epoch,
                 last_zxid,
+                trunc_floor,
             },
         );
     }
@@ -258,6 +269,11 @@ impl Learner {
                 peer.committed_log.clear();
             }
             Message::Trunc { zxid } => {
+                if peer.base.last_txn().is_some_and(|last| zxid < last)
+                    && peer.cfg.has(Bug::TruncIntoSnapshot)
+                {
+                    out.fired(Bug::TruncIntoSnapshot);
+                }
                 if peer.cfg.has(Bug::TruncKeepsSnapshot) {
                     self.truncate_and_reload_newest(peer, zxid, out);
                 } else if !self.truncate_and_drop_newer(peer, zxid, out) {

@@ -86,6 +86,11 @@ pub enum Message {
     AckEpoch {
         current_epoch: Option<u64>,
         last_zxid: Zxid,
+        /// `fixed` only (ZooKeeper's ACKEPOCH has no such field, so the releases send
+        /// `None`): the last txn inside the snapshot the learner's log continues from, below
+        /// which it cannot truncate. A leader that would send TRUNC below it sends SNAP.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trunc_floor: Option<Zxid>,
     },
     Diff {
         zxid: Zxid,

@@ -24,6 +24,8 @@ pub(crate) struct Cluster {
     /// Client connections a server closed.
     pub(crate) closed: Vec<(ServerId, ClientId)>,
     pub(crate) events: Vec<(ServerId, Event)>,
+    /// The bugs and hazards that acted, by server, in order.
+    pub(crate) fired: Vec<(ServerId, Bug)>,
     /// Servers cut off from every other server.
     isolated: BTreeSet<ServerId>,
     /// Servers whose disk writes never complete (a stalled disk).
@@ -64,6 +66,7 @@ impl Cluster {
             inbox: BTreeMap::new(),
             closed: Vec::new(),
             events: Vec::new(),
+            fired: Vec::new(),
             isolated: BTreeSet::new(),
             stalled: BTreeSet::new(),
             writes: Vec::new(),
@@ -157,7 +160,7 @@ impl Cluster {
                     }
                 },
                 Output::Event(e) => self.events.push((id, e)),
-                Output::Fired(_) => {}
+                Output::Fired(bug) => self.fired.push((id, bug)),
             }
         }
     }
