@@ -175,9 +175,19 @@ impl Cluster {
         self.absorb(id, out);
     }
 
-    /// Delivers everything in flight, without moving time.
+    /// Delivers everything in flight, without moving time. Messages take no time here, so a
+    /// server that leaves its role and rejoins at once can loop without end; a test must fail
+    /// on that, not hang.
     pub(crate) fn flush(&mut self) {
+        const MAX_STEPS: u32 = 1_000_000;
+        let mut steps = 0;
         while let Some((id, input)) = self.queue.pop_front() {
+            steps += 1;
+            assert!(
+                steps <= MAX_STEPS,
+                "{MAX_STEPS} inputs at {} us without time moving: the servers loop",
+                self.now
+            );
             self.step(id, input);
         }
     }
