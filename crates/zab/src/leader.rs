@@ -291,13 +291,7 @@ impl Leader {
             AfterWrite::LeaderCurrentEpoch,
             out,
         );
-        let waiting: Vec<ServerId> = self
-            .learners
-            .iter()
-            .filter(|(_, h)| h.stage == Stage::AwaitSync)
-            .map(|(s, _)| *s)
-            .collect();
-        for sid in waiting {
+        for sid in self.awaiting_sync() {
             self.sync_or_hold(peer, sid, out);
         }
         if peer.cfg.has(Bug::Zk790) {
@@ -387,15 +381,19 @@ impl Leader {
         for sid in ready {
             out.send(sid, Channel::Quorum, Message::UpToDate);
         }
-        let held: Vec<ServerId> = self
-            .learners
-            .iter()
-            .filter(|(_, h)| h.observer && h.stage == Stage::AwaitSync)
-            .map(|(s, _)| *s)
-            .collect();
-        for sid in held {
+        // Observers held until now (`sync_or_hold`); nobody else waits once discovery is over.
+        for sid in self.awaiting_sync() {
             self.sync_learner(peer, sid, out);
         }
+    }
+
+    /// The learners that acknowledged the epoch and wait to be synced.
+    fn awaiting_sync(&self) -> Vec<ServerId> {
+        self.learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::AwaitSync)
+            .map(|(s, _)| *s)
+            .collect()
     }
 
     pub(crate) fn receive(
@@ -524,10 +522,11 @@ impl Leader {
     /// `syncFollower` runs for every learner once discovery is over (LearnerHandler.java:555
     /// / 556), observers included, before a quorum has acknowledged NEWLEADER (627 / 628).
     /// An observer can then be sent, and snapshot at NEWLEADER (Learner.java:729 / 740),
-    /// history no quorum holds; if the epoch is never established, a later leader sends it
-    /// TRUNC below that snapshot, which it cannot carry out, and it exits (603-604 /
-    /// 625-626), again at every restart (`observer-early-sync`). `fixed` holds an observer's
-    /// sync until the epoch is established, as for an observer that connects later.
+    /// history no quorum holds; if the epoch is never established, a later leader that
+    /// does not know where that snapshot ends (`trunc-into-snapshot`) sends it TRUNC below
+    /// it, which it cannot carry out, and it exits (603-604 / 625-626), again at every
+    /// restart (`observer-early-sync`). `fixed` holds an observer's sync until the epoch is
+    /// established, as for an observer that connects later.
     fn sync_or_hold(&mut self, peer: &mut Peer, sid: ServerId, out: &mut Outputs) {
         // An observer whose vote counts (`observer-votes`) acknowledges NEWLEADER like a
         // follower, so it is synced like one.

@@ -3,9 +3,9 @@
 //! another packet, one more crash or pause at a drawn moment, another ensemble or client
 //! workload, another snapCount, a zxid counter near the rollover, a fault family more or less
 //! often, a slower disk, more connection resets, other session timeouts), as a
-//! coverage-guided fuzzer varies an input that reached new code. Each change is a pure function of its number, so a mutant is named by its seed
-//! and the numbers of the changes applied in turn (`--mutate 17,203`).
-
+//! coverage-guided fuzzer varies an input that reached new code. Each change is a pure
+//! function of its number, so a mutant is named by its seed and the numbers of the changes
+//! applied in turn (`--mutate 17,203`).
 use rand::seq::SliceRandom;
 use rand::Rng;
 use scenario::{Action, Fault, Scenario, Selector, Trigger};
@@ -131,6 +131,12 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
             sc.faults.retain(|f| names_only(f, &members));
             format!("{participants} servers, {observers} observers")
         }
+        9 => {
+            sc.network.reset = *[0.0, 0.001, 0.01, 0.03]
+                .choose(&mut rng)
+                .expect("non-empty");
+            format!("reset {}", sc.network.reset)
+        }
         10 => {
             // Another client workload: the recipes reach ephemerals, sequential znodes and
             // watches, which plain reads and writes never do. Recipes need contenders, few
@@ -150,12 +156,6 @@ pub(super) fn mutate(base: &Scenario, sc: &mut Scenario, m: u64) -> String {
                 c.fencing = true;
             }
             format!("workload {}", workload.name())
-        }
-        9 => {
-            sc.network.reset = *[0.0, 0.001, 0.01, 0.03]
-                .choose(&mut rng)
-                .expect("non-empty");
-            format!("reset {}", sc.network.reset)
         }
         _ => {
             let tick = sc.cluster.tick_ms;
