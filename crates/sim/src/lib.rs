@@ -25,6 +25,7 @@ mod sim;
 pub mod story;
 pub mod swarm;
 pub mod trace;
+mod wakes;
 pub mod world;
 
 pub use attribute::{attribute, Attribution};

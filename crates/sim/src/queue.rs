@@ -37,6 +37,10 @@ fn key_bucket(k: Key) -> u64 {
     key_at(k) >> SHIFT
 }
 
+fn key_seq(k: Key) -> u64 {
+    (k as u64) >> SLOT_BITS
+}
+
 fn key_slot(k: Key) -> usize {
     (k as u32 & ((1 << SLOT_BITS) - 1)) as usize
 }
@@ -63,6 +67,8 @@ pub struct Queue<E> {
     /// Slots popped and free for reuse.
     free: Vec<u32>,
     seq: u64,
+    /// The sequence number of the event popped last.
+    popped_seq: u64,
 }
 
 impl<E> Default for Queue<E> {
@@ -78,14 +84,30 @@ impl<E> Default for Queue<E> {
             slots: Vec::new(),
             free: Vec::new(),
             seq: 0,
+            popped_seq: 0,
         }
     }
 }
 
 impl<E> Queue<E> {
     pub fn push(&mut self, at: u64, event: E) {
+        let seq = self.reserve();
+        self.push_reserved(at, seq, event);
+    }
+
+    /// The sequence number the next push would take, taken now for an event that may be
+    /// pushed later with [`Queue::push_reserved`]: it then runs where it would have, had it
+    /// been pushed at this moment.
+    pub fn reserve(&mut self) -> u64 {
         self.seq += 1;
         assert!(self.seq < 1 << (64 - SLOT_BITS), "sequence numbers run out");
+        self.seq
+    }
+
+    /// Pushes an event with a sequence number from [`Queue::reserve`]; `(at, seq)` must not be
+    /// before the event popped last.
+    pub fn push_reserved(&mut self, at: u64, seq: u64, event: E) {
+        debug_assert!(seq <= self.seq, "a sequence number not reserved");
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
@@ -97,7 +119,7 @@ impl<E> Queue<E> {
                 (self.slots.len() - 1) as u32
             }
         };
-        let k = key(at, self.seq, slot);
+        let k = key(at, seq, slot);
         let b = key_bucket(k);
         self.len += 1;
         // Even into an empty queue, a key goes where its bucket says, and `cur` stays: making
@@ -127,6 +149,7 @@ impl<E> Queue<E> {
             self.current.clear();
             self.head = 0;
         }
+        self.popped_seq = key_seq(k);
         let slot = key_slot(k);
         self.free.push(slot as u32);
         let event = self.slots[slot].take().expect("a queued slot is full");
@@ -195,6 +218,12 @@ impl<E> Queue<E> {
             }
         }
         None
+    }
+
+    /// The sequence number of the event popped last (0 before the first): with its time,
+    /// where the run is in the order of events.
+    pub fn popped_seq(&self) -> u64 {
+        self.popped_seq
     }
 
     /// When the next event is due. Takes `&mut self` because it may move on to the next

@@ -44,12 +44,12 @@ pub enum Ev {
         gen: u64,
         msg: Message,
     },
-    /// A process's next deadline (its machine's `next_deadline`) has come, if it is still
-    /// `at`.
+    /// A wake-up the process is owed (see [`crate::wakes`]), queued at `place`: its time and
+    /// sequence number, which a held one keeps.
     Wake {
         who: Endpoint,
         inc: u64,
-        at: u64,
+        place: crate::wakes::Place,
     },
     /// Tell a process that a connection broke (held while paused). `gen` is the connection's
     /// generation after the break: if it has been opened again since, the news is about a
@@ -486,7 +486,7 @@ impl Sim {
                 }
                 // else: lost with a broken connection
             }
-            Ev::Wake { who, inc, at } => self.wake(who, inc, at),
+            Ev::Wake { who, inc, place } => self.wake(who, inc, place),
             Ev::Notify {
                 who,
                 inc,

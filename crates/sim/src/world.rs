@@ -16,12 +16,8 @@ pub struct Process {
     pub held: Vec<crate::sim::Ev>,
     /// Bumped at every crash: events for an earlier incarnation are dropped.
     pub incarnation: u64,
-    /// When this incarnation has a wake-up queued: a deadline that already has one gets no
-    /// second, so a timer armed before another costs one wake-up each, as separate timer
-    /// events would. Usually a handful, but a timer pushed later at every message (an
-    /// election's wait during a vote storm) leaves a wake-up queued for each of its earlier
-    /// deadlines, thousands of them: a set, so that looking one up does not scan them all.
-    pub wakes: std::collections::BTreeSet<u64>,
+    /// The wake-ups this incarnation is owed for its machine's deadlines.
+    pub wakes: crate::wakes::Wakes,
 }
 
 impl Process {

@@ -7,6 +7,7 @@
 use super::{Ev, Sim};
 use crate::network::{conn_key, ConnKey, Sent, Wire};
 use crate::rng::between;
+use crate::wakes::Place;
 use crate::world::Process;
 use check::Happening;
 use scenario::OnKind;
@@ -122,14 +123,16 @@ impl Sim {
         self.feed(to, Incoming::Receive { from, channel, msg });
     }
 
-    pub(super) fn wake(&mut self, who: Endpoint, inc: u64, at: u64) {
-        if !self.ready_or_hold(who, inc, Ev::Wake { who, inc, at }) {
+    pub(super) fn wake(&mut self, who: Endpoint, inc: u64, place: Place) {
+        if !self.ready_or_hold(who, inc, Ev::Wake { who, inc, place }) {
             return;
         }
-        self.process_mut(who).expect("running").wakes.remove(&at);
-        // A deadline that moved later since this wake-up was queued has its own.
+        self.process_mut(who).expect("running").wakes.ran(place);
         if self.next_deadline(who).is_some_and(|d| d <= self.world.now) {
             self.feed(who, Incoming::Timeout);
+        } else {
+            // The deadline moved later since this wake-up was owed: queue the one for it.
+            self.queue_wake(who);
         }
     }
 
@@ -239,20 +242,39 @@ impl Sim {
         }
     }
 
-    /// Queues a wake-up for the machine's next deadline, unless one is queued for it already.
+    /// The machine may have a new deadline: it is owed a wake-up for it, unless it is owed one
+    /// already, and the wake-up that would run its timeout is queued (see [`crate::wakes`]).
     pub(super) fn rearm(&mut self, who: Endpoint) {
         let Some(at) = self.next_deadline(who) else {
             return;
         };
-        let now = self.world.now;
+        let here = (self.world.now, self.queue.popped_seq());
         let Some(p) = self.process_mut(who) else {
             return;
         };
-        if !p.wakes.insert(at) {
-            return;
+        if !p.wakes.owes(at, here) {
+            let place = (at.max(here.0), self.queue.reserve());
+            let p = self.process_mut(who).expect("running");
+            p.wakes.owe(at, place, here);
         }
+        self.queue_wake(who);
+    }
+
+    /// Queues the wake-up that would run the timeout of the machine's deadline, unless it or
+    /// an earlier one is queued.
+    fn queue_wake(&mut self, who: Endpoint) {
+        let Some(deadline) = self.next_deadline(who) else {
+            return;
+        };
+        let here = (self.world.now, self.queue.popped_seq());
+        let Some(p) = self.process_mut(who) else {
+            return;
+        };
         let inc = p.incarnation;
-        self.queue.push(at.max(now), Ev::Wake { who, inc, at });
+        if let Some(place) = p.wakes.queue_for(deadline, here) {
+            self.queue
+                .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
+        }
     }
 
     // ---- outputs ----
@@ -501,7 +523,16 @@ impl Sim {
         if !self.is_up(who) || self.is_paused(who) {
             return false;
         }
-        self.process_mut(who).expect("process").paused = true;
+        // A wake-up that comes while paused is held and runs the timeout on resume if its
+        // deadline has come by then, whichever deadline it was owed for: all are queued.
+        let here = (self.world.now, self.queue.popped_seq());
+        let p = self.process_mut(who).expect("process");
+        p.paused = true;
+        let inc = p.incarnation;
+        for place in p.wakes.queue_all(here) {
+            self.queue
+                .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
+        }
         self.log_fault(format!("{why} {who} for {} ms", duration_us / 1000));
         match who {
             Endpoint::Server(id) => self.note(Happening::Pause { id }),
