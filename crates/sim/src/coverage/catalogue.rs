@@ -370,7 +370,9 @@ impl Layout {
 
 /// Where a message kind can arrive. Leader-to-learner packets reach learners after the
 /// election (sync packets in SYNCHRONIZATION, where a learner is from ACKEPOCH on, and the
-/// proposals and commits of a DIFF reach observers too); learner-to-leader packets reach a
+/// proposals and commits of a DIFF reach observers too, as do INFORMs: a leader forwards
+/// commits to an observer from the end of its syncFollower, before UPTODATE,
+/// LearnerHandler.java:925 and Leader.java:1389 at 3.9.4); learner-to-leader packets reach a
 /// leader, and a learner that joins late sends FOLLOWERINFO and ACKEPOCH to an established
 /// one; a learner may also connect to a server that no longer leads. Notifications reach a
 /// server in any role (FastLeaderElection answers them even when not LOOKING), and a client
@@ -390,7 +392,7 @@ fn receivable(kind: usize, rp: usize) -> bool {
             (state == Following && phase != Discovery)
                 || (state == Observing && phase == Synchronization)
         }
-        "INFORM" => state == Observing && phase == Broadcast,
+        "INFORM" => state == Observing && phase != Discovery,
         "PING" => learner && phase != Discovery || state == Leading && phase == Broadcast,
         "REVALIDATE" => (learner || state == Leading) && phase == Broadcast,
         "SYNC" => learner && phase == Broadcast,
@@ -507,6 +509,12 @@ mod tests {
             ZabPhase::Broadcast
         ));
         assert!(at("INFORM", ServerState::Observing, ZabPhase::Broadcast));
+        assert!(at(
+            "INFORM",
+            ServerState::Observing,
+            ZabPhase::Synchronization
+        ));
+        assert!(!at("INFORM", ServerState::Observing, ZabPhase::Discovery));
         assert!(!at("INFORM", ServerState::Following, ZabPhase::Broadcast));
     }
 }
