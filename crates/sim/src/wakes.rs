@@ -37,6 +37,10 @@ pub struct Wakes {
     owed: VecDeque<Owed>,
     /// The places of the owed wake-ups that are in the event queue (a handful).
     queued: Vec<Place>,
+    /// The wake-up owed last, and the deadline whose wake-up was queued last with its place:
+    /// a machine names the same deadline again at most of its steps.
+    last_owed: Option<Owed>,
+    last_queued: Option<(u64, Place)>,
 }
 
 impl Wakes {
@@ -44,13 +48,15 @@ impl Wakes {
     /// of the event that runs. One that is queued but past `now` is held by a pause and has
     /// not run yet.
     pub fn owes(&self, at: u64, now: Place) -> bool {
+        let pending = |w: &Owed| w.place > now || self.queued.contains(&w.place);
+        if self.last_owed.is_some_and(|w| w.at == at && pending(&w)) {
+            return true;
+        }
         if self.owed.back().is_none_or(|w| w.place.0 < at) {
             return false;
         }
         let from = self.first(|w| w.place.0 >= at);
-        self.owed
-            .range(from..)
-            .any(|w| w.at == at && (w.place > now || self.queued.contains(&w.place)))
+        self.owed.range(from..).any(|w| w.at == at && pending(w))
     }
 
     /// Owes a wake-up for `at` at `place`, whose sequence number is newer than any owed.
@@ -58,18 +64,30 @@ impl Wakes {
         self.forget_run(now);
         let i = self.first(|w| w.place > place);
         self.owed.insert(i, Owed { place, at });
+        self.last_owed = Some(Owed { place, at });
     }
 
     /// The owed wake-up that would run the timeout for `deadline`: the first at or after it
     /// still to come after `now`, if it is not queued and no earlier one is either. Marked
     /// queued: the caller queues it.
     pub fn queue_for(&mut self, deadline: u64, now: Place) -> Option<Place> {
+        // The same deadline as last time, its wake-up still queued: nothing owed since can
+        // come before that one (a new one is owed only for a new deadline, and comes last).
+        if let Some((d, place)) = self.last_queued {
+            if d == deadline && self.queued.contains(&place) {
+                return None;
+            }
+        }
         let from = self.first(|w| w.place.0 >= deadline);
         let next = self.owed.range(from..).find(|w| w.place > now)?.place;
         if self.queued.iter().any(|q| *q <= next) {
+            if self.queued.contains(&next) {
+                self.last_queued = Some((deadline, next));
+            }
             return None;
         }
         self.queued.push(next);
+        self.last_queued = Some((deadline, next));
         Some(next)
     }
 
@@ -96,8 +114,7 @@ impl Wakes {
     }
 
     pub fn clear(&mut self) {
-        self.owed.clear();
-        self.queued.clear();
+        *self = Wakes::default();
     }
 
     /// The first index whose wake-up is `after` (false for a prefix, true for the rest), found
@@ -161,6 +178,21 @@ mod tests {
         assert_eq!(w.queue_for(200, (100, 1)), Some((200, 3)));
         assert!(!w.owes(150, (160, 9)));
         assert!(w.owes(200, (160, 9)));
+    }
+
+    #[test]
+    fn a_deadline_named_again_is_owed_and_queued_once() {
+        let mut w = Wakes::default();
+        w.owe(100, (100, 1), (0, 0));
+        assert_eq!(w.queue_for(100, (0, 0)), Some((100, 1)));
+        for step in 2..10 {
+            assert!(w.owes(100, (50, step)));
+            assert_eq!(w.queue_for(100, (50, step)), None);
+        }
+        // Once it has run, the same deadline is owed no more (it has passed).
+        w.ran((100, 1));
+        assert!(!w.owes(100, (100, 1)));
+        assert_eq!(w.queue_for(100, (100, 1)), None);
     }
 
     #[test]

@@ -128,11 +128,11 @@ impl Sim {
             return;
         }
         self.process_mut(who).expect("running").wakes.ran(place);
-        if self.next_deadline(who).is_some_and(|d| d <= self.world.now) {
-            self.feed(who, Incoming::Timeout);
-        } else {
+        match self.next_deadline(who) {
+            Some(d) if d <= self.world.now => self.feed(who, Incoming::Timeout),
             // The deadline moved later since this wake-up was owed: queue the one for it.
-            self.queue_wake(who);
+            Some(d) => self.queue_wake(who, d),
+            None => {}
         }
     }
 
@@ -249,23 +249,29 @@ impl Sim {
             return;
         };
         let here = (self.world.now, self.queue.popped_seq());
+        // The sequence number a wake-up queued now would take: taken below if one is owed.
+        let seq = self.queue.next_seq();
         let Some(p) = self.process_mut(who) else {
             return;
         };
-        if !p.wakes.owes(at, here) {
-            let place = (at.max(here.0), self.queue.reserve());
-            let p = self.process_mut(who).expect("running");
-            p.wakes.owe(at, place, here);
+        let owe = !p.wakes.owes(at, here);
+        if owe {
+            p.wakes.owe(at, (at.max(here.0), seq), here);
         }
-        self.queue_wake(who);
+        let inc = p.incarnation;
+        let queue = p.wakes.queue_for(at, here);
+        if owe {
+            self.queue.reserve();
+        }
+        if let Some(place) = queue {
+            self.queue
+                .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
+        }
     }
 
-    /// Queues the wake-up that would run the timeout of the machine's deadline, unless it or
+    /// Queues the wake-up that would run the timeout of the machine's `deadline`, unless it or
     /// an earlier one is queued.
-    fn queue_wake(&mut self, who: Endpoint) {
-        let Some(deadline) = self.next_deadline(who) else {
-            return;
-        };
+    fn queue_wake(&mut self, who: Endpoint, deadline: u64) {
         let here = (self.world.now, self.queue.popped_seq());
         let Some(p) = self.process_mut(who) else {
             return;
