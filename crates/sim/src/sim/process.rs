@@ -259,6 +259,19 @@ impl Sim {
             p.wakes.owe(at, (at.max(here.0), seq), here);
         }
         let inc = p.incarnation;
+        if p.paused {
+            // Paused in the middle of its own step (a fault triggered by what it sent): as
+            // at the pause, every owed wake-up is queued, to be held if it comes meanwhile.
+            let all = p.wakes.queue_all(here);
+            if owe {
+                self.queue.reserve();
+            }
+            for place in all {
+                self.queue
+                    .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
+            }
+            return;
+        }
         let queue = p.wakes.queue_for(at, here);
         if owe {
             self.queue.reserve();
