@@ -372,12 +372,13 @@ impl Layout {
 /// election (sync packets in SYNCHRONIZATION, where a learner is from ACKEPOCH on, and the
 /// proposals and commits of a DIFF reach observers too, as do INFORMs: a leader forwards
 /// commits to an observer from the end of its syncFollower, before UPTODATE,
-/// LearnerHandler.java:925 and Leader.java:1389 at 3.9.4); learner-to-leader packets reach a
-/// leader, and a learner that joins late sends FOLLOWERINFO and ACKEPOCH to an established
-/// one; a learner may also connect to a server that no longer leads. Notifications reach a
-/// server in any role (FastLeaderElection answers them even when not LOOKING), and a client
-/// may connect to a server in any state (one not serving refuses it). What a run reaches
-/// outside these is listed as such: stale packets of a connection that outlived its role.
+/// LearnerHandler.java:924 and Leader.java:1342 at 3.8.0, 925 and 1389 at 3.9.4);
+/// learner-to-leader packets reach a leader, and a learner that joins late sends
+/// FOLLOWERINFO and ACKEPOCH to an established one; a learner may also connect to a server
+/// that no longer leads. Notifications reach a server in any role (FastLeaderElection
+/// answers them even when not LOOKING), and a client may connect to a server in any state
+/// (one not serving refuses it). What a run reaches outside these is listed as such: stale
+/// packets of a connection that outlived its role.
 fn receivable(kind: usize, rp: usize) -> bool {
     use ServerState::{Following, Leading, Observing};
     use ZabPhase::{Broadcast, Discovery, Synchronization};
