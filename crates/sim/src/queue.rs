@@ -95,11 +95,6 @@ impl<E> Queue<E> {
         self.push_reserved(at, seq, event);
     }
 
-    /// The sequence number [`Queue::reserve`] would take next, without taking it.
-    pub fn next_seq(&self) -> u64 {
-        self.seq + 1
-    }
-
     /// The sequence number the next push would take, taken now for an event that may be
     /// pushed later with [`Queue::push_reserved`]: it then runs where it would have, had it
     /// been pushed at this moment.

@@ -249,36 +249,21 @@ impl Sim {
             return;
         };
         let here = (self.world.now, self.queue.popped_seq());
-        // The sequence number a wake-up queued now would take: taken below if one is owed.
-        let seq = self.queue.next_seq();
-        let Some(p) = self.process_mut(who) else {
+        let Some(p) = self.process(who) else {
             return;
         };
-        let owe = !p.wakes.owes(at, here);
-        if owe {
-            p.wakes.owe(at, (at.max(here.0), seq), here);
+        let paused = p.paused;
+        if !p.wakes.owes(at, here) {
+            let place = (at.max(here.0), self.queue.reserve());
+            let p = self.process_mut(who).expect("running");
+            p.wakes.owe(at, place, here);
         }
-        let inc = p.incarnation;
-        if p.paused {
+        if paused {
             // Paused in the middle of its own step (a fault triggered by what it sent): as
             // at the pause, every owed wake-up is queued, to be held if it comes meanwhile.
-            let all = p.wakes.queue_all(here);
-            if owe {
-                self.queue.reserve();
-            }
-            for place in all {
-                self.queue
-                    .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
-            }
-            return;
-        }
-        let queue = p.wakes.queue_for(at, here);
-        if owe {
-            self.queue.reserve();
-        }
-        if let Some(place) = queue {
-            self.queue
-                .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
+            self.queue_every_wake(who);
+        } else {
+            self.queue_wake(who, at);
         }
     }
 
@@ -291,6 +276,21 @@ impl Sim {
         };
         let inc = p.incarnation;
         if let Some(place) = p.wakes.queue_for(deadline, here) {
+            self.queue
+                .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
+        }
+    }
+
+    /// Queues every owed wake-up still to come: a paused process holds each one that comes
+    /// before it resumes, and runs the timeout at it then if its deadline has come, whichever
+    /// deadline it was owed for.
+    fn queue_every_wake(&mut self, who: Endpoint) {
+        let here = (self.world.now, self.queue.popped_seq());
+        let Some(p) = self.process_mut(who) else {
+            return;
+        };
+        let inc = p.incarnation;
+        for place in p.wakes.queue_all(here) {
             self.queue
                 .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
         }
@@ -542,16 +542,8 @@ impl Sim {
         if !self.is_up(who) || self.is_paused(who) {
             return false;
         }
-        // A wake-up that comes while paused is held and runs the timeout on resume if its
-        // deadline has come by then, whichever deadline it was owed for: all are queued.
-        let here = (self.world.now, self.queue.popped_seq());
-        let p = self.process_mut(who).expect("process");
-        p.paused = true;
-        let inc = p.incarnation;
-        for place in p.wakes.queue_all(here) {
-            self.queue
-                .push_reserved(place.0, place.1, Ev::Wake { who, inc, place });
-        }
+        self.process_mut(who).expect("process").paused = true;
+        self.queue_every_wake(who);
         self.log_fault(format!("{why} {who} for {} ms", duration_us / 1000));
         match who {
             Endpoint::Server(id) => self.note(Happening::Pause { id }),
