@@ -19,6 +19,7 @@
 //! the entries it adds.
 
 use crate::history::{applied_upto, first_of_epoch, newly_delivered};
+use crate::txn_runs::TxnRuns;
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId};
@@ -33,7 +34,7 @@ struct Abandoned {
 #[derive(Default)]
 pub struct AbandonedSkipped {
     /// Proposals no leader of a newer epoch has established over yet.
-    pending: BTreeSet<TxnId>,
+    pending: TxnRuns<()>,
     abandoned: BTreeMap<TxnId, Abandoned>,
     reported: BTreeSet<(ServerId, TxnId)>,
     /// Path counts: establishments over older pending proposals, proposals found abandoned
@@ -69,7 +70,7 @@ impl Checker for AbandonedSkipped {
                 event: Event::Proposed { txn, .. },
                 ..
             } => {
-                self.pending.insert(*txn);
+                self.pending.insert_new(*txn, ());
             }
             Happening::Server {
                 id,
@@ -112,7 +113,7 @@ impl Checker for AbandonedSkipped {
 impl AbandonedSkipped {
     fn established(&mut self, id: ServerId, epoch: u64, view: &dyn View) {
         let bound = first_of_epoch(epoch);
-        if self.pending.first().is_none_or(|t| *t >= bound) {
+        if self.pending.first().is_none_or(|t| t >= bound) {
             return;
         }
         let Some(s) = view.server(id) else { return };
@@ -123,9 +124,9 @@ impl AbandonedSkipped {
             .map(|t| t.id())
             .chain(s.tree.applied.iter().copied())
             .collect();
-        let newer = self.pending.split_off(&bound);
+        let newer = self.pending.split_off(bound);
         let older = std::mem::replace(&mut self.pending, newer);
-        for t in older {
+        for (t, ()) in older.iter() {
             if !history.contains(&t) {
                 self.abandoned_seen += 1;
                 self.abandoned.insert(t, Abandoned { leader: id, epoch });

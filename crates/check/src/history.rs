@@ -5,7 +5,7 @@
 //! reads them off its `tree.applied` without ever rescanning a history or following each
 //! server's count through resets and crashes itself.
 
-use crate::txn_map::TxnMap;
+use crate::txn_runs::{Successor, TxnRuns};
 use crate::{Happening, View};
 use std::fmt;
 use std::ops::Range;
@@ -49,11 +49,17 @@ impl fmt::Display for How {
     }
 }
 
+impl Successor for How {
+    fn nth(self, _: TxnId, _: u64) -> How {
+        self
+    }
+}
+
 /// Every txn known to be committed, with the first reason it became known. Ordered by zxid, so
 /// the txns of the epochs before `e` are one range.
 #[derive(Debug, Default)]
 pub(crate) struct CommittedTxns {
-    txns: TxnMap<How>,
+    txns: TxnRuns<How>,
 }
 
 impl CommittedTxns {
@@ -82,14 +88,12 @@ impl CommittedTxns {
     }
 
     pub(crate) fn get(&self, txn: &TxnId) -> Option<How> {
-        self.txns.get(txn).copied()
+        self.txns.get(txn)
     }
 
     /// The committed txns whose zxid is from an epoch before `epoch`.
     pub(crate) fn before_epoch(&self, epoch: u64) -> impl Iterator<Item = (TxnId, How)> + '_ {
-        self.txns
-            .below(first_of_epoch(epoch))
-            .map(|(t, h)| (*t, *h))
+        self.txns.below(first_of_epoch(epoch))
     }
 }
 

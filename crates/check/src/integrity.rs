@@ -17,14 +17,14 @@
 //! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
 
 use crate::history::{applied_upto, newly_delivered};
-use crate::txn_map::TxnMap;
+use crate::txn_runs::TxnRuns;
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId, TxnOp};
 
 #[derive(Default)]
 pub struct Integrity {
-    proposed: TxnMap<()>,
+    proposed: TxnRuns<()>,
     /// Txns reported `Proposed` that do not count, and why.
     improper: BTreeMap<TxnId, &'static str>,
     reported: BTreeSet<(ServerId, TxnId)>,
@@ -81,7 +81,7 @@ impl Checker for Integrity {
                 if request.is_none() {
                     self.expiries += 1;
                 }
-                self.proposed.insert(*txn, ());
+                self.proposed.insert_new(*txn, ());
             }
             return;
         }

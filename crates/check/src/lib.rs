@@ -52,6 +52,7 @@ pub mod recorded;
 pub mod session_order;
 pub mod total_order;
 pub(crate) mod txn_map;
+pub(crate) mod txn_runs;
 pub mod view;
 pub mod watch_order;
 pub(crate) mod znodes;

@@ -29,6 +29,7 @@
 
 use crate::history::{applied_upto, newly_delivered};
 use crate::txn_map::TxnMap;
+use crate::txn_runs::TxnRuns;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -85,7 +86,7 @@ pub struct LinearizableWrites {
     latest: Option<Acked>,
     acked: TxnMap<Acked, Zxid>,
     /// Every txn some server delivered, with the first server that did.
-    delivered: TxnMap<ServerId>,
+    delivered: TxnRuns<ServerId>,
     /// Zxids whose loss is already reported.
     reported: BTreeSet<Zxid>,
     /// The zxids of the acknowledged writes to each znode.
@@ -328,8 +329,8 @@ impl LinearizableWrites {
         let mut lost = None;
         let (lo, hi) = at_zxid(a.zxid);
         for (t, server) in self.delivered.between(lo, hi) {
-            if self.requests.get(t) != Some(&a.request) {
-                lost = Some((*server, *t));
+            if self.requests.get(&t) != Some(&a.request) {
+                lost = Some((server, t));
             }
         }
         if let Some((server, t)) = lost {

@@ -18,6 +18,7 @@
 //! crash takes its count back below it.
 
 use crate::history::newly_delivered;
+use crate::txn_runs::TxnSeq;
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, TxnId};
@@ -25,7 +26,7 @@ use zab::{Event, ServerId, TxnId};
 #[derive(Default)]
 pub struct PrefixConsistency {
     /// Position i: the txn first delivered there, and the server that delivered it.
-    canonical: Vec<(TxnId, ServerId)>,
+    canonical: TxnSeq,
     /// Servers whose delivered sequence departs from the canonical one, and where.
     diverged: BTreeMap<ServerId, usize>,
     /// (position, txn) pairs already reported: other servers that deliver the same txn at
@@ -105,10 +106,10 @@ impl Checker for PrefixConsistency {
             match self.canonical.get(i) {
                 Some((c, first)) => {
                     self.compared += 1;
-                    if *first == id {
+                    if first == id {
                         self.redelivered += 1;
                     }
-                    if c == t {
+                    if c == *t {
                         continue;
                     }
                     self.diverged.insert(id, i);
@@ -125,7 +126,7 @@ impl Checker for PrefixConsistency {
                     }
                     return;
                 }
-                None if i == self.canonical.len() => self.canonical.push((*t, id)),
+                None if i == self.canonical.len() => self.canonical.push(*t, id),
                 // Unreachable: every position below a server's count is already canonical.
                 None => return,
             }

@@ -22,12 +22,13 @@
 //! txns they order differently.
 
 use crate::history::{applied_upto, newly_delivered};
-use crate::txn_map::TxnMap;
+use crate::txn_runs::{Successor, TxnRuns};
 use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
 use zab::{Prefix, ServerId, TxnId};
 
 /// The first delivery of a txn anywhere.
+#[derive(Clone, Copy, PartialEq)]
 struct First {
     /// The txn delivered right before it, or none at position 1.
     parent: Option<TxnId>,
@@ -36,9 +37,27 @@ struct First {
     position: usize,
 }
 
+/// In a run of txns first delivered one after another by one server, each has the one
+/// before it as its parent, one position on.
+impl Successor for First {
+    fn nth(self, key: TxnId, n: u64) -> First {
+        match n {
+            0 => self,
+            n => First {
+                parent: Some(TxnId {
+                    zxid: zab::Zxid(key.zxid.0 + n - 1),
+                    proposer: key.proposer,
+                }),
+                server: self.server,
+                position: self.position + n as usize,
+            },
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct TotalOrder {
-    first: TxnMap<First>,
+    first: TxnRuns<First>,
     reported: BTreeSet<(ServerId, TxnId)>,
     /// Path counts: later deliveries of a txn compared with its first one, by another server
     /// or by the first deliverer itself again (after a restart or resync).
@@ -76,7 +95,7 @@ impl Checker for TotalOrder {
             let b = applied[i];
             let parent = i.checked_sub(1).map(|p| applied[p]);
             let Some(first) = self.first.get(&b) else {
-                self.first.insert(
+                self.first.insert_new(
                     b,
                     First {
                         parent,
@@ -94,7 +113,7 @@ impl Checker for TotalOrder {
             if first.parent == parent || !self.reported.insert((id, b)) {
                 continue;
             }
-            let message = explain(view, id, applied.upto(i), b, first);
+            let message = explain(view, id, applied.upto(i), b, &first);
             out.push(Violation {
                 invariant: "total-order",
                 at_us: view.now_us(),

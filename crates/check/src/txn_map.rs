@@ -71,30 +71,6 @@ impl<V, K: Ord + Copy> TxnMap<V, K> {
         }
     }
 
-    pub(crate) fn contains(&self, t: &K) -> bool {
-        self.get(t).is_some()
-    }
-
-    /// Inserts unless the key is there already; true if it was not.
-    pub(crate) fn insert_new(&mut self, t: K, v: V) -> bool {
-        let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
-        if i == self.sorted.len() {
-            // Above every sorted key, hence above every late one too.
-            self.sorted.push((t, v));
-            return true;
-        }
-        if self.sorted[i].0 == t {
-            return false;
-        }
-        match self.late.entry(t) {
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(v);
-                true
-            }
-            std::collections::btree_map::Entry::Occupied(_) => false,
-        }
-    }
-
     /// Inserts or replaces.
     pub(crate) fn insert(&mut self, t: K, v: V) {
         let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
@@ -105,12 +81,6 @@ impl<V, K: Ord + Copy> TxnMap<V, K> {
                 self.late.insert(t, v);
             }
         }
-    }
-
-    /// The entries below `bound`, ascending.
-    pub(crate) fn below(&self, bound: K) -> impl Iterator<Item = (&K, &V)> + '_ {
-        let end = self.sorted.partition_point(|(k, _)| *k < bound);
-        merge(&self.sorted[..end], self.late.range(..bound))
     }
 
     /// The entries from `lo` to `hi` inclusive, ascending; cheap for recent txns.
@@ -174,22 +144,19 @@ mod tests {
     }
 
     #[test]
-    fn keys_out_of_order_are_kept_and_listed_in_order() {
+    fn keys_out_of_order_are_kept_and_replaced() {
         let mut m = TxnMap::default();
         for c in [1, 2, 5, 8, 3, 9, 4, 7] {
-            assert!(m.insert_new(t(c), c));
+            m.insert(t(c), c);
         }
-        assert!(!m.insert_new(t(3), 0), "already there (late)");
-        assert!(!m.insert_new(t(8), 0), "already there (sorted)");
-        assert_eq!(m.get(&t(3)), Some(&3));
-        assert_eq!(m.get(&t(9)), Some(&9));
-        assert!(!m.contains(&t(6)));
+        assert_eq!(m.get(&t(3)), Some(&3), "late");
+        assert_eq!(m.get(&t(9)), Some(&9), "sorted");
+        assert_eq!(m.get(&t(6)), None);
         m.insert(t(6), 60);
         m.insert(t(5), 50);
+        m.insert(t(3), 30);
         assert_eq!(m.get(&t(5)), Some(&50));
-        let below: Vec<u64> = m.below(t(8)).map(|(_, v)| *v).collect();
-        assert_eq!(below, [1, 2, 3, 4, 50, 60, 7]);
-        assert_eq!(m.below(t(1)).count(), 0);
-        assert_eq!(m.below(t(100)).count(), 9);
+        let all: Vec<u64> = m.between(t(0), t(100)).map(|(_, v)| *v).collect();
+        assert_eq!(all, [1, 2, 30, 4, 50, 60, 7, 8, 9]);
     }
 }
