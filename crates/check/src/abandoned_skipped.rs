@@ -89,10 +89,10 @@ impl Checker for AbandonedSkipped {
                 let new = applied.range(range.start..range.end);
                 self.checked += new.len() as u64;
                 for t in new {
-                    let Some(a) = self.abandoned.get(t) else {
+                    let Some(a) = self.abandoned.get(&t) else {
                         continue;
                     };
-                    if !self.reported.insert((id, *t)) {
+                    if !self.reported.insert((id, t)) {
                         continue;
                     }
                     out.push(Violation {
@@ -122,7 +122,7 @@ impl AbandonedSkipped {
             .log
             .iter()
             .map(|t| t.id())
-            .chain(s.tree.applied.iter().copied())
+            .chain(s.tree.applied.iter())
             .collect();
         let newer = self.pending.split_off(bound);
         let older = std::mem::replace(&mut self.pending, newer);

@@ -113,7 +113,7 @@ impl Checker for CommittedDurability {
                 };
                 if let Some(applied) = applied_upto(view, id, range.end) {
                     for t in applied.range(range.start..range.end) {
-                        self.committed.add(*t, How::DeliveredBy(id));
+                        self.committed.add(t, How::DeliveredBy(id));
                     }
                 }
             }
@@ -134,7 +134,7 @@ impl CommittedDurability {
             .log
             .iter()
             .map(|t| t.id())
-            .chain(s.tree.applied.iter().copied())
+            .chain(s.tree.applied.iter())
             .collect();
         for (t, how) in self.committed.before_epoch(epoch) {
             if history.contains(&t) || !self.reported.insert((id, t)) {
@@ -238,7 +238,7 @@ impl CommittedDurability {
         }
         self.snapshots += 1;
         for t in snapshot.tree.applied.iter() {
-            if let Some(m) = missing.get_mut(t) {
+            if let Some(m) = missing.get_mut(&t) {
                 *m = false;
             }
         }

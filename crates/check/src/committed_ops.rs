@@ -92,11 +92,11 @@ impl CommittedOps {
                 let delivered = || applied.range(range.start..range.end);
                 // Usually the leader's `Committed` came first and every txn delivered here sorts
                 // before anything still waiting (no assumption that a history is in order).
-                if delivered().all(|t| t < first) {
+                if delivered().all(|t| t < *first) {
                     return Newly::Few(None);
                 }
                 let many: Vec<_> = delivered()
-                    .filter_map(|t| self.proposed.remove_entry(t))
+                    .filter_map(|t| self.proposed.remove_entry(&t))
                     .collect();
                 Newly::Many(many.into_iter())
             }

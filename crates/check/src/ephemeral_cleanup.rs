@@ -150,7 +150,7 @@ impl Checker for EphemeralCleanup {
                     return;
                 };
                 for t in applied.range(range.start..range.end) {
-                    self.delivered(id, *t, view, out);
+                    self.delivered(id, t, view, out);
                 }
             }
         }

@@ -70,10 +70,7 @@ impl CommittedTxns {
         for id in view.members() {
             let disk = view.disk(*id);
             let logged = disk.log.iter().map(|t| t.id());
-            let snapshotted = disk
-                .snapshots
-                .iter()
-                .flat_map(|s| s.tree.applied.iter().copied());
+            let snapshotted = disk.snapshots.iter().flat_map(|s| s.tree.applied.iter());
             for t in logged.chain(snapshotted) {
                 if t.proposer == ServerId::NONE && t.zxid <= upto {
                     self.txns.insert_new(t, How::Declared);

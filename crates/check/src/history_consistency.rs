@@ -54,9 +54,8 @@ fn at_zxid<T>(list: &[T], zxid: Zxid, key: fn(&T) -> TxnId) -> impl Iterator<Ite
 
 /// [`at_zxid`] over a data tree's applied sequence.
 fn applied_at_zxid(seq: &AppliedTxns, zxid: Zxid) -> impl Iterator<Item = TxnId> + '_ {
-    let from = crate::txn_map::partition_point_from_end_at(seq.len(), |i| seq[i].zxid < zxid);
+    let from = crate::txn_map::partition_point_from_end_at(seq.len(), |i| seq.at(i).zxid < zxid);
     seq.range(from..seq.len())
-        .copied()
         .take_while(move |t| t.zxid == zxid)
 }
 

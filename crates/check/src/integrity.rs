@@ -118,15 +118,15 @@ impl Checker for Integrity {
                 continue;
             }
             self.checked += 1;
-            if self.proposed.contains(t) {
+            if self.proposed.contains(&t) {
                 continue;
             }
-            if !self.reported.insert((id, *t)) {
+            if !self.reported.insert((id, t)) {
                 continue;
             }
             let why = self
                 .improper
-                .get(t)
+                .get(&t)
                 .copied()
                 .unwrap_or("no leader ever proposed it");
             out.push(Violation {

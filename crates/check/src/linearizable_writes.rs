@@ -179,15 +179,15 @@ impl Checker for LinearizableWrites {
                 for t in applied.range(range.start..range.end) {
                     // A txn another server delivered first was checked then, and the ack
                     // check covers those delivered before their ack.
-                    if !self.delivered.insert_new(*t, id) {
+                    if !self.delivered.insert_new(t, id) {
                         continue;
                     }
                     let Some(a) = self.acked.get(&t.zxid) else {
                         continue;
                     };
                     self.deliveries += 1;
-                    if self.requests.get(t) != Some(&a.request) && self.reported.insert(t.zxid) {
-                        out.push(lost_to(a, id, *t, view.now_us()));
+                    if self.requests.get(&t) != Some(&a.request) && self.reported.insert(t.zxid) {
+                        out.push(lost_to(a, id, t, view.now_us()));
                     }
                 }
             }

@@ -109,11 +109,11 @@ impl Checker for PrefixConsistency {
                     if first == id {
                         self.redelivered += 1;
                     }
-                    if c == *t {
+                    if c == t {
                         continue;
                     }
                     self.diverged.insert(id, i);
-                    if self.reported.insert((i, *t)) {
+                    if self.reported.insert((i, t)) {
                         out.push(Violation {
                             invariant: "prefix-consistency",
                             at_us: view.now_us(),
@@ -126,7 +126,7 @@ impl Checker for PrefixConsistency {
                     }
                     return;
                 }
-                None if i == self.canonical.len() => self.canonical.push(*t, id),
+                None if i == self.canonical.len() => self.canonical.push(t, id),
                 // Unreachable: every position below a server's count is already canonical.
                 None => return,
             }

@@ -108,10 +108,10 @@ impl Checker for PrimaryIntegrity {
                         // Only txns of earlier epochs are ever looked up in it; the leader's
                         // own stream would grow it with every write for nothing.
                         let older = new().filter(|t| t.zxid.epoch() < l.epoch);
-                        l.delivered.extend(older.copied());
+                        l.delivered.extend(older);
                     }
                     for t in new() {
-                        self.newly_committed(*t, How::DeliveredBy(id), view, out);
+                        self.newly_committed(t, How::DeliveredBy(id), view, out);
                     }
                 }
                 Event::TreeReset { .. } | Event::LeaderShutdown { .. } => {
@@ -132,12 +132,7 @@ impl PrimaryIntegrity {
         let Some(s) = view.server(id) else { return };
         self.established += 1;
         let delivered: BTreeSet<TxnId> = applied_upto(view, id, s.delivered)
-            .map(|p| {
-                p.iter()
-                    .filter(|t| t.zxid.epoch() < epoch)
-                    .copied()
-                    .collect()
-            })
+            .map(|p| p.iter().filter(|t| t.zxid.epoch() < epoch).collect())
             .unwrap_or_default();
         for (t, how) in self.committed.before_epoch(epoch) {
             if delivered.contains(&t) || !self.reported.insert((id, t)) {

@@ -65,8 +65,8 @@ impl Checker for PrimaryOrder {
         };
         let first_counter = view.config().initial_zxid_counter + 1;
         for i in range.start..applied.len() {
-            let b = applied[i];
-            let a = i.checked_sub(1).map(|p| applied[p]);
+            let b = applied.at(i);
+            let a = i.checked_sub(1).map(|p| applied.at(p));
             if let Some(a) = a {
                 self.pairs += 1;
                 if a.zxid.epoch() != b.zxid.epoch() {

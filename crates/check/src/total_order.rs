@@ -92,8 +92,8 @@ impl Checker for TotalOrder {
             return;
         };
         for i in range.start..applied.len() {
-            let b = applied[i];
-            let parent = i.checked_sub(1).map(|p| applied[p]);
+            let b = applied.at(i);
+            let parent = i.checked_sub(1).map(|p| applied.at(p));
             let Some(first) = self.first.get(&b) else {
                 self.first.insert_new(
                     b,
@@ -132,19 +132,19 @@ fn explain(view: &dyn View, id: ServerId, prefix: Prefix<'_>, b: TxnId, first: &
     let tail = format!(
         "({id} delivered it as its txn #{} right after {}, {r} as its txn #{} right after {})",
         prefix.len() + 1,
-        before(prefix.last().copied()),
+        before(prefix.last()),
         first.position + 1,
         before(first.parent),
     );
     // What the first deliverer delivered before b, if its sequence still shows it.
     let r_prefix = view
         .server(r)
-        .filter(|s| s.delivered > first.position && s.tree.applied.get(first.position) == Some(&b))
+        .filter(|s| s.delivered > first.position && s.tree.applied.get(first.position) == Some(b))
         .map(|s| s.tree.applied.upto(first.position));
     if let Some(c) = first.parent.filter(|c| !prefix.contains(c)) {
         return format!("{r} delivered {c} before {b}, but {id} delivered {b} without delivering {c} first {tail}");
     }
-    let Some(a) = prefix.last().copied() else {
+    let Some(a) = prefix.last() else {
         // Unreachable: an empty prefix would have been caught just above.
         return format!("{id} and {r} deliver different txns before {b} {tail}");
     };

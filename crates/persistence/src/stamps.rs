@@ -88,10 +88,10 @@ pub struct ZxidTimes {
 
 impl ZxidTimes {
     /// The times of a history's txns; a zxid applied twice keeps its later txn.
-    pub fn of<'a>(applied: impl IntoIterator<Item = &'a TxnId>, stamps: &Stamps) -> ZxidTimes {
+    pub fn of(applied: impl IntoIterator<Item = TxnId>, stamps: &Stamps) -> ZxidTimes {
         let mut t = ZxidTimes::default();
         for id in applied {
-            t.by_zxid.insert(id.zxid, stamps.get(*id).time_ms);
+            t.by_zxid.insert(id.zxid, stamps.get(id).time_ms);
         }
         t
     }
@@ -137,7 +137,7 @@ mod tests {
             TxnStamp::UNKNOWN,
             "same zxid, other leader"
         );
-        let times = ZxidTimes::of([&id], &stamps);
+        let times = ZxidTimes::of([id], &stamps);
         assert_eq!(times.time(Zxid::new(1, 1)), SIM_EPOCH_MS + 1234);
         assert_eq!(times.time(Zxid::default()), 0);
     }

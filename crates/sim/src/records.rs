@@ -110,8 +110,7 @@ impl Records {
         let applied = &server.tree().applied;
         let recovered = applied
             .range(from..count)
-            .filter(|t| t.zxid.epoch() < epoch && t.proposer != ServerId::NONE)
-            .copied();
+            .filter(|t| t.zxid.epoch() < epoch && t.proposer != ServerId::NONE);
         if let Some(e) = self.elections.last_mut() {
             e.recovered.extend(recovered);
         }

@@ -1,58 +1,107 @@
 //! The sequence of txns a data tree has applied, in order.
 //!
 //! It is not ZooKeeper state: the checkers compare these sequences across servers and
-//! through restarts. A server copies its tree for every snapshot it takes, and a snapshot
-//! is taken every snapCount/2 to snapCount txns, so a copy that duplicated the whole
-//! sequence would make a run's cost grow with the square of its length. The sequence is
-//! therefore kept in fixed-size blocks that copies share; only the unfinished last block is
-//! copied.
+//! through restarts. A server copies its tree for every snapshot it takes, every
+//! snapCount/2 to snapCount txns, and every server holds one, so a sequence stored entry by
+//! entry made a run's memory grow by one entry per txn per server (and its copies by the
+//! square of the run's length, before they shared storage). A leader proposes its epoch's
+//! txns with consecutive counters, so a delivered history is a few runs of consecutive txns:
+//! it is kept as those runs, exactly, and a copy costs one entry per run. A history that
+//! breaks the pattern (a gap, another proposer) only starts a new run there.
 
 use crate::db::TxnId;
-use std::ops::{Index, Range};
-use std::sync::Arc;
+use crate::ids::Zxid;
+use std::ops::Range;
 
-/// Entries per shared block: a copy costs one pointer per block.
-const BLOCK: usize = 1024;
+/// Consecutive txns of one proposer in one epoch, from `first`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    /// The index of its first entry in the sequence.
+    start: usize,
+    first: TxnId,
+    len: usize,
+}
 
-/// An append-only sequence of [`TxnId`]s whose copies share their full blocks.
+impl Run {
+    fn at(&self, i: usize) -> TxnId {
+        TxnId {
+            zxid: Zxid(self.first.zxid.0 + (i - self.start) as u64),
+            proposer: self.first.proposer,
+        }
+    }
+
+    fn end(&self) -> usize {
+        self.start + self.len
+    }
+
+    /// Whether `next` is the txn right after this run's last one.
+    fn continues_with(&self, next: &TxnId) -> bool {
+        let last = self.at(self.end() - 1);
+        next.proposer == last.proposer
+            && next.zxid.epoch() == last.zxid.epoch()
+            && next.zxid.0 == last.zxid.0 + 1
+    }
+}
+
+/// An append-only sequence of [`TxnId`]s, stored as runs of consecutive txns.
 #[derive(Clone, Default)]
 pub struct AppliedTxns {
-    /// Full blocks of exactly `BLOCK` entries, oldest first.
-    blocks: Vec<Arc<[TxnId]>>,
-    /// The entries after the last full block (fewer than `BLOCK`).
-    tail: Vec<TxnId>,
+    /// Contiguous: each starts where the one before ends.
+    runs: Vec<Run>,
 }
 
 impl AppliedTxns {
     pub fn len(&self) -> usize {
-        self.blocks.len() * BLOCK + self.tail.len()
+        self.runs.last().map_or(0, Run::end)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty() && self.tail.is_empty()
+        self.runs.is_empty()
     }
 
     pub fn push(&mut self, id: TxnId) {
-        self.tail.push(id);
-        if self.tail.len() == BLOCK {
-            let full: Arc<[TxnId]> = std::mem::take(&mut self.tail).into();
-            self.blocks.push(full);
-            self.tail.reserve(BLOCK);
+        let start = self.len();
+        match self.runs.last_mut() {
+            Some(last) if last.continues_with(&id) => last.len += 1,
+            _ => self.runs.push(Run {
+                start,
+                first: id,
+                len: 1,
+            }),
         }
     }
 
-    pub fn get(&self, i: usize) -> Option<&TxnId> {
-        match self.blocks.get(i / BLOCK) {
-            Some(block) => block.get(i % BLOCK),
-            None if i / BLOCK == self.blocks.len() => self.tail.get(i % BLOCK),
-            None => None,
+    /// The run holding entry `i`, searched from the newest, since the entries read are nearly
+    /// always recent ones.
+    fn run_of(&self, i: usize) -> Option<usize> {
+        if i >= self.len() {
+            return None;
+        }
+        let mut r = self.runs.len() - 1;
+        while self.runs[r].start > i {
+            r -= 1;
+            // Far from the end: a binary search over what is left.
+            if r > 8 && self.runs[r].start > i {
+                return Some(self.runs[..r].partition_point(|run| run.start <= i) - 1);
+            }
+        }
+        Some(r)
+    }
+
+    pub fn get(&self, i: usize) -> Option<TxnId> {
+        self.run_of(i).map(|r| self.runs[r].at(i))
+    }
+
+    /// Entry `i`; panics past the end, as indexing a slice does.
+    pub fn at(&self, i: usize) -> TxnId {
+        match self.get(i) {
+            Some(t) => t,
+            None => panic!("applied index {i} out of range {}", self.len()),
         }
     }
 
-    pub fn last(&self) -> Option<&TxnId> {
-        self.tail
-            .last()
-            .or_else(|| self.blocks.last().and_then(|b| b.last()))
+    pub fn last(&self) -> Option<TxnId> {
+        self.runs.last().map(|r| r.at(r.end() - 1))
     }
 
     /// Every entry, oldest first.
@@ -66,38 +115,22 @@ impl AppliedTxns {
         let start = range.start.min(end);
         if start == end {
             return Iter {
-                seq: self,
-                front: [].iter(),
-                back: [].iter(),
-                next: 0,
-                end: 0,
+                runs: &[],
+                front: 0,
+                back: 0,
+                front_run: 0,
+                back_run: 0,
             };
         }
-        let (first, last) = (start / BLOCK, (end - 1) / BLOCK);
-        let (lo, hi) = (start % BLOCK, (end - 1) % BLOCK + 1);
-        if first == last {
-            return Iter {
-                seq: self,
-                front: self.block(first)[lo..hi].iter(),
-                back: [].iter(),
-                next: 0,
-                end: 0,
-            };
-        }
+        let (Some(front_run), Some(back_run)) = (self.run_of(start), self.run_of(end - 1)) else {
+            unreachable!("start < end <= len")
+        };
         Iter {
-            seq: self,
-            front: self.block(first)[lo..].iter(),
-            back: self.block(last)[..hi].iter(),
-            next: first + 1,
-            end: last,
-        }
-    }
-
-    /// Block `b`, the tail counting as the block after the full ones.
-    fn block(&self, b: usize) -> &[TxnId] {
-        match self.blocks.get(b) {
-            Some(block) => block,
-            None => &self.tail,
+            runs: &self.runs,
+            front: start,
+            back: end,
+            front_run,
+            back_run,
         }
     }
 
@@ -110,46 +143,51 @@ impl AppliedTxns {
     }
 
     pub fn contains(&self, id: &TxnId) -> bool {
-        self.iter().any(|t| t == id)
+        self.runs.iter().any(|r| {
+            r.first.proposer == id.proposer
+                && id.zxid >= r.first.zxid
+                && id.zxid.0 - r.first.zxid.0 < r.len as u64
+        })
     }
 
-    /// The first `end` entries (clamped) as a sequence of their own, sharing the full blocks.
+    /// The first `end` entries (clamped) as a sequence of their own.
     pub fn truncated(&self, end: usize) -> AppliedTxns {
         let end = end.min(self.len());
-        let mut blocks = self.blocks.clone();
-        blocks.truncate(end / BLOCK);
-        let tail = self.block(end / BLOCK)[..end % BLOCK].to_vec();
-        AppliedTxns { blocks, tail }
+        let Some(r) = self.run_of(end.saturating_sub(1)).filter(|_| end > 0) else {
+            return AppliedTxns::default();
+        };
+        let mut runs = self.runs[..=r].to_vec();
+        if let Some(last) = runs.last_mut() {
+            last.len = end - last.start;
+        }
+        AppliedTxns { runs }
     }
 
-    /// How many leading entries the two sequences share. Blocks one was copied from the
-    /// other are the same allocation and are skipped without comparing their entries.
+    /// How many leading entries the two sequences share, a run at a time.
     pub fn common_prefix(&self, other: &AppliedTxns) -> usize {
-        let mut n = 0;
-        for (a, b) in self.blocks.iter().zip(&other.blocks) {
-            if Arc::ptr_eq(a, b) || a[..] == b[..] {
-                n += BLOCK;
-                continue;
-            }
-            return n + a.iter().zip(b.iter()).take_while(|(x, y)| x == y).count();
-        }
         let end = self.len().min(other.len());
-        n + (n..end).take_while(|&i| self[i] == other[i]).count()
+        let (mut a, mut b) = (0, 0);
+        let mut i = 0;
+        while i < end {
+            while self.runs[a].end() <= i {
+                a += 1;
+            }
+            while other.runs[b].end() <= i {
+                b += 1;
+            }
+            let (ra, rb) = (&self.runs[a], &other.runs[b]);
+            if ra.at(i) != rb.at(i) {
+                return i;
+            }
+            // Both runs go on one txn at a time from an equal entry, so they agree until
+            // either ends.
+            i = ra.end().min(rb.end()).min(end);
+        }
+        end
     }
 
     pub fn to_vec(&self) -> Vec<TxnId> {
-        self.iter().copied().collect()
-    }
-}
-
-impl Index<usize> for AppliedTxns {
-    type Output = TxnId;
-
-    fn index(&self, i: usize) -> &TxnId {
-        match self.get(i) {
-            Some(t) => t,
-            None => panic!("applied index {i} out of range {}", self.len()),
-        }
+        self.iter().collect()
     }
 }
 
@@ -177,69 +215,54 @@ impl FromIterator<TxnId> for AppliedTxns {
     }
 }
 
-/// An iterator over a range of an [`AppliedTxns`]: the range's first and last blocks cut to
-/// it, and the whole blocks between, so that it costs what iterating a slice does.
+/// An iterator over a range of an [`AppliedTxns`], from both ends.
 pub struct Iter<'a> {
-    seq: &'a AppliedTxns,
-    front: std::slice::Iter<'a, TxnId>,
-    back: std::slice::Iter<'a, TxnId>,
-    /// The whole blocks `next..end` are still to be opened.
-    next: usize,
-    end: usize,
+    runs: &'a [Run],
+    /// The entries `front..back` are still to come; `front_run` holds `front` and
+    /// `back_run` holds `back - 1` while any are left.
+    front: usize,
+    back: usize,
+    front_run: usize,
+    back_run: usize,
 }
 
-impl<'a> Iterator for Iter<'a> {
-    type Item = &'a TxnId;
+impl Iterator for Iter<'_> {
+    type Item = TxnId;
 
-    fn next(&mut self) -> Option<&'a TxnId> {
-        loop {
-            if let Some(t) = self.front.next() {
-                return Some(t);
-            }
-            if self.next == self.end {
-                return self.back.next();
-            }
-            self.front = self.seq.block(self.next).iter();
-            self.next += 1;
+    fn next(&mut self) -> Option<TxnId> {
+        if self.front == self.back {
+            return None;
         }
+        while self.runs[self.front_run].end() <= self.front {
+            self.front_run += 1;
+        }
+        let t = self.runs[self.front_run].at(self.front);
+        self.front += 1;
+        Some(t)
     }
 
-    /// Skips whole blocks without reading them.
-    fn nth(&mut self, mut n: usize) -> Option<&'a TxnId> {
-        if n < self.front.len() {
-            return self.front.nth(n);
-        }
-        n -= self.front.len();
-        self.front = [].iter();
-        let whole = (n / BLOCK).min(self.end - self.next);
-        self.next += whole;
-        n -= whole * BLOCK;
-        if self.next < self.end {
-            self.front = self.seq.block(self.next).iter();
-            self.next += 1;
-            return self.front.nth(n);
-        }
-        self.back.nth(n)
+    /// Skips whole runs without reading them.
+    fn nth(&mut self, n: usize) -> Option<TxnId> {
+        self.front = self.front.saturating_add(n).min(self.back);
+        self.next()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.front.len() + self.back.len() + (self.end - self.next) * BLOCK;
+        let n = self.back - self.front;
         (n, Some(n))
     }
 }
 
 impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(t) = self.back.next_back() {
-                return Some(t);
-            }
-            if self.next == self.end {
-                return self.front.next_back();
-            }
-            self.end -= 1;
-            self.back = self.seq.block(self.end).iter();
+    fn next_back(&mut self) -> Option<TxnId> {
+        if self.front == self.back {
+            return None;
         }
+        self.back -= 1;
+        while self.runs[self.back_run].start > self.back {
+            self.back_run -= 1;
+        }
+        Some(self.runs[self.back_run].at(self.back))
     }
 }
 
@@ -262,7 +285,7 @@ impl<'a> Prefix<'a> {
         self.len == 0
     }
 
-    pub fn get(&self, i: usize) -> Option<&'a TxnId> {
+    pub fn get(&self, i: usize) -> Option<TxnId> {
         if i < self.len {
             self.seq.get(i)
         } else {
@@ -270,7 +293,15 @@ impl<'a> Prefix<'a> {
         }
     }
 
-    pub fn last(&self) -> Option<&'a TxnId> {
+    /// Entry `i`; panics past the end, as indexing a slice does.
+    pub fn at(&self, i: usize) -> TxnId {
+        match self.get(i) {
+            Some(t) => t,
+            None => panic!("applied index {i} out of range {}", self.len),
+        }
+    }
+
+    pub fn last(&self) -> Option<TxnId> {
         self.len.checked_sub(1).and_then(|i| self.seq.get(i))
     }
 
@@ -292,128 +323,129 @@ impl<'a> Prefix<'a> {
     }
 
     pub fn contains(&self, id: &TxnId) -> bool {
-        self.iter().any(|t| t == id)
+        self.iter().any(|t| t == *id)
     }
 
     pub fn to_vec(&self) -> Vec<TxnId> {
-        self.iter().copied().collect()
-    }
-}
-
-impl Index<usize> for Prefix<'_> {
-    type Output = TxnId;
-
-    fn index(&self, i: usize) -> &TxnId {
-        match self.get(i) {
-            Some(t) => t,
-            None => panic!("applied index {i} out of range {}", self.len),
-        }
+        self.iter().collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ServerId, Zxid};
+    use crate::ids::ServerId;
+    use proptest::prelude::*;
 
-    fn id(c: u64) -> TxnId {
+    fn id(epoch: u64, c: u64, p: u8) -> TxnId {
         TxnId {
-            zxid: Zxid::new(1, c),
-            proposer: ServerId(1),
+            zxid: Zxid::new(epoch, c),
+            proposer: ServerId(p),
         }
     }
 
-    fn seq(n: u64) -> AppliedTxns {
-        (1..=n).map(id).collect()
-    }
-
     #[test]
-    fn indexes_across_blocks_and_the_tail() {
-        let s = seq(2 * BLOCK as u64 + 5);
-        assert_eq!(s.len(), 2 * BLOCK + 5);
-        assert_eq!(s[0], id(1));
-        assert_eq!(s[BLOCK], id(BLOCK as u64 + 1));
-        assert_eq!(s.last(), Some(&id(2 * BLOCK as u64 + 5)));
-        assert_eq!(s.get(2 * BLOCK + 5), None);
-        assert_eq!(s.iter().count(), s.len());
-        assert_eq!(
-            s.range(BLOCK - 1..BLOCK + 1).copied().collect::<Vec<_>>(),
-            vec![id(BLOCK as u64), id(BLOCK as u64 + 1)]
-        );
-        assert_eq!(s.upto(3).to_vec(), vec![id(1), id(2), id(3)]);
-        let full = seq(BLOCK as u64);
-        assert_eq!(full.last(), Some(&id(BLOCK as u64)), "a just-filled block");
-    }
-
-    #[test]
-    fn a_copy_shares_blocks_and_diverges_only_after_them() {
-        let a = seq(3 * BLOCK as u64 + 7);
-        let mut b = a.clone();
-        assert!(
-            Arc::ptr_eq(&a.blocks[0], &b.blocks[0]),
-            "full blocks are shared"
-        );
-        assert_eq!(a.common_prefix(&b), a.len());
-        b.push(id(99_999));
-        assert_eq!(a.common_prefix(&b), a.len());
-        assert_ne!(a, b);
-        // A sequence built separately with a different entry inside its second block.
-        let c: AppliedTxns = (1..=3 * BLOCK as u64 + 7)
-            .map(|i| if i == BLOCK as u64 + 10 { id(0) } else { id(i) })
+    fn an_epoch_of_one_leader_is_one_run() {
+        let s: AppliedTxns = (1..=100_000).map(|c| id(1, c, 1)).collect();
+        assert_eq!(s.runs.len(), 1);
+        assert_eq!(s.len(), 100_000);
+        assert_eq!(s.at(0), id(1, 1, 1));
+        assert_eq!(s.get(99_999), Some(id(1, 100_000, 1)));
+        assert_eq!(s.get(100_000), None);
+        let mut t = s.truncated(50_000);
+        assert_eq!(t.len(), 50_000);
+        assert_eq!(s.common_prefix(&t), 50_000);
+        // A gap, another proposer and the next epoch each start a run.
+        t.push(id(1, 50_002, 1));
+        t.push(id(1, 50_003, 2));
+        t.push(id(2, 1, 3));
+        t.push(id(2, 2, 3));
+        assert_eq!(t.runs.len(), 4);
+        assert_eq!(s.common_prefix(&t), 50_000);
+        assert!(t.contains(&id(2, 2, 3)));
+        assert!(!t.contains(&id(1, 50_001, 1)));
+        // The counter's last value ends the epoch's run even with the next zxid following.
+        let wrap: AppliedTxns = [id(1, Zxid::COUNTER_MAX, 1), id(2, 0, 1)]
+            .into_iter()
             .collect();
-        assert_eq!(a.common_prefix(&c), BLOCK + 9);
-        assert_eq!(c.common_prefix(&a), BLOCK + 9);
-        assert_eq!(a.common_prefix(&AppliedTxns::default()), 0);
-        for end in [0, 5, BLOCK, 2 * BLOCK + 3, a.len(), a.len() + 9] {
-            let t = a.truncated(end);
-            assert_eq!(t.to_vec(), a.upto(end).to_vec(), "truncated to {end}");
-        }
-        assert!(Arc::ptr_eq(
-            &a.truncated(2 * BLOCK + 3).blocks[1],
-            &a.blocks[1]
-        ));
-        assert_eq!(seq(5).common_prefix(&seq(BLOCK as u64 + 2)), 5);
+        assert_eq!(wrap.runs.len(), 2);
     }
 
-    #[test]
-    fn ranges_and_reversed_ranges_match_a_plain_vector() {
-        for n in [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17] {
-            let s = seq(n as u64);
-            let v: Vec<TxnId> = (1..=n as u64).map(id).collect();
-            let cuts = [
-                0,
-                1,
-                BLOCK - 1,
-                BLOCK,
-                BLOCK + 1,
-                2 * BLOCK,
-                n.saturating_sub(1),
-                n,
-                n + 5,
-            ];
-            for &a in &cuts {
-                for &b in &cuts {
-                    let (lo, hi) = (a.min(n), b.min(n));
-                    let want: Vec<TxnId> = if lo < hi {
-                        v[lo..hi].to_vec()
-                    } else {
-                        Vec::new()
-                    };
-                    assert_eq!(
-                        s.range(a..b).copied().collect::<Vec<_>>(),
-                        want,
-                        "{n}: {a}..{b}"
-                    );
-                    let mut rev: Vec<TxnId> = s.range(a..b).rev().copied().collect();
-                    rev.reverse();
-                    assert_eq!(rev, want, "{n}: {a}..{b} reversed");
-                    for k in [0, 1, BLOCK, want.len().saturating_sub(1), want.len()] {
-                        assert_eq!(s.range(a..b).nth(k), want.get(k), "{n}: {a}..{b} nth {k}");
-                        assert_eq!(s.range(a..b).skip(k).count(), want.len().saturating_sub(k));
+    /// Histories like a run's: mostly consecutive txns of one leader, with gaps, other
+    /// proposers and new epochs now and then.
+    fn history() -> impl Strategy<Value = Vec<TxnId>> {
+        prop::collection::vec((0u8..10, 1u8..4), 0..300).prop_map(|steps| {
+            let (mut epoch, mut c, mut p) = (1, 0, 1);
+            steps
+                .into_iter()
+                .map(|(kind, q)| {
+                    match kind {
+                        0 => c += 2,
+                        1 => p = q,
+                        2 => {
+                            epoch += 1;
+                            c = 0;
+                        }
+                        _ => c += 1,
+                    }
+                    id(epoch, c, p)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Every reading of it agrees with a plain vector of the same entries.
+        #[test]
+        fn agrees_with_a_vector(v in history(), w in history(), cut in 0usize..320, cuts in prop::collection::vec((0usize..320, 0usize..320, 0usize..40), 1..8)) {
+            let s: AppliedTxns = v.iter().copied().collect();
+            prop_assert_eq!(s.len(), v.len());
+            prop_assert_eq!(s.to_vec(), v.clone());
+            prop_assert_eq!(s.last(), v.last().copied());
+            for (i, t) in v.iter().enumerate() {
+                prop_assert_eq!(s.get(i), Some(*t));
+                prop_assert!(s.contains(t));
+            }
+            prop_assert_eq!(s.get(v.len()), None);
+            for (a, b, k) in cuts {
+                let (lo, hi) = (a.min(v.len()), b.min(v.len()));
+                let want: Vec<TxnId> = if lo < hi { v[lo..hi].to_vec() } else { Vec::new() };
+                prop_assert_eq!(s.range(a..b).collect::<Vec<_>>(), want.clone());
+                let mut rev: Vec<TxnId> = s.range(a..b).rev().collect();
+                rev.reverse();
+                prop_assert_eq!(&rev, &want);
+                prop_assert_eq!(s.range(a..b).nth(k), want.get(k).copied());
+                prop_assert_eq!(s.range(a..b).len(), want.len());
+                // Both ends at once.
+                let mut it = s.range(a..b);
+                let (mut front, mut back) = (Vec::new(), Vec::new());
+                while let Some(t) = it.next() {
+                    front.push(t);
+                    if let Some(t) = it.next_back() {
+                        back.push(t);
                     }
                 }
+                back.reverse();
+                front.extend(back);
+                prop_assert_eq!(front, want);
+                let p = s.upto(b);
+                prop_assert_eq!(p.to_vec(), v[..b.min(v.len())].to_vec());
+                prop_assert_eq!(p.range(a..b + 5).collect::<Vec<_>>(), s.range(a..b).collect::<Vec<_>>());
             }
-            assert_eq!(s.to_vec(), v);
+            let t = s.truncated(cut);
+            prop_assert_eq!(t.to_vec(), v[..cut.min(v.len())].to_vec());
+            let o: AppliedTxns = w.iter().copied().collect();
+            let common = v.iter().zip(&w).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(s.common_prefix(&o), common);
+            prop_assert_eq!(o.common_prefix(&s), common);
+            prop_assert_eq!(s.common_prefix(&t), cut.min(v.len()));
+            prop_assert_eq!(s == o, v == w);
+            // A copy cut short and grown again with the same entries is equal.
+            let mut again = t.clone();
+            for x in &v[cut.min(v.len())..] {
+                again.push(*x);
+            }
+            prop_assert!(again == s);
         }
     }
 }

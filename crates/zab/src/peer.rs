@@ -242,7 +242,7 @@ impl Peer {
     /// Whether this very txn is already in the log, or in the snapshot it continues from.
     fn logged(&self, txn: &Txn) -> bool {
         self.base.last_txn().is_some_and(|last| txn.zxid <= last)
-            && self.base.tree.applied.iter().rev().any(|t| *t == txn.id())
+            && self.base.tree.applied.iter().rev().any(|t| t == txn.id())
             || self
                 .log
                 .iter()
