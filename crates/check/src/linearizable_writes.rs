@@ -25,10 +25,14 @@
 //!
 //! Incremental: one entry per write or read in flight and per acknowledged write; each
 //! delivered txn and each answer is one map lookup. The end-of-run check walks one history
-//! once.
+//! once. The request a proposal answers is kept only until the txn is delivered at an
+//! acknowledged zxid; from then on what is kept is whether it was that write (the
+//! acknowledged write's `confirmed`), which is all the end-of-run check asks of it. So
+//! memory grows by one compact record per acknowledged write, which any later delivery,
+//! read or the end of the run may have to name.
 
 use crate::history::{applied_upto, newly_delivered};
-use crate::txn_map::TxnMap;
+use crate::txn_map::{partition_point_from_end, TxnMap};
 use crate::txn_runs::TxnRuns;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,8 +40,8 @@ use std::fmt;
 use zab::db::RequestId;
 use zab::{ClientId, ClientOp, Event, Path, Reply, ServerId, TxnId, Zxid};
 
-/// Which write, for messages: printed as "c1's create /a (operation 3)". Kept as parts, not
-/// text, because only a violation ever prints it and every write carries one.
+/// Which write or read, for messages: printed as "c1's create /a (operation 3)". Kept as
+/// parts, not text, because only a violation ever prints it and every request carries one.
 #[derive(Clone, Debug)]
 struct What {
     client: ClientId,
@@ -61,36 +65,95 @@ impl fmt::Display for What {
     }
 }
 
-/// An acknowledged write.
+/// The kinds of write that are acknowledged, in a byte: a record is kept for every
+/// acknowledged write of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    Create,
+    Delete,
+    SetData,
+    CloseSession,
+}
+
+impl Write {
+    fn of(request: &ClientOp) -> Option<Write> {
+        match request {
+            ClientOp::Create { .. } => Some(Write::Create),
+            ClientOp::Delete { .. } => Some(Write::Delete),
+            ClientOp::SetData { .. } => Some(Write::SetData),
+            ClientOp::CloseSession => Some(Write::CloseSession),
+            _ => None,
+        }
+    }
+
+    /// `ClientOp::name` of the request (a test holds them equal).
+    fn name(self) -> &'static str {
+        match self {
+            Write::Create => "create",
+            Write::Delete => "delete",
+            Write::SetData => "setData",
+            Write::CloseSession => "closeSession",
+        }
+    }
+}
+
+/// An acknowledged write; its zxid is the key it is kept under.
 #[derive(Clone, Debug)]
 struct Acked {
-    request: RequestId,
-    zxid: Zxid,
-    what: What,
+    client: ClientId,
+    cxid: u64,
+    op: u64,
+    write: Write,
+    path: Option<Path>,
     at_us: u64,
+    /// The proposer of the txn at this zxid found to answer this request, once one is
+    /// delivered (others that do too, which no correct run has, go to `confirmed_more`).
+    confirmed: Option<ServerId>,
+}
+
+impl Acked {
+    fn request(&self) -> RequestId {
+        RequestId {
+            client: self.client,
+            cxid: self.cxid,
+        }
+    }
+
+    fn what(&self) -> What {
+        What {
+            client: self.client,
+            op: self.op,
+            name: self.write.name(),
+            path: self.path.clone(),
+        }
+    }
 }
 
 /// A write submitted and not yet answered.
 struct InFlight {
     what: What,
+    write: Write,
     submitted_us: u64,
     /// The acknowledged write with the highest zxid when it was submitted.
-    must_follow: Option<Acked>,
+    must_follow: Option<(Zxid, Acked)>,
 }
 
 #[derive(Default)]
 pub struct LinearizableWrites {
-    /// The request each client-request proposal answers.
-    requests: TxnMap<RequestId>,
+    /// The request each client-request proposal answers, until the txn is delivered at an
+    /// acknowledged zxid.
+    requests: BTreeMap<TxnId, RequestId>,
     in_flight: BTreeMap<(ClientId, u64), InFlight>,
-    latest: Option<Acked>,
+    latest: Option<(Zxid, Acked)>,
     acked: TxnMap<Acked, Zxid>,
+    /// Txns beyond an acknowledged write's `confirmed` found to answer its request.
+    confirmed_more: BTreeSet<TxnId>,
     /// Every txn some server delivered, with the first server that did.
     delivered: TxnRuns<ServerId>,
     /// Zxids whose loss is already reported.
     reported: BTreeSet<Zxid>,
-    /// The zxids of the acknowledged writes to each znode.
-    acked_by_path: BTreeMap<Path, BTreeSet<Zxid>>,
+    /// The zxids of the acknowledged writes to each znode, ascending.
+    acked_by_path: BTreeMap<Path, Vec<Zxid>>,
     /// Reads of one znode (getData, exists) in flight.
     reads: BTreeMap<(ClientId, u64), What>,
     /// Path counts: first deliveries at an acknowledged zxid compared with the write,
@@ -123,6 +186,26 @@ fn at_zxid(zxid: Zxid) -> (TxnId, TxnId) {
             proposer: ServerId(u8::MAX),
         },
     )
+}
+
+/// `t`, delivered, meets the write acknowledged at its zxid: whether it answers that write's
+/// request is decided now, and kept instead of the request. True if it does.
+fn settle(
+    requests: &mut BTreeMap<TxnId, RequestId>,
+    confirmed_more: &mut BTreeSet<TxnId>,
+    a: &mut Acked,
+    t: TxnId,
+) -> bool {
+    if requests.remove(&t) != Some(a.request()) {
+        return false;
+    }
+    match a.confirmed {
+        None => a.confirmed = Some(t.proposer),
+        Some(_) => {
+            confirmed_more.insert(t);
+        }
+    }
+    true
 }
 
 impl Checker for LinearizableWrites {
@@ -182,12 +265,14 @@ impl Checker for LinearizableWrites {
                     if !self.delivered.insert_new(t, id) {
                         continue;
                     }
-                    let Some(a) = self.acked.get(&t.zxid) else {
+                    let Some(a) = self.acked.get_mut(&t.zxid) else {
                         continue;
                     };
                     self.deliveries += 1;
-                    if self.requests.get(&t) != Some(&a.request) && self.reported.insert(t.zxid) {
-                        out.push(lost_to(a, id, t, view.now_us()));
+                    if !settle(&mut self.requests, &mut self.confirmed_more, a, t)
+                        && self.reported.insert(t.zxid)
+                    {
+                        out.push(lost_to(a, t.zxid, id, t, view.now_us()));
                     }
                 }
             }
@@ -196,16 +281,15 @@ impl Checker for LinearizableWrites {
 }
 
 /// A server delivered another txn at the zxid an acknowledged write got.
-fn lost_to(a: &Acked, server: ServerId, t: TxnId, now_us: u64) -> Violation {
+fn lost_to(a: &Acked, zxid: Zxid, server: ServerId, t: TxnId, now_us: u64) -> Violation {
     Violation {
         invariant: "linearizable-writes",
         at_us: now_us,
         server: Some(server),
         message: format!(
-            "{server} delivered {t} at zxid {}, but that zxid was acknowledged to {} (request cxid {}) at {} ms: the acknowledged write is lost",
-            a.zxid,
-            a.what,
-            a.request.cxid,
+            "{server} delivered {t} at zxid {zxid}, but that zxid was acknowledged to {} (request cxid {}) at {} ms: the acknowledged write is lost",
+            a.what(),
+            a.cxid,
             a.at_us / 1000
         ),
     }
@@ -216,8 +300,12 @@ impl LinearizableWrites {
         let now = view.now_us();
         match e {
             ClientEvent::Submitted { op, request, .. } if request.is_write() => {
+                let Some(write) = Write::of(request) else {
+                    return;
+                };
                 self.in_flight.entry((id, *op)).or_insert(InFlight {
                     what: describe(id, *op, request),
+                    write,
                     submitted_us: now,
                     must_follow: self.latest.clone(),
                 });
@@ -263,15 +351,15 @@ impl LinearizableWrites {
                     return;
                 };
                 let a = Acked {
-                    request: RequestId {
-                        client: id,
-                        cxid: *cxid,
-                    },
-                    zxid: *zxid,
-                    what: w.what,
+                    client: id,
+                    cxid: *cxid,
+                    op: w.what.op,
+                    write: w.write,
+                    path: w.what.path,
                     at_us: now,
+                    confirmed: None,
                 };
-                self.acknowledged(a, w.submitted_us, w.must_follow, now, out);
+                self.acknowledged(*zxid, a, w.submitted_us, w.must_follow, now, out);
             }
             ClientEvent::Expired { .. } | ClientEvent::Crashed => {
                 let lo = (id, 0);
@@ -291,75 +379,77 @@ impl LinearizableWrites {
 
     fn acknowledged(
         &mut self,
-        a: Acked,
+        zxid: Zxid,
+        mut a: Acked,
         submitted_us: u64,
-        must_follow: Option<Acked>,
+        must_follow: Option<(Zxid, Acked)>,
         now: u64,
         out: &mut Vec<Violation>,
     ) {
         self.acks += 1;
-        if let Some(b) = must_follow.filter(|b| b.zxid >= a.zxid) {
+        if let Some((bz, b)) = must_follow.filter(|(bz, _)| *bz >= zxid) {
             out.push(Violation {
                 invariant: "linearizable-writes",
                 at_us: now,
                 server: None,
                 message: format!(
                     "{} was acknowledged at zxid {}, but {} had been acknowledged at zxid {} (at {} ms) before it was submitted (at {} ms): real time puts it first, so its zxid must be lower",
-                    a.what,
-                    a.zxid,
-                    b.what,
-                    b.zxid,
+                    a.what(),
+                    zxid,
+                    b.what(),
+                    bz,
                     b.at_us / 1000,
                     submitted_us / 1000
                 ),
             });
         }
-        if let Some(other) = self.acked.get(&a.zxid) {
+        if let Some(other) = self.acked.get(&zxid) {
             out.push(Violation {
                 invariant: "linearizable-writes",
                 at_us: now,
                 server: None,
                 message: format!(
                     "{} and {} were both acknowledged at zxid {}: one of them is lost",
-                    other.what, a.what, a.zxid
+                    other.what(),
+                    a.what(),
+                    zxid
                 ),
             });
             return;
         }
         let mut lost = None;
-        let (lo, hi) = at_zxid(a.zxid);
+        let (lo, hi) = at_zxid(zxid);
         for (t, server) in self.delivered.between(lo, hi) {
-            if self.requests.get(&t) != Some(&a.request) {
+            if !settle(&mut self.requests, &mut self.confirmed_more, &mut a, t) {
                 lost = Some((server, t));
             }
         }
         if let Some((server, t)) = lost {
-            if self.reported.insert(a.zxid) {
-                out.push(lost_to(&a, server, t, now));
+            if self.reported.insert(zxid) {
+                out.push(lost_to(&a, zxid, server, t, now));
             }
         }
-        if self.latest.as_ref().is_none_or(|l| l.zxid < a.zxid) {
-            self.latest = Some(a.clone());
+        if self.latest.as_ref().is_none_or(|(l, _)| *l < zxid) {
+            self.latest = Some((zxid, a.clone()));
         }
-        if let Some(path) = &a.what.path {
-            self.acked_by_path
-                .entry(path.clone())
-                .or_default()
-                .insert(a.zxid);
+        if let Some(path) = &a.path {
+            let zs = self.acked_by_path.entry(path.clone()).or_default();
+            let i = partition_point_from_end(zs, |z| *z < zxid);
+            if zs.get(i) != Some(&zxid) {
+                zs.insert(i, zxid);
+            }
         }
-        self.acked.insert(a.zxid, a);
+        self.acked.insert(zxid, a);
     }
 
     /// A read answered at `at` showed the znode as last changed at `mzxid`: no acknowledged
     /// write to it up to `at` may be newer.
     fn read(&mut self, read: What, at: Zxid, mzxid: Zxid, now: u64, out: &mut Vec<Violation>) {
         let Some(path) = &read.path else { return };
-        let Some(z) = self
-            .acked_by_path
-            .get(path)
-            .and_then(|zs| zs.range(..=at).next_back())
-            .copied()
-        else {
+        let Some(z) = self.acked_by_path.get(path).and_then(|zs| {
+            let i = partition_point_from_end(zs, |z| *z <= at);
+            i.checked_sub(1).map(|i| zs[i])
+        }) else {
             return;
         };
         self.reads_checked += 1;
@@ -373,7 +463,7 @@ impl LinearizableWrites {
             server: None,
             message: format!(
                 "{read} was answered at zxid {at} with {path} as last changed at {mzxid}, but {} had been acknowledged at zxid {z} (at {} ms), which that server must have applied by {at}: the acknowledged write is lost there",
-                w.what,
+                w.what(),
                 w.at_us / 1000
             ),
         });
@@ -397,17 +487,19 @@ impl LinearizableWrites {
             return;
         };
         self.at_deadline += 1;
+        // Every txn of the history was delivered, so it was settled against the write
+        // acknowledged at its zxid, if there is one.
         let held: BTreeSet<Zxid> = history
             .iter()
             .filter(|t| {
-                self.acked
-                    .get(&t.zxid)
-                    .is_some_and(|a| self.requests.get(t) == Some(&a.request))
+                self.acked.get(&t.zxid).is_some_and(|a| {
+                    a.confirmed == Some(t.proposer) || self.confirmed_more.contains(t)
+                })
             })
             .map(|t| t.zxid)
             .collect();
-        for a in self.acked.between(Zxid(0), last).map(|(_, a)| a) {
-            if held.contains(&a.zxid) || !self.reported.insert(a.zxid) {
+        for (z, a) in self.acked.between(Zxid(0), last) {
+            if held.contains(z) || !self.reported.insert(*z) {
                 continue;
             }
             out.push(Violation {
@@ -416,8 +508,8 @@ impl LinearizableWrites {
                 server: Some(id),
                 message: format!(
                     "{} was acknowledged at zxid {} (at {} ms), but the longest delivered history ({id}'s, {} txns up to {last}) passed that zxid without it: the acknowledged write is lost",
-                    a.what,
-                    a.zxid,
+                    a.what(),
+                    z,
                     a.at_us / 1000,
                     history.len()
                 ),
@@ -570,6 +662,21 @@ mod tests {
         s.up_to_date(3, 2);
         s.txn(TxnOp::Delete { path: "/x".into() }, None);
         (s, t)
+    }
+
+    #[test]
+    fn each_acknowledged_kind_is_named_as_its_request_is() {
+        let requests = [
+            persistent("/a"),
+            crate::client_script::delete("/a"),
+            set_data("/a", 1),
+            ClientOp::CloseSession,
+        ];
+        for r in requests {
+            let w = Write::of(&r).expect("a write");
+            assert_eq!(w.name(), r.name());
+        }
+        assert!(Write::of(&get_data("/a", false)).is_none());
     }
 
     fn z(e: u64, c: u64) -> Zxid {

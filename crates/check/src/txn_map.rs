@@ -71,6 +71,14 @@ impl<V, K: Ord + Copy> TxnMap<V, K> {
         }
     }
 
+    pub(crate) fn get_mut(&mut self, t: &K) -> Option<&mut V> {
+        let i = partition_point_from_end(&self.sorted, |(k, _)| k < t);
+        match self.sorted.get_mut(i) {
+            Some((k, v)) if k == t => Some(v),
+            _ => self.late.get_mut(t),
+        }
+    }
+
     /// Inserts or replaces.
     pub(crate) fn insert(&mut self, t: K, v: V) {
         let i = partition_point_from_end(&self.sorted, |(k, _)| *k < t);
@@ -156,7 +164,10 @@ mod tests {
         m.insert(t(5), 50);
         m.insert(t(3), 30);
         assert_eq!(m.get(&t(5)), Some(&50));
+        *m.get_mut(&t(3)).unwrap() = 31;
+        *m.get_mut(&t(9)).unwrap() = 91;
+        assert_eq!(m.get_mut(&t(10)), None);
         let all: Vec<u64> = m.between(t(0), t(100)).map(|(_, v)| *v).collect();
-        assert_eq!(all, [1, 2, 30, 4, 50, 60, 7, 8, 9]);
+        assert_eq!(all, [1, 2, 31, 4, 50, 60, 7, 8, 91]);
     }
 }
