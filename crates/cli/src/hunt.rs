@@ -114,8 +114,9 @@ pub(crate) struct Found {
     pub seeds: u64,
     guided: bool,
     secs: f64,
-    /// The seed that took longest to run (both its runs) and its wall time: what bounds how
-    /// fast a failing seed is known.
+    /// The seed that took longest to run (both its runs) and its wall time, among the runs
+    /// counted in `seeds`: what bounds how fast a failing seed is known. Seeds another
+    /// thread was still running past the first failure are not part of the answer.
     slowest: (u64, f64),
 }
 
@@ -220,7 +221,7 @@ pub(crate) fn hunt_one(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs
     let next = AtomicU64::new(args.start);
     let lowest_failing = AtomicU64::new(u64::MAX);
     let first = Mutex::new(None);
-    let slowest = Mutex::new((args.start, 0.0_f64));
+    let times = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
@@ -236,12 +237,7 @@ pub(crate) fn hunt_one(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs
                 };
                 let (failing, _) = try_run(args, &drawn, seed, bug, false);
                 let secs = seed_started.elapsed().as_secs_f64();
-                {
-                    let mut s = slowest.lock().expect("no worker panics");
-                    if secs > s.1 {
-                        *s = (seed, secs);
-                    }
-                }
+                times.lock().expect("no worker panics").push((seed, secs));
                 let Some(failing) = failing else {
                     continue;
                 };
@@ -256,13 +252,20 @@ pub(crate) fn hunt_one(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs
     let seeds = first
         .as_ref()
         .map_or(args.max_seeds, |f| f.seed - args.start + 1);
+    let last = first.as_ref().map_or(u64::MAX, |f| f.seed);
+    let slowest = times
+        .into_inner()
+        .expect("no worker panics")
+        .into_iter()
+        .filter(|(seed, _)| *seed <= last)
+        .fold((args.start, 0.0_f64), |s, t| if t.1 > s.1 { t } else { s });
     Found {
         bug: bug.name(),
         first,
         seeds,
         guided: false,
         secs: started.elapsed().as_secs_f64(),
-        slowest: slowest.into_inner().expect("no worker panics"),
+        slowest,
     }
 }
 
@@ -293,14 +296,16 @@ fn hunt_guided(args: &Hunt, sc: &scenario::Scenario, bug: zab::Bug, jobs: usize)
             });
             (failing, coverage, run_started.elapsed().as_secs_f64())
         });
-        for (job, (_, _, secs)) in generation.iter().zip(&ran) {
+        let failing = ran.iter().position(|(f, _, _)| f.is_some());
+        // Runs of this generation after the first failing one are not counted.
+        let counted = failing.map_or(ran.len(), |i| i + 1);
+        for (job, (_, _, secs)) in generation.iter().zip(&ran).take(counted) {
             if *secs > slowest.1 {
                 slowest = (job.seed, *secs);
             }
         }
         let coverages: Vec<&sim::Coverage> = ran.iter().map(|(_, c, _)| c).collect();
         guide.learn(&generation, &coverages);
-        let failing = ran.iter().position(|(f, _, _)| f.is_some());
         if let Some(i) = failing {
             let first = ran.into_iter().nth(i).and_then(|(f, _, _)| f);
             return Found {
