@@ -90,7 +90,8 @@ impl<V: Successor> Run<V> {
 pub(crate) struct TxnRuns<V> {
     /// Ascending and disjoint: every key of a run is below every key of the next.
     runs: Vec<Run<V>>,
-    /// Keys that arrived below the last run's last key; none of them is in a run.
+    /// Keys that arrived below the last run's last key (and, after `split_off`, the older
+    /// part's keys above its cut run); none of them is in a run.
     late: BTreeMap<TxnId, V>,
 }
 
@@ -121,35 +122,21 @@ impl<V: Successor> TxnRuns<V> {
 
     /// Inserts unless the key is there already; true if it was not.
     pub(crate) fn insert_new(&mut self, t: TxnId, v: V) -> bool {
-        let Some(last) = self.runs.last_mut() else {
-            self.runs.push(Run {
-                first: t,
-                len: 1,
-                value: v,
-            });
-            return true;
-        };
-        let end = last.last();
-        if t <= end {
-            if self.get(&t).is_some() {
-                return false;
-            }
-            return match self.late.entry(t) {
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(v);
-                    true
-                }
-                std::collections::btree_map::Entry::Occupied(_) => false,
-            };
+        if self.contains(&t) {
+            return false;
         }
-        if follows(end, t) && last.value.nth(last.first, last.len) == v {
-            last.len += 1;
-        } else {
-            self.runs.push(Run {
+        match self.runs.last_mut() {
+            Some(last) if t <= last.last() => {
+                self.late.insert(t, v);
+            }
+            Some(last) if follows(last.last(), t) && last.value.nth(last.first, last.len) == v => {
+                last.len += 1;
+            }
+            _ => self.runs.push(Run {
                 first: t,
                 len: 1,
                 value: v,
-            });
+            }),
         }
         true
     }
@@ -407,6 +394,14 @@ mod tests {
                     prop_assert_eq!(newer.get(k), Some(*v));
                     prop_assert_eq!(m.get(k), None);
                 }
+                // The older part still takes keys, any of them, exactly once.
+                let mut older = m;
+                let mut model_older = model.clone();
+                for (k, v) in model_newer.iter().chain(&model) {
+                    prop_assert_eq!(older.insert_new(*k, *v), !model_older.contains_key(k));
+                    model_older.insert(*k, *v);
+                }
+                prop_assert_eq!(older.iter().collect::<Vec<_>>(), model_older.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>());
                 m = newer;
                 model = model_newer;
             }
