@@ -12,11 +12,11 @@
 //! Only proposals count: txns a leader reported `Proposed`. Initial txns of a scenario are not
 //! proposals and are left to the other checkers.
 //!
-//! Incremental: proposals wait in a set ordered by zxid until the first establishment of a
-//! newer epoch; that establishment takes the range of older proposals out at once, compares
-//! them with its leader's history (built once per establishment, and only if there is a
-//! pending older proposal), and keeps those missing as abandoned. A `Delivered` looks up only
-//! the entries it adds.
+//! Incremental: proposals wait, as runs ordered by zxid (`txn_runs`), until the first
+//! establishment of a newer epoch; that establishment takes the range of older proposals out
+//! at once, compares them with its leader's history (built once per establishment, and only
+//! if there is a pending older proposal), and keeps those missing as abandoned. A `Delivered`
+//! looks up only the entries it adds.
 
 use crate::history::{applied_upto, first_of_epoch, newly_delivered};
 use crate::txn_runs::TxnRuns;

@@ -14,7 +14,8 @@
 //! session the leader's tracker expired (the one txn a leader makes up by itself). Initial
 //! txns (proposer `NONE`) are part of the scenario's given history and always allowed.
 //!
-//! Incremental: one set entry per proposal; a `Delivered` looks up only the entries it adds.
+//! Incremental: one record per proposal, kept as runs (`txn_runs`: a leader's epoch is one
+//! entry); a `Delivered` looks up only the entries it adds.
 
 use crate::history::{applied_upto, newly_delivered};
 use crate::txn_runs::TxnRuns;

@@ -11,9 +11,9 @@
 //! something else in its place.
 //!
 //! Incremental: positions are fixed forever once anyone delivered there, so one canonical
-//! sequence (txn and first deliverer per position) is enough. A `Delivered` compares only the
-//! entries it adds with the canonical one at the same positions, extending it when the server
-//! is the first to reach a position. Once a server departs from the canonical sequence, its
+//! sequence (txn and first deliverer per position, kept as runs of consecutive txns) is
+//! enough. A `Delivered` compares only the entries it adds with the canonical one at the same
+//! positions, extending it when the server is the first to reach a position. Once a server departs from the canonical sequence, its
 //! later positions are consequences of that one breach and are not checked until a reset or a
 //! crash takes its count back below it.
 

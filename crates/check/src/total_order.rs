@@ -17,8 +17,9 @@
 //! may still deliver different txns after a common prefix: that breaks prefix-consistency,
 //! not total order, and is left to that checker.
 //!
-//! Incremental: one map entry per txn ever delivered; a `Delivered` looks up only the entries
-//! it adds. Only when reporting does it compare the two servers' prefixes, to name a pair of
+//! Incremental: one record per txn ever delivered, kept as runs (`txn_runs`: an epoch that one
+//! server delivers first, in order, is one entry); a `Delivered` looks up only the entries it
+//! adds. Only when reporting does it compare the two servers' prefixes, to name a pair of
 //! txns they order differently.
 
 use crate::history::{applied_upto, newly_delivered};
