@@ -1,13 +1,13 @@
 //! The sequence of txns a data tree has applied, in order.
 //!
 //! It is not ZooKeeper state: the checkers compare these sequences across servers and
-//! through restarts. A server copies its tree for every snapshot it takes, every
-//! snapCount/2 to snapCount txns, and every server holds one, so a sequence stored entry by
-//! entry made a run's memory grow by one entry per txn per server (and its copies by the
-//! square of the run's length, before they shared storage). A leader proposes its epoch's
-//! txns with consecutive counters, so a delivered history is a few runs of consecutive txns:
-//! it is kept as those runs, exactly, and a copy costs one entry per run. A history that
-//! breaks the pattern (a gap, another proposer) only starts a new run there.
+//! through restarts. Every server holds one, and copies it into every snapshot it takes
+//! (every snapCount/2 to snapCount txns), so stored entry by entry it would grow a run's
+//! memory by an entry per txn per server, and copied whole it would cost the square of the
+//! run's length. A leader proposes its epoch's txns with consecutive counters, so a delivered
+//! history is a few runs of consecutive txns: it is kept as those runs, exactly, and a copy
+//! costs one entry per run. A history that breaks the pattern (a gap, another proposer) only
+//! starts a new run there.
 
 use crate::db::TxnId;
 use crate::ids::Zxid;
