@@ -95,21 +95,25 @@ impl<V, K: Ord + Copy> TxnMap<V, K> {
     pub(crate) fn between(&self, lo: K, hi: K) -> impl Iterator<Item = (&K, &V)> + '_ {
         let start = partition_point_from_end(&self.sorted, |(k, _)| *k < lo);
         let end = start + self.sorted[start..].partition_point(|(k, _)| *k <= hi);
-        merge(&self.sorted[start..end], self.late.range(lo..=hi))
+        merge(
+            self.sorted[start..end].iter().map(|(k, v)| (k, v)),
+            self.late.range(lo..=hi),
+        )
     }
 }
 
-/// Two ascending runs of entries as one.
-fn merge<'a, K: Ord + 'a, V>(
-    sorted: &'a [(K, V)],
-    late: impl Iterator<Item = (&'a K, &'a V)> + 'a,
-) -> impl Iterator<Item = (&'a K, &'a V)> + 'a {
-    let mut sorted = sorted.iter().map(|(k, v)| (k, v)).peekable();
-    let mut late = late.peekable();
-    std::iter::from_fn(move || match (sorted.peek(), late.peek()) {
-        (Some(a), Some(b)) if b.0 < a.0 => late.next(),
-        (Some(_), _) => sorted.next(),
-        (None, _) => late.next(),
+/// Two ascending sequences of entries as one, for maps that keep most keys in order and the
+/// few that came late in a B-tree.
+pub(crate) fn merge<K: Ord, V>(
+    a: impl Iterator<Item = (K, V)>,
+    b: impl Iterator<Item = (K, V)>,
+) -> impl Iterator<Item = (K, V)> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y.0 < x.0 => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
     })
 }
 

@@ -9,7 +9,7 @@
 //! a txn that breaks the pattern (another deliverer, a gap, another proposer) starts a run of
 //! its own, so nothing is forgotten and lookups answer what a map of every txn would.
 
-use crate::txn_map::{partition_point_from_end, partition_point_from_end_at};
+use crate::txn_map::{merge, partition_point_from_end, partition_point_from_end_at};
 use std::collections::BTreeMap;
 use zab::{ServerId, TxnId, Zxid};
 
@@ -147,7 +147,7 @@ impl<V: Successor> TxnRuns<V> {
         let runs = self.runs[..end]
             .iter()
             .flat_map(move |r| r.entries(0, r.count_below(bound, false)));
-        merge(runs, self.late.range(..bound))
+        merge(runs, copied(self.late.range(..bound)))
     }
 
     /// The entries from `lo` to `hi` inclusive, ascending; cheap for recent txns.
@@ -158,7 +158,7 @@ impl<V: Successor> TxnRuns<V> {
             .iter()
             .take_while(move |r| r.first <= hi)
             .flat_map(move |r| r.entries(r.count_below(lo, false), r.count_below(hi, true)));
-        merge(runs, self.late.range(lo..=hi))
+        merge(runs, copied(self.late.range(lo..=hi)))
     }
 
     /// The smallest key.
@@ -172,7 +172,7 @@ impl<V: Successor> TxnRuns<V> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (TxnId, V)> + '_ {
         merge(
             self.runs.iter().flat_map(|r| r.entries(0, r.len)),
-            self.late.iter(),
+            copied(self.late.iter()),
         )
     }
 
@@ -248,18 +248,11 @@ impl TxnSeq {
     }
 }
 
-/// Two ascending sequences of entries as one.
-fn merge<'a, V: Copy + 'a>(
-    runs: impl Iterator<Item = (TxnId, V)> + 'a,
-    late: impl Iterator<Item = (&'a TxnId, &'a V)> + 'a,
+/// A B-tree's entries by value.
+fn copied<'a, V: Copy + 'a>(
+    entries: impl Iterator<Item = (&'a TxnId, &'a V)> + 'a,
 ) -> impl Iterator<Item = (TxnId, V)> + 'a {
-    let mut runs = runs.peekable();
-    let mut late = late.map(|(k, v)| (*k, *v)).peekable();
-    std::iter::from_fn(move || match (runs.peek(), late.peek()) {
-        (Some(a), Some(b)) if b.0 < a.0 => late.next(),
-        (Some(_), _) => runs.next(),
-        (None, _) => late.next(),
-    })
+    entries.map(|(k, v)| (*k, *v))
 }
 
 #[cfg(test)]
