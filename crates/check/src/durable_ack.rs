@@ -196,9 +196,11 @@ impl Checker for DurableAck {
     }
 
     fn interest(&self) -> Interest {
+        use zab::MessageKind as M;
         Interest::of(&[
-            HappeningKind::Send,
-            HappeningKind::Deliver,
+            HappeningKind::Send(M::Ack),
+            HappeningKind::Send(M::AckEpoch),
+            HappeningKind::Deliver(M::LeaderInfo),
             HappeningKind::Crash,
         ])
     }

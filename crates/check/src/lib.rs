@@ -147,13 +147,16 @@ pub enum Happening<'a> {
 }
 
 /// The kinds of [`Happening`]: each protocol event's kind ([`zab::EventKind`], derived from
-/// [`zab::Event`]) and the simulator's own happenings. What a checker can ask to be shown
-/// (see [`Checker::interest`]).
+/// [`zab::Event`]), each packet's kind as it is sent and as it is delivered
+/// ([`zab::MessageKind`], derived from [`zab::Message`]), and the simulator's own happenings.
+/// What a checker can ask to be shown (see [`Checker::interest`]). Proposals, commits, acks and
+/// pings are most of what a run sends, and the checkers that read traffic want one or two
+/// packets of it: a kind per packet lets the rest pass them by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum HappeningKind {
     Server(zab::EventKind),
-    Send,
-    Deliver,
+    Send(zab::MessageKind),
+    Deliver(zab::MessageKind),
     DiskIssued,
     DiskDurable,
     Crash,
@@ -166,11 +169,13 @@ pub enum HappeningKind {
     LivenessDeadline,
 }
 
+/// How many protocol event kinds and packet kinds there are.
+const EVENTS: usize = <zab::EventKind as strum::EnumCount>::COUNT;
+const PACKETS: usize = <zab::MessageKind as strum::EnumCount>::COUNT;
+
 impl HappeningKind {
-    /// The kinds that are not a server event, numbered after the server events.
-    const OTHERS: [HappeningKind; 12] = [
-        HappeningKind::Send,
-        HappeningKind::Deliver,
+    /// The kinds that are neither a server event nor a packet, numbered after those.
+    const OTHERS: [HappeningKind; 10] = [
         HappeningKind::DiskIssued,
         HappeningKind::DiskDurable,
         HappeningKind::Crash,
@@ -183,47 +188,51 @@ impl HappeningKind {
         HappeningKind::LivenessDeadline,
     ];
     /// How many kinds there are; every kind's [`HappeningKind::index`] is below this.
-    pub const COUNT: usize = <zab::EventKind as strum::EnumCount>::COUNT + Self::OTHERS.len();
+    pub const COUNT: usize = EVENTS + 2 * PACKETS + Self::OTHERS.len();
 
-    /// The kind as a number: server events first, in [`zab::Event`]'s order, then the others.
+    /// The kind as a number: server events first, in [`zab::Event`]'s order, then packets sent
+    /// and packets delivered, in [`zab::Message`]'s order, then the others.
     pub const fn index(self) -> usize {
-        let events = <zab::EventKind as strum::EnumCount>::COUNT;
+        let others = EVENTS + 2 * PACKETS;
         match self {
             HappeningKind::Server(k) => k as usize,
-            HappeningKind::Send => events,
-            HappeningKind::Deliver => events + 1,
-            HappeningKind::DiskIssued => events + 2,
-            HappeningKind::DiskDurable => events + 3,
-            HappeningKind::Crash => events + 4,
-            HappeningKind::Restart => events + 5,
-            HappeningKind::Pause => events + 6,
-            HappeningKind::Resume => events + 7,
-            HappeningKind::Client => events + 8,
-            HappeningKind::Network => events + 9,
-            HappeningKind::InitiallyCommitted => events + 10,
-            HappeningKind::LivenessDeadline => events + 11,
+            HappeningKind::Send(m) => EVENTS + m as usize,
+            HappeningKind::Deliver(m) => EVENTS + PACKETS + m as usize,
+            HappeningKind::DiskIssued => others,
+            HappeningKind::DiskDurable => others + 1,
+            HappeningKind::Crash => others + 2,
+            HappeningKind::Restart => others + 3,
+            HappeningKind::Pause => others + 4,
+            HappeningKind::Resume => others + 5,
+            HappeningKind::Client => others + 6,
+            HappeningKind::Network => others + 7,
+            HappeningKind::InitiallyCommitted => others + 8,
+            HappeningKind::LivenessDeadline => others + 9,
         }
     }
 
     /// Every kind, in numbering order.
     pub fn all() -> impl Iterator<Item = HappeningKind> {
+        let packets = <zab::MessageKind as strum::VariantArray>::VARIANTS;
         <zab::EventKind as strum::VariantArray>::VARIANTS
             .iter()
             .map(|k| HappeningKind::Server(*k))
+            .chain(packets.iter().map(|m| HappeningKind::Send(*m)))
+            .chain(packets.iter().map(|m| HappeningKind::Deliver(*m)))
             .chain(Self::OTHERS)
     }
 }
 
 // An Interest holds one bit per kind.
-const _: () = assert!(HappeningKind::COUNT <= 64);
+const _: () = assert!(HappeningKind::COUNT <= 128);
 
 impl Happening<'_> {
     pub fn kind(&self) -> HappeningKind {
         use HappeningKind as K;
         match self {
             Happening::Server { event, .. } => K::Server(zab::EventKind::from(*event)),
-            Happening::Send { .. } => K::Send,
-            Happening::Deliver { .. } => K::Deliver,
+            Happening::Send { msg, .. } => K::Send(zab::MessageKind::from(*msg)),
+            Happening::Deliver { msg, .. } => K::Deliver(zab::MessageKind::from(*msg)),
             Happening::DiskIssued { .. } => K::DiskIssued,
             Happening::DiskDurable { .. } => K::DiskDurable,
             Happening::Crash { .. } => K::Crash,
@@ -240,13 +249,13 @@ impl Happening<'_> {
 
 /// A set of happening kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Interest(u64);
+pub struct Interest(u128);
 
 impl Interest {
-    pub const ALL: Interest = Interest(u64::MAX);
+    pub const ALL: Interest = Interest(u128::MAX);
 
     pub const fn of(kinds: &[HappeningKind]) -> Interest {
-        let mut bits = 0u64;
+        let mut bits = 0u128;
         let mut i = 0;
         while i < kinds.len() {
             bits |= 1 << kinds[i].index();
@@ -375,11 +384,13 @@ mod tests {
 
     #[test]
     fn interest_holds_exactly_its_kinds() {
+        use zab::MessageKind as M;
         let i = DELIVERIES.union(Interest::of(&[
-            HappeningKind::Send,
+            HappeningKind::Send(M::Ack),
+            HappeningKind::Deliver(M::LeaderInfo),
             HappeningKind::Server(zab::EventKind::TreeReset),
             HappeningKind::Crash,
-            HappeningKind::Restart,
+            HappeningKind::LivenessDeadline,
         ]));
         let held: Vec<HappeningKind> = HappeningKind::all().filter(|k| i.contains(*k)).collect();
         assert_eq!(
@@ -387,9 +398,10 @@ mod tests {
             [
                 HappeningKind::Server(zab::EventKind::Delivered),
                 HappeningKind::Server(zab::EventKind::TreeReset),
-                HappeningKind::Send,
+                HappeningKind::Send(M::Ack),
+                HappeningKind::Deliver(M::LeaderInfo),
                 HappeningKind::Crash,
-                HappeningKind::Restart
+                HappeningKind::LivenessDeadline,
             ]
         );
         assert!(HappeningKind::all().all(|k| Interest::ALL.contains(k)));

@@ -51,7 +51,7 @@ impl Checker for SessionOrder {
     fn interest(&self) -> Interest {
         crate::clients::INTEREST.union(Interest::of(&[
             HappeningKind::Client,
-            HappeningKind::Deliver,
+            HappeningKind::Deliver(zab::MessageKind::ClientReply),
         ]))
     }
 

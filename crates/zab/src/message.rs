@@ -67,7 +67,14 @@ pub enum RequestOp {
 }
 
 /// A packet between two servers, or between a client and the server it is connected to.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// [`MessageKind`], the packets without their fields (what a checker asks to be shown of the
+/// traffic), is derived from this one definition, in the order of [`MESSAGE_NAMES`].
+#[derive(Clone, Debug, PartialEq, Serialize, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(MessageKind),
+    derive(PartialOrd, Ord, Hash, strum::VariantArray, strum::EnumCount)
+)]
 pub enum Message {
     Notification(Notification),
     /// Learner → leader: `zxid = makeZxid(acceptedEpoch, 0)`.
@@ -184,33 +191,7 @@ impl Message {
     /// The packet's position in [`MESSAGE_NAMES`], which also names it: a number per kind,
     /// for counting kinds without comparing names.
     pub fn index(&self) -> usize {
-        match self {
-            Message::Notification(_) => 0,
-            Message::FollowerInfo { .. } => 1,
-            Message::ObserverInfo { .. } => 2,
-            Message::LeaderInfo { .. } => 3,
-            Message::AckEpoch { .. } => 4,
-            Message::Diff { .. } => 5,
-            Message::Trunc { .. } => 6,
-            Message::Snap { .. } => 7,
-            Message::NewLeader { .. } => 8,
-            Message::UpToDate => 9,
-            Message::Proposal { .. } => 10,
-            Message::Ack { .. } => 11,
-            Message::Commit { .. } => 12,
-            Message::Inform { .. } => 13,
-            Message::Ping { .. } => 14,
-            Message::Request(_) => 15,
-            Message::Revalidate { .. } => 16,
-            Message::Sync { .. } => 17,
-            Message::Connect { .. } => 18,
-            Message::ConnectResponse { .. } => 19,
-            Message::ClientPing => 20,
-            Message::ClientRequest { .. } => 21,
-            Message::ClientReply { .. } => 22,
-            Message::WatcherEvent(_) => 23,
-            Message::SetWatches { .. } => 24,
-        }
+        MessageKind::from(self) as usize
     }
 
     /// The zxid a packet carries, if any, for traces and triggers.
@@ -246,7 +227,7 @@ impl Message {
 }
 
 /// Every message name, for validation and listings.
-pub const MESSAGE_NAMES: [&str; 25] = [
+pub const MESSAGE_NAMES: [&str; <MessageKind as strum::EnumCount>::COUNT] = [
     "NOTIFICATION",
     "FOLLOWERINFO",
     "OBSERVERINFO",
