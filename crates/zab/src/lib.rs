@@ -52,7 +52,9 @@ pub use election::Vote;
 pub use ids::{Channel, ClientId, Endpoint, ServerId, ServerSet, Zxid};
 pub use io::{Event, EventKind, Input, Output, Outputs, SyncMode, Timer, ZabPhase};
 pub use log_files::LogFile;
-pub use message::{Message, MessageKind, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES};
+pub use message::{
+    Message, MessageKind, Notification, Request, RequestOp, ServerState, MESSAGE_NAMES,
+};
 pub use path::Path;
 pub use server::Server;
 pub use tree::{Applied, Znode};
