@@ -18,7 +18,7 @@
 //! if there is a pending older proposal), and keeps those missing as abandoned. A `Delivered`
 //! looks up only the entries it adds.
 
-use crate::history::{applied_upto, first_of_epoch, newly_delivered};
+use crate::history::{added, first_of_epoch, newly_delivered};
 use crate::txn_runs::TxnRuns;
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,18 +77,15 @@ impl Checker for AbandonedSkipped {
                 event: Event::Established { epoch, .. },
             } => self.established(*id, *epoch, view),
             _ => {
-                let Some((id, range)) = newly_delivered(h) else {
-                    return;
-                };
-                if self.abandoned.is_empty() {
+                if newly_delivered(h).is_none() || self.abandoned.is_empty() {
                     return;
                 }
-                let Some(applied) = applied_upto(view, id, range.end) else {
+                let Some(d) = added(h, view) else {
                     return;
                 };
-                let new = applied.range(range.start..range.end);
-                self.checked += new.len() as u64;
-                for t in new {
+                let id = d.server;
+                self.checked += d.txns.len() as u64;
+                for &t in &d.txns {
                     let Some(a) = self.abandoned.get(&t) else {
                         continue;
                     };

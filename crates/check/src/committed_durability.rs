@@ -35,7 +35,7 @@
 //! truncation looks only at the log suffix it drops; a log-replacing snapshot (a SNAP sync)
 //! scans that server's log and the snapshot once. Elections and syncs are rare.
 
-use crate::history::{applied_upto, newly_delivered, CommittedTxns, How};
+use crate::history::{added, CommittedTxns, How};
 use crate::{Checker, Happening, HappeningKind, Interest, ServerView, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{DiskOp, Event, ServerId, Snapshot, TxnId, Zxid};
@@ -108,13 +108,15 @@ impl Checker for CommittedDurability {
                 self.committed.add(*txn, How::CommittedBy(*id));
             }
             _ => {
-                let Some((id, range)) = newly_delivered(h) else {
+                let Some(d) = added(h, view) else {
                     return;
                 };
-                if let Some(applied) = applied_upto(view, id, range.end) {
-                    for t in applied.range(range.start..range.end) {
-                        self.committed.add(t, How::DeliveredBy(id));
-                    }
+                // Every txn of a repeat was added at its first delivery.
+                if d.repeat {
+                    return;
+                }
+                for &t in &d.txns {
+                    self.committed.add(t, How::DeliveredBy(d.server));
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! known to be committed. In a correct run the txns come out in zxid order, since leaders
 //! commit in order and a new leader delivers every older txn before it proposes.
 
-use crate::history::{applied_upto, newly_delivered};
+use crate::history::{added, newly_delivered};
 use crate::{Happening, HappeningKind, Interest, View};
 use std::collections::BTreeMap;
 use zab::{Event, TxnId, TxnOp};
@@ -80,16 +80,16 @@ impl CommittedOps {
                 ..
             } => Newly::Few(self.proposed.remove_entry(txn)),
             _ => {
-                let Some((id, range)) = newly_delivered(h) else {
+                if newly_delivered(h).is_none() {
                     return Newly::Few(None);
-                };
+                }
                 let Some((first, _)) = self.proposed.first_key_value() else {
                     return Newly::Few(None);
                 };
-                let Some(applied) = applied_upto(view, id, range.end) else {
+                let Some(d) = added(h, view) else {
                     return Newly::Few(None);
                 };
-                let delivered = || applied.range(range.start..range.end);
+                let delivered = || d.txns.iter().copied();
                 // Usually the leader's `Committed` came first and every txn delivered here sorts
                 // before anything still waiting (no assumption that a history is in order).
                 if delivered().all(|t| t < *first) {

@@ -18,7 +18,7 @@
 //! delivered txn is one lookup; the end-of-run check reads each server's ephemerals once.
 
 use crate::clients::Clients;
-use crate::history::{applied_upto, newly_delivered};
+use crate::history::added;
 use crate::view::leader_with_quorum;
 use crate::znodes::list;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
@@ -143,14 +143,11 @@ impl Checker for EphemeralCleanup {
             }
             Happening::LivenessDeadline { .. } => self.at_deadline(view, out),
             _ => {
-                let Some((id, range)) = newly_delivered(h) else {
+                let Some(d) = added(h, view) else {
                     return;
                 };
-                let Some(applied) = applied_upto(view, id, range.end) else {
-                    return;
-                };
-                for t in applied.range(range.start..range.end) {
-                    self.delivered(id, t, view, out);
+                for &t in &d.txns {
+                    self.delivered(d.server, t, view, out);
                 }
             }
         }

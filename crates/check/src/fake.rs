@@ -26,6 +26,10 @@ pub struct FakeView {
     pub cuts: BTreeSet<(ServerId, ServerId)>,
     pub disks: BTreeMap<ServerId, DiskImage>,
     pub unflushed: BTreeMap<ServerId, Vec<DiskOp>>,
+    /// What the `Delivered` being shown adds, as the simulator works it out
+    /// ([`crate::Script`] takes each one in; `None` while anything else is shown, and for
+    /// happenings shown to a checker directly).
+    pub delivery: Option<crate::Delivery>,
 }
 
 impl FakeView {
@@ -72,6 +76,7 @@ impl FakeView {
             cuts: BTreeSet::new(),
             disks,
             unflushed: BTreeMap::new(),
+            delivery: None,
         }
     }
 
@@ -130,6 +135,9 @@ impl View for FakeView {
             tree: &s.tree,
             delivered: s.delivered,
         })
+    }
+    fn delivery(&self) -> Option<&crate::Delivery> {
+        self.delivery.as_ref()
     }
     fn is_paused(&self, _id: ServerId) -> bool {
         false

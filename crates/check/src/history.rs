@@ -3,10 +3,13 @@
 //!
 //! `Event::Delivered{from, count}` names the entries it adds (`from..count`), so a checker
 //! reads them off its `tree.applied` without ever rescanning a history or following each
-//! server's count through resets and crashes itself.
+//! server's count through resets and crashes itself; [`added`] hands them over, as the
+//! simulator worked them out for every checker when the view has them.
 
+use crate::delivery::Delivery;
 use crate::txn_runs::{Successor, TxnRuns};
 use crate::{Happening, View};
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use zab::{Event, Prefix, ServerId, TxnId, Zxid};
@@ -21,6 +24,19 @@ pub(crate) fn newly_delivered(h: &Happening<'_>) -> Option<(ServerId, Range<usiz
         } => Some((*id, *from..*count)),
         _ => None,
     }
+}
+
+/// What a `Delivered` adds: the view's own [`Delivery`] when it shows one for this happening,
+/// else worked out here from the server's applied history (with `repeat` false). `None` for
+/// any other happening, or when the server is down.
+pub(crate) fn added<'v>(h: &Happening<'_>, view: &'v dyn View) -> Option<Cow<'v, Delivery>> {
+    let (id, range) = newly_delivered(h)?;
+    if let Some(d) = view.delivery() {
+        if d.server == id && d.range == range {
+            return Some(Cow::Borrowed(d));
+        }
+    }
+    Some(Cow::Owned(Delivery::of(id, range, view.applied(id)?)))
 }
 
 /// The server's `tree.applied` up to `end` (clamped), or `None` if it is down.

@@ -17,7 +17,7 @@
 //! Incremental: one record per proposal, kept as runs (`txn_runs`: a leader's epoch is one
 //! entry); a `Delivered` looks up only the entries it adds.
 
-use crate::history::{applied_upto, newly_delivered};
+use crate::history::added;
 use crate::txn_runs::TxnRuns;
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,13 +108,11 @@ impl Checker for Integrity {
             }
             _ => {}
         }
-        let Some((id, range)) = newly_delivered(h) else {
+        let Some(d) = added(h, view) else {
             return;
         };
-        let Some(applied) = applied_upto(view, id, range.end) else {
-            return;
-        };
-        for t in applied.range(range.start..range.end) {
+        let id = d.server;
+        for &t in &d.txns {
             if t.proposer == ServerId::NONE {
                 continue;
             }

@@ -32,6 +32,7 @@ pub mod abandoned_skipped;
 pub(crate) mod clients;
 pub mod committed_durability;
 pub(crate) mod committed_ops;
+pub mod delivery;
 pub mod durable_ack;
 pub mod election_liveness;
 pub mod ephemeral_cleanup;
@@ -65,6 +66,7 @@ pub(crate) mod fake;
 #[cfg(test)]
 pub(crate) mod script;
 
+pub use delivery::{Deliveries, Delivery};
 pub use names::{invariant, InvariantInfo, Kind, INVARIANTS};
 pub use view::{ServerView, View};
 pub use zab::client_api::ClientEvent;

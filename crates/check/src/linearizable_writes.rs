@@ -31,7 +31,7 @@
 //! memory grows by one compact record per acknowledged write, which any later delivery,
 //! read or the end of the run may have to name.
 
-use crate::history::{applied_upto, newly_delivered};
+use crate::history::added;
 use crate::txn_map::{partition_point_from_end, TxnMap};
 use crate::txn_runs::TxnRuns;
 use crate::{Checker, ClientEvent, Happening, HappeningKind, Interest, View, Violation};
@@ -256,13 +256,15 @@ impl Checker for LinearizableWrites {
             Happening::Client { id, event } => self.client(*id, event, view, out),
             Happening::LivenessDeadline { .. } => self.at_deadline(view, out),
             _ => {
-                let Some((id, range)) = newly_delivered(h) else {
+                let Some(d) = added(h, view) else {
                     return;
                 };
-                let Some(applied) = applied_upto(view, id, range.end) else {
+                // Every txn of a repeat is in `delivered` since its first delivery.
+                if d.repeat {
                     return;
-                };
-                for t in applied.range(range.start..range.end) {
+                }
+                let id = d.server;
+                for &t in &d.txns {
                     // A txn another server delivered first was checked then, and the ack
                     // check covers those delivered before their ack.
                     if !self.delivered.insert_new(t, id) {

@@ -99,10 +99,10 @@ impl Checker for PrefixConsistency {
         if self.diverged.contains_key(&id) {
             return;
         }
-        let Some(applied) = crate::history::applied_upto(view, id, range.end) else {
+        let Some(d) = crate::history::added(h, view) else {
             return;
         };
-        for (i, t) in (range.start..).zip(applied.range(range.start..range.end)) {
+        for (i, t) in (range.start..).zip(d.txns.iter().copied()) {
             match self.canonical.get(i) {
                 Some((c, first)) => {
                     self.compared += 1;

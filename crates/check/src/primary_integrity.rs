@@ -30,7 +30,7 @@
 //! (elections are rare); each newly committed txn is looked up in the (few) current leaders'
 //! delivered sets, which grow with their `Delivered` events.
 
-use crate::history::{applied_upto, newly_delivered, CommittedTxns, How};
+use crate::history::{added, applied_upto, CommittedTxns, How};
 use crate::{Checker, Happening, HappeningKind, Interest, View, Violation};
 use std::collections::{BTreeMap, BTreeSet};
 use zab::{Event, ServerId, ServerState, TxnId};
@@ -97,20 +97,21 @@ impl Checker for PrimaryIntegrity {
                     self.newly_committed(*txn, How::CommittedBy(*id), view, out)
                 }
                 Event::Delivered { .. } => {
-                    let Some((id, range)) = newly_delivered(h) else {
+                    let Some(d) = added(h, view) else {
                         return;
                     };
-                    let Some(applied) = applied_upto(view, id, range.end) else {
-                        return;
-                    };
-                    let new = || applied.range(range.start..range.end);
+                    let id = d.server;
                     if let Some(l) = self.leaders.get_mut(&id) {
                         // Only txns of earlier epochs are ever looked up in it; the leader's
                         // own stream would grow it with every write for nothing.
-                        let older = new().filter(|t| t.zxid.epoch() < l.epoch);
+                        let older = d.txns.iter().filter(|t| t.zxid.epoch() < l.epoch);
                         l.delivered.extend(older);
                     }
-                    for t in new() {
+                    // Every txn of a repeat was added to `committed` at its first delivery.
+                    if d.repeat {
+                        return;
+                    }
+                    for &t in &d.txns {
                         self.newly_committed(t, How::DeliveredBy(id), view, out);
                     }
                 }

@@ -21,7 +21,7 @@
 //! Incremental: a `Delivered` looks only at the entries it adds and the one before them
 //! (which is delivered and unchanged since, as `TreeReset` guarantees).
 
-use crate::history::{applied_upto, newly_delivered};
+use crate::history::added;
 use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
 use zab::{ServerId, TxnId};
@@ -57,16 +57,12 @@ impl Checker for PrimaryOrder {
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
-        let Some((id, range)) = newly_delivered(h) else {
+        let Some(d) = added(h, view) else {
             return;
         };
-        let Some(applied) = applied_upto(view, id, range.end) else {
-            return;
-        };
+        let id = d.server;
         let first_counter = view.config().initial_zxid_counter + 1;
-        for i in range.start..applied.len() {
-            let b = applied.at(i);
-            let a = i.checked_sub(1).map(|p| applied.at(p));
+        for (i, a, b) in d.with_parents() {
             if let Some(a) = a {
                 self.pairs += 1;
                 if a.zxid.epoch() != b.zxid.epoch() {

@@ -55,6 +55,9 @@ pub struct Script<C> {
     pub out: Vec<Violation>,
     /// The simulated clients' side of the script ([`crate::client_script`]).
     pub clients: crate::client_script::ClientsState,
+    /// Which txns were delivered, to show each `Delivered` with what it adds as the simulator
+    /// does ([`crate::delivery`]); `None` leaves the checker to work it out itself.
+    pub deliveries: Option<crate::Deliveries>,
 }
 
 impl<C: Checker> Script<C> {
@@ -64,16 +67,34 @@ impl<C: Checker> Script<C> {
             c,
             out: Vec::new(),
             clients: Default::default(),
+            deliveries: Some(crate::Deliveries::default()),
         }
+    }
+
+    /// The same script with every `Delivered` worked out by the checker itself, as a view
+    /// without [`crate::View::delivery`] leaves it: both ways must judge alike.
+    pub fn working_out_deliveries(mut self) -> Self {
+        self.deliveries = None;
+        self
     }
 
     /// Shows the checker a happening if it asked for its kind, as the simulator does: a
     /// checker whose [`Checker::interest`] leaves out something it needs fails its tests.
     pub fn happen(&mut self, h: Happening<'_>) {
         self.v.now += 1_000;
+        if let (Some(ds), Some((id, range))) = (
+            self.deliveries.as_mut(),
+            crate::history::newly_delivered(&h),
+        ) {
+            if let Some(applied) = crate::View::applied(&self.v, id) {
+                ds.record(crate::Delivery::of(id, range, applied));
+                self.v.delivery = ds.current().cloned();
+            }
+        }
         if self.c.interest().contains(h.kind()) {
             self.c.on(&h, &self.v, &mut self.out);
         }
+        self.v.delivery = None;
     }
 
     pub fn event(&mut self, id: u8, event: Event) {
@@ -555,8 +576,12 @@ pub fn eventful_run<C: Checker>(checker: C, variant: Variant) -> Vec<Violation> 
 
 /// [`eventful_run`], handing back the script (with the checker and its violations) at the end.
 pub fn eventful_script<C: Checker>(checker: C, variant: Variant) -> Script<C> {
+    eventful_from(Script::new(3, checker), variant)
+}
+
+/// [`eventful_script`] played on a given three-server script.
+pub fn eventful_from<C: Checker>(mut s: Script<C>, variant: Variant) -> Script<C> {
     let lost = variant == Variant::LostCommit;
-    let mut s = Script::new(3, checker);
     let init = |n| (1..=n).map(|c| initial(1, c)).collect::<Vec<_>>();
     s.start(&[(1, init(3)), (2, init(2)), (3, init(2))], Some(z(1, 2)));
     s.crash(1);

@@ -22,7 +22,7 @@
 //! adds. Only when reporting does it compare the two servers' prefixes, to name a pair of
 //! txns they order differently.
 
-use crate::history::{applied_upto, newly_delivered};
+use crate::history::{added, applied_upto};
 use crate::txn_runs::{Successor, TxnRuns};
 use crate::{Checker, Happening, Interest, View, Violation};
 use std::collections::BTreeSet;
@@ -86,15 +86,11 @@ impl Checker for TotalOrder {
     }
 
     fn on(&mut self, h: &Happening<'_>, view: &dyn View, out: &mut Vec<Violation>) {
-        let Some((id, range)) = newly_delivered(h) else {
+        let Some(d) = added(h, view) else {
             return;
         };
-        let Some(applied) = applied_upto(view, id, range.end) else {
-            return;
-        };
-        for i in range.start..applied.len() {
-            let b = applied.at(i);
-            let parent = i.checked_sub(1).map(|p| applied.at(p));
+        let id = d.server;
+        for (i, parent, b) in d.with_parents() {
             let Some(first) = self.first.get(&b) else {
                 self.first.insert_new(
                     b,
@@ -114,7 +110,10 @@ impl Checker for TotalOrder {
             if first.parent == parent || !self.reported.insert((id, b)) {
                 continue;
             }
-            let message = explain(view, id, applied.upto(i), b, &first);
+            let Some(prefix) = applied_upto(view, id, i) else {
+                continue;
+            };
+            let message = explain(view, id, prefix, b, &first);
             out.push(Violation {
                 invariant: "total-order",
                 at_us: view.now_us(),

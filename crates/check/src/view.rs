@@ -38,6 +38,11 @@ pub trait View {
     fn applied(&self, id: ServerId) -> Option<&zab::AppliedTxns> {
         self.server(id).map(|s| &s.tree.applied)
     }
+    /// While a `Delivered` is being shown: what it adds, worked out once for every checker
+    /// (see [`crate::delivery`]). A view that leaves it to each checker returns `None`.
+    fn delivery(&self) -> Option<&crate::Delivery> {
+        None
+    }
     fn is_paused(&self, id: ServerId) -> bool;
     /// Whether a message from `from` to `to` would be delivered now (no partition between).
     fn can_reach(&self, from: ServerId, to: ServerId) -> bool;

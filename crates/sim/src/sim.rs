@@ -448,6 +448,16 @@ impl Sim {
             t.happening(world.now, &h, &parts);
         }
         let first_new = violations.len();
+        // What a delivery adds is worked out once for every checker that watches deliveries.
+        if !checkers.all().is_empty() {
+            if let Happening::Server {
+                id,
+                event: zab::Event::Delivered { from, count },
+            } = h
+            {
+                world.take_in_delivery(id, *from..*count);
+            }
+        }
         checkers.on(&h, &*world, violations);
         if let Some(t) = trace {
             for v in &violations[first_new..] {

@@ -59,6 +59,9 @@ pub struct World {
     /// The client that last claimed the election recipe's leadership or the lock and has
     /// not given it up (the `recipe-leader` selector).
     pub recipe_leader: Option<zab::ClientId>,
+    /// Which txns any server delivered, and what the `Delivered` being shown adds: worked out
+    /// once for every checker (`check::delivery`).
+    pub deliveries: check::Deliveries,
 }
 
 impl World {
@@ -84,7 +87,17 @@ impl World {
             net,
             clients_down: Default::default(),
             recipe_leader: None,
+            deliveries: check::Deliveries::default(),
         }
+    }
+
+    /// Takes in a `Delivered` of a running server before the checkers are shown it.
+    pub fn take_in_delivery(&mut self, id: ServerId, range: std::ops::Range<usize>) {
+        let Some(server) = self.running(id) else {
+            return;
+        };
+        let d = check::Delivery::of(id, range, &server.tree().applied);
+        self.deliveries.record(d);
     }
 
     pub fn slot(&self, id: ServerId) -> Option<&Slot> {
@@ -137,6 +150,9 @@ impl View for World {
     }
     fn applied(&self, id: ServerId) -> Option<&zab::AppliedTxns> {
         Some(&self.running(id)?.tree().applied)
+    }
+    fn delivery(&self) -> Option<&check::Delivery> {
+        self.deliveries.current()
     }
     fn is_paused(&self, id: ServerId) -> bool {
         self.slot(id).is_some_and(|s| s.process.paused)
