@@ -33,8 +33,24 @@ impl Checkers {
 
     /// Shows a happening to the checkers that watch its kind, in checker order. Only the first
     /// violation of each invariant is kept: later ones are consequences.
+    ///
+    /// Inlined into the event loop: most happenings (a proposal or a ping on the wire) are
+    /// watched by no checker, and then this is one load.
+    #[inline]
     pub fn on(&mut self, h: &Happening<'_>, view: &dyn View, violations: &mut Vec<Violation>) {
-        let mut watchers = self.watching[h.kind().index()];
+        let watchers = self.watching[h.kind().index()];
+        if watchers != 0 {
+            self.show(watchers, h, view, violations);
+        }
+    }
+
+    fn show(
+        &mut self,
+        mut watchers: u64,
+        h: &Happening<'_>,
+        view: &dyn View,
+        violations: &mut Vec<Violation>,
+    ) {
         while watchers != 0 {
             let i = watchers.trailing_zeros() as usize;
             watchers &= watchers - 1;
