@@ -75,7 +75,8 @@ pub struct Deliveries {
 
 impl Deliveries {
     /// Takes in a delivery before the checkers are shown it, and works out whether it is a
-    /// repeat. It stays [`Deliveries::current`] until the next one.
+    /// repeat. It stays [`Deliveries::current`] until the next one, or until
+    /// [`Deliveries::forget`].
     pub fn record(&mut self, mut d: Delivery) {
         let mut repeat = true;
         for t in &d.txns {
@@ -90,6 +91,12 @@ impl Deliveries {
     /// The last delivery taken in.
     pub fn current(&self) -> Option<&Delivery> {
         self.current.as_ref()
+    }
+
+    /// Shows no delivery: for a `Delivered` that could not be read, which each checker then
+    /// works out itself, so that none is ever shown an earlier one.
+    pub fn forget(&mut self) {
+        self.current = None;
     }
 }
 

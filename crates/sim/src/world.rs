@@ -91,13 +91,15 @@ impl World {
         }
     }
 
-    /// Takes in a `Delivered` of a running server before the checkers are shown it.
+    /// Takes in a `Delivered` before the checkers are shown it.
     pub fn take_in_delivery(&mut self, id: ServerId, range: std::ops::Range<usize>) {
-        let Some(server) = self.running(id) else {
-            return;
-        };
-        let d = check::Delivery::of(id, range, &server.tree().applied);
-        self.deliveries.record(d);
+        match self.running(id) {
+            Some(server) => {
+                let d = check::Delivery::of(id, range, &server.tree().applied);
+                self.deliveries.record(d);
+            }
+            None => self.deliveries.forget(),
+        }
     }
 
     pub fn slot(&self, id: ServerId) -> Option<&Slot> {
