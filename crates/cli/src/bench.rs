@@ -2,7 +2,7 @@
 //!
 //! Each case runs in a child process of this same binary (`sim bench --case NAME`), one after
 //! another, so that the peak memory a case reports is its own and no case shares a core with
-//! another. The bare event loop (the simulator's queue, event type and random streams with
+//! another; every case runs once per round, and the fastest of its rounds counts. The bare event loop (the simulator's queue, event type and random streams with
 //! nodes that only bounce a message) runs the same way, as a reference column: how far a real
 //! event is from the cheapest possible one.
 //!
@@ -25,8 +25,8 @@ pub struct BenchArgs {
     /// A tenth of the simulated time and fewer seeds: checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
-    /// Run each case this many times and keep the fastest run (default 5; 1 with --quick):
-    /// other work on the machine only ever slows a run down.
+    /// Run each case this many times, in rounds of every case, and keep its fastest run
+    /// (default 5; 1 with --quick): other work on the machine only ever slows a run down.
     #[arg(long, value_name = "N")]
     repeat: Option<u32>,
     /// Run one case in this process and print its measurement as one JSON line.
@@ -414,35 +414,44 @@ pub fn bench(args: BenchArgs) -> u8 {
         return run_case(name, args.quick);
     }
     let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
-    let mut rows: Vec<Value> = Vec::new();
     let load = |c: &Case| if args.quick { c.load.quick() } else { c.load };
-    for case in CASES {
-        eprint!("{:<24} ", case.name);
-        // The hunt is a sweep of its own, long enough that one run is a fair measurement.
+    // Rounds of every case, not each case's runs back to back: a stretch in which the machine
+    // runs slow then costs one run of every case rather than every run of one, so the fastest
+    // runs of two cases (the checked and unchecked steady load, say) come from the same
+    // conditions and their ratio holds.
+    let mut best: Vec<Option<Value>> = vec![None; CASES.len()];
+    let mut peak = vec![f64::NAN; CASES.len()];
+    for round in 0..repeat {
+        eprintln!("round {} of {repeat}", round + 1);
+        for (i, case) in CASES.iter().enumerate() {
+            // The hunt is a sweep of its own, long enough that one run is a fair measurement.
+            if round > 0 && matches!(case.load, Load::Hunt) {
+                continue;
+            }
+            let run = match spawn_case(case.name, args.quick) {
+                Ok(run) => run,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
+            };
+            eprintln!("  {:<24} {:.2} s", case.name, num(&run, "wall_s"));
+            peak[i] = peak[i].max(num(&run, "peak_mb"));
+            if best[i]
+                .as_ref()
+                .is_none_or(|b| num(&run, "wall_s") < num(b, "wall_s"))
+            {
+                best[i] = Some(run);
+            }
+        }
+    }
+    let mut rows: Vec<Value> = Vec::new();
+    for ((case, best), peak) in CASES.iter().zip(best).zip(peak) {
         let runs = if matches!(case.load, Load::Hunt) {
             1
         } else {
             repeat
         };
-        let mut best: Option<Value> = None;
-        let mut peak = f64::NAN;
-        for _ in 0..runs {
-            let run = match spawn_case(case.name, args.quick) {
-                Ok(run) => run,
-                Err(e) => {
-                    eprintln!("\nerror: {e}");
-                    return 1;
-                }
-            };
-            eprint!("{:.2} s ", num(&run, "wall_s"));
-            peak = peak.max(num(&run, "peak_mb"));
-            if best
-                .as_ref()
-                .is_none_or(|b| num(&run, "wall_s") < num(b, "wall_s"))
-            {
-                best = Some(run);
-            }
-        }
         let mut row = best.expect("at least one run");
         if peak.is_finite() {
             row["peak_mb"] = json!(peak);
@@ -459,7 +468,6 @@ pub fn bench(args: BenchArgs) -> u8 {
             row["bytes_per_committed_txn"] =
                 json!(num(&row, "peak_mb") * 1024.0 * 1024.0 / per_seed);
         }
-        eprintln!();
         rows.push(row);
     }
     let bare = rows
@@ -565,9 +573,9 @@ fn print_table(rows: &[Value], repeat: u32) {
         );
     }
     println!(
-        "\nEach case ran alone in a child process, {repeat} time(s) (the hunt once); the table shows \
-         its fastest run and its highest peak resident memory. B/txn is that peak over the txns one \
-         seed committed."
+        "\nEach case ran alone in a child process, once in each of {repeat} round(s) of every case (the \
+         hunt in the first only); the table shows its fastest run and its highest peak resident \
+         memory. B/txn is that peak over the txns one seed committed."
     );
     let failed: u64 = rows
         .iter()
