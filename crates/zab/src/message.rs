@@ -254,3 +254,27 @@ pub const MESSAGE_NAMES: [&str; <MessageKind as strum::EnumCount>::COUNT] = [
     "WATCHER_EVENT",
     "SET_WATCHES",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A packet's name is looked up by its kind's position, so the names must stay in the
+    /// order of the variants: each is its variant's name in capitals.
+    #[test]
+    fn every_kind_has_its_own_name_in_variant_order() {
+        for k in <MessageKind as strum::VariantArray>::VARIANTS {
+            let name = MESSAGE_NAMES[*k as usize].replace('_', "");
+            assert_eq!(name, format!("{k:?}").to_uppercase(), "{k:?}");
+        }
+        assert_eq!(
+            Message::Ack {
+                zxid: Zxid::new(1, 2)
+            }
+            .name(),
+            "ACK"
+        );
+        assert_eq!(Message::UpToDate.name(), "UPTODATE");
+        assert_eq!(Message::ClientPing.name(), "CLIENT_PING");
+    }
+}
